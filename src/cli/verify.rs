@@ -1,0 +1,6 @@
+//! `torchup verify`.
+use super::{CliError, Exit, GlobalArgs};
+
+pub async fn run(_g: &GlobalArgs, _json: bool) -> Result<Exit, CliError> {
+    Err(CliError::failed("verify is being built"))
+}

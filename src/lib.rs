@@ -1,0 +1,16 @@
+//! torchup: move a laptop's PyTorch from the CPU build to a verified CUDA build.
+//!
+//! Data flows one way (DESIGN.md): [`facts`] → [`plan`] (with [`compat`] data) →
+//! [`install`] (through [`exec`]) → [`smoke`] results and [`diagnose`] findings →
+//! a front end ([`cli`] or [`tui`]). The engine knows nothing about the UI.
+
+pub mod cli;
+pub mod compat;
+pub mod diagnose;
+pub mod exec;
+pub mod facts;
+pub mod install;
+pub mod paths;
+pub mod plan;
+pub mod smoke;
+pub mod tui;

@@ -1,0 +1,54 @@
+//! torchup binary: parse arguments, pick the wizard or a subcommand, map to an exit code.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use torchup::cli::{self, Cli, Command, Exit};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help/version to stdout with exit 0 and usage errors with exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
+        }
+    };
+    let _log_guard = cli::logging::init(cli.global.log_file.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("torchup: cannot start the async runtime: {e}");
+            return ExitCode::from(Exit::Environment as u8);
+        }
+    };
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let result = runtime.block_on(async {
+        match cli.command {
+            None if interactive => cli::wizard::run(&cli.global, None).await,
+            None => cli::doctor::run_non_interactive(&cli.global).await,
+            Some(Command::Detect { json }) => cli::detect::run(&cli.global, json).await,
+            Some(Command::Plan { json, facts, choice }) => {
+                cli::plan::run(&cli.global, json, facts.as_deref(), &choice).await
+            }
+            Some(Command::Install { yes, dry_run, json, choice }) => {
+                cli::install::run(&cli.global, yes, dry_run, json, &choice, interactive).await
+            }
+            Some(Command::Verify { json }) if interactive && !json => {
+                cli::wizard::run(&cli.global, Some(cli::wizard::StartAt::Verify)).await
+            }
+            Some(Command::Verify { json }) => cli::verify::run(&cli.global, json).await,
+            Some(Command::Doctor { json }) => cli::doctor::run(&cli.global, json).await,
+        }
+    });
+    // Stop background probes promptly (e.g. a hung nvidia-smi) instead of waiting on them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(e) => {
+            eprintln!("torchup: {e}");
+            ExitCode::from(e.exit as u8)
+        }
+    }
+}

@@ -1,1 +1,94 @@
-//! (being built)
+//! Staged install: baseline smoke → record → uninstall → smoke → install → smoke →
+//! requirements → smoke, with fallback and rollback. Emits [`InstallEvent`]s that the
+//! CLI printer and the TUI render; knows nothing about either.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnose::Diagnosis;
+use crate::exec::Stream;
+use crate::plan::Choice;
+use crate::smoke::SmokeReport;
+
+/// What the smoke test after a stage is expected to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expectation {
+    /// Baseline: whatever is there, recorded.
+    Anything,
+    /// After uninstall: torch cannot be imported.
+    TorchAbsent,
+    /// After install / requirements: the CUDA build imports and computes on the GPU.
+    CudaWorks,
+}
+
+/// One stage of the run, as shown in the stage list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageInfo {
+    /// Position in the stage list.
+    pub index: usize,
+    /// "baseline", "uninstall", "install", "requirements", "fallback", "rollback", ...
+    pub name: String,
+    /// One line for humans.
+    pub summary: String,
+}
+
+/// Everything the engine reports while installing, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InstallEvent {
+    /// The full stage list, sent first (and again when fallback/rollback adds stages).
+    Stages(Vec<StageInfo>),
+    StageStarted { index: usize },
+    /// A line of child output for the stage's log.
+    Line { index: usize, stream: Stream, text: String },
+    /// A download or phase progress update.
+    Progress { index: usize, label: String, done: u64, total: Option<u64> },
+    StageFinished { index: usize, ok: bool, elapsed: Duration },
+    /// The smoke test after a stage, and whether it matched the expectation.
+    Smoke { index: usize, expected: Expectation, met: bool, report: Box<SmokeReport> },
+    Diagnosis { index: usize, diagnosis: Diagnosis },
+    /// Free text for the user ("cu124 not found for Python 3.14; trying cu121").
+    Notice(String),
+    /// The run is over.
+    Finished(Box<InstallReport>),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The planned (or fallback) CUDA build is installed and verified.
+    Installed,
+    /// Nothing needed doing.
+    NothingToDo,
+    /// A step failed and the previous build was put back.
+    RolledBack,
+    /// A step failed and the previous build could not be restored: `restore_command` says how.
+    Broken,
+    /// The user cancelled; `environment` says what state things are in.
+    Cancelled,
+    /// --dry-run: nothing was changed.
+    DryRun,
+}
+
+/// The final report (`install --json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstallReport {
+    pub schema: u32,
+    pub ok: bool,
+    pub outcome: Outcome,
+    /// What was installed before.
+    pub previous: Option<crate::facts::TorchFacts>,
+    /// The build that was installed (None when rolled back / failed).
+    pub installed: Option<Choice>,
+    /// One sentence on the state of the environment now.
+    pub environment: String,
+    /// The exact command that restores the previous build, when it was not restored.
+    pub restore_command: Option<Vec<String>>,
+    pub diagnoses: Vec<Diagnosis>,
+    /// The last smoke result.
+    pub smoke: Option<SmokeReport>,
+    /// Full log of this run.
+    pub log_path: Option<String>,
+}

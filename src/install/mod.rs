@@ -39,15 +39,38 @@ pub struct StageInfo {
 pub enum InstallEvent {
     /// The full stage list, sent first (and again when fallback/rollback adds stages).
     Stages(Vec<StageInfo>),
-    StageStarted { index: usize },
+    StageStarted {
+        index: usize,
+    },
     /// A line of child output for the stage's log.
-    Line { index: usize, stream: Stream, text: String },
+    Line {
+        index: usize,
+        stream: Stream,
+        text: String,
+    },
     /// A download or phase progress update.
-    Progress { index: usize, label: String, done: u64, total: Option<u64> },
-    StageFinished { index: usize, ok: bool, elapsed: Duration },
+    Progress {
+        index: usize,
+        label: String,
+        done: u64,
+        total: Option<u64>,
+    },
+    StageFinished {
+        index: usize,
+        ok: bool,
+        elapsed: Duration,
+    },
     /// The smoke test after a stage, and whether it matched the expectation.
-    Smoke { index: usize, expected: Expectation, met: bool, report: Box<SmokeReport> },
-    Diagnosis { index: usize, diagnosis: Diagnosis },
+    Smoke {
+        index: usize,
+        expected: Expectation,
+        met: bool,
+        report: Box<SmokeReport>,
+    },
+    Diagnosis {
+        index: usize,
+        diagnosis: Diagnosis,
+    },
     /// Free text for the user ("cu124 not found for Python 3.14; trying cu121").
     Notice(String),
     /// The run is over.

@@ -158,6 +158,10 @@ pub struct Plan {
     /// The bundled data's version/date.
     #[serde(default)]
     pub data_version: String,
+    /// The interpreter the steps install into (differs from the detected one when the
+    /// plan creates a venv for an externally-managed Python). The smoke test runs it.
+    #[serde(default)]
+    pub target_python: Option<String>,
 }
 
 /// A planned fallback build.

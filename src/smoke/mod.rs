@@ -1,5 +1,27 @@
 //! The GPU smoke test: an embedded Python script run by the target interpreter,
 //! its result model (the `verify --json` contract) and the saved history.
+//!
+//! - [`run()`](run::run) runs the script and turns whatever came back into a [`SmokeReport`]
+//!   ([`parse`] copes with garbage, partial output and crashed interpreters);
+//! - [`diagnoses::attach`] is the one place diagnoses get attached;
+//! - [`history`] saves each result, [`compare`] says what changed since the last one;
+//! - [`render`] turns a report into lines for humans (CLI and TUI), [`doctor`] builds and
+//!   renders the bug-report document.
+
+pub mod compare;
+pub mod diagnoses;
+pub mod doctor;
+pub mod history;
+pub mod parse;
+pub mod render;
+pub mod run;
+
+pub use compare::{Change, compare};
+pub use history::{History, HistoryEntry, HistoryError};
+pub use render::{Line, Tone, render_verify};
+pub use run::{DEFAULT_TIMEOUT, SmokeError, run};
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,4 +93,138 @@ pub struct SmokeReport {
     /// cuDNN version as torch reports it.
     #[serde(default)]
     pub cudnn: Option<String>,
+    /// `torch.cuda.get_arch_list()`: the GPU architectures the wheel has kernels for.
+    #[serde(default)]
+    pub arch_list: Vec<String>,
+    /// The interpreter that ran the test, as it describes itself.
+    #[serde(default)]
+    pub python: Option<PythonInfo>,
+    /// Directory torch was imported from.
+    #[serde(default)]
+    pub torch_path: Option<String>,
+    /// torch came from the user site-packages (it shadows the environment's own: F06).
+    #[serde(default)]
+    pub torch_from_user_site: bool,
+    /// Versions of torchvision, torchaudio, xformers, numpy, pip when installed.
+    #[serde(default)]
+    pub packages: BTreeMap<String, String>,
+    /// `CUDA_VISIBLE_DEVICES` as the interpreter saw it (F35), null when unset.
+    #[serde(default)]
+    pub cuda_visible_devices: Option<String>,
+    /// Text that reached Python's stdout during the test (torch prints its VC++ hint there).
+    #[serde(default)]
+    pub captured_stdout: Option<String>,
+    /// The last lines the interpreter wrote to stderr (C-level messages, crash dumps).
+    #[serde(default)]
+    pub stderr_tail: Option<String>,
+    /// Wall time of the script's checks, ms.
+    #[serde(default)]
+    pub total_ms: f64,
+}
+
+/// The interpreter that ran the smoke test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct PythonInfo {
+    /// `sys.executable`.
+    #[serde(default)]
+    pub executable: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub bits: u8,
+    /// `sys.prefix`.
+    #[serde(default)]
+    pub prefix: String,
+    /// "venv" | "conda" | "system".
+    #[serde(default)]
+    pub env: String,
+    /// `sys.implementation.name`: "cpython", "pypy".
+    #[serde(default)]
+    pub implementation: String,
+    /// `sysconfig.get_platform()`: "linux-x86_64", "win-amd64".
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// PEP 668 EXTERNALLY-MANAGED marker present (and not a venv).
+    #[serde(default)]
+    pub externally_managed: bool,
+    /// The user site-packages directory when enabled.
+    #[serde(default)]
+    pub user_site: Option<String>,
+}
+
+impl SmokeReport {
+    /// The check with this name, if it ran.
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// The first check that failed.
+    pub fn first_failure(&self) -> Option<&Check> {
+        self.checks.iter().find(|c| !c.ok)
+    }
+
+    /// GPU/CPU matmul throughput ratio, when both were measured.
+    pub fn speedup(&self) -> Option<f64> {
+        match (self.gpu_gflops, self.cpu_gflops) {
+            (Some(g), Some(c)) if c > 0.0 => Some(g / c),
+            _ => None,
+        }
+    }
+
+    /// The contract's `ok`: CUDA works end to end — every check that ran passed and the
+    /// GPU matmul was one of them (the script stops the chain at the first fatal failure).
+    pub fn cuda_works(checks: &[Check]) -> bool {
+        !checks.is_empty() && checks.iter().all(|c| c.ok) && checks.iter().any(|c| c.name == check_names::MATMUL)
+    }
+}
+
+/// Names of the script's checks, in the order they run.
+pub mod check_names {
+    pub const IMPORT_TORCH: &str = "import_torch";
+    pub const CUDA_BUILD: &str = "cuda_build";
+    pub const CUDA_AVAILABLE: &str = "cuda_available";
+    pub const DEVICES: &str = "devices";
+    pub const ARCH_SUPPORTED: &str = "arch_supported";
+    pub const MATMUL: &str = "matmul";
+    pub const FP16_AUTOCAST: &str = "fp16_autocast";
+    pub const CUDNN_CONV: &str = "cudnn_conv";
+    pub const THROUGHPUT: &str = "throughput";
+    /// Synthesised by torchup when the script itself failed (crash, timeout, garbage).
+    pub const SMOKE_SCRIPT: &str = "smoke_script";
+    /// Every check in running order.
+    pub const ALL: &[&str] =
+        &[IMPORT_TORCH, CUDA_BUILD, CUDA_AVAILABLE, DEVICES, ARCH_SUPPORTED, MATMUL, FP16_AUTOCAST, CUDNN_CONV, THROUGHPUT];
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// A report of an interpreter at /venv/bin/python with one matmul check.
+    pub(crate) fn report(version: &str, ok: bool) -> SmokeReport {
+        SmokeReport {
+            schema: VERIFY_SCHEMA,
+            ok,
+            torch: TorchInfo { version: Some(version.into()), cuda: Some("12.4".into()) },
+            cuda_available: ok,
+            devices: vec![],
+            checks: vec![Check { name: check_names::MATMUL.into(), ok, detail: String::new(), ms: 1.0 }],
+            diagnoses: vec![],
+            torch_importable: true,
+            import_error: None,
+            warnings: vec![],
+            gpu_gflops: None,
+            cpu_gflops: None,
+            cudnn: None,
+            arch_list: vec![],
+            python: Some(PythonInfo { executable: "/venv/bin/python".into(), ..Default::default() }),
+            torch_path: None,
+            torch_from_user_site: false,
+            packages: Default::default(),
+            cuda_visible_devices: None,
+            captured_stdout: None,
+            stderr_tail: None,
+            total_ms: 0.0,
+        }
+    }
 }

@@ -1,0 +1,486 @@
+//! The `doctor` document: facts + smoke test + diagnoses, shaped for a bug report.
+//!
+//! Better than `python -m torch.utils.collect_env` where it matters for wheels: it shows
+//! the CUDA runtime *inside the wheel* (`torch.version.cuda`) next to the CUDA level the
+//! *driver* supports, and the wheel's GPU arch list next to each GPU's capability — not the
+//! system nvcc, which pip/conda builds never use.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use super::render::{Comparison, Line, Tone, check_label, render_verify};
+use super::{Change, DiagnosisRef, SmokeReport};
+use crate::facts::gpu::GpuProbe;
+use crate::facts::platform::{HostEnv, Platform};
+use crate::facts::{EnvKind, Facts, FACTS_SCHEMA, PythonFacts, TorchFacts, parse_capability};
+
+/// Schema version of the doctor document.
+pub const DOCTOR_SCHEMA: u32 = 1;
+
+/// The `doctor --json` document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoctorReport {
+    pub schema: u32,
+    pub torchup_version: String,
+    pub generated_at: Timestamp,
+    /// What is true about this machine (the `detect --json` document).
+    pub facts: Facts,
+    /// The smoke test result (the `verify --json` document), null when it could not run.
+    pub verify: Option<SmokeReport>,
+    /// Why there is no smoke result (no interpreter, it would not start).
+    pub verify_error: Option<String>,
+    /// Driver vs wheel, arch list vs GPUs.
+    pub cuda_stack: CudaStack,
+    /// Differences from the last saved verify of this interpreter.
+    pub changes: Vec<Change>,
+    pub previous_verify_at: Option<Timestamp>,
+    pub diagnoses: Vec<DiagnosisRef>,
+}
+
+/// The CUDA pieces side by side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CudaStack {
+    pub driver_version: Option<String>,
+    /// Highest CUDA the driver supports ("13.0").
+    pub driver_cuda: Option<String>,
+    /// The CUDA runtime bundled in the torch wheel (`torch.version.cuda`).
+    pub wheel_cuda: Option<String>,
+    /// The driver can run this wheel's CUDA major (null when either is unknown).
+    pub driver_runs_wheel: Option<bool>,
+    pub cudnn: Option<String>,
+    /// `torch.cuda.get_arch_list()`.
+    pub arch_list: Vec<String>,
+    pub gpus: Vec<GpuArch>,
+    /// A system CUDA toolkit (CUDA_PATH / nvcc): reported, but wheels never use it.
+    pub system_toolkit: Option<String>,
+}
+
+/// One GPU's architecture against the wheel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuArch {
+    pub name: String,
+    pub compute_capability: Option<String>,
+    /// Covered by the arch list (from the smoke test), null when torch could not tell.
+    pub in_arch_list: Option<bool>,
+}
+
+/// Whether a driver supporting CUDA `driver` runs a wheel built for CUDA `wheel`: the
+/// driver's major must be at least the wheel's (minor-version compatibility covers the
+/// rest within a major).
+pub fn driver_runs_wheel(driver: &str, wheel: &str) -> Option<bool> {
+    let major = |s: &str| s.trim().split('.').next()?.parse::<u32>().ok();
+    Some(major(driver)? >= major(wheel)?)
+}
+
+impl CudaStack {
+    pub fn from_parts(facts: &Facts, verify: Option<&SmokeReport>) -> CudaStack {
+        let driver_version = facts.driver.as_ref().map(|d| d.version.clone());
+        let driver_cuda = facts.driver.as_ref().and_then(|d| d.cuda.clone());
+        let wheel_cuda = verify.and_then(|r| r.torch.cuda.clone()).or_else(|| facts.torch.as_ref()?.cuda.clone());
+        let driver_runs = match (&driver_cuda, &wheel_cuda) {
+            (Some(d), Some(w)) => driver_runs_wheel(d, w),
+            _ => None,
+        };
+        // Torch's view of the devices when it has one (it knows arch coverage), else the driver's.
+        let gpus = match verify.filter(|r| !r.devices.is_empty()) {
+            Some(r) => r
+                .devices
+                .iter()
+                .map(|d| GpuArch {
+                    name: d.name.clone(),
+                    compute_capability: d.compute_capability.clone(),
+                    in_arch_list: d.arch_supported,
+                })
+                .collect(),
+            None => facts
+                .gpus
+                .iter()
+                .map(|g| GpuArch { name: g.name.clone(), compute_capability: g.compute_capability.clone(), in_arch_list: None })
+                .collect(),
+        };
+        let system_toolkit = facts.cuda_toolkit.as_ref().and_then(|t| {
+            let parts: Vec<String> = [t.nvcc_version.as_ref().map(|v| format!("nvcc {v}")), t.cuda_path.clone()]
+                .into_iter()
+                .flatten()
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(", "))
+        });
+        CudaStack {
+            driver_version,
+            driver_cuda,
+            wheel_cuda,
+            driver_runs_wheel: driver_runs,
+            cudnn: verify.and_then(|r| r.cudnn.clone()),
+            arch_list: verify.map(|r| r.arch_list.clone()).unwrap_or_default(),
+            gpus,
+            system_toolkit,
+        }
+    }
+}
+
+/// How the interpreter was chosen, for [`interim_facts`].
+#[derive(Debug, Clone)]
+pub struct ChosenPython {
+    pub path: std::path::PathBuf,
+    /// "--python" or "PATH".
+    pub because: String,
+    pub uv_available: bool,
+    pub conda_available: bool,
+}
+
+/// Facts assembled from the GPU probe and the smoke test's own description of the
+/// interpreter and torch. Interim: `torchup::facts::gather` (being built) replaces this at
+/// the single call site in `cli::doctor`.
+pub fn interim_facts(
+    platform: &Platform,
+    env: &HostEnv,
+    gpu: GpuProbe,
+    python: Option<&ChosenPython>,
+    verify: Option<&SmokeReport>,
+) -> Facts {
+    let info = verify.and_then(|r| r.python.as_ref());
+    let python_facts = python.zip(info).map(|(chosen, info)| PythonFacts {
+        executable: info.executable.clone(),
+        version: info.version.clone(),
+        bits: info.bits,
+        env: match info.env.as_str() {
+            "venv" => EnvKind::Venv,
+            "conda" => EnvKind::Conda,
+            "system" => EnvKind::System,
+            _ => EnvKind::Other,
+        },
+        externally_managed: info.externally_managed,
+        implementation: info.implementation.clone(),
+        platform: info.platform.clone().unwrap_or_default(),
+        prefix: info.prefix.clone(),
+        pip_version: verify.and_then(|r| r.packages.get("pip").cloned()),
+        uv_available: chosen.uv_available,
+        conda_available: chosen.conda_available && info.env == "conda",
+        chosen_because: chosen.because.clone(),
+        user_site_shadowing: verify
+            .filter(|r| r.torch_from_user_site)
+            .map(|r| {
+                vec![format!(
+                    "torch {} in {}",
+                    r.torch.version.as_deref().unwrap_or("?"),
+                    r.torch_path.as_deref().unwrap_or("?")
+                )]
+            })
+            .unwrap_or_default(),
+        pip_index_overrides: ["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"]
+            .iter()
+            .filter_map(|k| env.get(k).filter(|v| v.contains("/whl/cpu")).map(|v| format!("{k}={v}")))
+            .collect(),
+        cuda_visible_devices: verify.and_then(|r| r.cuda_visible_devices.clone()),
+    });
+    let torch = verify.filter(|r| r.torch_importable).and_then(|r| {
+        Some(TorchFacts {
+            version: r.torch.version.clone()?,
+            cuda: r.torch.cuda.clone(),
+            torchvision: r.packages.get("torchvision").cloned(),
+            torchaudio: r.packages.get("torchaudio").cloned(),
+            xformers: r.packages.get("xformers").cloned(),
+            dist_version: None,
+            installer: None,
+            location: r.torch_path.clone(),
+            dependents: vec![],
+        })
+    });
+    Facts {
+        schema: FACTS_SCHEMA,
+        os: platform.os,
+        arch: platform.arch.clone(),
+        wsl: platform.wsl,
+        gpus: gpu.gpus,
+        driver: gpu.driver,
+        gpu_state: gpu.state,
+        python: python_facts,
+        torch,
+        python_candidates: vec![],
+        cuda_toolkit: None,
+        notes: gpu.notes,
+    }
+}
+
+/// The doctor report as markdown lines (paste-able into an issue).
+pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
+    let mut out = Vec::new();
+    let mut push = |tone: Tone, text: String| out.push(Line { tone, text });
+    let f = &report.facts;
+    let when = report.generated_at.to_zoned_datetime(tz.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string();
+    push(Tone::Heading, "## torchup doctor report".into());
+    push(Tone::Plain, String::new());
+    push(
+        Tone::Plain,
+        format!(
+            "torchup {} · {when} · {} {}{}",
+            report.torchup_version,
+            f.os.as_str(),
+            f.arch,
+            if f.wsl { " (WSL2)" } else { "" }
+        ),
+    );
+
+    push(Tone::Plain, String::new());
+    push(Tone::Heading, "### GPU and driver".into());
+    if f.gpus.is_empty() {
+        push(Tone::Warn, format!("- No NVIDIA GPU found by the driver tools ({})", gpu_state_text(f)));
+    }
+    for g in &f.gpus {
+        let mem = g.memory_mib.map(|m| format!("{m} MiB")).unwrap_or_else(|| "memory unknown".into());
+        let cc = g.compute_capability.as_deref().map(|c| format!("compute capability {c}")).unwrap_or_else(|| "compute capability unknown".into());
+        push(Tone::Plain, format!("- GPU {}: {}, {mem}, {cc}", g.index, g.name));
+    }
+    match &f.driver {
+        Some(d) => push(
+            Tone::Plain,
+            format!("- Driver {} (supports CUDA up to {})", d.version, d.cuda.as_deref().unwrap_or("unknown")),
+        ),
+        None => push(Tone::Warn, "- Driver: none answered (no nvidia-smi / NVML)".into()),
+    }
+
+    push(Tone::Plain, String::new());
+    push(Tone::Heading, "### Python and torch".into());
+    match &f.python {
+        Some(p) => {
+            let env = format!("{:?}", p.env).to_lowercase();
+            let em = if p.externally_managed { ", externally managed (PEP 668)" } else { "" };
+            push(Tone::Plain, format!("- Python {} ({}-bit, {env}{em}): `{}`", p.version, p.bits, p.executable));
+            push(Tone::Plain, format!("- chosen because: {}", p.chosen_because));
+            if let Some(pip) = &p.pip_version {
+                push(Tone::Plain, format!("- pip {pip}"));
+            }
+            for s in &p.user_site_shadowing {
+                push(Tone::Warn, format!("- user site-packages shadows the environment: {s}"));
+            }
+            for o in &p.pip_index_overrides {
+                push(Tone::Warn, format!("- pip is pointed at the CPU index: `{o}`"));
+            }
+        }
+        None => push(Tone::Fail, "- No usable Python interpreter".into()),
+    }
+    if let Some(e) = &report.verify_error {
+        push(Tone::Fail, format!("- smoke test could not run: {e}"));
+    }
+    match &f.torch {
+        Some(t) => {
+            push(Tone::Plain, format!("- torch {}", t.version));
+            let companions: Vec<String> = [("torchvision", &t.torchvision), ("torchaudio", &t.torchaudio), ("xformers", &t.xformers)]
+                .iter()
+                .filter_map(|(n, v)| v.as_ref().map(|v| format!("{n} {v}")))
+                .collect();
+            if !companions.is_empty() {
+                push(Tone::Plain, format!("- {}", companions.join(", ")));
+            }
+            if let Some(loc) = &t.location {
+                push(Tone::Plain, format!("- torch location: `{loc}`"));
+            }
+        }
+        None if f.python.is_some() => push(Tone::Warn, "- torch: not importable (see the smoke test)".into()),
+        None => {}
+    }
+
+    push(Tone::Plain, String::new());
+    push(Tone::Heading, "### CUDA stack".into());
+    let s = &report.cuda_stack;
+    push(Tone::Plain, "| piece | value |".into());
+    push(Tone::Plain, "|---|---|".into());
+    push(Tone::Plain, format!("| driver supports CUDA | {} |", s.driver_cuda.as_deref().unwrap_or("unknown")));
+    let wheel = match &s.wheel_cuda {
+        Some(w) => format!("{w} (bundled in the wheel)"),
+        None if f.torch.is_some() => "none: CPU-only build".into(),
+        None => "unknown".into(),
+    };
+    push(Tone::Plain, format!("| torch wheel's CUDA runtime | {wheel} |"));
+    let runs = match s.driver_runs_wheel {
+        Some(true) => "yes",
+        Some(false) => "NO: the driver is older than the wheel's CUDA major",
+        None => "unknown",
+    };
+    push(Tone::Plain, format!("| driver runs the wheel's CUDA | {runs} |"));
+    push(Tone::Plain, format!("| cuDNN | {} |", s.cudnn.as_deref().unwrap_or("unknown")));
+    let arch = if s.arch_list.is_empty() { "unknown (CUDA not usable)".into() } else { s.arch_list.join(" ") };
+    push(Tone::Plain, format!("| wheel arch list | {arch} |"));
+    for (i, g) in s.gpus.iter().enumerate() {
+        let sm = g
+            .compute_capability
+            .as_deref()
+            .and_then(parse_capability)
+            .map(|(a, b)| format!("sm_{a}{b}"))
+            .unwrap_or_else(|| "sm_?".into());
+        let covered = match g.in_arch_list {
+            Some(true) => "covered",
+            Some(false) => "NOT covered: kernels fail with 'no kernel image'",
+            None => "unknown",
+        };
+        push(Tone::Plain, format!("| GPU {i} {} | {sm}, {covered} |", g.name));
+    }
+    let toolkit = s.system_toolkit.as_deref().unwrap_or("none found");
+    push(Tone::Plain, format!("| system CUDA toolkit | {toolkit} (not used by pip/conda wheels) |"));
+
+    push(Tone::Plain, String::new());
+    push(Tone::Heading, "### Smoke test".into());
+    match &report.verify {
+        Some(v) => {
+            push(Tone::Plain, "```".into());
+            let comparison = match report.previous_verify_at {
+                Some(at) => Comparison::Since { at, changes: &report.changes },
+                None => Comparison::None,
+            };
+            for l in render_verify(v, comparison, tz) {
+                push(l.tone, l.text);
+            }
+            push(Tone::Plain, "```".into());
+            if let Some(tail) = v.stderr_tail.as_deref().filter(|_| !v.ok) {
+                push(Tone::Plain, String::new());
+                push(Tone::Plain, "<details><summary>interpreter stderr (last lines)</summary>".into());
+                push(Tone::Plain, String::new());
+                push(Tone::Plain, "```".into());
+                for l in tail.lines() {
+                    push(Tone::Dim, l.to_string());
+                }
+                push(Tone::Plain, "```".into());
+                push(Tone::Plain, "</details>".into());
+            }
+            if let Some(err) = v.import_error.as_deref() {
+                push(Tone::Plain, String::new());
+                push(Tone::Plain, format!("Full `{}` error:", check_label(super::check_names::IMPORT_TORCH)));
+                push(Tone::Plain, "```".into());
+                for l in err.lines() {
+                    push(Tone::Dim, l.to_string());
+                }
+                push(Tone::Plain, "```".into());
+            }
+        }
+        None => push(Tone::Fail, "Not run.".into()),
+    }
+    out
+}
+
+fn gpu_state_text(f: &Facts) -> String {
+    use crate::facts::GpuState;
+    match &f.gpu_state {
+        GpuState::Ready => "ready".into(),
+        GpuState::NoGpu => "no NVIDIA GPU or driver".into(),
+        GpuState::DriverNotLoaded { detail }
+        | GpuState::VersionMismatch { detail }
+        | GpuState::ToolMissing { detail }
+        | GpuState::Unreadable { detail } => detail.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{Driver, Gpu, Os};
+    use crate::smoke::test_support::report;
+    use crate::smoke::{Device, PythonInfo};
+
+    fn platform() -> Platform {
+        Platform { os: Os::Linux, arch: "x86_64".into(), wsl: true }
+    }
+
+    fn chosen() -> ChosenPython {
+        ChosenPython { path: "/venv/bin/python".into(), because: "--python".into(), uv_available: true, conda_available: true }
+    }
+
+    fn verify() -> SmokeReport {
+        let mut r = report("2.5.1+cu124", true);
+        r.python = Some(PythonInfo {
+            executable: "/venv/bin/python".into(),
+            version: "3.11.7".into(),
+            bits: 64,
+            env: "venv".into(),
+            ..Default::default()
+        });
+        r.devices = vec![Device {
+            name: "NVIDIA GeForce RTX 3050 Laptop GPU".into(),
+            memory_mib: Some(4095),
+            compute_capability: Some("8.6".into()),
+            arch_supported: Some(true),
+        }];
+        r.arch_list = vec!["sm_80".into(), "sm_86".into(), "sm_90".into()];
+        r.cudnn = Some("9.1.0".into());
+        r.packages.insert("torchvision".into(), "0.20.1+cu124".into());
+        r.packages.insert("pip".into(), "24.0".into());
+        r
+    }
+
+    fn gpu_probe() -> GpuProbe {
+        GpuProbe {
+            gpus: vec![Gpu {
+                index: 0,
+                name: "NVIDIA GeForce RTX 3050 Laptop GPU".into(),
+                memory_mib: Some(4096),
+                compute_capability: Some("8.6".into()),
+                compute_capability_source: None,
+            }],
+            driver: Some(Driver { version: "581.29".into(), cuda: Some("13.0".into()), source: None }),
+            state: crate::facts::GpuState::Ready,
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn driver_majors_decide() {
+        assert_eq!(driver_runs_wheel("13.0", "12.4"), Some(true));
+        assert_eq!(driver_runs_wheel("12.2", "12.8"), Some(true));
+        assert_eq!(driver_runs_wheel("12.9", "13.0"), Some(false));
+        assert_eq!(driver_runs_wheel("x", "13.0"), None);
+    }
+
+    #[test]
+    fn interim_facts_come_from_the_probe_and_the_smoke_test() {
+        let env = HostEnv::from_pairs([("PIP_EXTRA_INDEX_URL", "https://download.pytorch.org/whl/cpu")]);
+        let v = verify();
+        let f = interim_facts(&platform(), &env, gpu_probe(), Some(&chosen()), Some(&v));
+        let p = f.python.as_ref().unwrap();
+        assert_eq!((p.version.as_str(), p.env, p.pip_version.as_deref()), ("3.11.7", EnvKind::Venv, Some("24.0")));
+        assert!(!p.conda_available, "conda only counts for conda envs");
+        assert_eq!(p.pip_index_overrides, vec!["PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu"]);
+        let t = f.torch.as_ref().unwrap();
+        assert_eq!((t.version.as_str(), t.torchvision.as_deref()), ("2.5.1+cu124", Some("0.20.1+cu124")));
+        assert_eq!(f.driver.as_ref().unwrap().version, "581.29");
+        let none = interim_facts(&platform(), &env, GpuProbe::default(), None, None);
+        assert!(none.python.is_none() && none.torch.is_none() && none.gpus.is_empty());
+    }
+
+    #[test]
+    fn the_markdown_report_puts_wheel_and_driver_side_by_side() {
+        let v = verify();
+        let facts = interim_facts(&platform(), &HostEnv::default(), gpu_probe(), Some(&chosen()), Some(&v));
+        let cuda_stack = CudaStack::from_parts(&facts, Some(&v));
+        assert_eq!(cuda_stack.driver_runs_wheel, Some(true));
+        let report = DoctorReport {
+            schema: DOCTOR_SCHEMA,
+            torchup_version: "0.1.0".into(),
+            generated_at: "2026-03-01T12:00:00Z".parse().unwrap(),
+            facts,
+            verify: Some(v),
+            verify_error: None,
+            cuda_stack,
+            changes: vec![],
+            previous_verify_at: None,
+            diagnoses: vec![],
+        };
+        let text: Vec<String> = render_doctor(&report, &TimeZone::UTC).into_iter().map(|l| l.text).collect();
+        let all = text.join("\n");
+        for want in [
+            "## torchup doctor report",
+            "torchup 0.1.0 · 2026-03-01 12:00 UTC · linux x86_64 (WSL2)",
+            "- GPU 0: NVIDIA GeForce RTX 3050 Laptop GPU, 4096 MiB, compute capability 8.6",
+            "- Driver 581.29 (supports CUDA up to 13.0)",
+            "- Python 3.11.7 (64-bit, venv): `/venv/bin/python`",
+            "| driver supports CUDA | 13.0 |",
+            "| torch wheel's CUDA runtime | 12.4 (bundled in the wheel) |",
+            "| driver runs the wheel's CUDA | yes |",
+            "| wheel arch list | sm_80 sm_86 sm_90 |",
+            "| GPU 0 NVIDIA GeForce RTX 3050 Laptop GPU | sm_86, covered |",
+            "| system CUDA toolkit | none found (not used by pip/conda wheels) |",
+            "GPU computation test: PASSED",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in\n{all}");
+        }
+    }
+}

@@ -42,16 +42,9 @@ pub fn target_python(g: &GlobalArgs) -> Result<TargetPython, CliError> {
         };
     }
     let names: &[&str] = if cfg!(windows) { &["python", "python3"] } else { &["python3", "python"] };
-    names
-        .iter()
-        .find_map(|n| which::which(n).ok())
-        .map(|path| TargetPython { path, because: "PATH" })
-        .ok_or_else(|| {
-            CliError::environment(format!(
-                "no Python found on PATH (tried {}); pass --python PATH",
-                names.join(", ")
-            ))
-        })
+    names.iter().find_map(|n| which::which(n).ok()).map(|path| TargetPython { path, because: "PATH" }).ok_or_else(
+        || CliError::environment(format!("no Python found on PATH (tried {}); pass --python PATH", names.join(", "))),
+    )
 }
 
 /// GPU facts for this host (for the driver version saved with each result).
@@ -91,10 +84,14 @@ pub struct Verified {
     pub changes: Vec<Change>,
 }
 
-pub async fn verify_now(python: &Path, platform: &Platform, env: &HostEnv, history: &History) -> Result<Verified, SmokeError> {
+pub async fn verify_now(
+    python: &Path,
+    platform: &Platform,
+    env: &HostEnv,
+    history: &History,
+) -> Result<Verified, SmokeError> {
     let runner = TokioRunner;
-    let (smoke, gpu) =
-        tokio::join!(smoke::run(python, &[], &runner, smoke::DEFAULT_TIMEOUT), gpu_facts(platform, env));
+    let (smoke, gpu) = tokio::join!(smoke::run(python, &[], &runner, smoke::DEFAULT_TIMEOUT), gpu_facts(platform, env));
     let mut report = smoke?;
     smoke::diagnoses::attach(&mut report, platform);
     let entry = HistoryEntry::new(Timestamp::now(), python, gpu.driver.clone(), report.clone());

@@ -52,19 +52,51 @@ pub enum Side {
 #[serde(tag = "what", rename_all = "snake_case")]
 pub enum Change {
     /// The NVIDIA driver (and the CUDA level it supports).
-    Driver { from: Option<String>, to: Option<String>, from_cuda: Option<String>, to_cuda: Option<String> },
+    Driver {
+        from: Option<String>,
+        to: Option<String>,
+        from_cuda: Option<String>,
+        to_cuda: Option<String>,
+    },
     /// The torch build.
-    Torch { from: Option<String>, to: Option<String>, from_cuda: Option<String>, to_cuda: Option<String> },
+    Torch {
+        from: Option<String>,
+        to: Option<String>,
+        from_cuda: Option<String>,
+        to_cuda: Option<String>,
+    },
     /// The overall verdict.
-    Cuda { from_ok: bool, to_ok: bool },
+    Cuda {
+        from_ok: bool,
+        to_ok: bool,
+    },
     /// A check that passed before and not now, or the other way round.
-    Check { name: String, from: CheckState, to: CheckState },
+    Check {
+        name: String,
+        from: CheckState,
+        to: CheckState,
+    },
     /// Matmul throughput moved by at least [`THROUGHPUT_NOISE`].
-    Throughput { side: Side, from_gflops: f64, to_gflops: f64, percent: f64 },
-    DeviceAdded { name: String },
-    DeviceRemoved { name: String },
-    Python { from: String, to: String },
-    Cudnn { from: Option<String>, to: Option<String> },
+    Throughput {
+        side: Side,
+        from_gflops: f64,
+        to_gflops: f64,
+        percent: f64,
+    },
+    DeviceAdded {
+        name: String,
+    },
+    DeviceRemoved {
+        name: String,
+    },
+    Python {
+        from: String,
+        to: String,
+    },
+    Cudnn {
+        from: Option<String>,
+        to: Option<String>,
+    },
 }
 
 fn or_none(v: &Option<String>) -> &str {
@@ -201,7 +233,12 @@ mod tests {
     }
 
     fn gpu(name: &str) -> Device {
-        Device { name: name.into(), memory_mib: Some(4096), compute_capability: Some("8.6".into()), arch_supported: Some(true) }
+        Device {
+            name: name.into(),
+            memory_mib: Some(4096),
+            compute_capability: Some("8.6".into()),
+            arch_supported: Some(true),
+        }
     }
 
     #[test]
@@ -275,10 +312,7 @@ mod tests {
         a.devices = vec![gpu("RTX 3090"), gpu("RTX 3090")];
         let mut b = a.clone();
         b.devices.pop();
-        assert_eq!(
-            compare(&entry(None, a), &entry(None, b)),
-            vec![Change::DeviceRemoved { name: "RTX 3090".into() }]
-        );
+        assert_eq!(compare(&entry(None, a), &entry(None, b)), vec![Change::DeviceRemoved { name: "RTX 3090".into() }]);
     }
 
     #[test]

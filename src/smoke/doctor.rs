@@ -13,7 +13,7 @@ use super::render::{Comparison, Line, Tone, check_label, render_verify};
 use super::{Change, DiagnosisRef, SmokeReport};
 use crate::facts::gpu::GpuProbe;
 use crate::facts::platform::{HostEnv, Platform};
-use crate::facts::{EnvKind, Facts, FACTS_SCHEMA, PythonFacts, TorchFacts, parse_capability};
+use crate::facts::{EnvKind, FACTS_SCHEMA, Facts, PythonFacts, TorchFacts, parse_capability};
 
 /// Schema version of the doctor document.
 pub const DOCTOR_SCHEMA: u32 = 1;
@@ -96,7 +96,11 @@ impl CudaStack {
             None => facts
                 .gpus
                 .iter()
-                .map(|g| GpuArch { name: g.name.clone(), compute_capability: g.compute_capability.clone(), in_arch_list: None })
+                .map(|g| GpuArch {
+                    name: g.name.clone(),
+                    compute_capability: g.compute_capability.clone(),
+                    in_arch_list: None,
+                })
                 .collect(),
         };
         let system_toolkit = facts.cuda_toolkit.as_ref().and_then(|t| {
@@ -229,7 +233,11 @@ pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
     }
     for g in &f.gpus {
         let mem = g.memory_mib.map(|m| format!("{m} MiB")).unwrap_or_else(|| "memory unknown".into());
-        let cc = g.compute_capability.as_deref().map(|c| format!("compute capability {c}")).unwrap_or_else(|| "compute capability unknown".into());
+        let cc = g
+            .compute_capability
+            .as_deref()
+            .map(|c| format!("compute capability {c}"))
+            .unwrap_or_else(|| "compute capability unknown".into());
         push(Tone::Plain, format!("- GPU {}: {}, {mem}, {cc}", g.index, g.name));
     }
     match &f.driver {
@@ -266,10 +274,11 @@ pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
     match &f.torch {
         Some(t) => {
             push(Tone::Plain, format!("- torch {}", t.version));
-            let companions: Vec<String> = [("torchvision", &t.torchvision), ("torchaudio", &t.torchaudio), ("xformers", &t.xformers)]
-                .iter()
-                .filter_map(|(n, v)| v.as_ref().map(|v| format!("{n} {v}")))
-                .collect();
+            let companions: Vec<String> =
+                [("torchvision", &t.torchvision), ("torchaudio", &t.torchaudio), ("xformers", &t.xformers)]
+                    .iter()
+                    .filter_map(|(n, v)| v.as_ref().map(|v| format!("{n} {v}")))
+                    .collect();
             if !companions.is_empty() {
                 push(Tone::Plain, format!("- {}", companions.join(", ")));
             }
@@ -382,7 +391,12 @@ mod tests {
     }
 
     fn chosen() -> ChosenPython {
-        ChosenPython { path: "/venv/bin/python".into(), because: "--python".into(), uv_available: true, conda_available: true }
+        ChosenPython {
+            path: "/venv/bin/python".into(),
+            because: "--python".into(),
+            uv_available: true,
+            conda_available: true,
+        }
     }
 
     fn verify() -> SmokeReport {

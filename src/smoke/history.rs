@@ -154,7 +154,12 @@ mod tests {
         let h = History::in_dir(&dir.path().join("nested"));
         assert_eq!(h.last_for("/venv/bin/python").unwrap(), None);
         let driver = Driver { version: "581.29".into(), cuda: Some("13.0".into()), source: None };
-        let a = HistoryEntry::new(at("2026-01-01T10:00:00Z"), Path::new("python3"), Some(driver), report("2.5.1+cpu", false));
+        let a = HistoryEntry::new(
+            at("2026-01-01T10:00:00Z"),
+            Path::new("python3"),
+            Some(driver),
+            report("2.5.1+cpu", false),
+        );
         assert_eq!(a.python, "/venv/bin/python", "keyed by sys.executable");
         let b = HistoryEntry::new(at("2026-01-02T10:00:00Z"), Path::new("python3"), None, report("2.5.1+cu124", true));
         let mut other = report("2.9.1+cu130", true);

@@ -192,8 +192,17 @@ pub mod check_names {
     /// Synthesised by torchup when the script itself failed (crash, timeout, garbage).
     pub const SMOKE_SCRIPT: &str = "smoke_script";
     /// Every check in running order.
-    pub const ALL: &[&str] =
-        &[IMPORT_TORCH, CUDA_BUILD, CUDA_AVAILABLE, DEVICES, ARCH_SUPPORTED, MATMUL, FP16_AUTOCAST, CUDNN_CONV, THROUGHPUT];
+    pub const ALL: &[&str] = &[
+        IMPORT_TORCH,
+        CUDA_BUILD,
+        CUDA_AVAILABLE,
+        DEVICES,
+        ARCH_SUPPORTED,
+        MATMUL,
+        FP16_AUTOCAST,
+        CUDNN_CONV,
+        THROUGHPUT,
+    ];
 }
 
 #[cfg(test)]

@@ -171,7 +171,8 @@ fn scan_progress(stderr: &str) -> Progress<'_> {
 
 /// The last lines of stderr, bounded in lines and bytes.
 fn tail(lines: &[&str]) -> Option<String> {
-    let kept: Vec<&str> = lines.iter().rev().filter(|l| !l.trim().is_empty()).take(STDERR_TAIL_LINES).copied().collect();
+    let kept: Vec<&str> =
+        lines.iter().rev().filter(|l| !l.trim().is_empty()).take(STDERR_TAIL_LINES).copied().collect();
     if kept.is_empty() {
         return None;
     }
@@ -195,7 +196,11 @@ fn telling_line(lines: &[&str]) -> Option<String> {
         .find(|l| l.contains("Fatal Python error") || l.contains("Error:") || l.contains("error:"))
         .or_else(|| lines.iter().rev().find(|l| !l.trim().is_empty()))?;
     let one = pick.trim();
-    Some(if one.chars().count() > 200 { format!("{}…", one.chars().take(200).collect::<String>()) } else { one.into() })
+    Some(if one.chars().count() > 200 {
+        format!("{}…", one.chars().take(200).collect::<String>())
+    } else {
+        one.into()
+    })
 }
 
 /// How the interpreter ended, in words (Windows NTSTATUS crash codes decoded).
@@ -251,16 +256,22 @@ pub fn interpret(outcome: &RunOutcome, python: &str, timeout: Duration) -> Resul
     };
 
     // The script started but never printed its document: keep what it had reported.
-    let mut report = progress.partial.map(ScriptDoc::into_report).unwrap_or_else(|| {
-        ScriptDoc { schema: Some(VERIFY_SCHEMA), ..ScriptDoc::default() }.into_report()
-    });
+    let mut report = progress
+        .partial
+        .map(ScriptDoc::into_report)
+        .unwrap_or_else(|| ScriptDoc { schema: Some(VERIFY_SCHEMA), ..ScriptDoc::default() }.into_report());
     let mut detail = describe_exit(outcome.state, timeout);
     if let Some(line) = telling_line(&progress.other) {
         detail.push_str(": ");
         detail.push_str(&line);
     }
     let name = if report.check(running).is_some() { check_names::SMOKE_SCRIPT } else { running };
-    report.checks.push(Check { name: name.to_string(), ok: false, detail, ms: outcome.duration.as_secs_f64() * 1000.0 });
+    report.checks.push(Check {
+        name: name.to_string(),
+        ok: false,
+        detail,
+        ms: outcome.duration.as_secs_f64() * 1000.0,
+    });
     report.ok = false;
     report.stderr_tail = stderr_tail;
     Ok(report)

@@ -188,7 +188,10 @@ pub fn render_verify(report: &SmokeReport, comparison: Comparison<'_>, tz: &Time
         None => Line::new(Tone::Fail, "Result: CUDA does not work (the GPU test did not run)."),
         Some(c) => {
             let first = c.detail.lines().next().unwrap_or("");
-            Line::new(Tone::Fail, format!("Result: CUDA does not work. First failure: {}: {first}", check_label(&c.name)))
+            Line::new(
+                Tone::Fail,
+                format!("Result: CUDA does not work. First failure: {}: {first}", check_label(&c.name)),
+            )
         }
     });
     out
@@ -214,7 +217,12 @@ mod tests {
         }];
         r.checks = vec![
             Check { name: "import_torch".into(), ok: true, detail: "torch 2.5.1+cu124 from /venv".into(), ms: 812.4 },
-            Check { name: "arch_supported".into(), ok: true, detail: "GPU 0 (sm_86): covered by sm_86\narch list: sm_50 sm_86".into(), ms: 0.1 },
+            Check {
+                name: "arch_supported".into(),
+                ok: true,
+                detail: "GPU 0 (sm_86): covered by sm_86\narch list: sm_50 sm_86".into(),
+                ms: 0.1,
+            },
             Check { name: "matmul".into(), ok: true, detail: "GPU 0: matches".into(), ms: 31.0 },
         ];
         r.gpu_gflops = Some(4215.0);
@@ -253,7 +261,8 @@ mod tests {
     #[test]
     fn the_full_view_has_checks_speed_diagnoses_and_changes() {
         let mut r = working();
-        r.diagnoses = vec![DiagnosisRef { id: "F09".into(), title: "Driver too old".into(), fix: "Update the driver".into() }];
+        r.diagnoses =
+            vec![DiagnosisRef { id: "F09".into(), title: "Driver too old".into(), fix: "Update the driver".into() }];
         let changes = [Change::Cuda { from_ok: false, to_ok: true }];
         let at: Timestamp = "2026-01-02T10:00:00Z".parse().unwrap();
         let lines = render_verify(&r, Comparison::Since { at, changes: &changes }, &TimeZone::UTC);
@@ -272,7 +281,12 @@ mod tests {
     fn a_failure_names_the_first_failed_check() {
         let mut r = working();
         r.ok = false;
-        r.checks[2] = Check { name: "matmul".into(), ok: false, detail: "GPU 0: RuntimeError: no kernel image\nmore".into(), ms: 2.0 };
+        r.checks[2] = Check {
+            name: "matmul".into(),
+            ok: false,
+            detail: "GPU 0: RuntimeError: no kernel image\nmore".into(),
+            ms: 2.0,
+        };
         let lines = render_verify(&r, Comparison::FirstRun, &TimeZone::UTC);
         let all = text(&lines).join("\n");
         assert!(all.contains("GPU computation test: FAILED"));

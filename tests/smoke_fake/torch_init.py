@@ -7,7 +7,8 @@
 # [{name, memory, cc: [major, minor]}], arch_list, import_error (raise OSError at import),
 # print_on_import, avail_warning, capability_warning, wrong_matmul, kernel_error (raised
 # by GPU element-wise kernels), autocast_dtype, cudnn (int or null), hang / crash (a check
-# name: matmul), pid_file (hang mode writes its pid and a child's pid there).
+# name: matmul), pid_file (hang mode writes its pid and a child's pid there), matmul_ms
+# ({"cpu": ms, "cuda": ms}: a steady cost per matmul, for stable throughput numbers).
 
 import json as _json
 import os as _os
@@ -85,6 +86,11 @@ class Tensor(object):
 
     def __matmul__(self, other):
         _maybe("matmul")
+        cost = _SPEC.get("matmul_ms", {}).get("cuda" if self.device.startswith("cuda") else "cpu")
+        if cost:
+            import time
+
+            time.sleep(cost / 1000.0)
         n, k, m = len(self.rows), len(other.rows), len(other.rows[0])
         out = [[sum(self.rows[i][t] * other.rows[t][j] for t in range(k)) for j in range(m)] for i in range(n)]
         dt = float32

@@ -237,3 +237,25 @@ pub(crate) mod test_support {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_fits_a_windows_command_line() {
+        // `python -c SCRIPT` on Windows: CreateProcess allows 32 767 characters, and quoting
+        // adds at most one backslash per quote or backslash.
+        let quoted = SMOKE_TEST_PY.len() + SMOKE_TEST_PY.matches(['"', '\\']).count() + 2;
+        assert!(quoted < 30_000, "the smoke script is too long for `-c` on Windows: {quoted}");
+    }
+
+    #[test]
+    fn the_verdict_needs_every_check_and_the_matmul() {
+        let check = |name: &str, ok| Check { name: name.into(), ok, detail: String::new(), ms: 0.0 };
+        assert!(!SmokeReport::cuda_works(&[]));
+        assert!(!SmokeReport::cuda_works(&[check("import_torch", true), check("cuda_build", true)]));
+        assert!(SmokeReport::cuda_works(&[check("import_torch", true), check("matmul", true)]));
+        assert!(!SmokeReport::cuda_works(&[check("matmul", true), check("cudnn_conv", false)]));
+    }
+}

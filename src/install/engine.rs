@@ -211,6 +211,9 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
         let mut fallback_used = false;
         for (step, &index) in work.iter().zip(&step_index) {
             let result = self.run_step(run, index, step, opts).await;
+            if step.stage == Stage::Uninstall {
+                self.clean_stash(run, previous.as_ref()).await;
+            }
             let mut failed_output = None;
             match result {
                 StepResult::Cancelled => return self.cancelled(run, &target, previous, manager, opts).await,
@@ -316,6 +319,22 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
             target.display()
         );
         self.report(run, true, Outcome::Installed, previous, Some(installed_choice), env, None)
+    }
+
+    /// pip stashes what it uninstalls in `~orch`-style folders; a locked DLL on Windows
+    /// leaves them behind, and the next install then warns about invalid distributions.
+    async fn clean_stash(&self, run: &mut Run<'_>, previous: Option<&TorchFacts>) {
+        let Some(site) = previous.and_then(|p| p.location.as_deref()) else { return };
+        let left = crate::preflight::remove_leftovers(Path::new(site));
+        if !left.is_empty() {
+            let names = left.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+            self.log.note(&format!("could not remove pip's leftovers: {names}"));
+            run.send(InstallEvent::Notice(format!(
+                "pip left half-removed folders it could not delete (a running Python holds them?): {names}. \
+                 Close every Python program using this environment and delete them."
+            )))
+            .await;
+        }
     }
 
     /// Run the fallback's install steps (the uninstall already happened) and smoke them.

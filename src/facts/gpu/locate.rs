@@ -110,7 +110,12 @@ pub fn locate_nvcc(platform: &Platform, env: &HostEnv, exists: &dyn Fn(&Path) ->
 
 /// Search PATH (from `env`, split the way `platform` splits it) for `program`.
 /// On Windows each `PATHEXT` extension is tried (default `.COM;.EXE;.BAT;.CMD`).
-pub fn search_path(platform: &Platform, env: &HostEnv, program: &str, exists: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
+pub fn search_path(
+    platform: &Platform,
+    env: &HostEnv,
+    program: &str,
+    exists: &dyn Fn(&Path) -> bool,
+) -> Option<PathBuf> {
     let path_var = env.get("PATH")?;
     let windows = platform.os == Os::Windows;
     let names: Vec<String> = if windows {
@@ -257,7 +262,10 @@ mod tests {
         let exists = fs(&["/usr/lib/wsl/lib/nvidia-smi"]);
         assert_eq!(locate_nvidia_smi(&linux(), &env, None, &exists), None);
         let exists = fs(&["/usr/bin/nvidia-smi"]);
-        assert_eq!(locate_nvidia_smi(&linux(), &env, None, &exists).unwrap().path, PathBuf::from("/usr/bin/nvidia-smi"));
+        assert_eq!(
+            locate_nvidia_smi(&linux(), &env, None, &exists).unwrap().path,
+            PathBuf::from("/usr/bin/nvidia-smi")
+        );
     }
 
     #[test]
@@ -297,8 +305,9 @@ mod tests {
 
     #[test]
     fn program_w6432_is_preferred_for_the_nvsmi_folder() {
-        let env = HostEnv::from_pairs([("ProgramFiles", r"C:\Program Files (x86)"), ("ProgramW6432", r"C:\Program Files")])
-            .windows_style();
+        let env =
+            HostEnv::from_pairs([("ProgramFiles", r"C:\Program Files (x86)"), ("ProgramW6432", r"C:\Program Files")])
+                .windows_style();
         let exists = fs(&[r"C:\Program Files\NVIDIA Corporation\NVSMI\nvidia-smi.exe"]);
         assert!(locate_nvidia_smi(&windows(), &env, None, &exists).is_some());
     }
@@ -326,7 +335,10 @@ mod tests {
 
     #[test]
     fn join_uses_the_platform_separator() {
-        assert_eq!(join(&windows(), r"C:\Windows\", &["System32", "x.exe"]), PathBuf::from(r"C:\Windows\System32\x.exe"));
+        assert_eq!(
+            join(&windows(), r"C:\Windows\", &["System32", "x.exe"]),
+            PathBuf::from(r"C:\Windows\System32\x.exe")
+        );
         assert_eq!(join(&linux(), "/usr/lib/", &["a"]), PathBuf::from("/usr/lib/a"));
         assert_eq!(join(&linux(), "/", &["bin", "a"]), PathBuf::from("/bin/a"));
     }

@@ -52,7 +52,14 @@ impl GpuProbeOptions {
         } else {
             DriverFiles::none()
         };
-        GpuProbeOptions { platform, env, nvidia_smi_override, timeout: Duration::from_secs(10), nvml: true, driver_files }
+        GpuProbeOptions {
+            platform,
+            env,
+            nvidia_smi_override,
+            timeout: Duration::from_secs(10),
+            nvml: true,
+            driver_files,
+        }
     }
 
     /// Options that consult nothing but the given nvidia-smi (tests, recorded scenarios).
@@ -271,8 +278,11 @@ async fn fill_gaps_from_smi(out: &mut GpuProbe, opts: &GpuProbeOptions) {
             filled.push("CUDA level".into());
         }
         None => {
-            out.driver =
-                Some(Driver { version: r.driver_version.clone(), cuda: r.cuda.clone(), source: Some(FactSource::NvidiaSmi) });
+            out.driver = Some(Driver {
+                version: r.driver_version.clone(),
+                cuda: r.cuda.clone(),
+                source: Some(FactSource::NvidiaSmi),
+            });
             filled.push("driver".into());
         }
         _ => {}
@@ -334,7 +344,9 @@ mod tests {
         });
         assert_eq!(
             state,
-            GpuState::VersionMismatch { detail: "nvidia-smi exit 18: ...; the running kernel module is 550.54.14".into() }
+            GpuState::VersionMismatch {
+                detail: "nvidia-smi exit 18: ...; the running kernel module is 550.54.14".into()
+            }
         );
         let vm = NvmlFailure::VersionMismatch("NVML: mismatch".into());
         let state = conclude(Evidence { nvml_failure: Some(&vm), ..evidence() });
@@ -351,10 +363,7 @@ mod tests {
         let t = NvmlFailure::TimedOut("NVML did not answer within 10 s".into());
         assert!(matches!(conclude(Evidence { nvml_failure: Some(&t), ..evidence() }), GpuState::TimedOut { .. }));
         let other = NvmlFailure::Other("NVML: function symbol failed to load".into());
-        assert!(matches!(
-            conclude(Evidence { nvml_failure: Some(&other), ..evidence() }),
-            GpuState::Unreadable { .. }
-        ));
+        assert!(matches!(conclude(Evidence { nvml_failure: Some(&other), ..evidence() }), GpuState::Unreadable { .. }));
     }
 
     #[test]
@@ -372,7 +381,10 @@ mod tests {
         assert!(matches!(&s, GpuState::ToolMissing { detail } if detail.contains("550.54.14")), "{s:?}");
         let pci = [PciGpu { slot: "0000:01:00.0".into(), id: "10de:25a2".into() }];
         let s = conclude(Evidence { pci: &pci, ..evidence() });
-        assert!(matches!(&s, GpuState::ToolMissing { detail } if detail.contains("10de:25a2 at 0000:01:00.0")), "{s:?}");
+        assert!(
+            matches!(&s, GpuState::ToolMissing { detail } if detail.contains("10de:25a2 at 0000:01:00.0")),
+            "{s:?}"
+        );
     }
 
     #[test]
@@ -414,7 +426,8 @@ mod tests {
     #[test]
     fn for_host_reads_the_override_from_env_and_then_trusts_only_it() {
         let linux = Platform { os: Os::Linux, arch: "x86_64".into(), wsl: false };
-        let o = GpuProbeOptions::for_host(linux.clone(), HostEnv::from_pairs([("TORCHUP_NVIDIA_SMI", "/x/nvidia-smi")]));
+        let o =
+            GpuProbeOptions::for_host(linux.clone(), HostEnv::from_pairs([("TORCHUP_NVIDIA_SMI", "/x/nvidia-smi")]));
         assert_eq!(o.nvidia_smi_override, Some(PathBuf::from("/x/nvidia-smi")));
         assert_eq!(o.driver_files, DriverFiles::none());
         let o = GpuProbeOptions::for_host(linux, HostEnv::from_pairs([("TORCHUP_NVIDIA_SMI", "")]));

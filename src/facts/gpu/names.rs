@@ -69,9 +69,10 @@ impl NameTable {
         let raw: RawTable = toml::from_str(text).map_err(|e| NameTableError::Toml(e.message().to_string()))?;
         let mut rules = Vec::with_capacity(raw.rule.len());
         for (index, r) in raw.rule.into_iter().enumerate() {
-            let regex = RegexBuilder::new(&r.pattern).case_insensitive(true).build().map_err(|e| {
-                NameTableError::Pattern { index, pattern: r.pattern.clone(), message: e.to_string() }
-            })?;
+            let regex = RegexBuilder::new(&r.pattern)
+                .case_insensitive(true)
+                .build()
+                .map_err(|e| NameTableError::Pattern { index, pattern: r.pattern.clone(), message: e.to_string() })?;
             let Some((major, minor)) = parse_capability(&r.cc) else {
                 return Err(NameTableError::Capability { index, cc: r.cc });
             };
@@ -83,11 +84,11 @@ impl NameTable {
     /// The first rule matching `name` (whitespace runs collapsed, case ignored).
     pub fn lookup(&self, name: &str) -> Option<NameMatch<'_>> {
         let name = normalize(name);
-        self.rules
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.regex.is_match(&name))
-            .map(|(rule, r)| NameMatch { cc: &r.cc, family: &r.family, rule })
+        self.rules.iter().enumerate().find(|(_, r)| r.regex.is_match(&name)).map(|(rule, r)| NameMatch {
+            cc: &r.cc,
+            family: &r.family,
+            rule,
+        })
     }
 }
 

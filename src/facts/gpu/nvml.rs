@@ -84,7 +84,9 @@ pub fn classify(err: &NvmlError) -> NvmlFailure {
 
 /// `cuDriverGetVersion` encoding: 12080 → "12.8", 13000 → "13.0", 12020 → "12.2".
 pub fn format_cuda_level(v: i32) -> Option<String> {
-    (v > 0).then(|| format!("{}.{}", nvml_wrapper::cuda_driver_version_major(v), nvml_wrapper::cuda_driver_version_minor(v)))
+    (v > 0).then(|| {
+        format!("{}.{}", nvml_wrapper::cuda_driver_version_major(v), nvml_wrapper::cuda_driver_version_minor(v))
+    })
 }
 
 /// Probe NVML on a separate thread, giving up after `timeout`.

@@ -10,7 +10,8 @@ use crate::facts::parse_capability;
 
 /// `--query-gpu` arguments for the per-GPU facts. `name` is last so a comma in a name
 /// cannot shift the other fields; every driver since 2020 knows these four fields.
-pub const QUERY_ARGS: [&str; 2] = ["--query-gpu=index,driver_version,memory.total,name", "--format=csv,noheader,nounits"];
+pub const QUERY_ARGS: [&str; 2] =
+    ["--query-gpu=index,driver_version,memory.total,name", "--format=csv,noheader,nounits"];
 
 /// Asked separately: the 470 branch rejects `compute_cap` and fails the whole command.
 pub const COMPUTE_CAP_ARGS: [&str; 2] = ["--query-gpu=compute_cap", "--format=csv,noheader"];
@@ -104,7 +105,8 @@ pub fn parse_banner(text: &str) -> Banner {
     static DRIVER: OnceLock<Regex> = OnceLock::new();
     static CUDA: OnceLock<Regex> = OnceLock::new();
     // Literal patterns: compiling them cannot fail.
-    let driver = DRIVER.get_or_init(|| Regex::new(r"(?:Driver|KMD)\s+Version\s*:\s*(\d+(?:\.\d+)+)").expect("valid regex"));
+    let driver =
+        DRIVER.get_or_init(|| Regex::new(r"(?:Driver|KMD)\s+Version\s*:\s*(\d+(?:\.\d+)+)").expect("valid regex"));
     let cuda = CUDA.get_or_init(|| Regex::new(r"CUDA(?:\s+UMD)?\s+Version\s*:\s*(\d+)\.(\d+)").expect("valid regex"));
     Banner {
         driver: driver.captures(text).map(|c| c[1].to_string()),
@@ -267,10 +269,10 @@ mod tests {
     #[test]
     fn compute_caps() {
         assert_eq!(parse_compute_caps("8.6\r\n").unwrap(), vec![Some("8.6".to_string())]);
-        assert_eq!(parse_compute_caps(&fixture("two-gpus", "compute_cap.txt")).unwrap(), vec![
-            Some("8.9".to_string()),
-            Some("6.1".to_string())
-        ]);
+        assert_eq!(
+            parse_compute_caps(&fixture("two-gpus", "compute_cap.txt")).unwrap(),
+            vec![Some("8.9".to_string()), Some("6.1".to_string())]
+        );
         assert_eq!(parse_compute_caps("compute_cap\n12.0\n[N/A]\n").unwrap(), vec![Some("12.0".to_string()), None]);
         assert!(parse_compute_caps("").is_err());
         assert!(parse_compute_caps("eight point six").is_err());
@@ -304,7 +306,8 @@ mod tests {
     fn banner_cuda_not_available_and_q_layout() {
         let na = "| NVIDIA-SMI 575.64.03              Driver Version: 575.64.03      CUDA Version: N/A      |";
         assert_eq!(parse_banner(na), Banner { driver: Some("575.64.03".into()), cuda: None });
-        let q = "Driver Version                            : 450.66\nCUDA Version                              : 11.0\n";
+        let q =
+            "Driver Version                            : 450.66\nCUDA Version                              : 11.0\n";
         assert_eq!(parse_banner(q), Banner { driver: Some("450.66".into()), cuda: Some("11.0".into()) });
         assert_eq!(parse_banner("garbage"), Banner::default());
     }
@@ -321,7 +324,10 @@ mod tests {
             classify_failure(15, "Unable to determine the device handle for GPU0000:01:00.0: Unknown Error"),
             SmiFailure::GpuLost
         );
-        assert_eq!(classify_failure(4, "Failed to initialize NVML: Insufficient Permissions"), SmiFailure::NoPermission);
+        assert_eq!(
+            classify_failure(4, "Failed to initialize NVML: Insufficient Permissions"),
+            SmiFailure::NoPermission
+        );
     }
 
     #[test]

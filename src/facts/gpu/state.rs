@@ -38,7 +38,9 @@ impl GpuState {
                         "in WSL2 the GPU comes from the Windows NVIDIA driver: install it on Windows (never a Linux driver inside WSL) and check `wsl -l -v` shows VERSION 2"
                     }
                     Some(Kind::Mac) => "macOS has no CUDA support; only the CPU build of PyTorch runs here",
-                    _ => "if this machine has an NVIDIA GPU, install the NVIDIA driver; otherwise only the CPU build of PyTorch can run",
+                    _ => {
+                        "if this machine has an NVIDIA GPU, install the NVIDIA driver; otherwise only the CPU build of PyTorch can run"
+                    }
                 };
                 format!("No NVIDIA GPU or driver was found — {fix}.")
             }
@@ -65,12 +67,14 @@ impl GpuState {
                     Some(Kind::Windows) => {
                         "install or repair the NVIDIA driver from nvidia.com (it brings nvidia-smi into C:\\Windows\\System32)"
                     }
-                    Some(Kind::Wsl) => "install the NVIDIA driver on Windows; WSL2 finds nvidia-smi in /usr/lib/wsl/lib",
+                    Some(Kind::Wsl) => {
+                        "install the NVIDIA driver on Windows; WSL2 finds nvidia-smi in /usr/lib/wsl/lib"
+                    }
                     _ => {
                         "install the NVIDIA driver and its utilities (e.g. `sudo ubuntu-drivers install`, or nvidia-utils) or set TORCHUP_NVIDIA_SMI to your nvidia-smi"
                     }
                 };
-                format!("There are signs of an NVIDIA GPU but no NVIDIA tool answered ({detail}) — {fix}.")
+                format!("An NVIDIA GPU may be here, but no NVIDIA tool answered ({detail}) — {fix}.")
             }
             GpuState::Unreadable { detail } => format!(
                 "The NVIDIA driver answered with something torchup cannot read ({detail}) — run `nvidia-smi` yourself and include its output in a bug report."

@@ -259,6 +259,11 @@ async fn fill_gaps_from_smi(out: &mut GpuProbe, opts: &GpuProbeOptions) {
     };
     let SmiOutcome::Answered(r) = smi::probe(&loc.path, opts.timeout).await else { return };
     out.nvidia_smi = Some(loc.path);
+    merge_smi(out, &r);
+}
+
+/// Fill what NVML left unknown from an nvidia-smi report; never overwrite NVML's facts.
+fn merge_smi(out: &mut GpuProbe, r: &SmiReport) {
     let mut filled = Vec::new();
     for g in &mut out.gpus {
         let Some(s) = r.gpus.iter().find(|s| s.index == g.index) else { continue };
@@ -421,6 +426,45 @@ mod tests {
         assert_eq!(out.gpus[1].compute_capability_source, Some(FactSource::NvidiaSmi));
         assert_eq!(out.gpus[2].compute_capability, None);
         assert!(out.notes.iter().any(|n| n.contains("GPU 2: compute capability unknown")));
+    }
+
+    #[test]
+    fn nvidia_smi_fills_only_what_nvml_left_out() {
+        // An R470 driver: NVML has no memory_info_v2 and libcuda is missing.
+        let mut out = GpuProbe {
+            gpus: vec![Gpu {
+                index: 0,
+                name: "NVIDIA GeForce GTX 1080 Ti".into(),
+                memory_mib: None,
+                compute_capability: Some("6.1".into()),
+                compute_capability_source: Some(FactSource::Nvml),
+            }],
+            driver: Some(Driver { version: "470.256.02".into(), cuda: None, source: Some(FactSource::Nvml) }),
+            state: GpuState::Ready,
+            ..Default::default()
+        };
+        let smi = SmiReport {
+            gpus: vec![Gpu {
+                index: 0,
+                name: "NVIDIA GeForce GTX 1080 Ti".into(),
+                memory_mib: Some(11264),
+                compute_capability: None,
+                compute_capability_source: None,
+            }],
+            driver_version: "470.256.02".into(),
+            cuda: Some("11.4".into()),
+            notes: vec![],
+        };
+        merge_smi(&mut out, &smi);
+        assert_eq!(out.gpus[0].memory_mib, Some(11264));
+        assert_eq!(out.gpus[0].compute_capability_source, Some(FactSource::Nvml));
+        let d = out.driver.as_ref().unwrap();
+        assert_eq!((d.cuda.as_deref(), d.source), (Some("11.4"), Some(FactSource::Nvml)));
+        assert_eq!(out.notes, vec!["from nvidia-smi (NVML did not say): GPU 0 memory, CUDA level".to_string()]);
+
+        let mut no_driver = GpuProbe { gpus: out.gpus.clone(), ..Default::default() };
+        merge_smi(&mut no_driver, &smi);
+        assert_eq!(no_driver.driver.unwrap().source, Some(FactSource::NvidiaSmi));
     }
 
     #[test]

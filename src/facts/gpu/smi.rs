@@ -83,6 +83,7 @@ pub async fn probe(path: &Path, timeout: Duration) -> SmiOutcome {
             Default::default()
         }
     };
+    // parse_query never returns an empty list.
     let driver_version = rows[0].driver_version.clone();
     if rows.iter().any(|r| r.driver_version != driver_version) {
         notes.push("nvidia-smi reported different driver versions per GPU; using GPU 0's".into());

@@ -140,7 +140,7 @@ pub enum SmiFailure {
 }
 
 /// Classify an error message, if it is one nvidia-smi is known to print. Checked before
-/// the exit code, because some versions print these with exit code 0.
+/// the exit code, so the message decides even when the exit code is unusual.
 pub fn classify_text(output: &str) -> Option<SmiFailure> {
     let o = output.to_ascii_lowercase();
     let has = |s: &str| o.contains(s);

@@ -181,10 +181,20 @@ mod tests {
         assert_eq!(cache.lookup(URL, now), Lookup::Miss);
         std::fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();
         assert_eq!(cache.lookup(URL, now), Lookup::Miss);
-        let other = CachedPage { format: CACHE_FORMAT, url: "https://elsewhere/".into(), fetched_at: 0, answer: CachedAnswer::NotFound };
+        let other = CachedPage {
+            format: CACHE_FORMAT,
+            url: "https://elsewhere/".into(),
+            fetched_at: 0,
+            answer: CachedAnswer::NotFound,
+        };
         std::fs::write(&path, serde_json::to_string(&other).unwrap()).unwrap();
         assert_eq!(cache.lookup(URL, now), Lookup::Miss);
-        let future = CachedPage { format: CACHE_FORMAT + 1, url: URL.into(), fetched_at: unix_secs(now), answer: CachedAnswer::NotFound };
+        let future = CachedPage {
+            format: CACHE_FORMAT + 1,
+            url: URL.into(),
+            fetched_at: unix_secs(now),
+            answer: CachedAnswer::NotFound,
+        };
         std::fs::write(&path, serde_json::to_string(&future).unwrap()).unwrap();
         assert_eq!(cache.lookup(URL, now), Lookup::Miss);
         // A good store replaces the bad file.

@@ -111,7 +111,7 @@ pub enum PageFailure {
     Redirect(String),
     #[error("network error: {0}")]
     Network(String),
-    #[error("page larger than {0} MiB")]
+    #[error("page larger than {0} bytes")]
     TooLarge(usize),
     #[error("{0}")]
     NotAnIndex(PageError),
@@ -261,7 +261,9 @@ impl IndexClient {
                 found.extend(variants);
             }
             Ok((CachedAnswer::NotFound, _)) => out.problems.push("index base page: not found (HTTP 404)".into()),
-            Ok((CachedAnswer::Listing { .. }, _)) => out.problems.push("index base page: unexpected cache entry".into()),
+            Ok((CachedAnswer::Listing { .. }, _)) => {
+                out.problems.push("index base page: unexpected cache entry".into())
+            }
             Err(why) => out.problems.push(format!("index base page: {why}")),
         }
         let to_probe: BTreeSet<&str> =
@@ -323,8 +325,9 @@ impl IndexClient {
 
     /// GET one page; Ok(None) on 404/410. The whole exchange is bounded by `page_timeout`.
     async fn fetch(&self, url: &Url) -> Result<Option<Fetched>, PageFailure> {
-        let timeout_text = format!("{:.1}s", self.opts.page_timeout.as_secs_f64());
-        let classify = |e: reqwest::Error| classify(&e, &timeout_text);
+        let started = std::time::Instant::now();
+        // Connect, read and page deadlines all surface as "timed out"; say how long it took.
+        let classify = |e: reqwest::Error| classify(&e, started.elapsed());
         let max = self.opts.max_page_bytes;
         let work = async {
             let mut resp = self.http.get(url.clone()).header(ACCEPT, ACCEPT_VALUE).send().await.map_err(classify)?;
@@ -336,19 +339,15 @@ impl IndexClient {
                 return Err(PageFailure::Status(status.as_u16()));
             }
             if resp.content_length().is_some_and(|n| n > max as u64) {
-                return Err(PageFailure::TooLarge(max >> 20));
+                return Err(PageFailure::TooLarge(max));
             }
             let final_url = resp.url().clone();
-            let content_type = resp
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_ascii_lowercase();
+            let content_type =
+                resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
             let mut body = Vec::new();
             while let Some(chunk) = resp.chunk().await.map_err(classify)? {
                 if body.len() + chunk.len() > max {
-                    return Err(PageFailure::TooLarge(max >> 20));
+                    return Err(PageFailure::TooLarge(max));
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -356,7 +355,7 @@ impl IndexClient {
         };
         match tokio::time::timeout(self.opts.page_timeout, work).await {
             Ok(r) => r,
-            Err(_) => Err(PageFailure::Timeout(timeout_text)),
+            Err(_) => Err(PageFailure::Timeout(seconds(self.opts.page_timeout))),
         }
     }
 }
@@ -364,7 +363,8 @@ impl IndexClient {
 /// Parse a fetched page by its Content-Type: PEP 691 JSON or (anything else) HTML.
 fn parse(f: &Fetched, kind: &PageKind<'_>) -> Result<CachedAnswer, PageError> {
     let mime = f.content_type.split(';').next().unwrap_or("").trim();
-    let json = mime == "application/json" || (mime.starts_with("application/vnd.pypi.simple.") && mime.ends_with("+json"));
+    let json =
+        mime == "application/json" || (mime.starts_with("application/vnd.pypi.simple.") && mime.ends_with("+json"));
     match kind {
         PageKind::Base => {
             let variants = if json { page::variants_from_json(&f.body)? } else { page::variants_from_html(&f.body) };
@@ -461,10 +461,10 @@ fn check_segment(what: &'static str, name: &str) -> Result<(), IndexError> {
 }
 
 /// A reqwest error as one short reason.
-fn classify(e: &reqwest::Error, timeout_text: &str) -> PageFailure {
+fn classify(e: &reqwest::Error, elapsed: Duration) -> PageFailure {
     let root = root_cause(e);
     if e.is_timeout() {
-        PageFailure::Timeout(timeout_text.to_string())
+        PageFailure::Timeout(seconds(elapsed))
     } else if e.is_redirect() {
         PageFailure::Redirect(root)
     } else if format!("{e:?}").contains("Tunnel") || root.to_ascii_lowercase().contains("proxy") {
@@ -474,6 +474,11 @@ fn classify(e: &reqwest::Error, timeout_text: &str) -> PageFailure {
     } else {
         PageFailure::Network(root)
     }
+}
+
+/// "0.4s"
+fn seconds(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
 }
 
 /// The innermost error message (the useful part: "Connection refused (os error 111)").
@@ -529,7 +534,10 @@ mod tests {
     async fn page_urls_are_normalized_and_checked() {
         let c = IndexClient::new(opts("https://download.pytorch.org/whl")).unwrap();
         assert_eq!(c.page_url("cu124", "torch").unwrap().as_str(), "https://download.pytorch.org/whl/cu124/torch/");
-        assert_eq!(c.page_url("cpu", "Torch_Audio").unwrap().as_str(), "https://download.pytorch.org/whl/cpu/torch-audio/");
+        assert_eq!(
+            c.page_url("cpu", "Torch_Audio").unwrap().as_str(),
+            "https://download.pytorch.org/whl/cpu/torch-audio/"
+        );
         for bad in ["", "..", "../x", "cu124/../..", "a b", "cu?"] {
             assert!(c.page_url(bad, "torch").is_err(), "{bad}");
         }

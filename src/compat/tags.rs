@@ -169,9 +169,8 @@ impl InterpreterTags {
 /// The versions of a listing that have at least one wheel for this interpreter, newest first,
 /// each once (local labels kept: "2.5.1+cu124").
 pub fn versions_for(listing: &VariantListing, tags: &InterpreterTags) -> Vec<Version> {
-    let mut out: Vec<Version> = compatible_files(listing, tags)
-        .filter_map(|f| Version::from_str(&f.version).ok())
-        .collect();
+    let mut out: Vec<Version> =
+        compatible_files(listing, tags).filter_map(|f| Version::from_str(&f.version).ok()).collect();
     out.sort_unstable_by(|a, b| b.cmp(a));
     out.dedup();
     out

@@ -162,10 +162,7 @@ mod tests {
         assert_eq!(w.python_tags, ["py2", "py3"]);
         assert_eq!(w.platform_tags, ["any"]);
 
-        let w = WheelName::parse(
-            "numpy-2.1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-        )
-        .unwrap();
+        let w = WheelName::parse("numpy-2.1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl").unwrap();
         assert_eq!(w.platform_tags, ["manylinux_2_17_x86_64", "manylinux2014_x86_64"]);
 
         let w = WheelName::parse("nvidia_cudnn_cu12-9.1.0.70-py3-none-manylinux2014_x86_64.whl").unwrap();

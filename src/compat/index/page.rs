@@ -5,6 +5,8 @@
 //! machine-generated (`<a href="...#sha256=..." data-...>file.whl</a><br/>`), and anything it
 //! cannot read is skipped rather than guessed.
 
+use std::collections::HashSet;
+
 use url::Url;
 
 use crate::compat::available::{VariantListing, WheelFile};
@@ -35,6 +37,10 @@ pub struct Anchors {
 pub enum PageError {
     #[error("not an index page (no links found)")]
     NoLinks,
+    /// Links, but none to a wheel of the package: a portal or error page served with 200, or
+    /// a project with nothing usable. Not cached; the planner uses bundled data instead.
+    #[error("no {0} wheels on the page (not an index page?)")]
+    NoWheels(String),
     #[error("not a PEP 691 page: {0}")]
     BadJson(String),
     #[error("unsupported simple API version {0} (torchup reads 1.x)")]
@@ -76,7 +82,8 @@ pub fn parse_anchors(html: &str) -> Anchors {
             continue;
         }
         // Text runs to `</a`; an unclosed anchor ends at the next tag.
-        let close = lower[tag_end..].find("</a").or_else(|| lower[tag_end..].find('<')).map_or(lb.len(), |e| tag_end + e);
+        let close =
+            lower[tag_end..].find("</a").or_else(|| lower[tag_end..].find('<')).map_or(lb.len(), |e| tag_end + e);
         let text = unescape(&strip_tags(html.get(tag_end..close).unwrap_or(""))).trim().to_string();
         out.anchors.push(Anchor { attrs, text });
         i = close.max(pos + 1);
@@ -207,7 +214,12 @@ pub fn unescape(s: &str) -> String {
 
 /// A PEP 503 HTML project page → the wheels of `package`, hrefs resolved against the final
 /// page URL (or its `<base href>`), `#sha256=` moved into `sha256`, yanked files left out.
-pub fn listing_from_html(html: &str, page_url: &Url, variant: &str, package: &str) -> Result<VariantListing, PageError> {
+pub fn listing_from_html(
+    html: &str,
+    page_url: &Url,
+    variant: &str,
+    package: &str,
+) -> Result<VariantListing, PageError> {
     let parsed = parse_anchors(html);
     if parsed.anchors.is_empty() {
         return Err(PageError::NoLinks);
@@ -215,27 +227,38 @@ pub fn listing_from_html(html: &str, page_url: &Url, variant: &str, package: &st
     let base = parsed.base_href.as_deref().and_then(|b| page_url.join(b).ok()).unwrap_or_else(|| page_url.clone());
     let want = normalize_name(package);
     let mut files: Vec<WheelFile> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for a in &parsed.anchors {
         if a.attr("data-yanked").is_some() {
             continue;
         }
         let Some(href) = a.attr("href") else { continue };
         if let Some(f) = wheel_file(&base, href, Some(&a.text), None, &want)
-            && !files.iter().any(|g| g.filename == f.filename)
+            && seen.insert(f.filename.clone())
         {
             files.push(f);
         }
+    }
+    if files.is_empty() {
+        return Err(PageError::NoWheels(want));
     }
     Ok(VariantListing { variant: variant.to_string(), package: want, files })
 }
 
 /// A PEP 691 JSON project page → the same listing as [`listing_from_html`].
-pub fn listing_from_json(body: &str, page_url: &Url, variant: &str, package: &str) -> Result<VariantListing, PageError> {
+pub fn listing_from_json(
+    body: &str,
+    page_url: &Url,
+    variant: &str,
+    package: &str,
+) -> Result<VariantListing, PageError> {
     let doc: serde_json::Value = serde_json::from_str(body).map_err(|e| PageError::BadJson(e.to_string()))?;
     check_api_version(&doc)?;
-    let list = doc.get("files").and_then(|f| f.as_array()).ok_or_else(|| PageError::BadJson("no `files` list".into()))?;
+    let list =
+        doc.get("files").and_then(|f| f.as_array()).ok_or_else(|| PageError::BadJson("no `files` list".into()))?;
     let want = normalize_name(package);
     let mut files: Vec<WheelFile> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for f in list {
         let yanked = match f.get("yanked") {
             Some(serde_json::Value::Bool(b)) => *b,
@@ -246,10 +269,13 @@ pub fn listing_from_json(body: &str, page_url: &Url, variant: &str, package: &st
         let name = f.get("filename").and_then(|n| n.as_str());
         let sha = f.get("hashes").and_then(|h| h.get("sha256")).and_then(|s| s.as_str());
         if let Some(w) = wheel_file(page_url, url, name, sha, &want)
-            && !files.iter().any(|g| g.filename == w.filename)
+            && seen.insert(w.filename.clone())
         {
             files.push(w);
         }
+    }
+    if files.is_empty() {
+        return Err(PageError::NoWheels(want));
     }
     Ok(VariantListing { variant: variant.to_string(), package: want, files })
 }
@@ -320,8 +346,10 @@ pub fn variants_from_html(html: &str) -> Vec<String> {
 pub fn variants_from_json(body: &str) -> Result<Vec<String>, PageError> {
     let doc: serde_json::Value = serde_json::from_str(body).map_err(|e| PageError::BadJson(e.to_string()))?;
     check_api_version(&doc)?;
-    let projects =
-        doc.get("projects").and_then(|p| p.as_array()).ok_or_else(|| PageError::BadJson("no `projects` list".into()))?;
+    let projects = doc
+        .get("projects")
+        .and_then(|p| p.as_array())
+        .ok_or_else(|| PageError::BadJson("no `projects` list".into()))?;
     let names = projects
         .iter()
         .filter_map(|p| p.get("name").and_then(|n| n.as_str()))
@@ -360,7 +388,7 @@ pub fn cuda_of_variant(v: &str) -> Option<(u32, u32)> {
 }
 
 pub(crate) fn sort_variants(mut v: Vec<String>) -> Vec<String> {
-    v.sort_by(|a, b| variant_order(a).cmp(&variant_order(b)));
+    v.sort_by_key(|a| variant_order(a));
     v.dedup();
     v
 }
@@ -418,9 +446,17 @@ mod tests {
         assert_eq!(l.files[1].url, "https://mirror.example/whl/cu124/torch-2.5.1%2Bcu124-cp311-cp311-win_amd64.whl");
         assert_eq!(l.files[1].sha256, None);
         // Relative to the page directory; an md5 fragment is not a sha256.
-        assert_eq!(l.files[2].url, "https://mirror.example/whl/cu124/torch/torch-2.4.0%2Bcu124-cp39-cp39-linux_x86_64.whl");
+        assert_eq!(
+            l.files[2].url,
+            "https://mirror.example/whl/cu124/torch/torch-2.4.0%2Bcu124-cp39-cp39-linux_x86_64.whl"
+        );
         assert_eq!(l.files[2].sha256, None);
         assert_eq!(l.package, "torch");
+        // Links, but none for the package asked for.
+        assert_eq!(
+            listing_from_html(PAGE, &page, "cu124", "torchaudio"),
+            Err(PageError::NoWheels("torchaudio".into()))
+        );
     }
 
     #[test]
@@ -439,9 +475,26 @@ mod tests {
         assert_eq!(listing_from_html("", &page, "cu124", "torch"), Err(PageError::NoLinks));
         assert_eq!(listing_from_html("<html>404 nope</html>", &page, "cu124", "torch"), Err(PageError::NoLinks));
         let nasty = [
-            "<a", "<a ", "<a href", "<a href=", "<a href=\"", "<a href='x", "<a =>x</a>", "<a \"\">", "<!--", "<a><a><a>",
-            "<a href=\"\u{1F600}\">\u{1F600}</a", "&", "&#;", "&#x110000;", "&#99999999999;", "<a href=&amp>&amp",
-            "<base", "<base href=", "<abbr>torch-1.0-py3-none-any.whl</abbr>", "\u{0}<a\u{0}href=\u{0}>",
+            "<a",
+            "<a ",
+            "<a href",
+            "<a href=",
+            "<a href=\"",
+            "<a href='x",
+            "<a =>x</a>",
+            "<a \"\">",
+            "<!--",
+            "<a><a><a>",
+            "<a href=\"\u{1F600}\">\u{1F600}</a",
+            "&",
+            "&#;",
+            "&#x110000;",
+            "&#99999999999;",
+            "<a href=&amp>&amp",
+            "<base",
+            "<base href=",
+            "<abbr>torch-1.0-py3-none-any.whl</abbr>",
+            "\u{0}<a\u{0}href=\u{0}>",
         ];
         for s in nasty {
             let _ = listing_from_html(s, &page, "cu124", "torch");
@@ -485,7 +538,10 @@ mod tests {
         ]}"#;
         let l = listing_from_json(body, &url("https://m.example/simple/cu130/torch/"), "cu130", "torch").unwrap();
         assert_eq!(l.files.len(), 2);
-        assert_eq!(l.files[0].url, "https://m.example/simple/files/torch-2.9.0%2Bcu130-cp314-cp314-manylinux_2_28_x86_64.whl");
+        assert_eq!(
+            l.files[0].url,
+            "https://m.example/simple/files/torch-2.9.0%2Bcu130-cp314-cp314-manylinux_2_28_x86_64.whl"
+        );
         assert_eq!(l.files[0].sha256.as_deref(), Some(&*"ab".repeat(32)));
         assert_eq!(l.files[1].version, "2.7.0+cu130");
         let page = url("https://m.example/");

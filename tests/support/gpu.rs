@@ -84,6 +84,12 @@ pub struct FakeGpu {
     /// Extra milliseconds per GPU kernel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slow_ms: Option<f64>,
+    /// `import torch` sleeps this long first (a huge value simulates a hang).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_delay_ms: Option<f64>,
+    /// Die by SIGSEGV at "import", "cuda_init" or the first "kernel".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crash: Option<String>,
 }
 
 impl FakeGpu {
@@ -99,6 +105,8 @@ impl FakeGpu {
             vcredist_missing: false,
             wrong_results: false,
             slow_ms: None,
+            import_delay_ms: None,
+            crash: None,
         }
     }
 
@@ -149,6 +157,17 @@ impl FakeGpu {
 
     pub fn slow_ms(mut self, ms: f64) -> FakeGpu {
         self.slow_ms = Some(ms);
+        self
+    }
+
+    pub fn import_delay_ms(mut self, ms: f64) -> FakeGpu {
+        self.import_delay_ms = Some(ms);
+        self
+    }
+
+    /// `where`: "import", "cuda_init" or "kernel".
+    pub fn crash(mut self, at: &str) -> FakeGpu {
+        self.crash = Some(at.into());
         self
     }
 

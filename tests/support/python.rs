@@ -3,6 +3,7 @@
 //! The base interpreter is addressed by its resolved `sys.executable`, never through a
 //! pyenv shim: the shims read `$HOME/.pyenv`, and the isolated HOME would break them.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -185,8 +186,14 @@ impl Venv {
         self.pip(iso, &args)
     }
 
-    /// Run a Python program (`-c code`) with `iso`'s environment plus `extra` variables.
-    pub fn run_code(&self, iso: &Isolated, code: &str, extra: &[(&str, &str)]) -> Result<Output> {
+    /// Run a Python program (`-c code`) with `iso`'s environment plus `extra` variables
+    /// (`&[("CUDA_VISIBLE_DEVICES", "1")]`, or `&[gpu.env()]` with a [`super::gpu::FakeGpu`]).
+    pub fn run_code<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        &self,
+        iso: &Isolated,
+        code: &str,
+        extra: &[(K, V)],
+    ) -> Result<Output> {
         let mut cmd = iso.command(&self.python);
         for (k, v) in extra {
             cmd.env(k, v);
@@ -195,9 +202,14 @@ impl Venv {
         proc::run(&mut cmd, SCRIPT_TIMEOUT)
     }
 
+    /// [`Venv::run_code`] with no extra variables.
+    pub fn run_code_bare(&self, iso: &Isolated, code: &str) -> Result<Output> {
+        self.run_code::<&str, &str>(iso, code, &[])
+    }
+
     /// The venv's site-packages directory (asked from the interpreter).
     pub fn site_packages(&self, iso: &Isolated) -> Result<PathBuf> {
-        let out = self.run_code(iso, "import sysconfig;print(sysconfig.get_paths()['purelib'])", &[])?.ok()?;
+        let out = self.run_code_bare(iso, "import sysconfig;print(sysconfig.get_paths()['purelib'])")?.ok()?;
         Ok(PathBuf::from(out.stdout.trim()))
     }
 }

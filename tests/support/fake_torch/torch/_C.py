@@ -61,7 +61,6 @@ class _State:
         self.initialized = False
         self.jitted = set()
         self.current = 0
-        self.sticky_error = None
 
     def devices(self):
         if self.visible is None:
@@ -112,6 +111,7 @@ def _cuda_init():
     count = _device_count_impl(True)
     if count == 0:
         raise RuntimeError(_NO_GPUS)
+    machine().maybe_crash("cuda_init")
     state.initialized = True
 
 
@@ -183,8 +183,7 @@ def kernel_support(cc):
 
 def check_kernel(device):
     """Called before every simulated kernel launch on `device` (a Device of the machine)."""
-    if state.sticky_error is not None:
-        raise _cuda_error(state.sticky_error)
+    machine().maybe_crash("kernel")
     how = kernel_support(device.cc)
     if how is None:
         raise _cuda_error("no kernel image is available for execution on the device")

@@ -14,6 +14,15 @@ from . import _machine
 
 _m = _machine.machine()
 
+if _m.import_delay_ms:
+    # Real torch takes seconds to import (8 s for 2.15 on a slow laptop); a huge value
+    # simulates a hang for timeout handling.
+    import time as _time
+
+    _time.sleep(_m.import_delay_ms / 1000.0)
+    del _time
+_m.maybe_crash("import")
+
 if _m.import_error is not None:
     # What torch/__init__.py's _load_dll_libraries() raises on Windows when a DLL or one of
     # its dependencies (usually the VC++ runtime) cannot be loaded.

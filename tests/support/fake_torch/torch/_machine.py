@@ -81,8 +81,31 @@ class Machine:
         self.slow_ms = float(spec.get("slow_ms", 0))
         self.jit_ms = float(spec.get("jit_ms", 50))
         self.context_mib = int(spec.get("context_mib", 300))
+        self.import_delay_ms = float(spec.get("import_delay_ms", 0))
+        self.crash = spec.get("crash")
         if self.import_error not in (None, "winerror126", "winerror1114"):
             raise FakeGpuConfigError("%s: import_error must be \"winerror126\" or \"winerror1114\"" % ENV_VAR)
+        if self.crash not in (None, "import", "cuda_init", "kernel"):
+            raise FakeGpuConfigError("%s: crash must be \"import\", \"cuda_init\" or \"kernel\"" % ENV_VAR)
+        known = {"devices", "driver_cuda", "cpu_gflops", "time_scale", "import_error", "import_error_dll",
+                 "vcredist_missing", "wrong_results", "slow_ms", "jit_ms", "context_mib", "import_delay_ms",
+                 "crash", "driver_version"}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise FakeGpuConfigError("%s: unknown keys %s (known: %s)" % (ENV_VAR, unknown, sorted(known)))
+
+    def maybe_crash(self, where):
+        """Die like a native crash (SIGSEGV; an access violation's exit code on Windows)."""
+        if self.crash == where:
+            import sys
+
+            sys.stdout.flush()
+            sys.stderr.flush()
+            if os.name == "nt":
+                os._exit(0xC0000005)
+            import signal
+
+            os.kill(os.getpid(), signal.SIGSEGV)
 
     def driver_version_int(self):
         """What cudaDriverGetVersion reports: 12.2 -> 12020; 0 when there is no driver."""

@@ -294,8 +294,6 @@ def _work(dev, flops, nbytes, dt, kernel=True):
 
 def _sync(dev):
     if dev.type == "cuda":
-        if _C.state.sticky_error is not None:
-            raise _C._cuda_error(_C.state.sticky_error)
         clock.synchronize(dev.index)
 
 

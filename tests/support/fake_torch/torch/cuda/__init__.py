@@ -291,8 +291,6 @@ def set_device(device):
 def synchronize(device=None):
     _lazy_init()
     idx = _index(device)
-    if _C.state.sticky_error is not None:
-        raise _C._cuda_error(_C.state.sticky_error)
     clock.synchronize(idx)
 
 

@@ -17,6 +17,9 @@ const REMOVED: &[&str] = &[
     "VIRTUAL_ENV_PROMPT",
     "CUDA_VISIBLE_DEVICES",
     "CUDA_DEVICE_ORDER",
+    // A developer's CUDA toolkit must not show up in what torchup reports.
+    "CUDA_HOME",
+    "CUDA_ROOT",
     "NO_COLOR",
     "FORCE_COLOR",
     "CLICOLOR_FORCE",
@@ -33,9 +36,9 @@ const REMOVED: &[&str] = &[
 /// pip settings (`PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL`, `PIP_FIND_LINKS`, `PIP_TRUSTED_HOST`,
 /// `PIP_USER`, ...), uv settings, conda activation, `PYTHONPATH`/`PYTHONHOME`/
 /// `PYTHONUSERBASE`/`PYTHONSTARTUP`, and all of torchup's own (`TORCHUP_NVIDIA_SMI`,
-/// `TORCHUP_FAKE_GPU`, ...). `PYENV_*` is kept on purpose: it is harmless once the
-/// interpreter is addressed by its real path.
-const REMOVED_PREFIXES: &[&str] = &["PIP_", "UV_", "CONDA_", "PYTHON", "TORCHUP_"];
+/// `TORCHUP_FAKE_GPU`, ...), and `CUDA_PATH`/`CUDA_PATH_V12_4`. `PYENV_*` is kept on
+/// purpose: it is harmless once the interpreter is addressed by its real path.
+const REMOVED_PREFIXES: &[&str] = &["PIP_", "UV_", "CONDA_", "PYTHON", "TORCHUP_", "CUDA_PATH"];
 
 /// Named removals that must happen even when the parent does not have them set, so the
 /// list reads the same on every machine (and the brief's list is visibly covered).

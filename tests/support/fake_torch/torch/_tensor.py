@@ -921,7 +921,7 @@ def rand(*size, **kwargs):
 
 
 def full(size, fill_value, **kwargs):
-    shape, dt, dev = _factory_args((size,) if not isinstance(size, int) else (size,), kwargs)
+    shape, dt, dev = _factory_args((size,), kwargs)
     out = Tensor(shape, dt, dev, mean=float(fill_value))
     _work(dev, 0, out._nbytes, dt)
     return out

@@ -422,6 +422,21 @@ fn pascal_on_cu128_and_pip_failures_from_the_index() -> Result<()> {
     )?;
     assert!(!out.success());
     assert!(out.stderr.contains("THESE PACKAGES DO NOT MATCH THE HASHES"), "{}", out.stderr);
+    server.clear_faults();
+
+    // A download slower than pip's --timeout (a slow index page is silently "no versions"
+    // for pip; a slow wheel is the visible error). cu126 is installed: force a download.
+    let wheel = WheelSpec::torch("2.8.0", "cu126", &tags).filename();
+    server.fault_times(&format!("/whl/cu126/{wheel}"), Fault::Delay(Duration::from_secs(3)), 1);
+    let out = venv.pip(
+        &iso,
+        &["install", "--force-reinstall", "--no-cache-dir", "--timeout", "0.5", "--retries", "0"]
+            .into_iter()
+            .chain(["--index-url", &server.url("cu126"), "torch==2.8.0+cu126"])
+            .collect::<Vec<_>>(),
+    )?;
+    assert!(!out.success());
+    assert!(out.combined().contains("Read timed out. (read timeout=0.5)"), "{}", out.combined());
     Ok(())
 }
 

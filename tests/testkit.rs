@@ -174,6 +174,24 @@ fn wheel_names_arch_lists_and_companions_follow_the_real_releases() -> Result<()
     assert!(WheelSpec::torch("2.5.1", "cpu", &linux).arch_list.is_empty());
     // torchaudio stops at 2.11
     assert_eq!(WheelSpec::family("2.12.0", "cu130", &linux).len(), 2);
+
+    // A PyPI-style wheel: no label in pip's version, the build's label in torch/version.py.
+    let iso = Isolated::new()?;
+    let host = Tags::host()?;
+    let pypi = WheelSpec::torch("2.15.0", "cu132", &host).without_local();
+    let built = build_wheels(&iso.path("pypi"), std::slice::from_ref(&pypi))?;
+    assert_eq!(built[0].filename, format!("torch-2.15.0-{}.whl", host.triple()));
+    let read = "import sys,zipfile;z=zipfile.ZipFile(sys.argv[1]);print(z.read('torch/version.py').decode());\
+                print(z.read('torch-2.15.0.dist-info/METADATA').decode())";
+    let mut cmd = Command::new(support::python::base_python()?);
+    cmd.args(["-c", read]).arg(&built[0].path);
+    let text = support::proc::run(&mut cmd, Duration::from_secs(30))?.ok()?.stdout;
+    assert!(text.contains("__version__ = '2.15.0+cu132'"), "{text}");
+    assert!(text.contains("cuda: Optional[str] = '13.2'"), "{text}");
+    assert!(text.contains("Version: 2.15.0\n") && text.contains("Requires-Python: >=3.11"), "{text}");
+    // Same spec, same bytes: archives are deterministic.
+    let again = build_wheels(&iso.path("again"), &[pypi])?;
+    assert_eq!(again[0].sha256, built[0].sha256);
     Ok(())
 }
 

@@ -514,6 +514,7 @@ with warnings.catch_warnings(record=True) as w:
         pass
 conv = torch.nn.functional.conv2d(torch.randn(1, 3, 32, 32, device="cuda"), torch.randn(8, 3, 3, 3, device="cuda"))
 free, total = torch.cuda.mem_get_info()
+t = torch.tensor([[1.0, 2.0], [3.0, 4.0]], device="cuda")
 try:
     torch.randn(40000, 40000, device="cuda")
     oom = None
@@ -522,7 +523,8 @@ except torch.OutOfMemoryError as err:
 print(json.dumps({"cpu_s": cpu_s, "gpu_s": gpu_s, "ev_ms": ev_ms, "amp": str(h.dtype),
   "amp_diff": (h.float().cpu() - c).abs().max().item(), "fp32_diff": (g.cpu() - c).abs().max().item(),
   "deprecated": [str(x.message) for x in w], "conv": list(conv.shape), "free": free, "total": total, "oom": oom,
-  "ones": float((torch.ones(256, 256, device="cuda") @ torch.ones(256, 256, device="cuda")).sum())}))
+  "ones": float((torch.ones(256, 256, device="cuda") @ torch.ones(256, 256, device="cuda")).sum()),
+  "exact": [(t @ t).sum().item(), (t @ t).max().item(), torch.arange(10).sum().item()]}))
 "#;
     let gpu = FakeGpu::new(vec![FakeDevice::rtx3050_laptop().gflops(4000.0)], "13.0").cpu_gflops(200.0);
     let out = venv.run_code(&iso, code, &[gpu.env()])?.ok()?;
@@ -548,6 +550,8 @@ print(json.dumps({"cpu_s": cpu_s, "gpu_s": gpu_s, "ev_ms": ev_ms, "amp": str(h.d
         "{r}"
     );
     assert_eq!(r["ones"], 256.0f64.powi(3));
+    // Small tensors carry their real values.
+    assert_eq!(r["exact"], serde_json::json!([54.0, 22.0, 45]));
 
     // Device visibility on a two-GPU machine.
     let two = FakeGpu::new(vec![FakeDevice::gtx1080ti(), FakeDevice::rtx3050_laptop()], "13.0");

@@ -128,6 +128,14 @@ def min(t, *args, **kwargs):
     return t.min(*args, **kwargs)
 
 
+def isfinite(t):
+    return t.isfinite()
+
+
+def isnan(t):
+    return t.isnan()
+
+
 def relu(t):
     return nn.functional.relu(t)
 

@@ -15,6 +15,7 @@ whatever the shape, plus simulated compute time (see _machine.Clock).
 
 import hashlib
 import math
+import struct
 
 from . import _C
 from ._machine import machine, clock
@@ -49,6 +50,32 @@ def _qmax(n):
 
 def _phi(x):
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def _round_to(dt, v):
+    """`v` stored in dtype `dt` (round to nearest even, like a real cast)."""
+    if dt is bool_:
+        return 1.0 if v != 0 else 0.0
+    if not dt.is_floating_point:
+        return float(int(v))
+    if dt is float64:
+        return float(v)
+    if dt is float16:
+        try:
+            return struct.unpack("<e", struct.pack("<e", v))[0]
+        except (OverflowError, struct.error):
+            return math.copysign(math.inf, v)
+    f = struct.unpack("<f", struct.pack("<f", v))[0] if abs(v) < 3.4e38 else math.copysign(math.inf, v)
+    if dt is bfloat16:
+        bits = struct.unpack("<I", struct.pack("<f", f))[0]
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+        return struct.unpack("<f", struct.pack("<I", bits))[0]
+    return f
+
+
+# Tensors this small (from torch.tensor, arange, and what is computed from them) carry their
+# actual values, so sums, maxima and items are exact.
+_MAX_CONCRETE = 4096
 
 
 def _numel(shape):
@@ -347,10 +374,21 @@ def _autocast_dtype(dev):
 
 class Tensor:
     __slots__ = ("_shape", "_dtype", "_device", "_mean", "_sym", "_coef", "_err", "_abs", "_bool", "_nbytes",
-                 "requires_grad", "__weakref__")
+                 "_vals", "requires_grad", "__weakref__")
 
-    def __init__(self, shape, dt, dev, mean=0.0, sym=None, coef=0.0, err=None, absval=False, isbool=False):
+    def __init__(self, shape, dt, dev, mean=0.0, sym=None, coef=0.0, err=None, absval=False, isbool=False,
+                 vals=None):
         self._nbytes = 0
+        self._vals = None
+        if vals is not None:
+            vals = tuple(float(v) for v in vals)
+            n = len(vals)
+            mean = sum(vals) / n if n else 0.0
+            coef = math.sqrt(sum((v - mean) ** 2 for v in vals) / n) if n else 0.0
+            sym = _h("data", vals) if coef else None
+            err = None
+            absval = False
+            self._vals = vals
         self._shape = tuple(shape)
         self._dtype = dt
         self._device = dev
@@ -405,8 +443,19 @@ class Tensor:
     def _like(self, **kw):
         args = dict(shape=self._shape, dt=self._dtype, dev=self._device, mean=self._mean, sym=self._sym,
                     coef=self._coef, err=dict(self._err), absval=self._abs, isbool=self._bool)
+        if self._vals is not None and not any(k in kw for k in ("mean", "sym", "coef", "err", "absval")):
+            args["vals"] = self._vals
         args.update(kw)
         return Tensor(**args)
+
+    def _concrete(self, vals, dt=None, dev=None, shape=None, isbool=False):
+        """A tensor with these exact values (garbage instead on a GPU with wrong_results)."""
+        dev = dev or self._device
+        if dev.type == "cuda" and machine().wrong_results:
+            vals = [v + max(abs(v), 1.0) * _gauss(_h("garbage", i, v)) for i, v in enumerate(vals)]
+        dt = dt or self._dtype
+        return Tensor(shape if shape is not None else self._shape, dt, dev, isbool=isbool,
+                      vals=[_round_to(dt, v) for v in vals])
 
     def _scalar_value(self):
         """The single element's value (numel must be 1)."""
@@ -421,6 +470,8 @@ class Tensor:
             v += c * _gauss(_h("elem", k))
         if self._abs:
             v = abs(v)
+        if self._vals is not None:
+            v = self._vals[0]
         if self._bool:
             return bool(v >= 0.5)
         if not self._dtype.is_floating_point:
@@ -506,6 +557,9 @@ class Tensor:
         return out
 
     def _cast(self, dt):
+        if self._vals is not None:
+            _work(self._device, _numel(self._shape), self._nbytes * 2, dt)
+            return self._concrete(self._vals, dt=dt, isbool=dt is bool_)
         src = self._plain()
         err = dict(src._err)
         if dt.is_floating_point and dt.mant_bits < src._dtype.mant_bits:
@@ -604,6 +658,13 @@ class Tensor:
             extra += ", device='%s'" % self._device
         if self._dtype is not float32 and self._dtype.is_floating_point:
             extra += ", dtype=%r" % self._dtype
+        if self._vals is not None and len(self._shape) == 1 and len(self._vals) <= 20:
+            body = ", ".join(_fmt_elem(v, self) for v in self._vals)
+            return "tensor([%s]%s)" % (body, extra)
+        if self._vals is not None and len(self._shape) == 2 and len(self._vals) <= 64:
+            r, c = self._shape
+            rows = ["[%s]" % ", ".join(_fmt_elem(v, self) for v in self._vals[i * c:(i + 1) * c]) for i in range(r)]
+            return "tensor([%s]%s)" % (",\n        ".join(rows), extra)
         if _numel(self._shape) == 1 and len(self._shape) <= 1:
             v = self._scalar_value()
             body = ("%.4f" % v) if isinstance(v, float) else str(v)
@@ -641,6 +702,10 @@ class Tensor:
     def t(self):
         if len(self._shape) > 2:
             raise RuntimeError("t() expects a tensor with <= 2 dimensions, but self is %dD" % len(self._shape))
+        if self._vals is not None and len(self._shape) == 2:
+            r, c = self._shape
+            return Tensor((c, r), self._dtype, self._device, vals=[self._vals[i * c + j] for j in range(c)
+                                                                   for i in range(r)])
         return self._like(shape=tuple(reversed(self._shape)), sym=_h("T", self._sym) if self._sym else None,
                           err={_h("T", k): c for k, c in self._err.items()})
 
@@ -658,6 +723,9 @@ class Tensor:
 
     def _lin(self, ca, other, cb):
         """ca*self + cb*other, elementwise with broadcasting."""
+        exact = _elementwise(self, other, lambda x, y: ca * x + cb * y)
+        if exact is not None:
+            return exact
         a = self._plain()
         if not isinstance(other, Tensor):
             out = a._like(mean=ca * a._mean + cb * float(other), coef=ca * a._coef,
@@ -701,6 +769,9 @@ class Tensor:
         return self._lin(-1.0, 0.0, 0.0)
 
     def __mul__(self, other):
+        exact = _elementwise(self, other, lambda x, y: x * y)
+        if exact is not None:
+            return exact
         if not isinstance(other, Tensor):
             return self._lin(float(other), 0.0, 0.0)
         self._check_same_device(other, "mul")
@@ -741,6 +812,9 @@ class Tensor:
         return matmul(self, other)
 
     def abs(self):
+        if self._vals is not None:
+            _work(self._device, self.numel(), 2 * self._nbytes, self._dtype)
+            return self._concrete([abs(v) for v in self._vals])
         if self._abs:
             return self
         _work(self._device, self.numel(), 2 * self._nbytes, self._dtype)
@@ -755,6 +829,11 @@ class Tensor:
 
     # -- comparisons -> boolean tensors holding the fraction of true elements
     def _cmp(self, other, op):
+        fn = {"lt": lambda x, y: x < y, "le": lambda x, y: x <= y, "gt": lambda x, y: x > y,
+              "ge": lambda x, y: x >= y, "eq": lambda x, y: x == y, "ne": lambda x, y: x != y}[op]
+        exact = _elementwise(self, other, lambda x, y: 1.0 if fn(x, y) else 0.0, out_dtype=bool_)
+        if exact is not None:
+            return exact
         if isinstance(other, Tensor):
             if _numel(other._shape) != 1:
                 d = self - other
@@ -795,14 +874,18 @@ class Tensor:
     __hash__ = object.__hash__
 
     def all(self):
+        if self._vals is not None:
+            return Tensor((), bool_, self._device, isbool=True, vals=[1.0 if all(self._vals) else 0.0])
         n = self.numel()
         p = self._mean if self._bool else 1.0
-        return Tensor((), bool_, self._device, mean=1.0 if n * (1.0 - p) < 0.5 else 0.0, isbool=True)
+        return Tensor((), bool_, self._device, isbool=True, vals=[1.0 if n * (1.0 - p) < 0.5 else 0.0])
 
     def any(self):
+        if self._vals is not None:
+            return Tensor((), bool_, self._device, isbool=True, vals=[1.0 if any(self._vals) else 0.0])
         n = self.numel()
         p = self._mean if self._bool else 1.0
-        return Tensor((), bool_, self._device, mean=1.0 if n * p >= 0.5 else 0.0, isbool=True)
+        return Tensor((), bool_, self._device, isbool=True, vals=[1.0 if n * p >= 0.5 else 0.0])
 
     # -- reductions
     def _reduce_work(self):
@@ -813,8 +896,11 @@ class Tensor:
         if dim is not None:
             return self._sum_dim(dim, keepdim, mean=False)
         n = self.numel()
+        if self._vals is not None:
+            dt = dtype or (int64 if self._bool or not self._dtype.is_floating_point else self._dtype)
+            return Tensor((), dt, self._device, vals=[math.fsum(self._vals)])
         if self._bool:
-            return Tensor((), int64, self._device, mean=round(self._mean * n))
+            return Tensor((), int64, self._device, vals=[round(self._mean * n)])
         if self._abs:
             p = self._plain()
             v = n * p._mean + math.sqrt(n) * p._coef * _gauss(_h("sum", p._sym))
@@ -824,7 +910,8 @@ class Tensor:
                 v += math.sqrt(n) * self._coef * _gauss(_h("sum", self._sym))
             for k, c in self._err.items():
                 v += math.sqrt(n) * c * _gauss(_h("sum", k))
-        return Tensor((), dtype or self._dtype, self._device, mean=v)
+        dt = dtype or self._dtype
+        return Tensor((), dt, self._device, vals=[_round_to(dt, v)])
 
     def _sum_dim(self, dim, keepdim, mean):
         p = self._plain()
@@ -845,9 +932,16 @@ class Tensor:
             return self._sum_dim(dim, keepdim, mean=True)
         s = self.sum()
         n = self.numel()
+        if self._vals is not None:
+            if not self._dtype.is_floating_point and dtype is None:
+                names = {"int64": "Long", "int32": "Int", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+                raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating "
+                                   "point or complex dtype. Got: %s" % names.get(self._dtype.name, self._dtype.name))
+            return Tensor((), dtype or self._dtype, self._device, vals=[s._vals[0] / n])
         if self._bool:
-            return Tensor((), float32, self._device, mean=self._mean)
-        return Tensor((), dtype or self._dtype, self._device, mean=s._mean / n)
+            return Tensor((), float32, self._device, vals=[self._mean])
+        dt = dtype or self._dtype
+        return Tensor((), dt, self._device, vals=[_round_to(dt, s._vals[0] / n)])
 
     def max(self, dim=None, keepdim=False):
         if dim is not None:
@@ -866,6 +960,9 @@ class Tensor:
                 "max(): Expected reduction dim to be specified for input.numel() == 0. "
                 "Specify the reduction dim with the 'dim' argument.")
         self._reduce_work()
+        if self._vals is not None:
+            v = max(self._vals) if sign > 0 else min(self._vals)
+            return Tensor((), self._dtype, self._device, isbool=self._bool, vals=[v])
         m, s = self._mean, self._rms()
         jitter = 1.0 + 0.02 * _gauss(_h("ext", self._ident(), sign))
         if self._abs:
@@ -876,14 +973,67 @@ class Tensor:
         else:
             v = m + sign * s * _qmax(n) * jitter
         if self._bool:
-            return Tensor((), bool_, self._device, mean=1.0 if v >= 0.5 else 0.0, isbool=True)
-        return Tensor((), self._dtype, self._device, mean=v)
+            return Tensor((), bool_, self._device, isbool=True, vals=[1.0 if v >= 0.5 else 0.0])
+        return Tensor((), self._dtype, self._device, vals=[_round_to(self._dtype, v)])
+
+    def isfinite(self):
+        # The simulated values are always finite: NaN/Inf are not modelled.
+        return Tensor(self._shape, bool_, self._device, mean=1.0, isbool=True)
+
+    def isnan(self):
+        return Tensor(self._shape, bool_, self._device, mean=0.0, isbool=True)
 
     def norm(self):
+        if self._vals is not None:
+            return Tensor((), self._dtype, self._device, vals=[math.sqrt(math.fsum(v * v for v in self._vals))])
         n = self.numel()
         p = self._plain()
         self._reduce_work()
-        return Tensor((), p._dtype, p._device, mean=math.sqrt(n * (p._mean ** 2 + p._rms() ** 2)))
+        return Tensor((), p._dtype, p._device, vals=[math.sqrt(n * (p._mean ** 2 + p._rms() ** 2))])
+
+
+def _fmt_elem(v, t):
+    if t._bool:
+        return "True" if v else "False"
+    if not t._dtype.is_floating_point:
+        return str(int(v))
+    return "%.4f" % v
+
+
+def _elementwise(a, b, fn, out_dtype=None):
+    """fn applied element by element when both operands carry exact values (or b is a
+    number); None when the statistical model has to handle it."""
+    if a._vals is None:
+        return None
+    if isinstance(b, Tensor) and b._vals is None and _numel(b._shape) == 1 and b._device == a._device:
+        b = b._scalar_value()
+    if isinstance(b, Tensor):
+        if b._vals is None:
+            return None
+        if b._device != a._device and b._shape != ():
+            return None  # let the statistical path raise the device error
+        if b._shape == a._shape:
+            pairs = zip(a._vals, b._vals)
+            shape = a._shape
+        elif len(b._vals) == 1:
+            pairs = ((x, b._vals[0]) for x in a._vals)
+            shape = a._shape
+        elif len(a._vals) == 1:
+            pairs = ((a._vals[0], y) for y in b._vals)
+            shape = b._shape
+        else:
+            return None
+        dt = a._dtype if a._dtype.mant_bits >= b._dtype.mant_bits else b._dtype
+    else:
+        y = float(b)
+        pairs = ((x, y) for x in a._vals)
+        shape = a._shape
+        dt = a._dtype if a._dtype.is_floating_point or float(b).is_integer() else float32
+    vals = [fn(x, y) for x, y in pairs]
+    _work(a._device, len(vals), 3 * len(vals) * dt.itemsize, dt)
+    if out_dtype is bool_:
+        return Tensor(shape, bool_, a._device, isbool=True, vals=vals)
+    return a._concrete(vals, dt=dt, shape=shape)
 
 
 def _compact(err):
@@ -900,6 +1050,8 @@ def _compact(err):
 
 
 def _factory_args(size, kwargs):
+    if not size and "size" in kwargs:
+        size = (kwargs["size"],)
     shape = _parse_size(size)
     dt = kwargs.get("dtype") or _default_dtype()
     dev = _resolve_device(kwargs.get("device"))
@@ -969,9 +1121,14 @@ def arange(start, end=None, step=1, **kwargs):
     n = max(0, int(math.ceil((end - start) / float(step))))
     dt = kwargs.get("dtype") or (int64 if all(isinstance(x, int) for x in (start, end, step)) else float32)
     dev = _resolve_device(kwargs.get("device"))
-    mean = start + step * (n - 1) / 2.0 if n else 0.0
-    sd = abs(step) * math.sqrt((n * n - 1) / 12.0) if n > 1 else 0.0
-    return Tensor((n,), dt, dev, mean=mean, sym=_h("arange", start, end, step) if sd else None, coef=sd)
+    if n <= _MAX_CONCRETE:
+        out = Tensor((n,), dt, dev, vals=[_round_to(dt, start + i * step) for i in range(n)])
+    else:
+        mean = start + step * (n - 1) / 2.0
+        sd = abs(step) * math.sqrt((n * n - 1) / 12.0)
+        out = Tensor((n,), dt, dev, mean=mean, sym=_h("arange", start, end, step), coef=sd)
+    _work(dev, n, out._nbytes, dt)
+    return out
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
@@ -997,12 +1154,15 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
             dtype = float32
     dev = _resolve_device(device)
     n = len(flat)
-    mean = sum(flat) / n if n else 0.0
-    var = sum((v - mean) ** 2 for v in flat) / n if n else 0.0
-    if n == 1:
-        return Tensor(shape, dtype, dev, mean=flat[0])
-    return Tensor(shape, dtype, dev, mean=mean, sym=_h("data", tuple(flat)) if var else None,
-                  coef=math.sqrt(var))
+    if n <= _MAX_CONCRETE:
+        out = Tensor(shape, dtype, dev, isbool=dtype is bool_, vals=[_round_to(dtype, v) for v in flat])
+    else:
+        mean = sum(flat) / n
+        var = sum((v - mean) ** 2 for v in flat) / n
+        out = Tensor(shape, dtype, dev, mean=mean, sym=_h("data", tuple(flat)) if var else None,
+                     coef=math.sqrt(var))
+    _work(dev, 0, out._nbytes, dtype, kernel=False)
+    return out
 
 
 def _leaves(x):
@@ -1086,6 +1246,11 @@ def matmul(a, b):
     batch = _broadcast(ma[:-2], mb[:-2])
     out_shape = batch + ((n,) if not squeeze_front else ()) + ((m,) if not squeeze_back else ())
     flops = 2.0 * _numel(batch) * n * k * m
+    if a._vals is not None and b._vals is not None and not batch and flops <= 2e6:
+        av, bv = a._vals, b._vals
+        vals = [math.fsum(av[i * k + j] * bv[j * m + c] for j in range(k)) for i in range(n) for c in range(m)]
+        _work(a.device, flops, a._nbytes + b._nbytes, a.dtype)
+        return a._concrete(vals, shape=out_shape)
     return _contract(a, b, k, out_shape, "mm", flops)
 
 

@@ -60,6 +60,9 @@ def linear(input, weight, bias=None):
 
 
 def relu(input, inplace=False):
+    if input._vals is not None:
+        _tensor._work(input.device, input.numel(), 2 * input.nbytes, input.dtype)
+        return input._concrete([max(v, 0.0) for v in input._vals])
     p = input._plain()
     m, s = p._mean, p._rms()
     if s == 0:

@@ -120,6 +120,8 @@ pub fn make_venv(dir: &Path, iso: &Isolated) -> Result<Venv> {
 const INSTALL_BUNDLED_PIP: &str = r##"
 import compileall, glob, os, sys, sysconfig, zipfile
 import ensurepip
+# CPython keeps it in ensurepip/_bundled. Debian's python3-venv keeps a debundled pip in
+# /usr/share/python-wheels that needs its sibling wheels: left to the real ensurepip.
 wheels = sorted(glob.glob(os.path.join(os.path.dirname(ensurepip.__file__), "_bundled", "pip-*.whl")))
 if not wheels:
     print("no-bundled-pip")

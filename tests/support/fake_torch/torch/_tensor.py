@@ -421,9 +421,6 @@ class Tensor:
         numbers on another device or in another precision share it."""
         return _h(self._shape, self._mean, self._sym, self._coef, self._abs, self._bool)
 
-    def _err_rms(self):
-        return math.sqrt(sum(c * c for c in self._err.values()))
-
     def _rms(self):
         """RMS of the zero-mean part (random values plus errors)."""
         return math.sqrt(self._coef ** 2 + sum(c * c for c in self._err.values()))
@@ -620,10 +617,8 @@ class Tensor:
         self.requires_grad = flag
         return self
 
-    def cpu_numpy_unsupported(self):
-        raise RuntimeError("fake torch: .numpy() is not simulated (tensors hold no element values)")
-
-    numpy = cpu_numpy_unsupported
+    def numpy(self):
+        raise RuntimeError("fake torch: .numpy() is not simulated (there is no numpy in the test venvs)")
 
     def item(self):
         return self._scalar_value()

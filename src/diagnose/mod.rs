@@ -282,7 +282,12 @@ impl Rules {
             .collect()
     }
 
-    fn fire_probes(&self, input: ProbeInput, ctx: &OsContext, run: impl Fn(Eval, &ProbeEnv<'_>) -> Option<Vars>) -> Vec<Fired> {
+    fn fire_probes(
+        &self,
+        input: ProbeInput,
+        ctx: &OsContext,
+        run: impl Fn(Eval, &ProbeEnv<'_>) -> Option<Vars>,
+    ) -> Vec<Fired> {
         let env = ProbeEnv { ctx, floors: self.driver_floors() };
         self.rules()
             .iter()

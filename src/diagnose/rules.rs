@@ -201,6 +201,11 @@ impl Rule {
         self.spec.os.is_empty() || self.spec.os.iter().any(|o| o.matches(ctx))
     }
 
+    /// Does this text rule's signature match `text` (ignoring stage and OS)? False for probes.
+    pub fn matches_text(&self, text: &str) -> bool {
+        self.spec.kind == RuleKind::Text && self.match_text(text).is_some()
+    }
+
     pub(crate) fn probe_input(&self) -> Option<ProbeInput> {
         self.probe_input
     }
@@ -513,10 +518,10 @@ default = "fix"
     fn override_after_target_is_rejected() {
         let src = format!(
             "{MINIMAL}\n{}",
-            MINIMAL.replace("schema = 1", "").replace("\"T1\"", "\"T2\"").replace(
-                "stages = [\"install\"]",
-                "stages = [\"install\"]\noverrides = [\"T1\"]"
-            )
+            MINIMAL
+                .replace("schema = 1", "")
+                .replace("\"T1\"", "\"T2\"")
+                .replace("stages = [\"install\"]", "stages = [\"install\"]\noverrides = [\"T1\"]")
         );
         let err = Rules::from_toml(&src).unwrap_err().to_string();
         assert!(err.contains("must come before"), "{err}");

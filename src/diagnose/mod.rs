@@ -319,7 +319,8 @@ impl Rules {
             GpuState::DriverNotLoaded { detail }
             | GpuState::VersionMismatch { detail }
             | GpuState::ToolMissing { detail }
-            | GpuState::Unreadable { detail } => text.push(detail),
+            | GpuState::Unreadable { detail }
+            | GpuState::TimedOut { detail } => text.push(detail),
             GpuState::Ready | GpuState::NoGpu => {}
         }
         text.extend(facts.notes.iter().map(String::as_str));

@@ -32,8 +32,8 @@ pub trait Probes: Send + Sync {
     fn smoke(&self, python: &Path) -> impl Future<Output = SmokeReport> + Send;
     /// The installed torch family, read without importing torch; None when absent.
     fn installed(&self, python: &Path) -> impl Future<Output = Option<TorchFacts>> + Send;
-    /// Diagnose a failed step's output.
-    fn diagnose_output(&self, stage: Stage, text: &str) -> Vec<Diagnosis>;
+    /// Diagnose a failed step's output (`Rollback` for steps that restore the old build).
+    fn diagnose_output(&self, stage: crate::diagnose::Stage, text: &str) -> Vec<Diagnosis>;
     /// The failed install's output says this build does not exist for this Python/platform
     /// (or the index lacks it): the planned fallback may help.
     fn build_unavailable(&self, text: &str) -> bool;
@@ -235,7 +235,7 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
             }
             if let Some(out) = failed_output {
                 let text = out.combined();
-                let found = self.probes.diagnose_output(step.stage, &text);
+                let found = self.probes.diagnose_output(step.stage.into(), &text);
                 run.diagnose(index, found).await;
                 let unavailable = step.stage == Stage::Install && self.probes.build_unavailable(&text);
                 if unavailable
@@ -358,7 +358,7 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
                 StepResult::Cancelled => return Err(Stop::Cancelled),
                 StepResult::NotStarted(why) => return Err(Stop::Failed(why)),
                 StepResult::Failed(out) => {
-                    let found = self.probes.diagnose_output(Stage::Install, &out.combined());
+                    let found = self.probes.diagnose_output(crate::diagnose::Stage::Install, &out.combined());
                     run.diagnose(index, found).await;
                     return Err(Stop::Failed(format!(
                         "the fallback `{}` failed too ({})",
@@ -558,7 +558,7 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
             };
             let result = self.run_step(&mut sub, index, &step, opts).await;
             if let StepResult::Failed(out) = &result {
-                let found = self.probes.diagnose_output(Stage::Install, &out.combined());
+                let found = self.probes.diagnose_output(crate::diagnose::Stage::Rollback, &out.combined());
                 sub.diagnose(index, found).await;
             }
             if !matches!(result, StepResult::Ok) {

@@ -144,7 +144,7 @@ impl Probes for Sim {
         self.0.lock().unwrap().installed.clone()
     }
 
-    fn diagnose_output(&self, _stage: Stage, text: &str) -> Vec<Diagnosis> {
+    fn diagnose_output(&self, _stage: crate::diagnose::Stage, text: &str) -> Vec<Diagnosis> {
         if text.contains("No matching distribution") {
             vec![Diagnosis {
                 id: "F19".into(),

@@ -1,20 +1,72 @@
-//! The embedded smoke script run by a real Python (in a real temp venv) against a fake
-//! torch package: every outcome the script must report truthfully.
+//! The embedded smoke script, run by real Pythons in real venvs into which real pip installed
+//! the test kit's fake torch wheels from the local index; the simulated machine comes from
+//! TORCHUP_FAKE_GPU. Every outcome must be reported truthfully.
 
-mod smoke_fake;
+mod support;
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use smoke_fake::{FakeEnv, RTX_3050_LAPTOP, RTX_5070_LAPTOP, base_python};
+use support::env::Isolated;
+use support::gpu::{FakeDevice, FakeGpu};
+use support::index::IndexServer;
+use support::python::{Venv, base_python, make_venv_fast};
+use support::wheels::{Tags, WheelSpec, build_wheels};
 use tokio_util::sync::CancellationToken;
 use torchup::exec::{RunSpec, Runner, TokioRunner};
 use torchup::smoke::render::guide_lines;
 use torchup::smoke::{self, SmokeError, SmokeReport, check_names};
 
-const T: Duration = Duration::from_secs(60);
+const T: Duration = Duration::from_secs(90);
 
-async fn smoke_with(env: &FakeEnv, spec: Option<&str>) -> SmokeReport {
-    smoke::run(&env.python, &env.env(spec), &TokioRunner, T).await.expect("the smoke test should report")
+/// An isolated world: a venv (paths with spaces) with `reqs` installed by real pip from a
+/// local index serving the `wheels`.
+struct World {
+    iso: Isolated,
+    venv: Venv,
+}
+
+fn world(wheels: &[(&str, Vec<WheelSpec>)], reqs: Option<(&str, &[&str])>) -> World {
+    let iso = Isolated::with_prefix("torchup smoke ").unwrap();
+    for (variant, specs) in wheels {
+        build_wheels(&iso.path(format!("idx/{variant}")), specs).unwrap();
+    }
+    let venv = make_venv_fast(&iso.path("venv"), &iso).unwrap();
+    if let Some((variant, reqs)) = reqs {
+        let index = IndexServer::start(iso.path("idx")).unwrap();
+        venv.pip_install(&iso, &index.url(variant), reqs).unwrap().ok().unwrap();
+    }
+    World { iso, venv }
+}
+
+fn cu124_world() -> World {
+    let tags = Tags::host().unwrap();
+    world(
+        &[("cu124", WheelSpec::family("2.5.1", "cu124", &tags))],
+        Some(("cu124", &["torch==2.5.1+cu124", "torchvision==0.20.1+cu124"])),
+    )
+}
+
+impl World {
+    fn env(&self, gpu: &FakeGpu, extra: &[(&str, &str)]) -> Vec<(String, Option<String>)> {
+        let mut env = self.iso.envs();
+        env.push(gpu.env_change());
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), Some(v.to_string()))));
+        env
+    }
+
+    async fn smoke(&self, gpu: &FakeGpu, extra: &[(&str, &str)]) -> SmokeReport {
+        smoke::run(&self.venv.python, &self.env(gpu, extra), &TokioRunner, T)
+            .await
+            .unwrap_or_else(|e| panic!("the smoke test should report: {e}"))
+    }
+}
+
+/// WinError 126 at import, after torch printed its VC++ hint to stdout.
+fn dll_error() -> FakeGpu {
+    let mut gpu = FakeGpu::rtx3050_laptop().import_error_winerror126();
+    gpu.vcredist_missing = true;
+    gpu
 }
 
 fn names(r: &SmokeReport) -> Vec<&str> {
@@ -25,25 +77,20 @@ fn detail<'a>(r: &'a SmokeReport, name: &str) -> &'a str {
     &r.check(name).unwrap_or_else(|| panic!("no {name} check in {:?}", names(r))).detail
 }
 
+fn guide(r: &SmokeReport) -> Vec<String> {
+    guide_lines(r).into_iter().map(|l| l.text).collect()
+}
+
 #[tokio::test]
-async fn a_working_gpu_passes_every_check() {
-    let env = FakeEnv::new();
-    let r = smoke_with(&env, Some(&format!(r#"{{"devices": [{RTX_3050_LAPTOP}]}}"#))).await;
+async fn a_cu124_build_on_simulated_machines() {
+    let w = cu124_world();
+
+    // The guide's laptop with a current driver: everything passes.
+    let r = w.smoke(&FakeGpu::rtx3050_laptop(), &[]).await;
     assert!(r.ok, "{:#?}", r.checks);
     assert_eq!(names(&r), check_names::ALL);
-    assert!(r.torch_importable && r.cuda_available);
-    assert_eq!(r.devices[0].memory_mib, Some(4095));
-    assert_eq!(r.devices[0].arch_supported, Some(true));
-    assert_eq!(r.cudnn.as_deref(), Some("9.1.0"));
-    assert!(r.gpu_gflops.is_some() && r.cpu_gflops.is_some());
-    assert!(detail(&r, "matmul").contains("matches the CPU"));
-    assert!(detail(&r, "fp16_autocast").contains("float16"));
-    let py = r.python.as_ref().unwrap();
-    assert_eq!(py.env, "venv");
-    assert!(py.executable.starts_with(env.path().to_str().unwrap()), "{py:?}");
-    let lines: Vec<String> = guide_lines(&r).into_iter().map(|l| l.text).collect();
     assert_eq!(
-        lines,
+        guide(&r),
         [
             "PyTorch version: 2.5.1+cu124",
             "CUDA available: True",
@@ -53,110 +100,153 @@ async fn a_working_gpu_passes_every_check() {
             "GPU computation test: PASSED",
         ]
     );
-}
+    assert_eq!(r.devices[0].compute_capability.as_deref(), Some("8.6"));
+    assert_eq!(r.devices[0].arch_supported, Some(true));
+    assert!(detail(&r, "arch_supported").contains("covered by sm_86"));
+    assert!(r.cudnn.is_some(), "cuDNN version reported");
+    assert_eq!(r.packages.get("torchvision").map(String::as_str), Some("0.20.1+cu124"));
+    let (g, c) = (r.gpu_gflops.unwrap(), r.cpu_gflops.unwrap());
+    assert!(g > 5.0 * c, "the simulated GPU is ~55x the CPU: {g} vs {c}");
+    let py = r.python.as_ref().unwrap();
+    assert_eq!(py.env, "venv");
+    assert!(py.executable.starts_with(w.iso.root().to_str().unwrap()), "{py:?}");
+    assert!(r.torch_path.as_deref().unwrap().contains("site-packages"));
 
-#[tokio::test]
-async fn torch_missing_is_reported_not_raised() {
-    let env = FakeEnv::new();
-    let r = smoke_with(&env, None).await;
-    assert!(!r.ok && !r.torch_importable);
-    assert_eq!(names(&r), ["import_torch"]);
-    assert!(detail(&r, "import_torch").contains("torch is not installed"), "{}", detail(&r, "import_torch"));
-    assert!(r.import_error.as_deref().unwrap().contains("ModuleNotFoundError: No module named 'torch'"));
-}
+    // A Pascal card: sm_61 runs sm_60 code.
+    let r = w.smoke(&FakeGpu::gtx1080ti(), &[]).await;
+    assert!(r.ok, "{:#?}", r.checks);
+    assert!(detail(&r, "arch_supported").contains("GPU 0 (sm_61): covered by sm_60"));
 
-#[tokio::test]
-async fn a_windows_dll_error_keeps_the_full_text_and_torchs_hint() {
-    let env = FakeEnv::new();
-    let spec = r#"{"print_on_import": "Microsoft Visual C++ Redistributable is not installed, this may lead to the DLL load failure.",
-        "import_error": "[WinError 126] The specified module could not be found. Error loading \"C:\\Users\\me\\venv\\Lib\\site-packages\\torch\\lib\\c10.dll\" or one of its dependencies."}"#;
-    let r = smoke_with(&env, Some(spec)).await;
+    // Driver too old for CUDA 12 (R470 reports 11.4): the warning is kept.
+    let r = w.smoke(&FakeGpu::rtx3050_laptop().driver(Some("11.4")), &[]).await;
+    assert!(!r.ok && !r.cuda_available);
+    assert_eq!(names(&r), ["import_torch", "cuda_build", "cuda_available"]);
+    assert!(detail(&r, "cuda_available").contains("found version 11040"), "{}", detail(&r, "cuda_available"));
+    assert!(r.warnings.iter().any(|w| w.starts_with("UserWarning: CUDA initialization: The NVIDIA driver")));
+
+    // No driver at all.
+    let r = w.smoke(&FakeGpu::none(), &[]).await;
+    assert!(!r.ok && !r.cuda_available);
+    assert_eq!(guide(&r).last().unwrap(), "GPU not detected!");
+
+    // CUDA hidden by the environment (F35): the value is in the detail.
+    let r = w.smoke(&FakeGpu::rtx3050_laptop(), &[("CUDA_VISIBLE_DEVICES", "")]).await;
+    assert!(!r.cuda_available);
+    assert!(detail(&r, "cuda_available").contains("CUDA_VISIBLE_DEVICES=''"), "{}", detail(&r, "cuda_available"));
+    assert_eq!(r.cuda_visible_devices.as_deref(), Some(""));
+
+    // An RTX 50 laptop on a cu124 build: is_available() says True, the report says no.
+    let r = w.smoke(&FakeGpu::rtx5070_laptop(), &[]).await;
+    assert!(r.cuda_available && !r.ok);
+    assert_eq!(r.devices[0].arch_supported, Some(false));
+    assert!(detail(&r, "arch_supported").contains("GPU 0 (sm_120) is NOT in this build's arch list"));
+    assert!(detail(&r, "matmul").contains("no kernel image is available"), "{}", detail(&r, "matmul"));
+    assert_eq!(names(&r).last(), Some(&"matmul"), "the chain stops after a failed matmul");
+    assert!(r.warnings.iter().any(|w| w.contains("sm_120")), "torch's own warning kept: {:?}", r.warnings);
+
+    // Kernels that compute garbage.
+    let r = w.smoke(&FakeGpu::rtx3050_laptop().wrong_results(), &[]).await;
     assert!(!r.ok);
+    assert!(detail(&r, "matmul").contains("differs from the CPU"), "{}", detail(&r, "matmul"));
+
+    // Two GPUs, one too new for the build: the oldest and the newest both matter.
+    let two = FakeGpu::new(vec![FakeDevice::rtx3050_laptop(), FakeDevice::rtx5070_laptop()], "13.0");
+    let r = w.smoke(&two, &[]).await;
+    assert_eq!(r.devices.len(), 2);
+    assert_eq!((r.devices[0].arch_supported, r.devices[1].arch_supported), (Some(true), Some(false)));
+    assert!(!r.ok);
+    assert!(guide(&r).contains(&"GPU 1 Name: NVIDIA GeForce RTX 5070 Laptop GPU".to_string()));
+
+    // A Windows DLL error, with torch's VC++ hint printed to stdout first.
+    let r = w.smoke(&dll_error(), &[]).await;
+    assert!(!r.ok && !r.torch_importable);
     let d = detail(&r, "import_torch");
     assert!(d.starts_with("OSError: [WinError 126] The specified module could not be found."), "{d}");
-    assert!(d.contains(r#"torch\lib\c10.dll" or one of its dependencies."#), "{d}");
+    assert!(d.contains(r#"\torch\lib\c10.dll" or one of its dependencies."#), "{d}");
     assert!(d.contains("Microsoft Visual C++ Redistributable is not installed"), "{d}");
-    // torch's print went into the document, not onto stdout in front of it.
     assert!(r.captured_stdout.as_deref().unwrap().contains("Visual C++"));
     assert!(r.import_error.as_deref().unwrap().contains("Traceback"));
+
+    // A segfault inside a CUDA call: the checks before it survive.
+    let r = w.smoke(&FakeGpu::rtx3050_laptop().crash("kernel"), &[]).await;
+    assert!(!r.ok);
+    let last = r.checks.last().unwrap();
+    assert!(!last.ok && last.detail.contains("crashed"), "{last:?}");
+    assert!(r.checks[..r.checks.len() - 1].iter().all(|c| c.ok), "{:#?}", r.checks);
+    assert_eq!(r.torch.version.as_deref(), Some("2.5.1+cu124"));
+    assert!(r.stderr_tail.as_deref().unwrap().contains("Fatal Python error"), "{:?}", r.stderr_tail);
+}
+
+#[tokio::test]
+async fn stdout_is_one_document_and_the_current_directory_cannot_hijack_it() {
+    let w = cu124_world();
+    let cwd = w.iso.path("project");
+    std::fs::create_dir_all(&cwd).unwrap();
+    std::fs::write(cwd.join("json.py"), "raise SystemExit('hijacked json')\n").unwrap();
+    std::fs::write(cwd.join("torch.py"), "raise SystemExit('hijacked torch')\n").unwrap();
+    for gpu in [FakeGpu::rtx3050_laptop(), dll_error()] {
+        let mut spec = RunSpec::new(smoke::run::argv(&w.venv.python)).envs(&w.env(&gpu, &[])).timeout(T);
+        spec.cwd = Some(cwd.clone());
+        let out = TokioRunner.run(spec, None, CancellationToken::new()).await.unwrap();
+        assert!(out.success(), "{}", out.stderr);
+        assert_eq!(out.stdout.trim().lines().count(), 1, "{}", out.stdout);
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("stdout is one JSON document");
+        assert_eq!(doc["schema"], 1);
+        let imported = doc["torch"]["version"] == "2.5.1+cu124";
+        let dll_error = doc["import_error"].as_str().is_some_and(|e| e.contains("WinError 126"));
+        assert!(imported || dll_error, "the venv's torch, not ./torch.py: {doc}");
+    }
 }
 
 #[tokio::test]
 async fn a_cpu_build_stops_at_the_cuda_build_check() {
-    let env = FakeEnv::new();
-    let r = smoke_with(&env, Some(r#"{"version": "2.5.1+cpu", "cuda": null}"#)).await;
+    let tags = Tags::host().unwrap();
+    let w = world(&[("cpu", WheelSpec::family("2.5.1", "cpu", &tags))], Some(("cpu", &["torch==2.5.1+cpu"])));
+    let r = w.smoke(&FakeGpu::rtx3050_laptop(), &[]).await;
     assert!(!r.ok && !r.cuda_available);
     assert_eq!(names(&r), ["import_torch", "cuda_build"]);
-    assert_eq!(r.torch.version.as_deref(), Some("2.5.1+cpu"));
-    assert_eq!(r.torch.cuda, None);
+    assert_eq!((r.torch.version.as_deref(), r.torch.cuda.as_deref()), (Some("2.5.1+cpu"), None));
     assert!(detail(&r, "cuda_build").contains("CPU-only build"));
-    assert_eq!(guide_lines(&r).last().unwrap().text, "GPU not detected!");
-}
-
-#[tokio::test]
-async fn an_old_driver_warning_is_captured() {
-    let env = FakeEnv::new();
-    let warning = "CUDA initialization: The NVIDIA driver on your system is too old (found version 12020). Please update your GPU driver by downloading and installing a new version from the URL: http://www.nvidia.com/Download/index.aspx";
-    let spec =
-        format!(r#"{{"version": "2.9.1+cu130", "cuda": "13.0", "available": false, "avail_warning": "{warning}"}}"#);
-    let r = smoke_with(&env, Some(&spec)).await;
-    assert!(!r.ok && !r.cuda_available);
-    assert_eq!(names(&r), ["import_torch", "cuda_build", "cuda_available"]);
-    let d = detail(&r, "cuda_available");
-    assert!(d.contains("is_available() = False") && d.contains("found version 12020"), "{d}");
-    assert_eq!(r.warnings, [format!("UserWarning: {warning}")]);
-}
-
-#[tokio::test]
-async fn a_gpu_newer_than_the_build_fails_the_arch_check_and_the_kernels() {
-    let env = FakeEnv::new();
-    let spec = format!(
-        r#"{{"devices": [{RTX_5070_LAPTOP}],
-            "capability_warning": "NVIDIA GeForce RTX 5070 Laptop GPU with CUDA capability sm_120 is not compatible with the current PyTorch installation.",
-            "kernel_error": "CUDA error: no kernel image is available for execution on the device"}}"#
+    assert_eq!(
+        guide(&r),
+        ["PyTorch version: 2.5.1+cpu", "CUDA available: False", "CUDA version: None", "GPU not detected!"]
     );
-    let r = smoke_with(&env, Some(&spec)).await;
-    assert!(!r.ok && r.cuda_available, "is_available() said True, the report must still fail");
-    assert_eq!(r.devices[0].arch_supported, Some(false));
-    assert!(detail(&r, "arch_supported").contains("(sm_120) is NOT in this build's arch list"));
-    assert!(detail(&r, "devices").contains("sm_120 is not compatible"), "warning attached to the check that raised it");
-    assert!(detail(&r, "matmul").contains("no kernel image is available"));
-    assert_eq!(names(&r).last(), Some(&"matmul"), "the chain stops after a failed matmul");
 }
 
 #[tokio::test]
-async fn a_wrong_matmul_result_is_caught() {
-    let env = FakeEnv::new();
-    let r = smoke_with(&env, Some(r#"{"wrong_matmul": true}"#)).await;
+async fn a_build_without_cudnn_fails_only_the_cudnn_check() {
+    let tags = Tags::host().unwrap();
+    let torch = WheelSpec::torch("2.5.1", "cu124", &tags).with_cudnn(None);
+    let w = world(&[("cu124", vec![torch])], Some(("cu124", &["torch==2.5.1+cu124"])));
+    let r = w.smoke(&FakeGpu::rtx3050_laptop(), &[]).await;
     assert!(!r.ok);
-    assert!(detail(&r, "matmul").contains("differs from the CPU"), "{}", detail(&r, "matmul"));
+    assert!(detail(&r, "cudnn_conv").contains("cuDNN is not available"), "{}", detail(&r, "cudnn_conv"));
+    assert!(r.checks.iter().filter(|c| c.name != "cudnn_conv").all(|c| c.ok), "{:#?}", r.checks);
 }
 
 #[tokio::test]
-async fn fp16_and_cudnn_failures_fail_the_verdict() {
-    let env = FakeEnv::new();
-    let r = smoke_with(&env, Some(r#"{"autocast_dtype": "bfloat16", "cudnn": null}"#)).await;
-    assert!(!r.ok);
-    assert!(detail(&r, "fp16_autocast").contains("not float16"), "{}", detail(&r, "fp16_autocast"));
-    assert!(detail(&r, "cudnn_conv").contains("cuDNN is not available"));
-    assert!(r.check("matmul").unwrap().ok);
-}
+async fn torch_missing_is_reported_not_raised() {
+    let w = world(&[], None);
+    let r = w.smoke(&FakeGpu::rtx3050_laptop(), &[]).await;
+    assert!(!r.ok && !r.torch_importable);
+    assert_eq!(names(&r), ["import_torch"]);
+    assert!(detail(&r, "import_torch").contains("torch is not installed"), "{}", detail(&r, "import_torch"));
+    assert!(r.import_error.as_deref().unwrap().contains("ModuleNotFoundError: No module named 'torch'"));
+    assert_eq!(guide(&r), ["PyTorch version: (torch cannot be imported)", "GPU not detected!"]);
 
-#[tokio::test]
-async fn a_crash_inside_a_cuda_call_keeps_the_checks_before_it() {
-    let env = FakeEnv::new();
-    let r = smoke_with(&env, Some(r#"{"crash": "matmul"}"#)).await;
-    assert!(!r.ok);
-    assert_eq!(names(&r), ["import_torch", "cuda_build", "cuda_available", "devices", "arch_supported", "matmul"]);
-    let d = detail(&r, "matmul");
-    assert!(d.contains("crashed") && d.contains("Fatal Python error: Aborted"), "{d}");
-    assert!(r.stderr_tail.as_deref().unwrap().contains("__matmul__"), "faulthandler names the Python line");
-    assert_eq!(r.devices.len(), 1, "devices reported before the crash survive");
+    // The oldest Python the script promises (3.6 syntax), when pyenv has one here.
+    if let Some(py36) = pyenv_python("3.6.") {
+        let r = smoke::run(&py36, &w.iso.envs(), &TokioRunner, T).await.unwrap();
+        assert!(r.python.as_ref().unwrap().version.starts_with("3.6."));
+        assert_eq!(names(&r), ["import_torch"]);
+    } else {
+        eprintln!("no pyenv Python 3.6 here: the 3.6 syntax promise is not checked on this machine");
+    }
 }
 
 #[cfg(unix)]
 fn alive(pid: i32) -> bool {
-    // A zombie still has a /proc entry; only count running processes.
+    // A zombie still has a /proc entry; count running processes only.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
         .unwrap_or(false)
@@ -165,17 +255,30 @@ fn alive(pid: i32) -> bool {
 #[cfg(unix)]
 #[tokio::test]
 async fn a_hang_times_out_and_leaves_no_process_behind() {
-    let env = FakeEnv::new();
-    let pid_file = env.path().join("pids");
-    let spec = format!(r#"{{"hang": "matmul", "pid_file": "{}"}}"#, pid_file.display());
+    let w = cu124_world();
+    // A .pth line runs at interpreter start-up: it starts a sleeping child and records both
+    // pids, so the test sees whether the whole process group went away.
+    let pids = w.iso.path("pids");
+    let site = w.venv.site_packages(&w.iso).unwrap();
+    // (The child is marked so that its own start-up does not start another one.)
+    let line = format!(
+        "import os, subprocess, sys; p = None if os.environ.get('SLEEPER_CHILD') else \
+         subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], env=dict(os.environ, SLEEPER_CHILD='1')); \
+         p and open({:?}, 'w').write('%d %d' % (os.getpid(), p.pid))\n",
+        pids.display().to_string()
+    );
+    std::fs::write(site.join("zz_spawn_sleeper.pth"), line).unwrap();
+
+    let gpu = FakeGpu::rtx3050_laptop().import_delay_ms(600_000.0);
     let started = Instant::now();
-    let r = smoke::run(&env.python, &env.env(Some(&spec)), &TokioRunner, Duration::from_secs(3)).await.unwrap();
-    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    let r = smoke::run(&w.venv.python, &w.env(&gpu, &[]), &TokioRunner, Duration::from_secs(3)).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
     assert!(!r.ok);
-    assert!(detail(&r, "matmul").contains("no answer within 3 s"), "{}", detail(&r, "matmul"));
+    assert_eq!(names(&r), ["import_torch"]);
+    assert!(detail(&r, "import_torch").contains("no answer within 3 s"), "{}", detail(&r, "import_torch"));
     let pids: Vec<i32> =
-        std::fs::read_to_string(&pid_file).unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect();
-    assert_eq!(pids.len(), 2, "the interpreter and the child it started");
+        std::fs::read_to_string(&pids).unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect();
+    assert_eq!(pids.len(), 2);
     for _ in 0..50 {
         if pids.iter().all(|p| !alive(*p)) {
             return;
@@ -186,28 +289,34 @@ async fn a_hang_times_out_and_leaves_no_process_behind() {
 }
 
 #[tokio::test]
-async fn an_interpreter_that_is_not_python_3_is_an_error() {
-    let missing = std::path::Path::new("/nonexistent/python3");
-    let err = smoke::run(missing, &[], &TokioRunner, T).await.unwrap_err();
+async fn an_interpreter_that_does_not_run_the_script_is_an_error() {
+    let err = smoke::run(Path::new("/nonexistent/python3"), &[], &TokioRunner, T).await.unwrap_err();
     assert!(matches!(err, SmokeError::Spawn { .. }), "{err:?}");
     assert!(err.to_string().contains("--python"));
 
     #[cfg(unix)]
     {
-        let err = smoke::run(std::path::Path::new("/bin/false"), &[], &TokioRunner, T).await.unwrap_err();
+        let err = smoke::run(Path::new("/bin/false"), &[], &TokioRunner, T).await.unwrap_err();
         assert!(matches!(err, SmokeError::NotStarted { .. }), "{err:?}");
     }
-    // A real Python 2, when this machine has one (pyenv): it cannot even parse the script.
+    // A real Python 2, when pyenv has one: it cannot even parse the script.
     if let Some(py2) = pyenv_python("2.") {
-        let err = smoke::run(&py2, &[], &TokioRunner, T).await.unwrap_err();
+        let iso = Isolated::new().unwrap();
+        let err = smoke::run(&py2, &iso.envs(), &TokioRunner, T).await.unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("SyntaxError") && msg.contains("Python 3.6+") && !msg.contains('\n'), "{msg}");
     }
 }
 
-fn pyenv_python(prefix: &str) -> Option<std::path::PathBuf> {
-    let root = dirs_pyenv()?;
-    let mut found: Vec<_> = std::fs::read_dir(root)
+/// A pyenv-installed interpreter whose version starts with `prefix`, if this machine has one.
+fn pyenv_python(prefix: &str) -> Option<PathBuf> {
+    let exe = base_python().ok()?;
+    // …/.pyenv/versions/3.11.7/bin/python3 → …/.pyenv/versions
+    let versions = exe.parent()?.parent()?.parent()?;
+    if versions.file_name()? != "versions" {
+        return None;
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(versions)
         .ok()?
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
@@ -218,65 +327,16 @@ fn pyenv_python(prefix: &str) -> Option<std::path::PathBuf> {
     found.into_iter().next()
 }
 
-fn dirs_pyenv() -> Option<std::path::PathBuf> {
-    let exe = base_python();
-    // …/.pyenv/versions/3.11.7/bin/python3 → …/.pyenv/versions
-    let versions = exe.parent()?.parent()?.parent()?;
-    (versions.file_name()? == "versions").then(|| versions.to_path_buf())
-}
-
-#[tokio::test]
-async fn the_oldest_supported_python_runs_the_script() {
-    // Python 3.6 syntax is promised (docs/smoke-test.md); check it when pyenv has one.
-    let Some(py36) = pyenv_python("3.6.") else {
-        eprintln!("no pyenv Python 3.6 on this machine; the syntax promise is unchecked here");
-        return;
-    };
-    let env = FakeEnv::new();
-    let r = smoke::run(&py36, &env.env(Some("{}")), &TokioRunner, T).await.unwrap();
-    assert!(r.ok, "{:#?}", r.checks);
-    assert!(r.python.unwrap().version.starts_with("3.6."));
-}
-
-#[tokio::test]
-async fn files_in_the_current_directory_cannot_hijack_the_script() {
-    let env = FakeEnv::new();
-    let cwd = env.path().join("project");
-    std::fs::create_dir_all(&cwd).unwrap();
-    std::fs::write(cwd.join("json.py"), "raise SystemExit('hijacked json')\n").unwrap();
-    std::fs::write(cwd.join("warnings.py"), "raise SystemExit('hijacked warnings')\n").unwrap();
-    let mut spec = RunSpec::new(smoke::run::argv(&env.python)).envs(&env.env(Some("{}"))).timeout(T);
-    spec.cwd = Some(cwd);
-    let out = TokioRunner.run(spec, None, CancellationToken::new()).await.unwrap();
-    let r = torchup::smoke::parse::interpret(&out, "python", T).unwrap();
-    assert!(r.ok, "{:#?}\n{}", r.checks, out.stderr);
-}
-
-#[tokio::test]
-async fn stdout_is_exactly_one_json_document() {
-    let env = FakeEnv::new();
-    for spec in [
-        r#"{"print_on_import": "noise from torch"}"#,
-        r#"{"print_on_import": "noise", "import_error": "boom"}"#,
-        r#"{"cuda": null}"#,
-    ] {
-        let spec = RunSpec::new(smoke::run::argv(&env.python)).envs(&env.env(Some(spec))).timeout(T);
-        let out = TokioRunner.run(spec, None, CancellationToken::new()).await.unwrap();
-        assert!(out.success());
-        let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("stdout must be one JSON document");
-        assert_eq!(doc["schema"], 1);
-        assert_eq!(out.stdout.trim().lines().count(), 1);
-    }
-}
-
 #[test]
 fn arch_coverage_follows_cuda_binary_compatibility() {
     // Load the script's covering_arch() without running main().
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("smoke_test.py");
     std::fs::write(&script, smoke::SMOKE_TEST_PY).unwrap();
-    let code = "import json, sys\nns = {'__name__': 'smoke'}\nexec(compile(open(sys.argv[1]).read(), 'smoke_test.py', 'exec'), ns)\n\
-                cases = json.loads(input())\nprint(json.dumps([ns['covering_arch'](tuple(c), a) for c, a in cases]))";
+    let code = "import json, sys\nns = {'__name__': 'smoke'}\n\
+                exec(compile(open(sys.argv[1]).read(), 'smoke_test.py', 'exec'), ns)\n\
+                cases = json.loads(sys.argv[2])\n\
+                print(json.dumps([ns['covering_arch'](tuple(c), a) for c, a in cases]))";
     let cases = serde_json::json!([
         [[8, 6], ["sm_50", "sm_80", "sm_86", "sm_90"]],
         [[8, 9], ["sm_80", "sm_86"]],
@@ -291,16 +351,13 @@ fn arch_coverage_follows_cuda_binary_compatibility() {
         [[6, 1], ["sm_60", "compute_60"]],
         [[12, 0], []]
     ]);
-    let mut child = std::process::Command::new(base_python())
+    let out = std::process::Command::new(base_python().unwrap())
         .args(["-c", code])
         .arg(&script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
+        .arg(cases.to_string())
+        .output()
         .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(format!("{cases}\n").as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         got,

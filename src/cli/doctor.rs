@@ -18,7 +18,7 @@ use crate::facts::Facts;
 use crate::facts::gpu::GpuProbe;
 use crate::facts::platform::{HostEnv, Platform};
 use crate::smoke::doctor::{ChosenPython, CudaStack, DOCTOR_SCHEMA, DoctorReport, interim_facts, render_doctor};
-use crate::smoke::{History, SmokeReport};
+use crate::smoke::{self, History, SmokeReport};
 
 /// The single call site for facts. Interim: built from the GPU probe and the smoke test's
 /// description of the interpreter; `torchup::facts::gather` replaces it once merged.
@@ -71,7 +71,7 @@ pub async fn collect(g: &GlobalArgs) -> Result<DoctorReport, CliError> {
         schema: DOCTOR_SCHEMA,
         torchup_version: env!("CARGO_PKG_VERSION").to_string(),
         generated_at: Timestamp::now(),
-        diagnoses: report.map(|r| r.diagnoses.clone()).unwrap_or_default(),
+        diagnoses: smoke::diagnoses::for_doctor(&facts, report),
         changes: verified.as_ref().map(|v| v.changes.clone()).unwrap_or_default(),
         previous_verify_at: verified.as_ref().and_then(|v| v.previous.as_ref().map(|p| p.at)),
         verify: verified.map(|v| v.report),

@@ -137,6 +137,7 @@ impl Probes for Sim {
             gpu_gflops: None,
             cpu_gflops: None,
             cudnn: None,
+            ..SmokeReport::default()
         }
     }
 

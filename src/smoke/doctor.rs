@@ -337,7 +337,9 @@ pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
                 Some(at) => Comparison::Since { at, changes: &report.changes },
                 None => Comparison::None,
             };
-            for l in render_verify(v, comparison, tz) {
+            // The report's own diagnoses are part of the section below (with the facts').
+            let without = SmokeReport { diagnoses: Vec::new(), ..v.clone() };
+            for l in render_verify(&without, comparison, tz) {
                 push(l.tone, l.text);
             }
             push(Tone::Plain, "```".into());
@@ -364,6 +366,19 @@ pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
         }
         None => push(Tone::Fail, "Not run.".into()),
     }
+
+    push(Tone::Plain, String::new());
+    push(Tone::Heading, "### Diagnoses".into());
+    if report.diagnoses.is_empty() {
+        push(Tone::Plain, "No known problem matched.".into());
+    }
+    for d in &report.diagnoses {
+        push(Tone::Warn, format!("- **{}** {}", d.id, d.title));
+        for (i, fix) in d.fix.lines().enumerate() {
+            let lead = if i == 0 { "fix: " } else { "" };
+            push(Tone::Plain, format!("  {lead}{fix}"));
+        }
+    }
     out
 }
 
@@ -375,7 +390,8 @@ fn gpu_state_text(f: &Facts) -> String {
         GpuState::DriverNotLoaded { detail }
         | GpuState::VersionMismatch { detail }
         | GpuState::ToolMissing { detail }
-        | GpuState::Unreadable { detail } => detail.clone(),
+        | GpuState::Unreadable { detail }
+        | GpuState::TimedOut { detail } => detail.clone(),
     }
 }
 
@@ -432,7 +448,7 @@ mod tests {
             }],
             driver: Some(Driver { version: "581.29".into(), cuda: Some("13.0".into()), source: None }),
             state: crate::facts::GpuState::Ready,
-            notes: vec![],
+            ..GpuProbe::default()
         }
     }
 

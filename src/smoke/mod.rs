@@ -66,7 +66,7 @@ pub struct DiagnosisRef {
 }
 
 /// The verify document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct SmokeReport {
     pub schema: u32,
     /// contract: CUDA works end to end.

@@ -102,7 +102,8 @@ impl ArchList {
 
     /// Decide how this list runs on a GPU of capability `gpu`. Native code wins over PTX.
     pub fn run_on(&self, gpu: Capability) -> ArchMatch {
-        let sass = self.entries.iter().filter(|e| e.cap.major == gpu.major && e.cap.minor <= gpu.minor).map(|e| e.cap).max();
+        let sass =
+            self.entries.iter().filter(|e| e.cap.major == gpu.major && e.cap.minor <= gpu.minor).map(|e| e.cap).max();
         if let Some(s) = sass {
             return ArchMatch::Sass(s);
         }

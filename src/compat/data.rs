@@ -292,9 +292,7 @@ impl CompatData {
     pub fn oldest_supported(&self, platform: Platform) -> Option<(Capability, &Release, &Build)> {
         self.releases
             .iter()
-            .flat_map(|r| {
-                self.line_of(r).builds.iter().filter(move |b| b.platform == platform).map(move |b| (r, b))
-            })
+            .flat_map(|r| self.line_of(r).builds.iter().filter(move |b| b.platform == platform).map(move |b| (r, b)))
             .filter_map(|(r, b)| Some((b.arch.min_sass()?, r, b)))
             .min_by(|a, b| a.0.cmp(&b.0).then(b.1.version.cmp(&a.1.version)))
     }
@@ -421,7 +419,8 @@ impl RawData {
             if full.version.linux < floor.version.linux || full.version.windows < floor.version.windows {
                 return Err(invalid(format!("variant {name}: the full-feature driver is below the floor")));
             }
-            variants.insert(name.clone(), VariantInfo { name, cuda, toolkit: rv.toolkit, floor, full, conda: rv.conda });
+            variants
+                .insert(name.clone(), VariantInfo { name, cuda, toolkit: rv.toolkit, floor, full, conda: rv.conda });
         }
 
         let mut lines = Vec::new();
@@ -559,7 +558,11 @@ mod tests {
         let e = CompatData::from_toml_str(&bad_floor).unwrap_err().to_string();
         assert!(e.contains("variant cu117 floor (linux)"), "{e}");
 
-        let audio = BUNDLED_TOML.replacen("{ torch = \"2.13.0\", torchvision = \"0.28.0\"", "{ torch = \"2.13.0\", torchvision = \"0.28.0\", torchaudio = \"2.13.0\"", 1);
+        let audio = BUNDLED_TOML.replacen(
+            "{ torch = \"2.13.0\", torchvision = \"0.28.0\"",
+            "{ torch = \"2.13.0\", torchvision = \"0.28.0\", torchaudio = \"2.13.0\"",
+            1,
+        );
         let e = CompatData::from_toml_str(&audio).unwrap_err().to_string();
         assert!(e.contains("torchaudio stopped at 2.11.0"), "{e}");
 

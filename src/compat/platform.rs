@@ -196,7 +196,11 @@ mod tests {
         assert_eq!(PyVersion::parse("3.15"), Some(PyVersion::new(3, 15)));
         assert_eq!(PyVersion::parse("x"), None);
         let r = PyRange { min: PyVersion::new(3, 9), max: PyVersion::new(3, 13) };
-        assert!(r.contains(PyVersion::new(3, 13)) && !r.contains(PyVersion::new(3, 14)) && !r.contains(PyVersion::new(3, 8)));
+        assert!(
+            r.contains(PyVersion::new(3, 13))
+                && !r.contains(PyVersion::new(3, 14))
+                && !r.contains(PyVersion::new(3, 8))
+        );
         assert_eq!(r.to_string(), "cp39–cp313");
     }
 }

@@ -195,7 +195,8 @@ fn machine_line(m: &Machine, e: &Evaluated<'_>) -> String {
         },
     };
     let driver = match (&m.driver, &e.offer.driver) {
-        (DriverState::Known(v), Some(r)) => format!("driver {v} ≥ {}", r.floor),
+        (DriverState::Known(v), Some(r)) if *v >= r.floor => format!("driver {v} ≥ {}", r.floor),
+        (DriverState::Known(v), Some(r)) => format!("driver {v} < {}", r.floor),
         (DriverState::Known(v), None) => format!("driver {v}"),
         (DriverState::Unreadable(s), _) => format!("driver '{s}' unreadable"),
         (DriverState::Missing, _) => "no driver".into(),
@@ -302,12 +303,15 @@ fn fallback(w: &Want, ev: &[Evaluated<'_>], c: usize) -> Option<usize> {
         .collect();
     let same_torch: Vec<usize> =
         pool.iter().copied().filter(|&i| ev[i].offer.version == chosen.offer.version).collect();
-    let pool = if w.torch.is_some() && !same_torch.is_empty() { same_torch } else { pool };
+    // A pinned torch version stays pinned in the fallback.
+    let pool = if w.torch.is_some() { same_torch } else { pool };
     if w.variant.is_some() {
-        // The user chose a variant: the next lower variant, as the guide's cu124 → cu121.
+        // The user chose a variant: the next lower variant, as the guide's cu124 → cu121,
+        // with the same torch when it has one.
         pool.into_iter().max_by_key(|&i| {
             let e = &ev[i];
-            (!e.offer.unconfirmed(), e.offer.cuda, e.offer.version.clone(), e.verdict.native)
+            let same = e.offer.version == chosen.offer.version;
+            (!e.offer.unconfirmed(), e.offer.cuda, same, e.offer.version.clone(), e.verdict.native)
         })
     } else {
         // Auto: the next-best build with a lower CUDA, confirmed data first.

@@ -112,3 +112,81 @@ pub fn want(req: &Request, facts: &Facts) -> Result<Want, String> {
 pub fn is_cuda_variant(s: &str) -> bool {
     s.strip_prefix("cu").is_some_and(|d| d.len() >= 3 && d.bytes().all(|b| b.is_ascii_digit()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{Os, TorchFacts};
+
+    fn facts(torch: Option<&str>) -> Facts {
+        Facts {
+            schema: 1,
+            os: Os::Linux,
+            arch: "x86_64".into(),
+            wsl: false,
+            gpus: vec![],
+            driver: None,
+            gpu_state: Default::default(),
+            python: None,
+            torch: torch.map(|v| TorchFacts {
+                version: v.into(),
+                cuda: None,
+                torchvision: None,
+                torchaudio: None,
+                xformers: None,
+                dist_version: None,
+                installer: None,
+                location: None,
+                dependents: vec![],
+            }),
+            python_candidates: vec![],
+            cuda_toolkit: None,
+            notes: vec![],
+        }
+    }
+
+    fn req(variant: Option<&str>, torch: Option<&str>) -> Request {
+        Request { variant: variant.map(Into::into), torch: torch.map(Into::into), ..Request::default() }
+    }
+
+    fn v(s: &str) -> Version {
+        Version::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn auto_and_explicit() {
+        let f = facts(None);
+        assert!(want(&req(None, None), &f).unwrap().is_auto());
+        assert!(want(&req(Some("auto"), None), &f).unwrap().is_auto());
+        assert_eq!(want(&req(Some("CU124"), None), &f).unwrap().variant.as_deref(), Some("cu124"));
+        assert!(want(&req(Some("cpu"), None), &f).unwrap().wants_cpu());
+        assert!(want(&req(Some("cuda"), None), &f).unwrap_err().contains("not a variant"));
+    }
+
+    #[test]
+    fn torch_versions_and_series() {
+        let f = facts(None);
+        let w = want(&req(None, Some("2.5")), &f).unwrap();
+        let (sel, from) = w.torch.unwrap();
+        assert_eq!(from, TorchFrom::Flag);
+        assert!(sel.matches(&v("2.5.0")) && sel.matches(&v("2.5.1")) && !sel.matches(&v("2.15.0")));
+        let w = want(&req(None, Some("2.5.1+cu121")), &f).unwrap();
+        assert_eq!(w.variant.as_deref(), Some("cu121"));
+        assert_eq!(w.torch.unwrap().0, TorchSel::Exact(v("2.5.1")));
+        assert!(want(&req(Some("cu124"), Some("2.5.1+cu121")), &f).unwrap_err().contains("disagree"));
+        assert!(want(&req(None, Some("2.5.1+rocm6.2")), &f).unwrap_err().contains("not a build label"));
+        assert!(want(&req(None, Some("2")), &f).is_err());
+        assert!(want(&req(None, Some("2.6.0rc1")), &f).is_err());
+        assert!(want(&req(None, Some("latest")), &f).is_err());
+    }
+
+    #[test]
+    fn keep_version_strips_the_local_label() {
+        let mut r = req(None, None);
+        r.keep_version = true;
+        let w = want(&r, &facts(Some("2.5.1+cpu"))).unwrap();
+        assert_eq!(w.torch, Some((TorchSel::Exact(v("2.5.1")), TorchFrom::KeepVersion)));
+        assert!(want(&r, &facts(None)).unwrap_err().contains("no torch is installed"));
+        assert!(want(&r, &facts(Some("garbage"))).unwrap_err().contains("cannot be read"));
+    }
+}

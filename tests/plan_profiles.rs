@@ -487,3 +487,41 @@ fn every_plan_names_its_data_and_keeps_guide_rows() {
     }
     assert!(n >= 20, "only {n} profiles");
 }
+
+#[test]
+fn legacy_ptx_does_not_make_blackwell_run_old_windows_builds() {
+    // Windows cu118 has "3.7+PTX": NVIDIA's rule alone would accept an RTX 50xx.
+    let mut f = facts("win-rtx3050-581-py311-conda-cpu");
+    f.gpus[0].name = "NVIDIA GeForce RTX 5070 Laptop GPU".into();
+    f.gpus[0].compute_capability = Some("12.0".into());
+    let p = plan(&f, &Request { torch: Some("2.5.1".into()), ..request() }, CompatData::bundled().unwrap(), None);
+    assert_eq!(label(&p), None);
+    let r = row(&p, "cu118", "2.5.1");
+    assert_eq!(r.arch_ok, Some(false));
+    assert!(has_reason(r, "RTX 5070 Laptop 12.0: only legacy PTX compute_37"), "{r:#?}");
+}
+
+#[test]
+fn forward_ptx_runs_a_gpu_newer_than_the_data() {
+    // A compute 13.0 GPU on Linux runs cu130's 12.0+PTX through JIT (driver 590 reports 13.1).
+    let mut f = facts("linux-rtx3060-590-py315");
+    f.gpus[0].name = "NVIDIA Future GPU".into();
+    f.gpus[0].compute_capability = Some("13.0".into());
+    let p = auto_facts(&f);
+    assert_eq!(label(&p).as_deref(), Some("2.15.0+cu130"));
+    assert!(has_reason(
+        row(&p, "cu130", "2.15.0"),
+        "Future 13.0: only via PTX compute_120 (JIT-compiled on first use)"
+    ));
+    // On Windows the builds carry no PTX: nothing runs, and the plan says the GPU is newer
+    // than the data.
+    let mut w = facts("win-rtx3050-581-py311-conda-cpu");
+    w.gpus[0].compute_capability = Some("13.0".into());
+    let p = auto_facts(&w);
+    assert_eq!(label(&p), None);
+    assert!(warned(&p, "is newer than every build in the bundled data (2026-11-24): run without --offline"));
+}
+
+fn auto_facts(f: &Facts) -> Plan {
+    plan(f, &request(), CompatData::bundled().unwrap(), None)
+}

@@ -95,6 +95,19 @@ impl ArchList {
         self.entries.first().map(|e| e.cap)
     }
 
+    /// The newest architecture in the list.
+    pub fn max(&self) -> Option<Capability> {
+        self.entries.last().map(|e| e.cap)
+    }
+
+    /// Whether PTX of `p` is the build's forward-compatibility PTX (on its newest
+    /// architecture, as PyTorch's "12.0+PTX"). PTX of an old architecture below newer SASS
+    /// (Windows cu11x "3.7+PTX") lacks every kernel that needs a newer GPU feature, so it does
+    /// not make a new GPU supported.
+    pub fn is_forward_ptx(&self, p: Capability) -> bool {
+        self.entries.last().is_some_and(|e| e.ptx && e.cap == p)
+    }
+
     /// Whether any entry carries PTX.
     pub fn has_ptx(&self) -> bool {
         self.entries.iter().any(|e| e.ptx)
@@ -187,7 +200,9 @@ mod tests {
         assert_eq!(l.run_on(cc("3.7")), ArchMatch::Sass(cc("3.7")));
         assert_eq!(l.run_on(cc("3.5")), ArchMatch::None);
         assert_eq!(l.run_on(cc("12.0")), ArchMatch::Ptx(cc("3.7")));
+        assert!(!l.is_forward_ptx(cc("3.7")), "legacy PTX, not forward compatibility");
         assert_eq!(l.min_sass(), Some(cc("3.7")));
+        assert!(list("7.5;12.0+PTX").is_forward_ptx(cc("12.0")));
     }
 
     #[test]

@@ -172,6 +172,12 @@ fn arch_check(o: &Offer<'_>, m: &Machine, full_met: bool, assume: Assume, notes:
         let inferred = if g.inferred { " (inferred from the name)" } else { "" };
         match build.arch.run_on(cap) {
             ArchMatch::Sass(s) => oks.push(format!("{} {cap}{inferred}: {}", g.short, s.sm())),
+            ArchMatch::Ptx(p) if !build.arch.is_forward_ptx(p) => fails.push(format!(
+                "{} {cap}{inferred}: only legacy PTX {} (kernels needing newer GPUs are missing; newest code {})",
+                g.short,
+                p.compute(),
+                build.arch.max().map(|m| m.sm()).unwrap_or_default()
+            )),
             ArchMatch::Ptx(p) => {
                 native = false;
                 let jit =

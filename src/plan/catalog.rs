@@ -149,7 +149,7 @@ pub struct Offer<'d> {
     pub python: Option<PyRange>,
     /// The build for this machine's platform; None when there is none (or no platform).
     pub build: Option<OfferBuild>,
-    /// The variant exists for this release on some platform (data or index).
+    /// The platforms this release has this variant for (data), for "only on …" messages.
     pub platforms_elsewhere: Vec<Platform>,
     /// CPU wheels exist for this platform (cpu offers).
     pub cpu_here: bool,
@@ -157,8 +157,6 @@ pub struct Offer<'d> {
     pub driver: Option<DriverRows>,
     pub torchvision: Pin,
     pub torchaudio: AudioPin,
-    /// Release row evidence (companion pins included).
-    pub release_evidence: Evidence,
     /// Every assumption this offer rests on, for its reasons.
     pub assumptions: Vec<Assumption>,
     /// Published on the pytorch conda channel (torch ≤ 2.5) with this pytorch-cuda.
@@ -289,7 +287,6 @@ fn cuda_offer_from_data<'d>(data: &'d CompatData, m: &Machine, r: &'d Release, v
         driver: driver_rows(data, m, variant),
         torchvision: torchvision_pin(Some(r), &r.version),
         torchaudio: audio_pin(data, Some(r), variant, m.platform),
-        release_evidence: r.evidence,
         assumptions,
         conda: if line.conda_channel { data.variant(variant).and_then(|v| v.conda.clone()) } else { None },
     }
@@ -311,7 +308,6 @@ fn cpu_offer<'d>(data: &'d CompatData, m: &Machine, r: &'d Release) -> Offer<'d>
         driver: None,
         torchvision: torchvision_pin(Some(r), &r.version),
         torchaudio: audio_pin(data, Some(r), "cpu", m.platform),
-        release_evidence: r.evidence,
         assumptions: Vec::new(),
         conda: None,
     }
@@ -381,7 +377,6 @@ fn index_only_offer<'d>(data: &'d CompatData, m: &Machine, variant: &str, v: &Ve
         driver: driver_rows(data, m, variant),
         torchvision: torchvision_pin(release, v),
         torchaudio: audio_pin(data, release, variant, m.platform),
-        release_evidence: release.map(|r| r.evidence).unwrap_or(Evidence::Unconfirmed),
         assumptions,
         conda: None,
     })

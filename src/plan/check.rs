@@ -4,7 +4,6 @@
 use super::catalog::{IndexState, Offer};
 use super::machine::{DriverState, Machine, PythonProblem};
 use crate::compat::arch::ArchMatch;
-use crate::compat::platform::Platform;
 use crate::facts::Os;
 
 /// One check: passed, failed, or could not be made.
@@ -222,7 +221,7 @@ fn wheel_check(o: &Offer<'_>, m: &Machine, assume: Assume) -> Check {
             PythonProblem::Platform(p) => format!("no PyTorch wheels for {p}"),
         });
     }
-    let platform = if assume.python { m.platform.or_else(|| os_platform(m)) } else { m.platform };
+    let platform = if assume.python { m.platform.or(m.os_platform) } else { m.platform };
     let Some(platform) = platform else {
         return Check::fail("no PyTorch wheels for this platform");
     };
@@ -237,7 +236,9 @@ fn wheel_check(o: &Offer<'_>, m: &Machine, assume: Assume) -> Check {
         return Check::fail(format!("no CPU wheels of torch {} for {platform}", o.torch));
     }
     if o.cuda.is_some() && o.build.is_none() {
-        return Check::fail(format!("no {} build of torch {} for {platform}", o.variant, o.torch));
+        let elsewhere: Vec<&str> = o.platforms_elsewhere.iter().map(|p| p.as_str()).collect();
+        let only = if elsewhere.is_empty() { String::new() } else { format!(" (only {})", elsewhere.join(", ")) };
+        return Check::fail(format!("no {} build of torch {} for {platform}{only}", o.variant, o.torch));
     }
     match o.index {
         IndexState::NotListed if !assume.python => {
@@ -258,9 +259,4 @@ fn wheel_check(o: &Offer<'_>, m: &Machine, assume: Assume) -> Check {
         (Some(range), Some(_)) => Check::fail(format!("no {tag} wheel (torch {}: {range})", o.torch)),
         _ => Check::fail(format!("no Python range known for torch {}", o.torch)),
     }
-}
-
-/// The platform of the machine itself, ignoring the interpreter (for "64-bit Python would…").
-fn os_platform(m: &Machine) -> Option<Platform> {
-    m.os_platform
 }

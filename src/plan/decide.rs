@@ -125,6 +125,10 @@ pub fn decide<'d>(facts: &Facts, w: &Want, data: &'d CompatData, m: &Machine, ev
                 .first()
                 .map(|a| a.text.clone())
                 .or_else(|| ev[c].verdict.notes.iter().find(|n| n.starts_with("unconfirmed")).cloned())
+                .or_else(|| {
+                    let v = &ev[c].verdict;
+                    [&v.arch, &v.driver].into_iter().find(|x| x.unknown_fact).map(|x| x.reason.clone())
+                })
                 .unwrap_or_else(|| "a check could not be made".into());
             let fb =
                 d.fallback.map(|f| format!("; planned fallback: torch {}", ev[f].offer.label())).unwrap_or_default();

@@ -2,6 +2,10 @@
 
 pub mod arch;
 pub mod available;
+pub mod cache;
 pub mod data;
 pub mod driver;
+pub mod index;
 pub mod platform;
+pub mod tags;
+pub mod wheel_name;

@@ -52,18 +52,6 @@ impl Platform {
         }
     }
 
-    /// Whether a wheel's platform tag ("manylinux_2_28_x86_64", "win_amd64") installs here.
-    /// Compressed tag sets ("manylinux_2_17_x86_64.manylinux2014_x86_64") are split on '.'.
-    pub fn accepts_tag(self, tag: &str) -> bool {
-        tag.split('.').any(|t| match self {
-            Platform::LinuxX86_64 => (t.starts_with("manylinux") || t.starts_with("linux")) && t.ends_with("_x86_64"),
-            Platform::LinuxAarch64 => (t.starts_with("manylinux") || t.starts_with("linux")) && t.ends_with("_aarch64"),
-            Platform::WindowsX86_64 => t == "win_amd64",
-            Platform::MacosArm64 => t.starts_with("macosx_") && (t.ends_with("_arm64") || t.ends_with("_universal2")),
-            Platform::MacosX86_64 => t.starts_with("macosx_") && (t.ends_with("_x86_64") || t.ends_with("_universal2")),
-        })
-    }
-
     /// The platform of an interpreter from `sysconfig.get_platform()` ("win-amd64",
     /// "linux-x86_64", "macosx-11.0-arm64"), falling back to the OS and CPU architecture.
     /// None when PyTorch publishes nothing for it (32-bit, Windows on ARM, ...).
@@ -125,15 +113,6 @@ impl PyVersion {
     pub fn tag(self) -> String {
         format!("cp{}{}", self.major, self.minor)
     }
-
-    /// Whether a wheel's python and ABI tags install into this CPython (free-threaded
-    /// "cp313t" ABIs do not).
-    pub fn accepts(self, python_tag: &str, abi_tag: &str) -> bool {
-        let tag = self.tag();
-        let py_ok = python_tag.split('.').any(|t| t == tag);
-        let abi_ok = abi_tag.split('.').any(|a| a == tag || a == "abi3" || a == "none");
-        py_ok && abi_ok
-    }
 }
 
 impl fmt::Display for PyVersion {
@@ -174,19 +153,6 @@ mod tests {
         assert_eq!(Platform::of_interpreter(Os::Linux, "aarch64", ""), Some(Platform::LinuxAarch64));
         assert_eq!(Platform::of_interpreter(Os::Macos, "aarch64", "macosx-11.0-arm64"), Some(Platform::MacosArm64));
         assert_eq!(Platform::of_interpreter(Os::Linux, "x86", "linux-i686"), None);
-    }
-
-    #[test]
-    fn wheel_tags() {
-        assert!(Platform::LinuxX86_64.accepts_tag("manylinux_2_28_x86_64"));
-        assert!(Platform::LinuxX86_64.accepts_tag("manylinux_2_17_x86_64.manylinux2014_x86_64"));
-        assert!(!Platform::LinuxX86_64.accepts_tag("manylinux_2_28_aarch64"));
-        assert!(Platform::WindowsX86_64.accepts_tag("win_amd64"));
-        assert!(!Platform::WindowsX86_64.accepts_tag("win32"));
-        let py = PyVersion::new(3, 13);
-        assert!(py.accepts("cp313", "cp313"));
-        assert!(!py.accepts("cp313", "cp313t"));
-        assert!(!py.accepts("cp312", "cp312"));
     }
 
     #[test]

@@ -17,7 +17,8 @@ use crate::compat::arch::ArchList;
 use crate::compat::available::{DataSource, IndexSnapshot};
 use crate::compat::data::{CompatData, CudaVersion, Evidence, Release};
 use crate::compat::driver::DriverVersion;
-use crate::compat::platform::{Platform, PyRange, PyVersion};
+use crate::compat::platform::{Platform, PyRange};
+use crate::compat::tags::{InterpreterTags, versions_for};
 
 /// What the index says, reduced to this interpreter's CPython tag and platform.
 #[derive(Debug, Clone, Default)]
@@ -31,19 +32,14 @@ pub struct IndexView {
 }
 
 impl IndexView {
-    /// Reduce a snapshot; with no Python or platform, nothing matches.
-    pub fn new(snapshot: &IndexSnapshot, py: Option<PyVersion>, platform: Option<Platform>) -> IndexView {
+    /// Reduce a snapshot to the wheels that install into this interpreter (tag matching by
+    /// [`InterpreterTags`]); with no usable interpreter, nothing matches.
+    pub fn new(snapshot: &IndexSnapshot, tags: Option<&InterpreterTags>) -> IndexView {
         let mut listed: BTreeMap<String, BTreeMap<String, BTreeSet<Version>>> = BTreeMap::new();
         for l in snapshot.listings.values() {
             let set = listed.entry(l.package.clone()).or_default().entry(l.variant.clone()).or_default();
-            for f in &l.files {
-                let fits = match (py, platform) {
-                    (Some(py), Some(p)) => py.accepts(&f.python_tag, &f.abi_tag) && p.accepts_tag(&f.platform_tag),
-                    _ => false,
-                };
-                if let (true, Ok(v)) = (fits, Version::from_str(&f.version)) {
-                    set.insert(v.without_local());
-                }
+            if let Some(tags) = tags {
+                set.extend(versions_for(l, tags).into_iter().map(Version::without_local));
             }
         }
         IndexView { listed, failed: snapshot.failed.clone(), source: snapshot.source }

@@ -397,6 +397,7 @@ fn no_choice_warnings<'d>(
             GpuState::VersionMismatch { detail } => format!("the NVIDIA driver was updated without a reboot ({detail}): reboot, then run torchup again"),
             GpuState::ToolMissing { detail } => format!("an NVIDIA GPU seems present but no driver answered ({detail}): install the NVIDIA driver, reboot, and run torchup again"),
             GpuState::Unreadable { detail } => format!("the GPU probe gave an answer torchup could not read ({detail}): attach `torchup detect --json` to a bug report"),
+            GpuState::TimedOut { detail } => format!("the NVIDIA driver did not answer in time ({detail}): this often follows suspend/resume; reboot, then run torchup again"),
             GpuState::Ready | GpuState::NoGpu => "no NVIDIA GPU was found: if this computer has one, install the NVIDIA driver (and on a laptop switch the GPU mode to Standard/Hybrid); otherwise keep the CPU build (--variant cpu)".into(),
         };
         return headline(d, s);

@@ -9,6 +9,7 @@ use super::want::want;
 use super::{Fallback, PLAN_SCHEMA, Plan, Request, Stage, Step, rows};
 use crate::compat::available::{DataSource, IndexSnapshot};
 use crate::compat::data::CompatData;
+use crate::compat::tags::InterpreterTags;
 use crate::facts::Facts;
 
 /// Plan the move to a CUDA build.
@@ -17,7 +18,8 @@ use crate::facts::Facts;
 /// bundled data alone and the plan says so (`data_source` "bundled").
 pub fn plan(facts: &Facts, req: &Request, data: &CompatData, index: Option<&IndexSnapshot>) -> Plan {
     let m = super::machine::Machine::from_facts(facts);
-    let view = index.filter(|s| !s.listings.is_empty()).map(|s| IndexView::new(s, m.python, m.platform));
+    let tags = facts.python.as_ref().and_then(|p| InterpreterTags::from_python(p, facts.os, &facts.arch).ok());
+    let view = index.filter(|s| !s.listings.is_empty()).map(|s| IndexView::new(s, tags.as_ref()));
     let mut plan = Plan {
         schema: PLAN_SCHEMA,
         choice: None,

@@ -251,8 +251,7 @@ pub fn explicit_candidate(input: &DiscoverInput, path: &Path) -> Found {
 }
 
 /// Everything found, target order first (eligible ones), then the other candidates.
-/// Entries naming the same file (symlinked directories such as /bin -> /usr/bin) are merged,
-/// keeping the first and listing every way it was found.
+/// Entries with the same path are merged, keeping the first and listing every way it was found.
 pub fn discover(input: &DiscoverInput) -> Vec<Found> {
     let mut all = Vec::new();
     if let Some(p) = input.explicit {
@@ -288,14 +287,16 @@ pub fn discover(input: &DiscoverInput) -> Vec<Found> {
     merge_same_files(all)
 }
 
-/// A key that is equal for two spellings of the same file, without resolving the file
-/// itself (a venv's `bin/python` is a symlink to the base interpreter, and must stay a
-/// separate candidate): the canonical parent directory plus the file name.
+/// A key that is equal for two spellings of the same path: the same text, compared
+/// case-insensitively and with either slash when it looks like a Windows path. Symlinks are
+/// deliberately not resolved: `links/python` through a symlinked directory is not the venv
+/// it points into (Python finds `pyvenv.cfg` next to the path it was started as), so
+/// deduplication by the interpreter's own answer happens after probing.
 pub fn same_file_key(path: &str) -> String {
-    let p = Path::new(path);
-    match (p.parent().and_then(|d| d.canonicalize().ok()), p.file_name()) {
-        (Some(dir), Some(name)) => dir.join(name).to_string_lossy().into_owned(),
-        _ => path.to_string(),
+    if path.contains('\\') || path.as_bytes().get(1) == Some(&b':') {
+        path.replace('\\', "/").to_ascii_lowercase()
+    } else {
+        path.to_string()
     }
 }
 
@@ -469,14 +470,16 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn symlinked_directories_are_one_candidate() {
+    fn same_paths_merge_but_symlinked_directories_wait_for_the_probe() {
         let tmp = tempfile::tempdir().unwrap();
         let real = tmp.path().join("usr/bin");
         make_exe(&real.join("python3"));
         std::os::unix::fs::symlink(&real, tmp.path().join("bin")).unwrap();
-        let env = HostEnv::from_pairs([("PATH", format!("{}:{}", real.display(), tmp.path().join("bin").display()))]);
+        let path = format!("{}:{}:{}", real.display(), tmp.path().join("bin").display(), real.display());
+        let env = HostEnv::from_pairs([("PATH", path)]);
         let input = DiscoverInput { os: Os::Linux, env: &env, cwd: tmp.path(), explicit: None };
         let found = discover(&input);
-        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert_eq!(same_file_key("C:\\Python312\\python.exe"), same_file_key("c:/python312/PYTHON.EXE"));
     }
 }

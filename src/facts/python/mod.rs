@@ -164,16 +164,16 @@ pub async fn detect<R: Runner>(opts: &PythonOptions, runner: &R) -> PythonDetect
     detection
 }
 
-/// Both spellings name the same file (Windows paths compare case-insensitively).
+/// Both spellings name the same path (Windows paths compare case-insensitively).
 fn same_path(a: &str, b: &str) -> bool {
-    let n = |s: &str| s.replace('\\', "/").to_ascii_lowercase();
-    n(a) == n(b) || discover::same_file_key(a) == discover::same_file_key(b)
+    discover::same_file_key(a) == discover::same_file_key(b)
 }
 
+/// Record that `path` (found by `found_by`) runs the same interpreter as candidate `c`.
 fn merge_found_by(c: &mut PythonCandidate, found_by: &str, path: &str) {
-    let label = if same_path(&c.path, path) { found_by.to_string() } else { format!("{found_by}: {path}") };
-    if !c.found_by.split(", ").any(|l| l == label) {
-        c.found_by = format!("{}, {label}", c.found_by);
+    let label = if same_path(&c.path, path) { found_by.to_string() } else { format!("also {path} ({found_by})") };
+    if !c.found_by.split("; ").any(|l| l == label) {
+        c.found_by = format!("{}; {label}", c.found_by);
     }
 }
 

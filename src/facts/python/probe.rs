@@ -2,8 +2,9 @@
 //!
 //! The full probe is assets/probe.py, run with `-I -B -c <script> <context>`: isolated mode
 //! keeps the user's PYTHONPATH, PYTHONSTARTUP and user site out of the answer, and `-B`
-//! leaves no `.pyc` behind. The quick probe (`-I -S -B`) only asks "who are you" so that
-//! other candidates can be deduplicated and shown with a version.
+//! leaves no `.pyc` behind. The quick probe (`-I -B`) only asks "who are you" so that
+//! other candidates can be deduplicated and shown with a version. It keeps `site`: a venv's
+//! `sys.prefix` is set by `site`, so `-S` would make every venv look like its base.
 
 use std::time::Duration;
 
@@ -128,14 +129,21 @@ impl QuickReport {
     /// Two interpreters are the same when they run the same binary with the same prefix
     /// (a venv shares its base's binary but not its prefix).
     pub fn identity(&self) -> (String, String) {
-        (self.realpath.clone(), self.prefix.clone())
+        (self.realpath.clone(), canonical(&self.prefix))
     }
 }
 
 impl ProbeReport {
+    /// See [`QuickReport::identity`].
     pub fn identity(&self) -> (String, String) {
-        (self.realpath.clone().unwrap_or_else(|| self.executable.clone()), self.prefix.clone())
+        (self.realpath.clone().unwrap_or_else(|| self.executable.clone()), canonical(&self.prefix))
     }
+}
+
+/// A prefix with symlinks resolved (a venv reached through a symlinked directory), or as
+/// given when it cannot be resolved.
+fn canonical(prefix: &str) -> String {
+    std::fs::canonicalize(prefix).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| prefix.to_string())
 }
 
 /// The child environment: exactly the host environment torchup was given (so tests are
@@ -183,7 +191,7 @@ pub async fn run_quick<R: Runner>(
     timeout: Duration,
 ) -> Result<QuickReport, ProbeError> {
     let mut argv = interpreter.to_vec();
-    argv.extend(["-I".into(), "-S".into(), "-B".into(), "-c".into(), QUICK_SCRIPT.into()]);
+    argv.extend(["-I".into(), "-B".into(), "-c".into(), QUICK_SCRIPT.into()]);
     let outcome = run(runner, child_spec(argv, env, timeout), timeout).await?;
     parse_marked(&outcome, QUICK_MARKER)
 }
@@ -257,7 +265,11 @@ mod tests {
         );
         let q: QuickReport = parse_marked(&out, QUICK_MARKER).unwrap();
         assert_eq!(q.version, "3.11.7");
-        assert_eq!(q.identity(), ("/p/python3.11".to_string(), "/p".to_string()));
+        assert_eq!(
+            q.identity(),
+            ("/p/python3.11".to_string(), "/p".to_string()),
+            "unresolvable prefixes stay as given"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use detect_kit::{FakeWheel, World, script};
 use torchup::exec::TokioRunner;
 use torchup::facts::platform::HostEnv;
-use torchup::facts::python::{PythonDetection, PythonError, PythonOptions, detect};
+use torchup::facts::python::{CandidateProbing, PythonDetection, PythonError, PythonOptions, detect};
 use torchup::facts::{EnvKind, Os};
 
 fn options(world: &World, extra_env: &[(&str, String)], extra_path: &[&Path]) -> PythonOptions {
@@ -336,11 +336,10 @@ async fn path_order_fallback_and_dedup_by_real_executable() {
     let p = d.python.expect("falls back past the broken python");
     assert_eq!(p.chosen_because, "PATH");
     assert_eq!(p.env, EnvKind::Venv);
-    assert_eq!(d.candidates.len(), 3, "{:#?}", d.candidates);
     let chosen = &d.candidates[0];
     assert!(chosen.chosen);
     assert_eq!(chosen.path, s(&venv.join("bin/python")));
-    for alias in ["shims/python3 (PATH)", "venv a/bin/python3 (PATH)", ".venv/bin/python (.venv)"] {
+    for alias in ["venv a/bin/python3 (PATH)", ".venv/bin/python (.venv)"] {
         assert!(chosen.found_by.contains(alias), "{alias} is the same interpreter: {}", chosen.found_by);
     }
     assert!(d.candidates[1].problem.as_deref().unwrap().contains("exit code 7"));
@@ -351,4 +350,13 @@ async fn path_order_fallback_and_dedup_by_real_executable() {
         via_link.found_by.contains("also"),
         "links/python and links/python3 are one base interpreter: {via_link:#?}"
     );
+    // By default shims are not run (each costs a start-up): listed, without a version.
+    assert_eq!(d.candidates.len(), 4, "{:#?}", d.candidates);
+    assert!(d.candidates[3].path.ends_with("shims/python3") && d.candidates[3].version.is_none());
+
+    // Probing everything runs the shim and finds it is the chosen venv.
+    o.probe_candidates = CandidateProbing::All;
+    let d = run(&o).await;
+    assert_eq!(d.candidates.len(), 3, "{:#?}", d.candidates);
+    assert!(d.candidates[0].found_by.contains("shims/python3 (PATH)"), "{:#?}", d.candidates[0]);
 }

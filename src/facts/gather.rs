@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::gpu::{self, GpuProbeOptions};
 use super::platform::{HostEnv, Platform};
-use super::python::{self, PythonError, PythonOptions};
+use super::python::{self, CandidateProbing, PythonError, PythonOptions};
 use super::{CudaToolkit, FACTS_SCHEMA, Facts, Os};
 use crate::exec::{RunSpec, Runner, TokioRunner};
 
@@ -26,8 +26,8 @@ pub struct GatherOptions {
     pub gpu: GpuProbeOptions,
     /// Per Python call.
     pub python_timeout: Duration,
-    /// Quick-probe every other interpreter found (for the list of candidates).
-    pub probe_candidates: bool,
+    /// Which other interpreters are run to identify them (for the list of candidates).
+    pub probe_candidates: CandidateProbing,
 }
 
 impl GatherOptions {
@@ -41,7 +41,7 @@ impl GatherOptions {
             python: None,
             gpu,
             python_timeout: Duration::from_secs(20),
-            probe_candidates: true,
+            probe_candidates: CandidateProbing::Binaries,
         }
     }
 

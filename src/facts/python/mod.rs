@@ -2,11 +2,13 @@
 //!
 //! Discovery ([`discover`]) finds interpreters without running them; the target is the first
 //! of `--python`, `VIRTUAL_ENV`, `CONDA_PREFIX`, `python`/`python3` on PATH, `py -3` (Windows)
-//! whose full probe ([`probe`]) answers. Every other candidate gets a quick probe at the same
-//! time, so the list a front end offers is deduplicated by the real executable and shows
-//! versions. Nothing here imports torch.
+//! whose full probe ([`probe`]) answers. The other candidates are identified from the
+//! filesystem ([`inspect`]) and, as [`CandidateProbing`] says, by a quick probe run at the
+//! same time as the target's, so the list a front end offers is deduplicated by the real
+//! interpreter and shows versions. Nothing here imports torch.
 
 pub mod discover;
+pub mod inspect;
 pub mod pipconf;
 pub mod probe;
 pub mod report;
@@ -20,10 +22,25 @@ use futures_util::future::join_all;
 use thiserror::Error;
 
 use self::discover::{DiscoverInput, Found};
+use self::inspect::{Identity, Inspected, Shape};
 use self::probe::{ProbeError, ProbeReport, QuickReport};
 use super::platform::HostEnv;
 use super::{Os, PythonCandidate, PythonFacts, TorchFacts};
 use crate::exec::{RunSpec, Runner};
+
+/// Which candidates other than the target are run (one quick Python start each) to learn
+/// their version and who they really are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CandidateProbing {
+    /// None: candidates are described from the filesystem only.
+    Off,
+    /// Interpreter binaries and venvs whose version the filesystem does not record; never
+    /// scripts (a pyenv shim costs ~200 ms). The default: `detect` stays about one start-up.
+    Binaries,
+    /// Every candidate, shims included, so shims are deduplicated by `sys.executable`
+    /// (for a front end that offers the list).
+    All,
+}
 
 /// What Python detection looks at. Everything it reads from the environment is in `env`.
 #[derive(Debug, Clone)]
@@ -36,13 +53,19 @@ pub struct PythonOptions {
     pub explicit: Option<PathBuf>,
     /// Per interpreter call. A first start on Windows with a virus scanner can take seconds.
     pub timeout: Duration,
-    /// Quick-probe the other candidates (versions, dedup by real executable).
-    pub probe_candidates: bool,
+    pub probe_candidates: CandidateProbing,
 }
 
 impl PythonOptions {
     pub fn new(os: Os, env: HostEnv, cwd: PathBuf) -> Self {
-        PythonOptions { os, env, cwd, explicit: None, timeout: Duration::from_secs(20), probe_candidates: true }
+        PythonOptions {
+            os,
+            env,
+            cwd,
+            explicit: None,
+            timeout: Duration::from_secs(20),
+            probe_candidates: CandidateProbing::Binaries,
+        }
     }
 }
 
@@ -70,44 +93,76 @@ pub struct PythonDetection {
     pub report: Option<ProbeReport>,
 }
 
+/// Whether candidate `i` gets a quick probe.
+fn wants_quick(mode: CandidateProbing, f: &Found, seen: &Inspected) -> bool {
+    if f.problem.is_some() {
+        return false;
+    }
+    match (mode, &seen.shape) {
+        (CandidateProbing::Off, _) => false,
+        (_, Shape::Venv(_) | Shape::Binary) => seen.version.is_none(),
+        (CandidateProbing::Binaries, _) => false,
+        (CandidateProbing::All, _) => true,
+    }
+}
+
 /// Find the target interpreter, probe it, and list every candidate.
 pub async fn detect<R: Runner>(opts: &PythonOptions, runner: &R) -> PythonDetection {
     let input = DiscoverInput { os: opts.os, env: &opts.env, cwd: &opts.cwd, explicit: opts.explicit.as_deref() };
-    let found = discover::discover(&input);
+    let mut found = discover::discover(&input);
+    let mut inspected: Vec<Inspected> = found.iter().map(|f| inspect::inspect(opts.os, &f.argv)).collect();
 
+    // Quick-probe each statically distinct candidate once; the first eligible one gets the
+    // full probe instead.
     let first_target = found.iter().position(|f| f.eligible && f.problem.is_none());
-    let quick_targets: Vec<usize> = if opts.probe_candidates {
-        (0..found.len()).filter(|&i| Some(i) != first_target && found[i].problem.is_none()).collect()
-    } else {
-        Vec::new()
-    };
+    let mut quick_targets = Vec::new();
+    let mut static_seen: Vec<&Identity> = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        let id = inspected[i].identity.as_ref();
+        let duplicate = id.is_some_and(|id| static_seen.contains(&id));
+        if let Some(id) = id {
+            static_seen.push(id);
+        }
+        if Some(i) != first_target && !duplicate && wants_quick(opts.probe_candidates, f, &inspected[i]) {
+            quick_targets.push(i);
+        }
+    }
 
-    let target_fut = choose_target(opts, runner, &found);
-    let quick_fut =
-        join_all(quick_targets.iter().map(|&i| probe::run_quick(runner, &found[i].argv, &opts.env, opts.timeout)));
-    let py_list_fut = py_launcher_list(opts, runner, &found);
-    let (target, quick, listed) = tokio::join!(target_fut, quick_fut, py_list_fut);
-
+    let quick_fut = join_all(quick_targets.iter().map(|&i| {
+        let skip_site = inspected[i].shape == Shape::Binary;
+        probe::run_quick(runner, &found[i].argv, &opts.env, opts.timeout, skip_site)
+    }));
+    let (target, quick, listed) =
+        tokio::join!(choose_target(opts, runner, &found), quick_fut, py_launcher_list(opts, runner, &found));
     let mut quick_by_index: HashMap<usize, Result<QuickReport, ProbeError>> =
         quick_targets.into_iter().zip(quick).collect();
-    let mut found = found;
-    // Interpreters only the py launcher knows about: probe them too (Windows only).
+
+    // Interpreters only the py launcher knows about (Windows).
     let extra: Vec<Found> =
         listed.into_iter().filter(|f| !found.iter().any(|g| same_path(&g.display, &f.display))).collect();
     if !extra.is_empty() {
-        let results =
-            join_all(extra.iter().map(|f| async { probe::run_quick(runner, &f.argv, &opts.env, opts.timeout).await }))
-                .await;
-        for (f, r) in extra.into_iter().zip(results) {
-            quick_by_index.insert(found.len(), r);
+        let extra_inspected: Vec<Inspected> = extra.iter().map(|f| inspect::inspect(opts.os, &f.argv)).collect();
+        let runs = extra.iter().zip(&extra_inspected).map(|(f, seen)| async {
+            if wants_quick(opts.probe_candidates, f, seen) {
+                Some(probe::run_quick(runner, &f.argv, &opts.env, opts.timeout, seen.shape == Shape::Binary).await)
+            } else {
+                None
+            }
+        });
+        let results = join_all(runs).await;
+        for ((f, seen), r) in extra.into_iter().zip(extra_inspected).zip(results) {
+            if let Some(r) = r {
+                quick_by_index.insert(found.len(), r);
+            }
             found.push(f);
+            inspected.push(seen);
         }
     }
 
     let TargetChoice { chosen, report, failures } = target;
     let mut detection = PythonDetection::default();
-    // Identity (real executable, prefix) -> index in `candidates`.
-    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    // Identity -> index in `candidates`.
+    let mut seen: HashMap<Identity, usize> = HashMap::new();
     let mut candidates: Vec<PythonCandidate> = Vec::new();
 
     if let (Some(i), Some(r)) = (chosen, &report) {
@@ -133,25 +188,35 @@ pub async fn detect<R: Runner>(opts: &PythonOptions, runner: &R) -> PythonDetect
         let mut cand = PythonCandidate {
             path: f.display.clone(),
             found_by: f.found_by.clone(),
-            version: None,
+            version: inspected[i].version.clone(),
             chosen: false,
             problem: f.problem.clone(),
         };
+        let mut identity = inspected[i].identity.clone();
         if let Some(err) = failures.get(&i) {
             cand.problem = Some(err.to_string());
+            identity = None;
         } else if let Some(result) = quick_by_index.remove(&i) {
             match result {
                 Ok(q) => {
-                    let id = q.identity();
-                    if let Some(&pos) = seen.get(&id) {
-                        merge_found_by(&mut candidates[pos], &f.found_by, &f.display);
-                        continue;
-                    }
-                    seen.insert(id, candidates.len());
+                    identity = Some(q.identity());
                     cand.version = Some(q.version);
                 }
-                Err(e) => cand.problem = Some(e.to_string()),
+                Err(e) => {
+                    cand.problem = Some(e.to_string());
+                    identity = None;
+                }
             }
+        }
+        if cand.problem.is_some() {
+            identity = None;
+        }
+        if let Some(id) = identity {
+            if let Some(&pos) = seen.get(&id) {
+                merge_found_by(&mut candidates[pos], &f.found_by, &f.display);
+                continue;
+            }
+            seen.insert(id, candidates.len());
         }
         candidates.push(cand);
     }

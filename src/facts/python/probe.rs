@@ -2,9 +2,8 @@
 //!
 //! The full probe is assets/probe.py, run with `-I -B -c <script> <context>`: isolated mode
 //! keeps the user's PYTHONPATH, PYTHONSTARTUP and user site out of the answer, and `-B`
-//! leaves no `.pyc` behind. The quick probe (`-I -B`) only asks "who are you" so that
-//! other candidates can be deduplicated and shown with a version. It keeps `site`: a venv's
-//! `sys.prefix` is set by `site`, so `-S` would make every venv look like its base.
+//! leaves no `.pyc` behind. The quick probe only asks "who are you" so that other
+//! candidates can be deduplicated and shown with a version.
 
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
+use super::inspect::{self, Identity};
 use crate::exec::{ExitState, RunOutcome, RunSpec, Runner};
 use crate::facts::platform::HostEnv;
 
@@ -26,6 +26,7 @@ pub const QUICK_MARKER: &str = "TORCHUP_QUICK ";
 const QUICK_SCRIPT: &str = "import os, sys, json\n\
 sys.stdout.write('TORCHUP_QUICK ' + json.dumps({'executable': sys.executable, \
 'realpath': os.path.realpath(sys.executable), 'prefix': sys.prefix, \
+'in_venv': sys.prefix != getattr(sys, 'base_prefix', sys.prefix), \
 'version': '%d.%d.%d' % tuple(sys.version_info[:3])}) + '\\n')\n";
 
 /// Why an interpreter gave no usable answer. Each message reads after "<path>: ".
@@ -122,28 +123,25 @@ pub struct QuickReport {
     pub executable: String,
     pub realpath: String,
     pub prefix: String,
+    #[serde(default)]
+    pub in_venv: bool,
     pub version: String,
 }
 
 impl QuickReport {
-    /// Two interpreters are the same when they run the same binary with the same prefix
-    /// (a venv shares its base's binary but not its prefix).
-    pub fn identity(&self) -> (String, String) {
-        (self.realpath.clone(), canonical(&self.prefix))
+    /// Two interpreters are the same when they run the same binary as the same venv (or
+    /// both outside any venv); see [`inspect::identity_of`].
+    pub fn identity(&self) -> Identity {
+        inspect::identity_of(&self.realpath, &self.prefix, self.in_venv)
     }
 }
 
 impl ProbeReport {
     /// See [`QuickReport::identity`].
-    pub fn identity(&self) -> (String, String) {
-        (self.realpath.clone().unwrap_or_else(|| self.executable.clone()), canonical(&self.prefix))
+    pub fn identity(&self) -> Identity {
+        let realpath = self.realpath.clone().unwrap_or_else(|| self.executable.clone());
+        inspect::identity_of(&realpath, &self.prefix, self.in_venv || self.prefix != self.base_prefix)
     }
-}
-
-/// A prefix with symlinks resolved (a venv reached through a symlinked directory), or as
-/// given when it cannot be resolved.
-fn canonical(prefix: &str) -> String {
-    std::fs::canonicalize(prefix).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| prefix.to_string())
 }
 
 /// The child environment: exactly the host environment torchup was given (so tests are
@@ -183,15 +181,21 @@ pub async fn run_probe<R: Runner>(
     Ok(report)
 }
 
-/// Run the quick probe.
+/// Run the quick probe. `skip_site` (`-S`) is only right for an interpreter known not to be
+/// a venv: a venv's `sys.prefix` is set by `site`.
 pub async fn run_quick<R: Runner>(
     runner: &R,
     interpreter: &[String],
     env: &HostEnv,
     timeout: Duration,
+    skip_site: bool,
 ) -> Result<QuickReport, ProbeError> {
     let mut argv = interpreter.to_vec();
-    argv.extend(["-I".into(), "-B".into(), "-c".into(), QUICK_SCRIPT.into()]);
+    argv.push("-I".into());
+    if skip_site {
+        argv.push("-S".into());
+    }
+    argv.extend(["-B".into(), "-c".into(), QUICK_SCRIPT.into()]);
     let outcome = run(runner, child_spec(argv, env, timeout), timeout).await?;
     parse_marked(&outcome, QUICK_MARKER)
 }
@@ -260,7 +264,7 @@ mod tests {
     fn marked_json_is_found_after_noise() {
         let out = outcome(
             0,
-            "hello from sitecustomize\r\nTORCHUP_QUICK {\"executable\":\"/p/python\",\"realpath\":\"/p/python3.11\",\"prefix\":\"/p\",\"version\":\"3.11.7\"}\r\n",
+            "hello from sitecustomize\r\nTORCHUP_QUICK {\"executable\":\"/p/python\",\"realpath\":\"/p/python3.11\",\"prefix\":\"/p\",\"in_venv\":true,\"version\":\"3.11.7\"}\r\n",
             "",
         );
         let q: QuickReport = parse_marked(&out, QUICK_MARKER).unwrap();

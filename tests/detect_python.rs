@@ -360,3 +360,56 @@ async fn path_order_fallback_and_dedup_by_real_executable() {
     assert_eq!(d.candidates.len(), 3, "{:#?}", d.candidates);
     assert!(d.candidates[0].found_by.contains("shims/python3 (PATH)"), "{:#?}", d.candidates[0]);
 }
+
+/// The Windows flow, run on Linux: no python on PATH, only the `py` launcher in %SystemRoot%.
+/// The fake launcher answers `-0p` with a real listing (a venv with spaces, the base Python,
+/// the Store stub) and runs the real interpreter for `-3`, as py.exe does.
+#[tokio::test]
+async fn windows_py_launcher_flow() {
+    let w = World::new();
+    let venv = w.root().join("Users/Me/my proj/.venv");
+    let vpy = w.venv(&venv, false);
+    let base = detect_kit::base_python();
+    let local = w.root().join("Users/Me/AppData/Local");
+    let stub = local.join("Microsoft/WindowsApps/python.exe");
+    script(
+        &stub,
+        "echo 'Python was not found; run without arguments to install from the Microsoft Store' >&2; exit 9009",
+    );
+    let sysroot = w.root().join("Windows");
+    let listing = format!(
+        "  -V:3.12 *        {}\n  -V:3.11          {}\n  -V:Store         {}\n",
+        base.display(),
+        vpy.display(),
+        stub.display()
+    );
+    std::fs::write(w.root().join("listing.txt"), listing).unwrap();
+    script(
+        &sysroot.join("py.exe"),
+        &format!(
+            "if [ \"$1\" = -0p ]; then exec /bin/cat '{}'; fi\nif [ \"$1\" = -3 ]; then shift; exec '{}' \"$@\"; fi\nexit 103",
+            w.root().join("listing.txt").display(),
+            base.display()
+        ),
+    );
+    let mut pairs = w.env(&[]);
+    pairs.push(("SystemRoot".into(), s(&sysroot)));
+    pairs.push(("LOCALAPPDATA".into(), s(&local)));
+    pairs.push(("USERPROFILE".into(), s(&w.root().join("Users/Me"))));
+    let mut o = PythonOptions::new(Os::Windows, HostEnv::from_pairs(pairs).windows_style(), w.root().to_path_buf());
+    o.timeout = Duration::from_secs(30);
+    let d = run(&o).await;
+
+    let p = d.python.expect("py -3 is the target when nothing else is there");
+    assert_eq!(p.chosen_because, "py launcher");
+    assert_eq!(p.executable, s(base));
+    let chosen = &d.candidates[0];
+    assert_eq!(chosen.path, "py -3");
+    assert!(chosen.found_by.contains(&format!("also {} (py -0p)", base.display())), "{chosen:#?}");
+    let listed_venv = d.candidates.iter().find(|c| c.path == s(&vpy)).expect("the venv from py -0p");
+    assert_eq!(listed_venv.found_by, "py -0p");
+    assert_eq!(listed_venv.version.as_deref(), Some(p.version.as_str()), "from its pyvenv.cfg");
+    let listed_stub = d.candidates.iter().find(|c| c.path == s(&stub)).expect("the stub is listed");
+    assert!(listed_stub.problem.as_deref().unwrap().contains("F42"));
+    assert_eq!(d.candidates.len(), 3, "{:#?}", d.candidates);
+}

@@ -223,6 +223,17 @@ fn torch_lines(f: &Facts) -> Vec<String> {
 pub fn warnings(f: &Facts) -> Vec<String> {
     let mut w = Vec::new();
     let Some(p) = &f.python else { return w };
+    for c in f.python_candidates.iter().filter(|c| !c.chosen && c.problem.is_some()) {
+        let active =
+            ["VIRTUAL_ENV", "CONDA_PREFIX"].into_iter().find(|v| c.found_by.split([',', ';']).any(|l| l.trim() == *v));
+        if let (Some(var), Some(problem)) = (active, &c.problem) {
+            w.push(format!(
+                "the active environment ({var}) cannot be used: {problem}; torchup uses {} instead. \
+                 Re-activate the env you train in, or pass --python",
+                p.executable
+            ));
+        }
+    }
     for o in &p.pip_index_overrides {
         w.push(format!(
             "pip is pointed at the CPU-only index: {o} (F05); an install would pick the +cpu build. \
@@ -371,7 +382,15 @@ mod tests {
             chosen: false,
             problem: Some("Microsoft Store alias stub, not a Python (F42)".into()),
         }];
+        f.python_candidates.push(PythonCandidate {
+            path: "/gone/bin/python".into(),
+            found_by: "VIRTUAL_ENV".into(),
+            version: None,
+            chosen: false,
+            problem: Some("VIRTUAL_ENV is set to /gone but there is no interpreter there".into()),
+        });
         let text = render(&f);
+        assert!(text.contains("warning: the active environment (VIRTUAL_ENV) cannot be used"), "{text}");
         assert!(text.contains("GPU: no NVIDIA GPU found"), "{text}");
         assert!(text.contains("PyTorch: not installed in this Python"));
         assert!(

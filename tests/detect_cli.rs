@@ -3,11 +3,12 @@
 #![cfg(unix)]
 
 mod detect_kit;
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use detect_kit::{FakeWheel, World};
+use detect_kit::{Source, World};
 use serde_json::Value;
 
 fn torchup(world: &World, args: &[&str], extra_env: &[(&str, &str)], cwd: &Path) -> Output {
@@ -28,11 +29,9 @@ fn text(b: &[u8]) -> String {
 /// A world with one venv (spaces in its path) holding the CPU build and torchvision.
 fn cpu_world() -> (World, std::path::PathBuf) {
     let w = World::new();
-    w.wheel(&FakeWheel::torch("2.5.1+cpu", None));
-    w.wheel(&FakeWheel::companion("torchvision", "0.20.1+cpu", "2.5.1+cpu"));
     let venv = w.root().join("My Project/.venv");
     let py = w.venv(&venv, false);
-    w.pip_install(&py, &["torch==2.5.1+cpu", "torchvision==0.20.1+cpu"]);
+    w.install(&py, Source::Index("cpu"), &["torch==2.5.1+cpu", "torchvision==0.20.1+cpu"]);
     (w, venv)
 }
 
@@ -99,10 +98,9 @@ fn human_summary_in_the_guides_words() {
 #[test]
 fn cuda_build_found_through_python_flag_relative_to_the_current_directory() {
     let w = World::new();
-    w.wheel(&FakeWheel::torch("2.5.1+cu124", Some("12.4")));
     let project = w.root().join("proj");
     let py = w.venv(&project.join("venv"), false);
-    w.pip_install(&py, &["torch==2.5.1+cu124"]);
+    w.install(&py, Source::Index("cu124"), &["torch==2.5.1+cu124"]);
     let out = torchup(&w, &["--python", "venv/bin/python", "detect", "--json"], &[], &project);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();

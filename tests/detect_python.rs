@@ -4,11 +4,12 @@
 #![cfg(unix)]
 
 mod detect_kit;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use detect_kit::{FakeWheel, World, script};
+use detect_kit::{FakeWheel, Source, World, script};
 use torchup::exec::TokioRunner;
 use torchup::facts::platform::HostEnv;
 use torchup::facts::python::{CandidateProbing, PythonDetection, PythonError, PythonOptions, detect};
@@ -30,13 +31,8 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// Build the torch family wheels once per world.
-fn cpu_and_cuda_wheels(w: &World) {
-    w.wheel(&FakeWheel::torch("2.5.1+cpu", None));
-    w.wheel(&FakeWheel::torch("2.5.1+cu124", Some("12.4")));
-    w.wheel(&FakeWheel::companion("torchvision", "0.20.1+cpu", "2.5.1+cpu"));
-    w.wheel(&FakeWheel::companion("torchvision", "0.20.1+cu124", "2.5.1+cu124"));
-    w.wheel(&FakeWheel::companion("torchaudio", "2.5.1+cu124", "2.5.1+cu124"));
+/// Small packages that depend on torch (one only through an extra).
+fn dependents_wheels(w: &World) {
     w.wheel(&FakeWheel::package("fake-accelerate", "1.1.0", &["numpy>=1.17", "torch>=1.10.0"]));
     w.wheel(&FakeWheel::package("fake-transformers", "4.46.0", &["torch>=2.0; extra == \"torch\"", "tqdm"]));
 }
@@ -44,10 +40,11 @@ fn cpu_and_cuda_wheels(w: &World) {
 #[tokio::test]
 async fn cpu_build_in_a_venv_with_pip_and_spaces_in_the_path() {
     let w = World::new();
-    cpu_and_cuda_wheels(&w);
+    dependents_wheels(&w);
     let venv = w.root().join("my projects/env with spaces");
     let py = w.venv(&venv, true);
-    w.pip_install(&py, &["torch==2.5.1+cpu", "torchvision==0.20.1+cpu", "fake-accelerate", "fake-transformers"]);
+    w.install(&py, Source::Index("cpu"), &["torch==2.5.1+cpu", "torchvision==0.20.1+cpu"]);
+    w.install(&py, Source::Local, &["fake-accelerate", "fake-transformers"]);
 
     let d = run(&options(&w, &[("VIRTUAL_ENV", s(&venv))], &[])).await;
     assert_eq!(d.error, None);
@@ -73,7 +70,7 @@ async fn cpu_build_in_a_venv_with_pip_and_spaces_in_the_path() {
     assert!(t.location.as_deref().unwrap().ends_with("site-packages"));
     assert_eq!(
         t.dependents,
-        vec!["fake-accelerate 1.1.0 (torch>=1.10.0)".to_string(), "torchvision 0.20.1+cpu (torch==2.5.1+cpu)".into()],
+        vec!["fake-accelerate 1.1.0 (torch>=1.10.0)".to_string(), "torchvision 0.20.1+cpu (torch==2.5.1)".into()],
         "extra-only requirements do not count"
     );
     let chosen: Vec<_> = d.candidates.iter().filter(|c| c.chosen).collect();
@@ -85,10 +82,13 @@ async fn cpu_build_in_a_venv_with_pip_and_spaces_in_the_path() {
 #[tokio::test]
 async fn cuda_build_chosen_with_explicit_python() {
     let w = World::new();
-    cpu_and_cuda_wheels(&w);
     let venv = w.root().join("cu venv");
     let py = w.venv(&venv, false);
-    w.pip_install(&py, &["torch==2.5.1+cu124", "torchvision==0.20.1+cu124", "torchaudio==2.5.1+cu124"]);
+    w.install(
+        &py,
+        Source::Index("cu124"),
+        &["torch==2.5.1+cu124", "torchvision==0.20.1+cu124", "torchaudio==2.5.1+cu124"],
+    );
     // Another venv is active, but --python wins.
     let other = w.root().join("other");
     w.venv(&other, false);
@@ -125,7 +125,7 @@ async fn no_torch_and_a_broken_torch() {
     assert!(d.python.is_some());
     assert_eq!(d.torch, None);
 
-    w.pip_install(&py, &["torch==2.5.1"]);
+    w.install(&py, Source::Local, &["torch==2.5.1"]);
     let d = run(&o).await;
     let t = d.torch.expect("a broken torch is still reported");
     assert_eq!(t.version, "2.5.1", "falls back to the distribution version");
@@ -162,14 +162,13 @@ async fn pep668_marker_applies_to_the_system_python_not_its_venvs() {
 #[tokio::test]
 async fn conda_like_prefix_is_chosen_from_conda_prefix() {
     let w = World::new();
-    cpu_and_cuda_wheels(&w);
     let env_dir = w.home().join("miniconda3/envs/cyberpuppy");
     let py = w.system_prefix(&env_dir);
     std::fs::create_dir_all(env_dir.join("conda-meta")).unwrap();
     std::fs::write(env_dir.join("conda-meta/history"), "").unwrap();
     // conda envs keep python at bin/python on Unix.
     std::os::unix::fs::symlink("python3", env_dir.join("bin/python")).unwrap();
-    w.pip_install_target(&w.purelib(&py), &["torch==2.5.1+cpu"]);
+    w.install_target(&w.purelib(&py), Source::Index("cpu"), &["torch==2.5.1+cpu"]);
 
     let d = run(&options(&w, &[("CONDA_PREFIX", s(&env_dir))], &[])).await;
     let p = d.python.expect("target");
@@ -188,13 +187,12 @@ async fn conda_like_prefix_is_chosen_from_conda_prefix() {
 #[tokio::test]
 async fn user_site_and_pythonpath_shadowing() {
     let w = World::new();
-    cpu_and_cuda_wheels(&w);
     let prefix = w.root().join("sys");
     let py = w.system_prefix(&prefix);
-    w.pip_install_target(&w.purelib(&py), &["torch==2.5.1+cu124"]);
+    w.install_target(&w.purelib(&py), Source::Index("cu124"), &["torch==2.5.1+cu124"]);
     let user_site = w.user_site(&py);
     assert!(user_site.starts_with(w.home()), "HOME is the world's: {user_site:?}");
-    w.pip_install_target(&user_site, &["torch==2.5.1+cpu"]);
+    w.install_target(&user_site, Source::Index("cpu"), &["torch==2.5.1+cpu"]);
 
     let mut o = options(&w, &[], &[]);
     o.explicit = Some(py.clone());
@@ -210,7 +208,7 @@ async fn user_site_and_pythonpath_shadowing() {
     assert!(run(&o2).await.python.unwrap().user_site_shadowing.is_empty(), "PYTHONNOUSERSITE turns the user site off");
 
     let extra = w.root().join("extra path");
-    w.pip_install_target(&extra, &["torch==2.5.1+cpu"]);
+    w.install_target(&extra, Source::Index("cpu"), &["torch==2.5.1+cpu"]);
     let venv = w.root().join("venv");
     let vpy = w.venv(&venv, false);
     let mut o3 = options(&w, &[("PYTHONPATH", s(&extra))], &[]);

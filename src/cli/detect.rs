@@ -117,19 +117,11 @@ fn gpu_lines(f: &Facts) -> Vec<String> {
         }
     }
     match &f.gpu_state {
-        GpuState::Ready => {
-            if f.gpus.is_empty() {
-                out.push("GPU: the driver answered but listed no GPU".into());
-            }
-        }
-        GpuState::NoGpu => out.push("GPU: no NVIDIA GPU found (no NVIDIA driver answered)".into()),
-        GpuState::DriverNotLoaded { detail } => out.push(format!("GPU: the NVIDIA driver is not loaded — {detail}")),
-        GpuState::VersionMismatch { detail } => {
-            out.push(format!("GPU: driver/library version mismatch — reboot to finish the driver update ({detail})"))
-        }
-        GpuState::ToolMissing { detail } => out.push(format!("GPU: {detail}")),
-        GpuState::Unreadable { detail } => {
-            out.push(format!("GPU: the GPU probe's answer could not be read — {detail}"))
+        GpuState::Ready if f.gpus.is_empty() => out.push("GPU: the driver answered but listed no GPU".into()),
+        GpuState::Ready => {}
+        state => {
+            let platform = Platform { os: f.os, arch: f.arch.clone(), wsl: f.wsl };
+            out.push(format!("GPU: {}", state.explanation_for(&platform)));
         }
     }
     out
@@ -391,7 +383,7 @@ mod tests {
         });
         let text = render(&f);
         assert!(text.contains("warning: the active environment (VIRTUAL_ENV) cannot be used"), "{text}");
-        assert!(text.contains("GPU: no NVIDIA GPU found"), "{text}");
+        assert!(text.contains("GPU: No NVIDIA GPU or driver was found"), "{text}");
         assert!(text.contains("PyTorch: not installed in this Python"));
         assert!(
             text.contains("(F05)")

@@ -1,68 +1,72 @@
-//! A small test kit for the detect tests: an isolated environment, real venvs, fake torch
-//! wheels installed by real pip, and "system-like" Python prefixes (for PEP 668, conda and
-//! the user site). Temporary: the shared kit on the `testkit` branch replaces it once merged.
+//! The detect tests' layer over the shared kit (`tests/support`): an isolated world whose
+//! PATH is fully controlled (discovery reads PATH), venvs, the kit's fake torch family served
+//! by its local index and installed with real pip, plus what the kit does not make: wheels
+//! of arbitrary small packages and of a broken torch, "system-like" Python prefixes (PEP 668,
+//! conda, the user site), and `pip install --target`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The machine's python3, resolved to the real binary once (PATH may hold slow shims).
+use crate::support::env::Isolated;
+use crate::support::index::IndexServer;
+use crate::support::python as kit_python;
+use crate::support::wheels::{Tags, WheelSpec, build_wheels};
+
+/// The machine's base Python (the kit's: the real binary, never a pyenv shim).
 pub fn base_python() -> &'static PathBuf {
     static BASE: OnceLock<PathBuf> = OnceLock::new();
-    BASE.get_or_init(|| {
-        let out = Command::new("python3")
-            .args(["-I", "-c", "import sys; print(sys.executable)"])
-            .output()
-            .expect("python3 must be installed to run the detect tests (apt-get install python3 python3-venv)");
-        assert!(out.status.success(), "python3 failed: {}", String::from_utf8_lossy(&out.stderr));
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    })
+    BASE.get_or_init(|| kit_python::base_python().expect("a base python3 for the detect tests"))
 }
 
-/// A temporary world: HOME, an empty bin directory for PATH, a wheel directory.
+/// Where wheels come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    /// The kit's local index, variant "cpu" or "cu124" (torch 2.5.1 family).
+    Index(&'static str),
+    /// This world's wheel directory (`--no-index --find-links`, `--no-deps`).
+    Local,
+}
+
+/// A temporary world: the kit's isolated environment, an empty bin directory for PATH, a
+/// wheel directory, and (on first use) the local index.
 pub struct World {
-    pub dir: tempfile::TempDir,
+    pub iso: Isolated,
+    index: OnceLock<IndexServer>,
 }
 
 impl World {
     pub fn new() -> World {
-        let dir = tempfile::Builder::new().prefix("torchup detect ").tempdir().expect("tempdir");
-        for d in ["home", "bin", "wheels", "state"] {
-            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        let iso = Isolated::with_prefix("torchup detect ").expect("isolated environment");
+        for d in ["bin", "wheels"] {
+            std::fs::create_dir_all(iso.path(d)).unwrap();
         }
-        World { dir }
+        World { iso, index: OnceLock::new() }
     }
 
     pub fn root(&self) -> &Path {
-        self.dir.path()
+        self.iso.root()
     }
     pub fn home(&self) -> PathBuf {
-        self.root().join("home")
+        self.iso.home()
     }
     pub fn bin(&self) -> PathBuf {
-        self.root().join("bin")
+        self.iso.path("bin")
     }
     pub fn wheels(&self) -> PathBuf {
-        self.root().join("wheels")
+        self.iso.path("wheels")
     }
 
-    /// The isolated environment every child gets: temp HOME, no pip config, no index
-    /// variables, PATH = an empty directory of this world (plus `extra_path` first).
+    /// The complete environment of a child: the kit's isolated variables, and PATH = the
+    /// given directories then this world's empty bin (nothing of the developer's).
     pub fn env(&self, extra_path: &[&Path]) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> =
+            self.iso.envs().into_iter().filter_map(|(k, v)| Some((k, v?))).filter(|(k, _)| k != "PATH").collect();
         let mut path: Vec<String> = extra_path.iter().map(|p| p.to_string_lossy().into_owned()).collect();
         path.push(self.bin().to_string_lossy().into_owned());
-        vec![
-            ("PATH".into(), path.join(":")),
-            ("HOME".into(), self.home().to_string_lossy().into_owned()),
-            ("PIP_CONFIG_FILE".into(), "/dev/null".into()),
-            ("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()),
-            ("PIP_NO_INPUT".into(), "1".into()),
-            ("PIP_CACHE_DIR".into(), self.home().join(".cache/pip").to_string_lossy().into_owned()),
-            ("TORCHUP_STATE_DIR".into(), self.root().join("state").to_string_lossy().into_owned()),
-            ("TORCHUP_CACHE_DIR".into(), self.root().join("state/cache").to_string_lossy().into_owned()),
-            ("LANG".into(), "C.UTF-8".into()),
-        ]
+        pairs.push(("PATH".into(), path.join(":")));
+        pairs
     }
 
     /// Run a program in the isolated environment; panic with its output on failure.
@@ -83,23 +87,52 @@ impl World {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// `python3 -m venv DIR` (with pip only when asked: ensurepip takes seconds).
+    /// A venv: with pip (the kit's fast venv), or `python3 -m venv --without-pip`.
     pub fn venv(&self, dir: &Path, with_pip: bool) -> PathBuf {
-        let base = base_python().to_string_lossy().into_owned();
-        let d = dir.to_string_lossy().into_owned();
-        let mut argv = vec![base.as_str(), "-m", "venv"];
-        if !with_pip {
-            argv.push("--without-pip");
+        if with_pip {
+            return kit_python::make_venv_fast(dir, &self.iso).expect("venv").python;
         }
-        argv.push(&d);
-        self.run(&argv);
+        let base = base_python().to_string_lossy().into_owned();
+        self.run(&[&base, "-m", "venv", "--without-pip", &dir.to_string_lossy()]);
         dir.join("bin").join("python")
     }
 
-    /// Install from the wheel directory with real pip: the target's own pip when it has
-    /// one, else the base interpreter's pip driving it with `--python`.
-    pub fn pip_install(&self, python: &Path, specs: &[&str]) {
-        let wheels = self.wheels().to_string_lossy().into_owned();
+    /// The kit's local index with the torch 2.5.1 family for cpu and cu124.
+    pub fn index(&self) -> &IndexServer {
+        self.index.get_or_init(|| {
+            let tags = Tags::host().expect("host tags");
+            for variant in ["cpu", "cu124"] {
+                build_wheels(&self.iso.path(format!("idx/{variant}")), &WheelSpec::family("2.5.1", variant, &tags))
+                    .expect("fake torch wheels");
+            }
+            IndexServer::start(self.iso.path("idx")).expect("local index")
+        })
+    }
+
+    fn source_args(&self, source: Source) -> Vec<String> {
+        match source {
+            Source::Index(variant) => {
+                vec![
+                    "--index-url".into(),
+                    self.index().url(variant),
+                    "--timeout".into(),
+                    "10".into(),
+                    "--retries".into(),
+                    "0".into(),
+                ]
+            }
+            Source::Local => vec![
+                "--no-index".into(),
+                "--find-links".into(),
+                self.wheels().to_string_lossy().into_owned(),
+                "--no-deps".into(),
+            ],
+        }
+    }
+
+    /// Install into an interpreter with real pip: its own pip when it has one, else the base
+    /// interpreter's pip driving it with `--python`.
+    pub fn install(&self, python: &Path, source: Source, specs: &[&str]) {
         let py = python.to_string_lossy().into_owned();
         let has_pip = Command::new(python)
             .args(["-I", "-c", "import pip"])
@@ -109,25 +142,25 @@ impl World {
             .status()
             .is_ok_and(|s| s.success());
         let base = base_python().to_string_lossy().into_owned();
-        let mut argv: Vec<&str> = if has_pip {
-            vec![py.as_str(), "-m", "pip", "install"]
+        let mut argv: Vec<String> = if has_pip {
+            vec![py, "-m".into(), "pip".into(), "install".into()]
         } else {
-            vec![base.as_str(), "-m", "pip", "--python", py.as_str(), "install"]
+            vec![base, "-m".into(), "pip".into(), "--python".into(), py, "install".into()]
         };
-        argv.extend(["--no-index", "--find-links", wheels.as_str(), "--no-deps", "--quiet"]);
-        argv.extend(specs);
-        self.run(&argv);
+        argv.push("--quiet".into());
+        argv.extend(self.source_args(source));
+        argv.extend(specs.iter().map(|s| s.to_string()));
+        self.run(&argv.iter().map(String::as_str).collect::<Vec<_>>());
     }
 
     /// Install into a plain directory (a user site, a PYTHONPATH entry) with `--target`.
-    pub fn pip_install_target(&self, target: &Path, specs: &[&str]) {
-        let wheels = self.wheels().to_string_lossy().into_owned();
-        let t = target.to_string_lossy().into_owned();
+    pub fn install_target(&self, target: &Path, source: Source, specs: &[&str]) {
         let base = base_python().to_string_lossy().into_owned();
-        let mut argv = vec![base.as_str(), "-m", "pip", "install", "--no-index", "--find-links", wheels.as_str()];
-        argv.extend(["--no-deps", "--quiet", "--target", t.as_str()]);
-        argv.extend(specs);
-        self.run(&argv);
+        let mut argv = vec![base, "-m".into(), "pip".into(), "install".into(), "--quiet".into()];
+        argv.extend(["--target".into(), target.to_string_lossy().into_owned()]);
+        argv.extend(self.source_args(source));
+        argv.extend(specs.iter().map(|s| s.to_string()));
+        self.run(&argv.iter().map(String::as_str).collect::<Vec<_>>());
     }
 
     /// Ask an interpreter something (isolated), e.g. its site-packages.
@@ -159,7 +192,7 @@ impl World {
         }
         let python = prefix.join("bin").join("python3");
         std::fs::copy(&exe, &python).unwrap();
-        let purelib = PathBuf::from(self.ask(&python, "import sysconfig; print(sysconfig.get_path('purelib'))"));
+        let purelib = self.purelib(&python);
         assert!(
             purelib.starts_with(prefix),
             "the copied interpreter did not take {prefix:?} as its prefix: {purelib:?}"
@@ -184,7 +217,8 @@ impl World {
     }
 }
 
-/// A fake distribution to be packed as a wheel.
+/// A small wheel the kit does not make (any package; a broken torch), written with a
+/// stored ZIP so no build tool is involved.
 pub struct FakeWheel {
     pub name: String,
     pub version: String,
@@ -194,31 +228,6 @@ pub struct FakeWheel {
 }
 
 impl FakeWheel {
-    /// torch with a real-looking torch/version.py; `cuda` None is the CPU build.
-    pub fn torch(version: &str, cuda: Option<&str>) -> FakeWheel {
-        let cuda = cuda.map(|c| format!("'{c}'")).unwrap_or_else(|| "None".into());
-        FakeWheel {
-            name: "torch".into(),
-            version: version.into(),
-            requires: vec!["filelock".into(), "typing-extensions>=4.8.0".into()],
-            files: vec![
-                (
-                    "torch/__init__.py".into(),
-                    "from torch import version as version\n__version__ = version.__version__\n".into(),
-                ),
-                (
-                    "torch/version.py".into(),
-                    format!(
-                        "from typing import Optional\n\n__all__ = ['__version__', 'debug', 'cuda', 'git_version', 'hip']\n\
-                         __version__ = '{version}'\ndebug = False\ncuda: Optional[str] = {cuda}\n\
-                         git_version = 'a8d6afb511a69687bbb2b7e88a3cf67917e1697e'\nhip: Optional[str] = None\n\
-                         xpu: Optional[str] = None\n"
-                    ),
-                ),
-            ],
-        }
-    }
-
     /// A torch whose version.py is not Python.
     pub fn broken_torch(version: &str) -> FakeWheel {
         FakeWheel {
@@ -228,19 +237,6 @@ impl FakeWheel {
             files: vec![
                 ("torch/__init__.py".into(), String::new()),
                 ("torch/version.py".into(), "__version__ = '2.5.1+cu1\u{0}\u{1}<<<<<<< garbage\n\tcuda: = ((\n".into()),
-            ],
-        }
-    }
-
-    /// A companion (torchvision, torchaudio) with a version.py and a pin on torch.
-    pub fn companion(name: &str, version: &str, torch_pin: &str) -> FakeWheel {
-        FakeWheel {
-            name: name.into(),
-            version: version.into(),
-            requires: vec![format!("torch=={torch_pin}")],
-            files: vec![
-                (format!("{name}/__init__.py"), String::new()),
-                (format!("{name}/version.py"), format!("__version__ = '{version}'\ngit_version = 'abc'\n")),
             ],
         }
     }

@@ -1,0 +1,362 @@
+//! Conditions on facts and smoke results that are not text (catalog "probe" rows).
+//! Each probe returns the values its rule's templates use; the words are in the TOML.
+
+use crate::facts::{Facts, GpuState, Os};
+use crate::smoke::SmokeReport;
+
+use super::OsContext;
+use super::rules::{DriverFloor, Vars};
+
+/// What a probe reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProbeInput {
+    Facts,
+    Smoke,
+}
+
+/// What a probe may look at besides its input.
+pub(crate) struct ProbeEnv<'a> {
+    pub ctx: &'a OsContext,
+    pub floors: &'a [DriverFloor],
+}
+
+type FactsProbe = fn(&Facts, &ProbeEnv<'_>) -> Option<Vars>;
+type SmokeProbe = fn(&SmokeReport, &ProbeEnv<'_>) -> Option<Vars>;
+
+#[derive(Clone, Copy)]
+pub(crate) enum Eval {
+    Facts(FactsProbe),
+    Smoke(SmokeProbe),
+}
+
+/// A probe: its name in the TOML, the values it always / may provide, and the condition.
+pub(crate) struct ProbeDef {
+    pub name: &'static str,
+    pub input: ProbeInput,
+    pub always: &'static [&'static str],
+    pub sometimes: &'static [&'static str],
+    pub eval: Eval,
+}
+
+const fn facts(name: &'static str, always: &'static [&'static str], eval: FactsProbe) -> ProbeDef {
+    ProbeDef { name, input: ProbeInput::Facts, always, sometimes: &[], eval: Eval::Facts(eval) }
+}
+
+const fn smoke(name: &'static str, always: &'static [&'static str], eval: SmokeProbe) -> ProbeDef {
+    ProbeDef { name, input: ProbeInput::Smoke, always, sometimes: &[], eval: Eval::Smoke(eval) }
+}
+
+/// Every probe torchup knows. A rule file may use each at most once.
+pub(crate) const PROBES: &[ProbeDef] = &[
+    facts("facts.version-mismatch", &["detail"], version_mismatch),
+    facts("facts.driver-not-loaded", &["detail"], driver_not_loaded),
+    facts("facts.tool-missing", &["detail"], tool_missing),
+    facts("facts.wsl-no-gpu", &[], wsl_no_gpu),
+    facts("facts.pip-index-cpu", &["overrides"], pip_index_cpu),
+    facts("facts.python-32bit", &["executable"], python_32bit),
+    facts("facts.externally-managed", &["executable"], externally_managed),
+    facts("facts.user-site-shadowing", &["packages"], user_site_shadowing),
+    facts("facts.cuda-visible-devices", &["value", "reason"], cuda_visible_devices),
+    facts("facts.cpu-build", &["version"], facts_cpu_build),
+    facts("facts.driver-too-old", &["driver", "driver_cuda", "build_cuda", "build_major", "version"], driver_too_old),
+    facts("facts.companion-mismatch", &["package", "companion", "torch", "expected"], companion_mismatch),
+    smoke("smoke.cpu-build", &["version"], smoke_cpu_build),
+    smoke("smoke.cuda-unavailable", &["version", "cuda"], cuda_unavailable),
+    smoke("smoke.wsl-cuda-unavailable", &["version", "cuda"], cuda_unavailable),
+    smoke("smoke.arch-missing", &["gpu", "cc", "sm"], arch_missing),
+    smoke("smoke.gpu-newer", &["gpu", "cc", "sm", "arch_list"], gpu_newer),
+    smoke("smoke.gpu-older", &["gpu", "cc", "sm", "arch_list"], gpu_older),
+];
+
+pub(crate) fn find(name: &str) -> Option<&'static ProbeDef> {
+    PROBES.iter().find(|p| p.name == name)
+}
+
+fn vars<const N: usize>(pairs: [(&str, String); N]) -> Vars {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+// ---- facts ------------------------------------------------------------------------------
+
+fn version_mismatch(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
+    match &f.gpu_state {
+        GpuState::VersionMismatch { detail } => Some(vars([("detail", detail.clone())])),
+        _ => None,
+    }
+}
+
+fn driver_not_loaded(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
+    match &f.gpu_state {
+        GpuState::DriverNotLoaded { detail } => Some(vars([("detail", detail.clone())])),
+        _ => None,
+    }
+}
+
+fn tool_missing(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
+    match &f.gpu_state {
+        GpuState::ToolMissing { detail } => Some(vars([("detail", detail.clone())])),
+        _ => None,
+    }
+}
+
+fn wsl_no_gpu(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
+    (f.wsl && f.gpus.is_empty() && f.driver.is_none()).then(Vars::new)
+}
+
+fn pip_index_cpu(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
+    let p = f.python.as_ref()?;
+    (!p.pip_index_overrides.is_empty()).then(|| vars([("overrides", p.pip_index_overrides.join("; "))]))
+}
+
+fn python_32bit(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
+    let p = f.python.as_ref()?;
+    (p.bits == 32).then(|| vars([("executable", p.executable.clone())]))
+}
+
+fn externally_managed(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
+    let p = f.python.as_ref()?;
+    p.externally_managed.then(|| vars([("executable", p.executable.clone())]))
+}
+
+fn user_site_shadowing(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
+    let p = f.python.as_ref()?;
+    (!p.user_site_shadowing.is_empty()).then(|| vars([("packages", p.user_site_shadowing.join("; "))]))
+}
+
+/// CUDA reads the list up to the first invalid entry, so an invalid first entry hides
+/// every GPU. UUIDs (`GPU-…`, `MIG-…`) cannot be checked here and are left alone.
+fn cuda_visible_devices(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
+    let value = f.python.as_ref()?.cuda_visible_devices.clone()?;
+    let first = value.split(',').next().unwrap_or("").trim();
+    let reason = if first.is_empty() {
+        " (empty: it hides every GPU)".to_string()
+    } else if first == "NoDevFiles" {
+        " (it hides every GPU)".to_string()
+    } else if let Ok(n) = first.parse::<i64>() {
+        if n < 0 {
+            " (a negative index hides every GPU)".to_string()
+        } else if !f.gpus.is_empty() && n >= f.gpus.len() as i64 {
+            format!(" (there is no GPU {n}: this machine has {})", f.gpus.len())
+        } else {
+            return None;
+        }
+    } else {
+        return None;
+    };
+    Some(vars([("value", value), ("reason", reason)]))
+}
+
+fn facts_cpu_build(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
+    let t = f.torch.as_ref()?;
+    // Without any sign of an NVIDIA GPU the CPU build is the right one.
+    let gpu_present = !f.gpus.is_empty() || f.driver.is_some() || f.gpu_state != GpuState::NoGpu;
+    (t.cuda.is_none() && gpu_present).then(|| vars([("version", t.version.clone())]))
+}
+
+fn major_of(v: &str) -> Option<u32> {
+    v.trim().split('.').next()?.parse().ok()
+}
+
+/// Compare dotted driver versions numerically ("527.41" vs "525.60.13").
+fn version_at_least(have: &str, floor: &str) -> bool {
+    let parse = |s: &str| s.trim().split('.').map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
+    let (h, f) = (parse(have), parse(floor));
+    for i in 0..h.len().max(f.len()) {
+        let (a, b) = (h.get(i).copied().unwrap_or(0), f.get(i).copied().unwrap_or(0));
+        if a != b {
+            return a > b;
+        }
+    }
+    true
+}
+
+fn driver_too_old(f: &Facts, env: &ProbeEnv<'_>) -> Option<Vars> {
+    let t = f.torch.as_ref()?;
+    let build_cuda = t.cuda.as_ref()?;
+    let build_major = major_of(build_cuda)?;
+    let d = f.driver.as_ref()?;
+    let (driver_major, driver_cuda) = match d.cuda.as_deref().and_then(|c| major_of(c).map(|m| (m, c))) {
+        Some((m, c)) => (m, c.to_string()),
+        None => {
+            // No CUDA level reported: derive the highest major from the driver floors. WSL
+            // reports the Windows driver's version.
+            let windows = f.os == Os::Windows || f.wsl || env.ctx.os == Os::Windows;
+            let best = env
+                .floors
+                .iter()
+                .filter(|fl| version_at_least(&d.version, if windows { &fl.windows } else { &fl.linux }))
+                .map(|fl| fl.cuda_major)
+                .max();
+            match best {
+                Some(m) => (m, format!("{m}.x")),
+                None => {
+                    let lowest = env.floors.iter().map(|fl| fl.cuda_major).min()?;
+                    (lowest - 1, format!("below {lowest}.0"))
+                }
+            }
+        }
+    };
+    (driver_major < build_major).then(|| {
+        vars([
+            ("driver", d.version.clone()),
+            ("driver_cuda", driver_cuda),
+            ("build_cuda", build_cuda.clone()),
+            ("build_major", build_major.to_string()),
+            ("version", t.version.clone()),
+        ])
+    })
+}
+
+/// (release numbers, local label) of "2.5.1+cu124".
+fn split_version(v: &str) -> (Vec<u32>, Option<&str>) {
+    let (public, local) = match v.split_once('+') {
+        Some((p, l)) => (p, Some(l)),
+        None => (v, None),
+    };
+    let nums = public.split('.').map_while(|p| p.parse().ok()).collect();
+    (nums, local)
+}
+
+fn companion_mismatch(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
+    let t = f.torch.as_ref()?;
+    let (tv, tl) = split_version(&t.version);
+    let (&major, &minor) = (tv.first()?, tv.get(1)?);
+    let candidates = [
+        ("torchvision", t.torchvision.as_deref(), (0, minor + 15)),
+        ("torchaudio", t.torchaudio.as_deref(), (major, minor)),
+    ];
+    for (package, version, (want_major, want_minor)) in candidates {
+        let Some(version) = version else { continue };
+        let (cv, cl) = split_version(version);
+        let label_differs = matches!((tl, cl), (Some(a), Some(b)) if a != b);
+        // The 0.(minor+15) rule holds for torch 2.x (2.0 ↔ 0.15 … 2.13 ↔ 0.28).
+        let release_differs = major == 2 && (cv.first() != Some(&want_major) || cv.get(1) != Some(&want_minor));
+        if label_differs || release_differs {
+            let label = tl.map(|l| format!("+{l}")).unwrap_or_default();
+            return Some(vars([
+                ("package", package.to_string()),
+                ("companion", version.to_string()),
+                ("torch", t.version.clone()),
+                ("expected", format!("{want_major}.{want_minor}.x{label}")),
+            ]));
+        }
+    }
+    None
+}
+
+// ---- smoke ------------------------------------------------------------------------------
+
+fn smoke_cpu_build(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
+    let version = r.torch.version.as_ref()?;
+    r.torch.cuda.is_none().then(|| vars([("version", version.clone())]))
+}
+
+fn cuda_unavailable(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
+    let cuda = r.torch.cuda.as_ref()?;
+    let version = r.torch.version.clone().unwrap_or_else(|| "torch".into());
+    (!r.cuda_available).then(|| vars([("version", version), ("cuda", cuda.clone())]))
+}
+
+/// A device torch says the build has no kernels for: (name, capability "8.6", sm "86").
+fn unsupported_device(r: &SmokeReport) -> Option<(String, Option<(u32, u32)>)> {
+    let d = r.devices.iter().find(|d| d.arch_supported == Some(false))?;
+    let cap = d.compute_capability.as_deref().and_then(crate::facts::parse_capability);
+    Some((d.name.clone(), cap))
+}
+
+fn device_vars(name: String, cap: Option<(u32, u32)>) -> Vars {
+    let (cc, sm) = match cap {
+        Some((a, b)) => (format!("{a}.{b}"), format!("{a}{b}")),
+        None => ("unknown".into(), "unknown".into()),
+    };
+    vars([("gpu", name), ("cc", cc), ("sm", sm)])
+}
+
+fn arch_missing(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
+    let (name, cap) = unsupported_device(r)?;
+    Some(device_vars(name, cap))
+}
+
+/// The build's architectures as the smoke checks reported them (`sm_50 sm_60 …`), without
+/// the device's own, which is missing by definition. Prefers checks named like "arch".
+fn arch_list(r: &SmokeReport, own: (u32, u32)) -> Vec<(u32, u32)> {
+    let parse = |detail: &str| -> Vec<(u32, u32)> {
+        detail
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter_map(|tok| tok.strip_prefix("sm_"))
+            .filter_map(|n| n.trim_end_matches(|c: char| c.is_ascii_alphabetic()).parse::<u32>().ok())
+            .map(|n| (n / 10, n % 10))
+            .filter(|cap| *cap != own)
+            .collect()
+    };
+    let arch_checks: Vec<_> = r.checks.iter().filter(|c| c.name.to_ascii_lowercase().contains("arch")).collect();
+    let sources: Vec<&str> = if arch_checks.is_empty() {
+        r.checks.iter().map(|c| c.detail.as_str()).collect()
+    } else {
+        arch_checks.iter().map(|c| c.detail.as_str()).collect()
+    };
+    let mut caps: Vec<(u32, u32)> = sources.into_iter().flat_map(parse).collect();
+    caps.sort_unstable();
+    caps.dedup();
+    caps
+}
+
+fn compare_with_build(r: &SmokeReport, newer: bool) -> Option<Vars> {
+    let (name, cap) = unsupported_device(r)?;
+    let own = cap?;
+    let list = arch_list(r, own);
+    let (min, max) = (*list.first()?, *list.last()?);
+    let fires = if newer { own > max } else { own < min };
+    fires.then(|| {
+        let mut v = device_vars(name, cap);
+        let shown = list.iter().map(|(a, b)| format!("sm_{a}{b}")).collect::<Vec<_>>().join(" ");
+        v.insert("arch_list".into(), shown);
+        v
+    })
+}
+
+fn gpu_newer(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
+    compare_with_build(r, true)
+}
+
+fn gpu_older(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
+    compare_with_build(r, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driver_versions_compare_numerically() {
+        assert!(version_at_least("527.41", "525.60.13"));
+        assert!(version_at_least("525.60.13", "525.60.13"));
+        assert!(!version_at_least("470.86", "525.60.13"));
+        assert!(version_at_least("581.29", "580"));
+        assert!(!version_at_least("579.9", "580"));
+    }
+
+    #[test]
+    fn versions_split_into_release_and_label() {
+        assert_eq!(split_version("2.5.1+cu124"), (vec![2, 5, 1], Some("cu124")));
+        assert_eq!(split_version("0.20.1"), (vec![0, 20, 1], None));
+        assert_eq!(split_version("2.6.0.dev20241112+cpu"), (vec![2, 6, 0], Some("cpu")));
+    }
+
+    #[test]
+    fn probe_names_are_unique() {
+        let mut names: Vec<_> = PROBES.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        for p in PROBES {
+            let prefix = match p.input {
+                ProbeInput::Facts => "facts.",
+                ProbeInput::Smoke => "smoke.",
+            };
+            assert!(p.name.starts_with(prefix), "{}", p.name);
+            assert_eq!(matches!(p.eval, Eval::Facts(_)), p.input == ProbeInput::Facts);
+        }
+    }
+}

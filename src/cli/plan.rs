@@ -9,26 +9,27 @@ use std::path::Path;
 
 use super::output::print_json;
 use super::{ChoiceArgs, CliError, Exit, GlobalArgs};
-use crate::compat::available::IndexSnapshot;
-use crate::compat::data::CompatData;
 use crate::facts::{FACTS_SCHEMA, Facts, Os};
 use crate::plan::{Candidate, Manager, Plan, Request, Step, shell};
 
 pub async fn run(g: &GlobalArgs, json: bool, facts: Option<&Path>, c: &ChoiceArgs) -> Result<Exit, CliError> {
+    let session = super::session(g)?;
     let facts = match facts {
         Some(path) => load_facts(path)?,
         None => {
-            return Err(CliError::usage(
-                "plan needs --facts FILE for now: live detection is not wired into plan yet; run `torchup detect --json > facts.json`, then `torchup plan --facts facts.json`",
-            ));
+            let gathered = session.detect().await;
+            if let Some(e) = gathered.python_error {
+                return Err(CliError::environment(e.to_string()));
+            }
+            gathered.facts
         }
     };
-    let cwd = std::env::current_dir()
-        .map_err(|e| CliError::environment(format!("cannot read the working directory: {e}")))?;
-    let constraints = crate::paths::state_dir().join("constraints").join("torch-constraints.txt");
-    let req = request_from(g, c, &cwd, &constraints)?;
-    let snapshot = index_snapshot(g, &facts);
-    let plan = make_plan(&facts, &req, snapshot.as_ref())?;
+    let constraints = session.state_dir.join("constraints").join("torch-constraints.txt");
+    let req = request_from(g, c, &session.cwd, &constraints)?;
+    let (plan, note) = session.plan(&facts, &req).await.map_err(CliError::environment)?;
+    if let Some(note) = note {
+        eprintln!("torchup: {note}");
+    }
     if json {
         print_json(&plan)?;
     } else {
@@ -38,20 +39,6 @@ pub async fn run(g: &GlobalArgs, json: bool, facts: Option<&Path>, c: &ChoiceArg
         }
     }
     Ok(exit_code(&plan))
-}
-
-/// Where the live index plugs in: the index client (src/compat/index.rs) will produce an
-/// [`IndexSnapshot`] for these facts (honouring `--offline` and `--index-url`). Until it is
-/// wired in, `plan` uses the bundled data only and says so (`data_source: "bundled"`).
-pub fn index_snapshot(_g: &GlobalArgs, _facts: &Facts) -> Option<IndexSnapshot> {
-    None
-}
-
-/// Plan with the bundled data and an optional index snapshot.
-pub fn make_plan(facts: &Facts, req: &Request, snapshot: Option<&IndexSnapshot>) -> Result<Plan, CliError> {
-    let data = CompatData::bundled()
-        .map_err(|e| CliError::environment(format!("{e} (this is a torchup bug: please report it)")))?;
-    Ok(crate::plan::plan(facts, req, data, snapshot))
 }
 
 /// 0 when there is a build to install or nothing to do; 1 when the explicit choice was

@@ -1,0 +1,517 @@
+//! Screen 1, Check: what is true about this machine. Fills in as each probe reports:
+//! the GPU card, every Python interpreter found (the target highlighted and switchable),
+//! and the installed torch family with a one-sentence verdict.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::facts::gpu::GpuProbe;
+use crate::facts::{EnvKind, Facts, Gpu, GpuState, PythonCandidate, TorchFacts, parse_capability};
+
+use super::app::{App, Screen, go_choose};
+use super::effect::Effect;
+use super::msg::PythonProbe;
+use super::theme::Theme;
+use super::widgets::{bars, chrome, text};
+
+/// What detection has reported so far.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Detection {
+    pub running: bool,
+    /// None while the GPU probe runs.
+    pub gpu: Option<GpuProbe>,
+    /// None while the Python probe runs.
+    pub python: Option<PythonProbe>,
+    /// The complete facts, once detection has finished.
+    pub facts: Option<Box<Facts>>,
+    pub error: Option<String>,
+}
+
+impl Detection {
+    pub fn started() -> Self {
+        Detection { running: true, ..Default::default() }
+    }
+}
+
+/// Check screen state: the cursor in the interpreter list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CheckUi {
+    pub cursor: usize,
+}
+
+/// The Check screen with the cursor on the target interpreter.
+pub(crate) fn ui_for(app: &App) -> CheckUi {
+    CheckUi { cursor: rows(app).iter().position(|c| c.chosen).unwrap_or(0) }
+}
+
+pub(crate) fn python_arrived(app: &mut App, probe: PythonProbe) {
+    app.detection.python = Some(probe);
+    if let Screen::Check(_) = app.screen {
+        app.screen = Screen::Check(ui_for(app));
+    }
+}
+
+pub(crate) fn facts_arrived(app: &mut App, result: Result<Box<Facts>, String>) {
+    app.detection.running = false;
+    match result {
+        Ok(f) => {
+            app.detection.gpu = Some(GpuProbe {
+                gpus: f.gpus.clone(),
+                driver: f.driver.clone(),
+                state: f.gpu_state.clone(),
+                notes: f.notes.clone(),
+            });
+            app.detection.python = Some(PythonProbe {
+                python: f.python.clone(),
+                torch: f.torch.clone(),
+                candidates: f.python_candidates.clone(),
+            });
+            app.detection.facts = Some(f);
+            app.detection.error = None;
+            // Plans made for other facts no longer apply.
+            app.planning.browse = None;
+            app.planning.chosen = None;
+            app.planning.pending = None;
+            if let Screen::Check(_) = app.screen {
+                app.screen = Screen::Check(ui_for(app));
+            }
+        }
+        Err(e) => app.detection.error = Some(e),
+    }
+}
+
+/// The interpreter rows: every candidate found, or the target alone when discovery
+/// reported no list.
+pub fn rows(app: &App) -> Vec<PythonCandidate> {
+    let Some(p) = &app.detection.python else { return vec![] };
+    if !p.candidates.is_empty() {
+        return p.candidates.clone();
+    }
+    p.python
+        .iter()
+        .map(|py| PythonCandidate {
+            path: py.executable.clone(),
+            found_by: py.chosen_because.clone(),
+            version: Some(py.version.clone()),
+            chosen: true,
+            problem: None,
+        })
+        .collect()
+}
+
+pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
+    let Screen::Check(ui) = &mut app.screen else { return None };
+    let cursor = ui.cursor;
+    let n = rows(app).len();
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => set_cursor(app, cursor.saturating_sub(1)),
+        KeyCode::Down | KeyCode::Char('j') => set_cursor(app, (cursor + 1).min(n.saturating_sub(1))),
+        KeyCode::Char('r') => {
+            if app.detection.running {
+                return Some(vec![]);
+            }
+            app.detection = Detection::started();
+            Some(vec![Effect::Detect { python: app.python_target.clone() }])
+        }
+        KeyCode::Enter | KeyCode::Tab | KeyCode::Right => {
+            let rows = rows(app);
+            if key.code == KeyCode::Enter
+                && let Some(row) = rows.get(cursor)
+                && !row.chosen
+            {
+                return Some(switch_python(app, row));
+            }
+            Some(continue_to_choose(app))
+        }
+        _ => None,
+    }
+}
+
+fn set_cursor(app: &mut App, cursor: usize) -> Option<Vec<Effect>> {
+    if let Screen::Check(ui) = &mut app.screen {
+        ui.cursor = cursor;
+    }
+    Some(vec![])
+}
+
+fn switch_python(app: &mut App, row: &PythonCandidate) -> Vec<Effect> {
+    if let Some(problem) = &row.problem {
+        app.warn(format!("Cannot use {}: {problem}", row.path));
+        return vec![];
+    }
+    if app.detection.running {
+        app.warn("Wait for detection to finish before switching interpreters.");
+        return vec![];
+    }
+    app.python_target = Some(row.path.clone());
+    let gpu = app.detection.gpu.take();
+    app.detection = Detection { gpu, ..Detection::started() };
+    app.info(format!("Checking {}…", row.path));
+    vec![Effect::Detect { python: Some(row.path.clone()) }]
+}
+
+fn continue_to_choose(app: &mut App) -> Vec<Effect> {
+    if let Some(e) = &app.detection.error {
+        let e = e.clone();
+        app.warn(format!("Detection failed: {e} (r: try again)"));
+        return vec![];
+    }
+    let Some(facts) = &app.detection.facts else {
+        app.info("Still checking this machine…");
+        return vec![];
+    };
+    if facts.python.is_none() {
+        app.warn("No Python interpreter to install into: start torchup with --python PATH.");
+        return vec![];
+    }
+    go_choose(app)
+}
+
+/// The GPU family for a compute capability (compat-facts §5.4), for humans only.
+pub fn family(cc: &str) -> Option<&'static str> {
+    let (major, minor) = parse_capability(cc)?;
+    Some(match (major, minor) {
+        (3, _) => "Kepler",
+        (5, _) => "Maxwell",
+        (6, _) => "Pascal",
+        (7, 0) | (7, 2) => "Volta",
+        (7, 5) => "Turing",
+        (8, 9) => "Ada Lovelace",
+        (8, _) => "Ampere",
+        (9, _) => "Hopper",
+        (10, _) | (11, _) | (12, _) => "Blackwell",
+        _ => return None,
+    })
+}
+
+/// One sentence on the installed torch.
+pub fn verdict(python: Option<&PythonProbe>, gpu_ready: bool) -> Option<String> {
+    let p = python?;
+    if p.python.is_none() {
+        return Some("No Python interpreter found — start torchup with --python PATH.".into());
+    }
+    Some(match &p.torch {
+        None => "PyTorch is not installed here — torchup will install a CUDA build.".into(),
+        Some(TorchFacts { cuda: None, .. }) => "CPU-only build — CUDA not usable.".into(),
+        Some(TorchFacts { cuda: Some(c), .. }) if gpu_ready => {
+            format!("CUDA {c} build — verify it on this GPU, or pick another build.")
+        }
+        Some(TorchFacts { cuda: Some(c), .. }) => format!("CUDA {c} build, but no usable NVIDIA GPU was found."),
+    })
+}
+
+/// One sentence for a GPU state that is not Ready.
+pub fn gpu_state_text(state: &GpuState) -> Option<String> {
+    match state {
+        GpuState::Ready => None,
+        GpuState::NoGpu => Some("No NVIDIA GPU or driver found. PyTorch can still run on the CPU.".into()),
+        GpuState::DriverNotLoaded { detail } => Some(format!("The NVIDIA driver is not loaded: {detail}")),
+        GpuState::VersionMismatch { detail } => {
+            Some(format!("Driver/library version mismatch (reboot after a driver update): {detail}"))
+        }
+        GpuState::ToolMissing { detail } => Some(format!("nvidia-smi and NVML are missing: {detail}")),
+        GpuState::Unreadable { detail } => Some(format!("Could not read the GPU probe: {detail}")),
+    }
+}
+
+pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
+    let on_other = match &app.screen {
+        Screen::Check(ui) => rows(app).get(ui.cursor).is_some_and(|r| !r.chosen),
+        _ => false,
+    };
+    let mut k = vec![(if app.theme.ascii { "Up/Dn" } else { "↑↓" }, "choose Python")];
+    if on_other {
+        k.push(("Enter", "use this Python"));
+    } else {
+        k.push(("Enter", "continue"));
+    }
+    k.extend([("r", "re-check"), ("?", "help"), ("q", "quit")]);
+    k
+}
+
+pub(crate) fn render(app: &App, ui: &CheckUi, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let gpu_h = gpu_height(app);
+    if area.width >= 110 {
+        let [top, bottom] = Layout::vertical([Constraint::Length(gpu_h.max(6)), Constraint::Min(4)]).areas(area);
+        let [g, tr] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(top);
+        render_gpu(app, frame, g);
+        render_torch(app, frame, tr, t);
+        render_python(app, ui, frame, bottom);
+    } else {
+        let [g, p, tr] =
+            Layout::vertical([Constraint::Length(gpu_h), Constraint::Min(4), Constraint::Length(5)]).areas(area);
+        render_gpu(app, frame, g);
+        render_python(app, ui, frame, p);
+        render_torch(app, frame, tr, t);
+    }
+}
+
+fn gpu_height(app: &App) -> u16 {
+    match &app.detection.gpu {
+        Some(p) if !p.gpus.is_empty() => {
+            let per = if p.gpus.len() > 1 { 3 } else { 4 };
+            (2 + 1 + per * p.gpus.len().min(3) + usize::from(p.gpus.len() > 1)) as u16
+        }
+        _ => 5,
+    }
+}
+
+fn render_gpu(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let g = t.glyphs();
+    let block = chrome::boxed(" GPU ", false, t);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    match &app.detection.gpu {
+        None => lines.push(Line::from(vec![
+            Span::styled(format!("{} ", app.spinner()), t.accent()),
+            Span::raw("Looking for NVIDIA GPUs (NVML, nvidia-smi)…"),
+        ])),
+        Some(p) => {
+            if let Some(s) = gpu_state_text(&p.state) {
+                for l in text::wrap(&s, w.saturating_sub(1)) {
+                    lines.push(Line::styled(format!(" {l}"), t.warn()));
+                }
+            }
+            match &p.driver {
+                Some(d) => {
+                    let mut spans = vec![Span::raw(" Driver "), Span::styled(d.version.clone(), t.title())];
+                    if let Some(c) = &d.cuda {
+                        spans.push(Span::raw(" · supports CUDA "));
+                        spans.push(Span::styled(format!("{} {c}", g.le), t.ok()));
+                    }
+                    lines.push(Line::from(spans));
+                }
+                None if !p.gpus.is_empty() => lines.push(Line::styled(" Driver: unknown", t.warn())),
+                None => {}
+            }
+            for gpu in p.gpus.iter().take(3) {
+                lines.extend(gpu_lines(gpu, p.gpus.len() > 1, w, t));
+            }
+            if p.gpus.len() > 3 {
+                lines.push(Line::styled(format!(" … and {} more", p.gpus.len() - 3), t.dim()));
+            }
+            if p.gpus.len() > 1 {
+                lines.push(Line::styled(" The oldest GPU decides which builds can run.", t.dim()));
+            }
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn gpu_lines(gpu: &Gpu, multi: bool, w: usize, t: &Theme) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let name = if multi { format!(" {}: {}", gpu.index, gpu.name) } else { format!(" {}", gpu.name) };
+    out.push(Line::styled(text::truncate(&name, w, t.glyphs().ellipsis), t.title()));
+    let mem = gpu.memory_mib.map(text::mib_as_gb).unwrap_or_else(|| "unknown".into());
+    // The gauge places the card's memory on a 0–16 GB scale: how roomy it is for training.
+    let gauge_w = w.saturating_sub(22).clamp(8, 30);
+    let frac = gpu.memory_mib.map(|m| m as f64 / (16.0 * 1024.0)).unwrap_or(0.0);
+    let mut vram = vec![Span::raw(" VRAM    ")];
+    vram.extend(bars::bar(frac, gauge_w, t.accent(), t));
+    vram.push(Span::styled(format!(" {mem}"), t.title()));
+    out.push(Line::from(vram));
+    let cc = match &gpu.compute_capability {
+        Some(cc) => {
+            let fam = family(cc).map(|f| format!(" ({f})")).unwrap_or_default();
+            let guess = if gpu.compute_capability_source == Some(crate::facts::FactSource::Inferred) {
+                " — inferred from the name"
+            } else {
+                ""
+            };
+            format!(" Compute {cc}{fam}{guess}")
+        }
+        None => " Compute capability unknown".into(),
+    };
+    out.push(Line::raw(cc));
+    if !multi {
+        out.push(Line::raw(""));
+    }
+    out
+}
+
+fn render_python(app: &App, ui: &CheckUi, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let g = t.glyphs();
+    let block = chrome::boxed(" Python ", true, t);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let Some(probe) = &app.detection.python else {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} ", app.spinner()), t.accent()),
+            Span::raw("Finding Python interpreters and asking the target about torch…"),
+        ]));
+        frame.render_widget(Paragraph::new(lines), inner);
+        return;
+    };
+    let rows = rows(app);
+    if rows.is_empty() {
+        lines.push(Line::styled(" No Python interpreter found.", t.warn()));
+    }
+    // Keep the cursor row visible: one details line is kept at the bottom.
+    let room = (inner.height as usize).saturating_sub(2).max(1);
+    let skip = ui.cursor.saturating_sub(room - 1);
+    for (i, c) in rows.iter().enumerate().skip(skip).take(room) {
+        let mark = if c.chosen { g.radio_on } else { g.radio_off };
+        let version = c.version.clone().unwrap_or_else(|| "?".into());
+        let tail = match &c.problem {
+            Some(p) => format!("  {p}"),
+            None if c.chosen => format!("  {} target", g.arrow),
+            None => String::new(),
+        };
+        let found = format!("  ({})", c.found_by);
+        let path_w = w.saturating_sub(4 + version.len() + 2 + found.len() + tail.len()).max(10);
+        let path = text::truncate(&c.path, path_w, g.ellipsis);
+        let row = format!(" {mark} {version:<7} {path}{found}");
+        let style = if i == ui.cursor {
+            t.selected()
+        } else if c.problem.is_some() {
+            t.dim()
+        } else {
+            ratatui::style::Style::new()
+        };
+        let mut spans = vec![Span::styled(row, style)];
+        if !tail.is_empty() {
+            let ts = if c.problem.is_some() { t.warn() } else { t.ok() };
+            spans.push(Span::styled(tail, if i == ui.cursor { style } else { ts }));
+        }
+        lines.push(Line::from(spans));
+    }
+    if let Some(py) = &probe.python {
+        let env = match py.env {
+            EnvKind::Venv => "venv",
+            EnvKind::Conda => "conda env",
+            EnvKind::System => "system Python",
+            EnvKind::Other => "other env",
+        };
+        let mut d = format!(" {env} · {}-bit", py.bits);
+        match &py.pip_version {
+            Some(v) => d.push_str(&format!(" · pip {v}")),
+            None => d.push_str(" · no pip"),
+        }
+        if py.uv_available {
+            d.push_str(" · uv");
+        }
+        if py.conda_available {
+            d.push_str(" · conda");
+        }
+        if py.externally_managed {
+            d.push_str(" · externally managed (a venv will be made)");
+        }
+        let pad = (inner.height as usize).saturating_sub(lines.len() + 1);
+        lines.extend(std::iter::repeat_n(Line::raw(""), pad));
+        lines.push(Line::styled(text::truncate(&d, w, g.ellipsis), t.dim()));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn render_torch(app: &App, frame: &mut Frame, area: Rect, t: &Theme) {
+    let block = chrome::boxed(" PyTorch ", false, t);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let gpu_ready = app.detection.gpu.as_ref().is_some_and(|g| g.state == GpuState::Ready && !g.gpus.is_empty());
+    match &app.detection.python {
+        None => lines.push(Line::from(vec![
+            Span::styled(format!("{} ", app.spinner()), t.accent()),
+            Span::raw("Importing torch in the target interpreter…"),
+        ])),
+        Some(p) => {
+            if let Some(torch) = &p.torch {
+                let mut fam = format!(" torch {}", torch.version);
+                for (name, v) in [("torchvision", &torch.torchvision), ("torchaudio", &torch.torchaudio)] {
+                    if let Some(v) = v {
+                        fam.push_str(&format!(" · {name} {v}"));
+                    }
+                }
+                if let Some(x) = &torch.xformers {
+                    fam.push_str(&format!(" · xformers {x}"));
+                }
+                for l in text::wrap(&fam, w.saturating_sub(1)) {
+                    lines.push(Line::styled(l, t.title()));
+                }
+            }
+            if let Some(v) = verdict(Some(p), gpu_ready) {
+                let style = match &p.torch {
+                    Some(TorchFacts { cuda: Some(_), .. }) if gpu_ready => t.ok(),
+                    _ => t.warn(),
+                };
+                for l in text::wrap(&v, w.saturating_sub(1)) {
+                    lines.push(Line::styled(format!(" {l}"), style));
+                }
+            }
+        }
+    }
+    if let Some(e) = &app.detection.error {
+        lines.push(Line::styled(format!(" Detection failed: {e}"), t.bad()));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families() {
+        assert_eq!(family("8.6"), Some("Ampere"));
+        assert_eq!(family("8.9"), Some("Ada Lovelace"));
+        assert_eq!(family("6.1"), Some("Pascal"));
+        assert_eq!(family("7.5"), Some("Turing"));
+        assert_eq!(family("12.0"), Some("Blackwell"));
+        assert_eq!(family("bogus"), None);
+    }
+
+    #[test]
+    fn verdicts() {
+        let torch = |cuda: Option<&str>| TorchFacts {
+            version: "2.5.1+cpu".into(),
+            cuda: cuda.map(Into::into),
+            torchvision: None,
+            torchaudio: None,
+            xformers: None,
+            dist_version: None,
+            installer: None,
+            location: None,
+            dependents: vec![],
+        };
+        let py = crate::facts::PythonFacts {
+            executable: "/v/bin/python".into(),
+            version: "3.11.7".into(),
+            bits: 64,
+            env: EnvKind::Venv,
+            externally_managed: false,
+            implementation: "cpython".into(),
+            platform: "linux-x86_64".into(),
+            prefix: "/v".into(),
+            pip_version: Some("24.2".into()),
+            uv_available: false,
+            conda_available: false,
+            chosen_because: "VIRTUAL_ENV".into(),
+            user_site_shadowing: vec![],
+            pip_index_overrides: vec![],
+            cuda_visible_devices: None,
+        };
+        let probe = |t: Option<TorchFacts>| PythonProbe { python: Some(py.clone()), torch: t, candidates: vec![] };
+        assert_eq!(
+            verdict(Some(&probe(Some(torch(None)))), true).as_deref(),
+            Some("CPU-only build — CUDA not usable.")
+        );
+        assert!(
+            verdict(Some(&probe(Some(torch(Some("12.4"))))), true).is_some_and(|v| v.starts_with("CUDA 12.4 build"))
+        );
+        assert!(verdict(Some(&probe(Some(torch(Some("12.4"))))), false).is_some_and(|v| v.contains("no usable")));
+        assert!(verdict(Some(&probe(None)), true).is_some_and(|v| v.contains("not installed")));
+        assert!(verdict(Some(&PythonProbe::default()), true).is_some_and(|v| v.contains("--python")));
+        assert_eq!(verdict(None, true), None);
+    }
+}

@@ -12,5 +12,7 @@ pub mod facts;
 pub mod install;
 pub mod paths;
 pub mod plan;
+pub mod preflight;
+pub mod shell;
 pub mod smoke;
 pub mod tui;

@@ -6,6 +6,7 @@ pub mod args;
 pub mod detect;
 pub mod doctor;
 pub mod install;
+pub mod install_printer;
 pub mod logging;
 pub mod output;
 pub mod plan;

@@ -2,6 +2,13 @@
 //! requirements → smoke, with fallback and rollback. Emits [`InstallEvent`]s that the
 //! CLI printer and the TUI render; knows nothing about either.
 
+pub mod engine;
+#[cfg(test)]
+mod engine_tests;
+pub mod log;
+pub mod progress;
+pub mod restore;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -85,6 +92,13 @@ pub enum Outcome {
     Installed,
     /// Nothing needed doing.
     NothingToDo,
+    /// A step failed before the environment changed: the previous build is untouched.
+    Unchanged,
+    /// A step failed after the environment changed and the previous build was not restored
+    /// yet (no `--yes`): `restore_commands` say how; the wizard offers it as an action.
+    Failed,
+    /// The CUDA build is installed and verified, but the requirements step failed.
+    RequirementsFailed,
     /// A step failed and the previous build was put back.
     RolledBack,
     /// A step failed and the previous build could not be restored: `restore_command` says how.
@@ -109,6 +123,9 @@ pub struct InstallReport {
     pub environment: String,
     /// The exact command that restores the previous build, when it was not restored.
     pub restore_command: Option<Vec<String>>,
+    /// All restore commands (builds from several indexes need more than one).
+    #[serde(default)]
+    pub restore_commands: Vec<Vec<String>>,
     pub diagnoses: Vec<Diagnosis>,
     /// The last smoke result.
     pub smoke: Option<SmokeReport>,

@@ -214,8 +214,8 @@ impl App {
     pub fn summary(&self) -> Option<String> {
         if let Some(r) = self.run.as_ref().and_then(|r| r.report.as_ref()) {
             let mut s = r.environment.clone();
-            if let Some(cmd) = &r.restore_command {
-                s.push_str(&format!("\nTo restore the previous build: {}", crate::exec::display_argv(cmd)));
+            for cmd in super::result::restore_commands(r) {
+                s.push_str(&format!("\nTo restore the previous build: {}", crate::exec::display_argv(&cmd)));
             }
             if let Some(p) = &r.log_path {
                 s.push_str(&format!("\nLog: {p}"));
@@ -506,10 +506,17 @@ pub(crate) fn go_review(app: &mut App) -> Vec<Effect> {
 
 /// Start an install (or dry run) of `plan` and show the Run screen.
 pub(crate) fn start_install(app: &mut App, plan: Box<Plan>, dry_run: bool) -> Vec<Effect> {
-    app.run = Some(RunData::new(RunKind::Install, dry_run, Some(plan.clone()), app.clock));
+    let Some(facts) = app.detection.facts.clone() else {
+        app.warn("Detection has not finished yet.");
+        return vec![];
+    };
+    let fallback_tried = app.run.as_ref().is_some_and(|r| r.fallback_tried);
+    let mut run = RunData::new(RunKind::Install, dry_run, Some(plan.clone()), app.clock);
+    run.fallback_tried = fallback_tried;
+    app.run = Some(run);
     app.quit_when_finished = false;
     app.screen = Screen::Run(RunUi::default());
-    vec![Effect::Install { plan, dry_run }]
+    vec![Effect::Install { facts, plan, dry_run }]
 }
 
 /// Run the smoke test and show the Verify screen.

@@ -235,29 +235,104 @@ pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
 pub(crate) fn render(app: &App, ui: &CheckUi, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let gpu_h = gpu_height(app);
+    let python_h = (rows(app).len() as u16 + 3).max(4);
     if area.width >= 110 {
-        let [top, bottom] = Layout::vertical([Constraint::Length(gpu_h.max(6)), Constraint::Min(4)]).areas(area);
+        let [top, p, n] =
+            Layout::vertical([Constraint::Length(gpu_h.max(6)), Constraint::Length(python_h), Constraint::Min(0)])
+                .areas(area);
         let [g, tr] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(top);
         render_gpu(app, frame, g);
         render_torch(app, frame, tr, t);
-        render_python(app, ui, frame, bottom);
+        render_python(app, ui, frame, p);
+        render_notes(app, frame, n);
     } else {
-        let [g, p, tr] =
-            Layout::vertical([Constraint::Length(gpu_h), Constraint::Min(4), Constraint::Length(5)]).areas(area);
+        let [g, p, tr, n] = Layout::vertical([
+            Constraint::Length(gpu_h),
+            Constraint::Length(python_h),
+            Constraint::Length(4),
+            Constraint::Min(0),
+        ])
+        .areas(area);
         render_gpu(app, frame, g);
         render_python(app, ui, frame, p);
         render_torch(app, frame, tr, t);
+        render_notes(app, frame, n);
     }
 }
 
 fn gpu_height(app: &App) -> u16 {
     match &app.detection.gpu {
         Some(p) if !p.gpus.is_empty() => {
-            let per = if p.gpus.len() > 1 { 3 } else { 4 };
+            let per = 3;
             (2 + 1 + per * p.gpus.len().min(3) + usize::from(p.gpus.len() > 1)) as u16
         }
         _ => 5,
     }
+}
+
+/// What the user should know before going on: what Enter does, then anything odd
+/// detection noticed, then the toolkit note (wheels do not need the CUDA Toolkit).
+pub fn notes(app: &App) -> Vec<String> {
+    let mut n = Vec::new();
+    let Some(f) = &app.detection.facts else { return n };
+    if f.python.is_some() {
+        n.push("Enter shows the PyTorch builds that run here. Nothing changes until you confirm on Review.".into());
+    }
+    if let Some(py) = &f.python {
+        for s in &py.user_site_shadowing {
+            n.push(format!("A user-site package shadows this environment: {s} (catalog F06)."));
+        }
+        for s in &py.pip_index_overrides {
+            n.push(format!("pip is configured with another index: {s} — it can pull the CPU build (catalog F05)."));
+        }
+        match py.cuda_visible_devices.as_deref() {
+            Some("") | Some("-1") => n.push(
+                "CUDA_VISIBLE_DEVICES hides every GPU from torch: unset it before training (catalog F35).".into(),
+            ),
+            Some(v) => n.push(format!("CUDA_VISIBLE_DEVICES={v}: torch sees only these GPUs.")),
+            None => {}
+        }
+    }
+    if f.wsl {
+        n.push("WSL: the Windows NVIDIA driver provides CUDA here; do not install a Linux driver inside WSL.".into());
+    }
+    n.extend(f.notes.iter().cloned());
+    match &f.cuda_toolkit {
+        Some(tk) => {
+            let what = match (&tk.nvcc_version, &tk.cuda_path) {
+                (Some(v), _) => format!("CUDA Toolkit {v}"),
+                (None, Some(p)) => format!("A CUDA Toolkit at {p}"),
+                (None, None) => "A CUDA Toolkit".into(),
+            };
+            n.push(format!(
+                "{what} is installed: PyTorch wheels do not use it (they bring their own CUDA runtime); it only matters for compiling extensions."
+            ));
+        }
+        None => n.push(
+            "No CUDA Toolkit is needed: PyTorch wheels bring their own CUDA runtime; only the driver matters.".into(),
+        ),
+    }
+    n
+}
+
+fn render_notes(app: &App, frame: &mut Frame, area: Rect) {
+    if area.height < 3 {
+        return;
+    }
+    let t = &app.theme;
+    let bullet = format!(" {} ", t.glyphs().bullet);
+    let width = area.width.saturating_sub(2) as usize;
+    let lines: Vec<Line> =
+        notes(app).iter().flat_map(|n| text::wrap_styled(&bullet, n, width, ratatui::style::Style::new())).collect();
+    if lines.is_empty() {
+        return;
+    }
+    // As tall as the notes need, never taller.
+    let area = Rect { height: area.height.min(lines.len() as u16 + 2), ..area };
+    let block = chrome::boxed(" Notes ", false, t);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn render_gpu(app: &App, frame: &mut Frame, area: Rect) {
@@ -275,9 +350,7 @@ fn render_gpu(app: &App, frame: &mut Frame, area: Rect) {
         ])),
         Some(p) => {
             if let Some(s) = gpu_state_text(&p.state) {
-                for l in text::wrap(&s, w.saturating_sub(1)) {
-                    lines.push(Line::styled(format!(" {l}"), t.warn()));
-                }
+                lines.extend(text::wrap_styled(" ", &s, w, t.warn()));
             }
             match &p.driver {
                 Some(d) => {
@@ -330,9 +403,6 @@ fn gpu_lines(gpu: &Gpu, multi: bool, w: usize, t: &Theme) -> Vec<Line<'static>> 
         None => " Compute capability unknown".into(),
     };
     out.push(Line::raw(cc));
-    if !multi {
-        out.push(Line::raw(""));
-    }
     out
 }
 
@@ -356,21 +426,25 @@ fn render_python(app: &App, ui: &CheckUi, frame: &mut Frame, area: Rect) {
     if rows.is_empty() {
         lines.push(Line::styled(" No Python interpreter found.", t.warn()));
     }
-    // Keep the cursor row visible: one details line is kept at the bottom.
-    let room = (inner.height as usize).saturating_sub(2).max(1);
+    // Keep the cursor row visible; the last line is for the target's details.
+    let room = (inner.height as usize).saturating_sub(1).max(1);
     let skip = ui.cursor.saturating_sub(room - 1);
     for (i, c) in rows.iter().enumerate().skip(skip).take(room) {
+        let pointer = if i == ui.cursor { g.arrow } else { " " };
         let mark = if c.chosen { g.radio_on } else { g.radio_off };
         let version = c.version.clone().unwrap_or_else(|| "?".into());
         let tail = match &c.problem {
             Some(p) => format!("  {p}"),
-            None if c.chosen => format!("  {} target", g.arrow),
+            None if c.chosen => "  (target)".to_string(),
             None => String::new(),
         };
-        let found = format!("  ({})", c.found_by);
-        let path_w = w.saturating_sub(4 + version.len() + 2 + found.len() + tail.len()).max(10);
+        let prefix = format!("{pointer:>2} {mark} {version:<7} ");
+        let found = format!("  {}", c.found_by);
+        let fixed = text::width(&prefix) + text::width(&found);
+        // The path gives way first, down to 16 cells; then the tail is cut.
+        let path_w = w.saturating_sub(fixed + text::width(&tail)).max(16);
         let path = text::truncate(&c.path, path_w, g.ellipsis);
-        let row = format!(" {mark} {version:<7} {path}{found}");
+        let tail = text::truncate(&tail, w.saturating_sub(fixed + text::width(&path)), g.ellipsis);
         let style = if i == ui.cursor {
             t.selected()
         } else if c.problem.is_some() {
@@ -378,7 +452,10 @@ fn render_python(app: &App, ui: &CheckUi, frame: &mut Frame, area: Rect) {
         } else {
             ratatui::style::Style::new()
         };
-        let mut spans = vec![Span::styled(row, style)];
+        let mut spans = vec![
+            Span::styled(format!("{prefix}{path}"), style),
+            Span::styled(found, if i == ui.cursor { style } else { t.dim() }),
+        ];
         if !tail.is_empty() {
             let ts = if c.problem.is_some() { t.warn() } else { t.ok() };
             spans.push(Span::styled(tail, if i == ui.cursor { style } else { ts }));
@@ -427,7 +504,7 @@ fn render_torch(app: &App, frame: &mut Frame, area: Rect, t: &Theme) {
         ])),
         Some(p) => {
             if let Some(torch) = &p.torch {
-                let mut fam = format!(" torch {}", torch.version);
+                let mut fam = format!("torch {}", torch.version);
                 for (name, v) in [("torchvision", &torch.torchvision), ("torchaudio", &torch.torchaudio)] {
                     if let Some(v) = v {
                         fam.push_str(&format!(" · {name} {v}"));
@@ -436,18 +513,14 @@ fn render_torch(app: &App, frame: &mut Frame, area: Rect, t: &Theme) {
                 if let Some(x) = &torch.xformers {
                     fam.push_str(&format!(" · xformers {x}"));
                 }
-                for l in text::wrap(&fam, w.saturating_sub(1)) {
-                    lines.push(Line::styled(l, t.title()));
-                }
+                lines.extend(text::wrap_styled(" ", &fam, w, t.title()));
             }
             if let Some(v) = verdict(Some(p), gpu_ready) {
                 let style = match &p.torch {
                     Some(TorchFacts { cuda: Some(_), .. }) if gpu_ready => t.ok(),
                     _ => t.warn(),
                 };
-                for l in text::wrap(&v, w.saturating_sub(1)) {
-                    lines.push(Line::styled(format!(" {l}"), style));
-                }
+                lines.extend(text::wrap_styled(" ", &v, w, style));
             }
         }
     }

@@ -10,7 +10,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
-use crate::plan::{Candidate, Manager, Plan};
+use crate::plan::{Manager, Plan};
 
 use super::app::{App, PlanPurpose, Screen, go_review, start_plan};
 use super::effect::Effect;
@@ -184,8 +184,7 @@ fn choose(app: &mut App, force: bool) -> Vec<Effect> {
         return vec![];
     };
     if !c.ok && !force {
-        let why = failing_reason(&c).unwrap_or("a check failed");
-        app.warn(format!("{} {} will not run here: {why}. Press f to plan it anyway.", c.variant, c.torch));
+        app.warn(format!("{} {} will not run here (see Why). Press f to plan it anyway.", c.variant, c.torch));
         return vec![];
     }
     if c.recommended && !force {
@@ -197,11 +196,6 @@ fn choose(app: &mut App, force: bool) -> Vec<Effect> {
     }
     app.request.force = force && !c.ok;
     go_review(app)
-}
-
-/// The first reason that explains a ✗ (the planner lists the failing checks' reasons).
-fn failing_reason(c: &Candidate) -> Option<&str> {
-    c.reasons.first().map(String::as_str)
 }
 
 pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
@@ -225,8 +219,11 @@ pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
 }
 
 pub(crate) fn render(app: &App, ui: &ChooseUi, frame: &mut Frame, area: Rect) {
+    // The table takes what its rows need; the reasons get the rest.
+    let rows = table(app).map(|p| p.candidates.len()).unwrap_or(1) as u16;
+    let table_h = (rows + 3).clamp(4, area.height.saturating_sub(4 + 5));
     let [top, why, opts] =
-        Layout::vertical([Constraint::Min(5), Constraint::Length(6), Constraint::Length(5)]).areas(area);
+        Layout::vertical([Constraint::Length(table_h), Constraint::Min(4), Constraint::Length(4)]).areas(area);
     render_table(app, ui, frame, top);
     render_reasons(app, ui, frame, why);
     render_options(app, ui, frame, opts);
@@ -297,7 +294,12 @@ fn render_table(app: &App, ui: &ChooseUi, frame: &mut Frame, area: Rect) {
         Constraint::Length(6),
         Constraint::Min(10),
     ];
-    let table = Table::new(rows, widths).header(header).column_spacing(1).row_highlight_style(t.selected());
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(t.selected())
+        .highlight_symbol(format!("{} ", g.arrow))
+        .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
     let mut state = TableState::default().with_selected(Some(ui.row));
     frame.render_stateful_widget(table, inner, &mut state);
 }
@@ -336,7 +338,7 @@ fn render_reasons(app: &App, ui: &ChooseUi, frame: &mut Frame, area: Rect) {
 fn render_options(app: &App, ui: &ChooseUi, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let g = t.glyphs();
-    let block = chrome::boxed(" Options ", ui.focus != ChooseFocus::Table, t);
+    let block = chrome::boxed(" Options ", ui.focus != ChooseFocus::Table, t).borders(ratatui::widgets::Borders::TOP);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let py = app.detection.facts.as_ref().and_then(|f| f.python.as_ref());

@@ -7,9 +7,8 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::facts::Facts;
-use crate::install::InstallReport;
-use crate::plan::{Plan, Request};
+use crate::facts::{Facts, TorchFacts};
+use crate::plan::{Manager, Plan, Request};
 
 use super::msg::Msg;
 
@@ -26,15 +25,18 @@ pub enum Effect {
     /// Plan for these facts and this request. Answer: [`Msg::Plan`] with the same `id`
     /// (the wizard ignores answers to superseded requests).
     Plan { id: u64, facts: Box<Facts>, request: Request },
-    /// Run the plan's steps (or only show them, `dry_run`). Answer: a stream of
-    /// [`Msg::Install`] ending with `InstallEvent::Finished`.
-    Install { plan: Box<Plan>, dry_run: bool },
+    /// Run the plan's steps for the machine `facts` describes (or only show them,
+    /// `dry_run`), without automatic rollback: the wizard offers it. Answer: a stream of
+    /// [`Msg::Install`] ending with `InstallEvent::Finished` (engine: `Installer::run`).
+    Install { facts: Box<Facts>, plan: Box<Plan>, dry_run: bool },
     /// Stop whatever engine work is running (kill the child process group). The running
     /// install still ends with `InstallEvent::Finished` (outcome Cancelled).
     Cancel,
-    /// Put the previous build back after a failed or cancelled install. Answer: a stream of
-    /// [`Msg::Install`] like an install, ending with `InstallEvent::Finished`.
-    Rollback(Box<InstallReport>),
+    /// Put the previous build back into `python` after a failed or cancelled install
+    /// (`previous` None: remove the partly installed torch family). Answer: a stream of
+    /// [`Msg::Install`] like an install, ending with `InstallEvent::Finished`
+    /// (engine: `Installer::rollback`).
+    Rollback { python: String, previous: Option<TorchFacts>, manager: Manager },
     /// Run the smoke test with this interpreter (None = the default target) and load the
     /// last saved result. Answer: [`Msg::Verified`].
     Verify { python: Option<String> },

@@ -74,16 +74,19 @@ fn run_plan(app: &App) -> Option<&Plan> {
 pub fn actions(app: &App) -> Vec<ResultAction> {
     let Some(r) = report(app) else { return vec![ResultAction::Quit] };
     let mut a = Vec::new();
-    let failed = !r.ok && r.outcome != Outcome::DryRun;
-    let was_rollback = app.run.as_ref().is_some_and(|run| run.kind == RunKind::Rollback);
-    if r.outcome == Outcome::DryRun {
-        a.push(ResultAction::RunForReal);
-    }
-    if failed && !was_rollback && run_plan(app).is_some_and(|p| p.fallback.is_some()) {
-        a.push(ResultAction::RetryFallback);
-    }
-    if failed && matches!(r.outcome, Outcome::Broken | Outcome::Cancelled) && r.previous.is_some() {
-        a.push(ResultAction::Rollback);
+    let fallback =
+        run_plan(app).is_some_and(|p| p.fallback.is_some()) && !app.run.as_ref().is_some_and(|run| run.fallback_tried);
+    match r.outcome {
+        Outcome::DryRun => a.push(ResultAction::RunForReal),
+        // The environment changed and the previous build is not back: that comes first.
+        Outcome::Failed | Outcome::Broken | Outcome::Cancelled => {
+            a.push(ResultAction::Rollback);
+            if fallback && r.outcome == Outcome::Failed {
+                a.push(ResultAction::RetryFallback);
+            }
+        }
+        Outcome::Unchanged | Outcome::RolledBack if fallback => a.push(ResultAction::RetryFallback),
+        _ => {}
     }
     if r.log_path.is_some() {
         a.push(ResultAction::OpenLog);
@@ -91,6 +94,14 @@ pub fn actions(app: &App) -> Vec<ResultAction> {
     a.push(ResultAction::ShowLog);
     a.push(ResultAction::Quit);
     a
+}
+
+/// Every command that puts the previous build back by hand.
+pub fn restore_commands(r: &InstallReport) -> Vec<Vec<String>> {
+    if !r.restore_commands.is_empty() {
+        return r.restore_commands.clone();
+    }
+    r.restore_command.iter().cloned().collect()
 }
 
 pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
@@ -142,11 +153,27 @@ fn act(app: &mut App, a: ResultAction) -> Vec<Effect> {
             start_install(app, Box::new(retry), false)
         }
         ResultAction::Rollback => {
-            let Some(r) = report(app).cloned() else { return vec![] };
-            app.run = Some(RunData::new(RunKind::Rollback, false, None, app.clock));
+            let Some(r) = report(app) else { return vec![] };
+            let previous = r.previous.clone();
+            let plan = run_plan(app).cloned().map(Box::new);
+            let manager =
+                plan.as_ref().and_then(|p| p.choice.as_ref()).map(|c| c.manager).unwrap_or(app.request.manager);
+            let python = plan
+                .as_ref()
+                .and_then(|p| p.target_python.clone())
+                .or_else(|| app.detection.facts.as_ref().and_then(|f| f.python.as_ref()).map(|p| p.executable.clone()));
+            let Some(python) = python else {
+                app.warn("No target interpreter is known: run the restore command shown above.");
+                return vec![];
+            };
+            let fallback_tried = app.run.as_ref().is_some_and(|run| run.fallback_tried);
+            // Keep the failed plan: after the rollback its fallback can still be tried.
+            let mut run = RunData::new(RunKind::Rollback, false, plan, app.clock);
+            run.fallback_tried = fallback_tried;
+            app.run = Some(run);
             app.quit_when_finished = false;
             app.screen = Screen::Run(RunUi::default());
-            vec![Effect::Rollback(Box::new(r))]
+            vec![Effect::Rollback { python, previous, manager }]
         }
         ResultAction::OpenLog => match report(app).and_then(|r| r.log_path.clone()) {
             Some(p) => vec![Effect::OpenLog(PathBuf::from(p))],
@@ -177,9 +204,9 @@ pub fn doc_area(body: Rect) -> Rect {
     Rect { x: d.x + 1, y: d.y + 1, width: d.width.saturating_sub(2), height: d.height.saturating_sub(2) }
 }
 
+/// The longest column, for clamping the scroll offset.
 fn doc_len(app: &App, size: (u16, u16)) -> usize {
-    let area = doc_area(super::view::body_area(size));
-    doc_lines(app, doc::text_width(area)).len()
+    columns(app, doc_area(super::view::body_area(size))).iter().map(|(_, l)| l.len()).max().unwrap_or(0)
 }
 
 /// The guide's verification block, from a smoke report.
@@ -292,31 +319,64 @@ fn diagnoses(app: &App, r: &InstallReport) -> Vec<Diagnosis> {
     all
 }
 
-/// The result as text, wrapped to `w`.
+/// The result as text, wrapped to `w`, in one column.
 pub fn doc_lines(app: &App, w: usize) -> Vec<Line<'static>> {
+    doc_parts(app, w, w, false).0
+}
+
+/// Wide terminals get two columns: the verdict and checks on the left, throughput and
+/// training advice on the right. Returns each column's area and lines.
+pub fn columns(app: &App, inner: Rect) -> Vec<(Rect, Vec<Line<'static>>)> {
+    if inner.width >= 108 {
+        let [l, r] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(inner);
+        let (left, right) = doc_parts(app, doc::text_width(l), doc::text_width(r), true);
+        if !right.is_empty() {
+            return vec![(l, left), (r, right)];
+        }
+    }
+    vec![(inner, doc_lines(app, doc::text_width(inner)))]
+}
+
+fn doc_parts(app: &App, w: usize, side_w: usize, split: bool) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
     let t = &app.theme;
     let g = t.glyphs();
     let mut out: Vec<Line<'static>> = Vec::new();
+    let mut side: Vec<Line<'static>> = Vec::new();
     let Some(r) = report(app) else {
         out.push(Line::styled(" The run has not finished.", t.dim()));
-        return out;
+        return (out, side);
     };
+    let was_rollback = app.run.as_ref().is_some_and(|run| run.kind == RunKind::Rollback);
     let (headline, style) = match r.outcome {
         Outcome::Installed => (format!("{} PyTorch runs on your GPU.", g.check), t.ok()),
         Outcome::NothingToDo => (format!("{} Nothing needed changing.", g.check), t.ok()),
         Outcome::DryRun => ("Dry run finished: nothing was changed.".to_string(), t.accent()),
+        Outcome::RolledBack if was_rollback => (format!("{} Your previous build is back.", g.check), t.ok()),
         Outcome::RolledBack => (format!("{} The install failed; your previous build is back.", g.cross), t.bad()),
-        Outcome::Broken => (format!("{} The install failed and the previous build is not back.", g.cross), t.bad()),
+        Outcome::Unchanged => (format!("{} The install stopped before anything changed.", g.cross), t.bad()),
+        Outcome::Failed => (format!("{} The install failed; the previous build is not back yet.", g.cross), t.bad()),
+        Outcome::RequirementsFailed => {
+            (format!("{} The CUDA build works, but the requirements step failed.", g.cross), t.warn())
+        }
+        Outcome::Broken => (format!("{} The previous build could not be put back.", g.cross), t.bad()),
         Outcome::Cancelled => ("Cancelled.".to_string(), t.warn()),
     };
     out.extend(text::wrap_styled(" ", &headline, w, style.add_modifier(ratatui::style::Modifier::BOLD)));
     if !r.environment.is_empty() {
         out.extend(text::wrap_styled(" ", &r.environment, w, Style::new()));
     }
-    if let Some(cmd) = &r.restore_command {
+    let restore = restore_commands(r);
+    if !restore.is_empty() {
         out.push(Line::raw(""));
-        out.push(Line::styled(" To put the previous build back by hand:", t.title()));
-        out.extend(text::wrap_styled("   $ ", &display_argv(cmd), w, t.code()));
+        let how = if actions(app).contains(&ResultAction::Rollback) {
+            " Roll back (b) runs, or run it yourself:"
+        } else {
+            " To put the previous build back by hand:"
+        };
+        out.push(Line::styled(how, t.title()));
+        for cmd in &restore {
+            out.extend(text::wrap_styled("   $ ", &display_argv(cmd), w, t.code()));
+        }
     }
     let diags = diagnoses(app, r);
     if !diags.is_empty() {
@@ -336,23 +396,26 @@ pub fn doc_lines(app: &App, w: usize) -> Vec<Line<'static>> {
             out.push(Line::styled(" Smoke checks", t.title()));
             out.extend(check_lines(s, w, t));
         }
-        let tp = throughput_lines(s, w, t);
+        let (sw, dest) = if split { (side_w, &mut side) } else { (w, &mut out) };
+        let tp = throughput_lines(s, sw, t);
         if !tp.is_empty() {
-            out.push(Line::raw(""));
-            out.extend(tp);
+            if !dest.is_empty() || !split {
+                dest.push(Line::raw(""));
+            }
+            dest.extend(tp);
         }
         if r.ok
             && let Some(d) = s.devices.first()
             && let Some(mem) = d.memory_mib
         {
             let a = advice::for_card(mem, d.compute_capability.as_deref());
-            out.push(Line::raw(""));
-            out.push(Line::styled(format!(" Training on a {} card", a.tier), t.title()));
+            dest.push(Line::raw(""));
+            dest.push(Line::styled(format!(" Training on a {} card", a.tier), t.title()));
             for p in &a.points {
-                out.extend(text::wrap_styled(&format!("   {} ", g.bullet), p, w, Style::new()));
+                dest.extend(text::wrap_styled(&format!("   {} ", g.bullet), p, sw, Style::new()));
             }
             for l in a.snippet {
-                out.push(Line::styled(format!("       {l}"), t.code()));
+                dest.push(Line::styled(format!("     {l}"), t.code()));
             }
         }
     }
@@ -363,7 +426,7 @@ pub fn doc_lines(app: &App, w: usize) -> Vec<Line<'static>> {
     if let Some(p) = &r.log_path {
         out.extend(text::wrap_styled(" Log: ", p, w, t.dim()));
     }
-    out
+    (out, side)
 }
 
 pub(crate) fn render(app: &App, ui: &ResultUi, frame: &mut Frame, area: Rect) {
@@ -371,8 +434,9 @@ pub(crate) fn render(app: &App, ui: &ResultUi, frame: &mut Frame, area: Rect) {
     let [d, bottom] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
     let ok = report(app).is_some_and(|r| r.ok);
     frame.render_widget(chrome::boxed(if ok { " Result " } else { " Result — needs attention " }, false, t), d);
-    let inner = doc_area(area);
-    doc::render(frame, inner, doc_lines(app, doc::text_width(inner)), ui.scroll, t);
+    for (col, lines) in columns(app, doc_area(area)) {
+        doc::render(frame, col, lines, ui.scroll, t);
+    }
     let mut spans = vec![Span::raw(" ")];
     for (i, a) in actions(app).iter().enumerate() {
         if i > 0 {

@@ -236,6 +236,7 @@ pub(crate) fn render(app: &App, ui: &ReviewUi, frame: &mut Frame, area: Rect) {
         buttons.push(s);
     }
     let hint = match ui.button {
+        ReviewButton::Proceed if !enabled => "nothing to run yet: Customize, or Esc to go back",
         ReviewButton::Proceed if app.dry_run => "show the steps without changing anything",
         ReviewButton::Proceed => "run these commands now (default: just press Enter)",
         ReviewButton::Customize => "back to the build choice",

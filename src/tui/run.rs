@@ -14,7 +14,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::diagnose::Diagnosis;
 use crate::exec::Stream;
-use crate::install::{Expectation, InstallEvent, InstallReport, StageInfo};
+use crate::install::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
 use crate::plan::Plan;
 use crate::smoke::SmokeReport;
 
@@ -97,6 +97,9 @@ pub struct RunData {
     /// Set by `Finished`.
     pub report: Option<Box<InstallReport>>,
     pub cancel_requested: bool,
+    /// The engine already tried the plan's fallback (a "fallback" stage ran), in this run
+    /// or the one this run follows.
+    pub fallback_tried: bool,
 }
 
 impl RunData {
@@ -113,6 +116,7 @@ impl RunData {
             last_notice: None,
             report: None,
             cancel_requested: false,
+            fallback_tried: false,
         }
     }
 
@@ -139,6 +143,9 @@ pub(crate) fn apply(app: &mut App, event: InstallEvent) -> Vec<Effect> {
     };
     match event {
         InstallEvent::Stages(list) => {
+            if list.iter().any(|s| s.name == "fallback") {
+                run.fallback_tried = true;
+            }
             let old = std::mem::take(&mut run.stages);
             run.stages = list
                 .into_iter()
@@ -279,7 +286,7 @@ fn layout(body: Rect, download: bool) -> RunLayout {
     let left_w = if body.width >= 110 { 40 } else { 30 };
     let [stages, right] = Layout::horizontal([Constraint::Length(left_w), Constraint::Min(10)]).areas(main);
     let [log_box, progress] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(if download { 3 } else { 0 })]).areas(right);
+        Layout::vertical([Constraint::Min(3), Constraint::Length(if download { 4 } else { 0 })]).areas(right);
     let log = Rect {
         x: log_box.x + 1,
         y: log_box.y + 1,
@@ -298,7 +305,14 @@ pub fn headline(run: &RunData) -> String {
         }
         (RunKind::Install, None) => "Installing".to_string(),
     };
-    if run.dry_run { format!("{what} — dry run, nothing is changed") } else { what }
+    let what = if run.dry_run { format!("{what} — dry run, nothing is changed") } else { what };
+    match run.report.as_ref().map(|r| r.outcome) {
+        None => what,
+        Some(Outcome::Installed | Outcome::NothingToDo | Outcome::DryRun) => format!("{what}: done"),
+        Some(Outcome::RolledBack) if run.kind == RunKind::Rollback => format!("{what}: done"),
+        Some(Outcome::Cancelled) => format!("{what}: cancelled"),
+        Some(_) => format!("{what}: failed"),
+    }
 }
 
 pub(crate) fn render(app: &App, frame: &mut Frame, area: Rect) {
@@ -415,6 +429,8 @@ fn render_download(d: &Download, frame: &mut Frame, area: Rect, t: &Theme) {
     let rate = d.rate();
     let mut tail = match d.total {
         Some(total) => format!(" {} / {}", text::bytes(d.done), text::bytes(total)),
+        // A phase ("Installing collected packages"): the title says it all.
+        None if d.done == 0 => String::new(),
         None => format!(" {}", text::bytes(d.done)),
     };
     if let Some(r) = rate {
@@ -427,13 +443,10 @@ fn render_download(d: &Download, frame: &mut Frame, area: Rect, t: &Theme) {
             tail.push_str(&format!(" · {} left", text::duration(left)));
         }
     }
-    let bar_w = (inner.width as usize).saturating_sub(text::width(&tail) + 1).max(5);
-    let mut spans = vec![Span::raw(" ")];
-    match d.total {
-        Some(total) if total > 0 => spans.extend(bars::bar(d.done as f64 / total as f64, bar_w, t.accent(), t)),
-        // Unknown size: no bar, just what has arrived.
-        _ => {}
+    let bar_w = (inner.width as usize).saturating_sub(2).max(5);
+    let mut bar = vec![Span::raw(" ")];
+    if let Some(total) = d.total.filter(|t| *t > 0) {
+        bar.extend(bars::bar(d.done as f64 / total as f64, bar_w, t.accent(), t));
     }
-    spans.push(Span::raw(tail));
-    frame.render_widget(Paragraph::new(Line::from(spans)), inner);
+    frame.render_widget(Paragraph::new(vec![Line::from(bar), Line::raw(tail)]), inner);
 }

@@ -149,7 +149,8 @@ fn outcome_lines(o: &VerifyOutcome, w: usize, t: &Theme) -> Vec<Line<'static>> {
             ));
         }
         if prev.cuda_available != now.cuda_available {
-            changes.push(format!("CUDA available {} {} {}", prev.cuda_available, g.arrow, now.cuda_available));
+            let py = |b: bool| if b { "True" } else { "False" };
+            changes.push(format!("CUDA available {} {} {}", py(prev.cuda_available), g.arrow, py(now.cuda_available)));
         }
         let (pd, nd) = (prev.devices.first().map(|d| &d.name), now.devices.first().map(|d| &d.name));
         if pd != nd {
@@ -201,7 +202,11 @@ fn outcome_lines(o: &VerifyOutcome, w: usize, t: &Theme) -> Vec<Line<'static>> {
             used += 8;
         }
         let changed = has_prev && cur.map(|c| c.ok) != before.map(|c| c.ok);
-        let detail = cur.or(before).map(|c| c.detail.clone()).unwrap_or_default();
+        let detail = match (cur, before) {
+            (Some(c), _) => c.detail.clone(),
+            (None, Some(_)) => "not run this time".to_string(),
+            (None, None) => String::new(),
+        };
         let tag = if changed { "changed: " } else { "" };
         let detail_w = w.saturating_sub(used + 2 + tag.len());
         if changed {

@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::app::{App, Confirm, NoticeKind, Screen};
 use super::widgets::chrome::{self, StepMark};
@@ -46,7 +46,7 @@ pub fn render(app: &App, frame: &mut Frame) {
             NoticeKind::Info => t.accent(),
             NoticeKind::Warn => t.warn(),
         };
-        chrome::status(frame, status, &n.text, style);
+        chrome::status(frame, status, &n.text, style, t.glyphs().ellipsis);
     }
     chrome::footer(frame, footer, &keys(app), t);
     if app.help {
@@ -220,9 +220,8 @@ fn confirm(app: &App, c: Confirm, frame: &mut Frame, area: Rect) {
     let w = 60u16.min(area.width.saturating_sub(4));
     let inner_area = chrome::centered(area, w, 8);
     let inner = chrome::popup(frame, inner_area, title, t);
-    frame.render_widget(Clear, inner);
-    let lines = vec![
-        Line::raw(format!(" {body}")),
+    let mut lines = super::widgets::text::wrap_styled(" ", body, inner.width as usize, ratatui::style::Style::new());
+    lines.extend([
         Line::raw(""),
         Line::from(vec![
             Span::raw(" "),
@@ -230,8 +229,8 @@ fn confirm(app: &App, c: Confirm, frame: &mut Frame, area: Rect) {
             Span::raw("  "),
             chrome::button("n Keep going", true, t),
         ]),
-    ];
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    ]);
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn too_small(app: &App, frame: &mut Frame, area: Rect) {

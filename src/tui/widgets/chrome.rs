@@ -62,7 +62,8 @@ pub fn footer(frame: &mut Frame, area: Rect, keys: &[(&str, &str)], theme: &Them
 }
 
 /// A status line above the footer.
-pub fn status(frame: &mut Frame, area: Rect, text: &str, style: Style) {
+pub fn status(frame: &mut Frame, area: Rect, text: &str, style: Style, ellipsis: &str) {
+    let text = super::text::truncate(text, area.width.saturating_sub(2) as usize, ellipsis);
     frame.render_widget(Paragraph::new(Span::styled(format!(" {text}"), style)), area);
 }
 

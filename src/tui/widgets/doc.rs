@@ -32,7 +32,7 @@ pub fn render(frame: &mut Frame, area: Rect, lines: Vec<Line<'static>>, offset: 
                 .track_symbol(Some("|"))
                 .thumb_symbol("#")
         } else {
-            Scrollbar::new(ScrollbarOrientation::VerticalRight)
+            Scrollbar::new(ScrollbarOrientation::VerticalRight).symbols(ratatui::symbols::scrollbar::VERTICAL)
         };
         frame.render_stateful_widget(
             bar.style(theme.dim()),

@@ -12,6 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::tui::theme::Theme;
+use crate::tui::widgets::text;
 
 /// What a log line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,22 +178,54 @@ impl LogScroll {
     }
 }
 
-/// Draw the visible slice of the log. Cost: O(height), never O(log length).
+/// Draw the visible slice of the log, long lines wrapped. Cost: O(height) lines are
+/// looked at, never O(log length).
 pub fn render(frame: &mut Frame, area: Rect, log: &LogBuffer, scroll: &LogScroll, theme: &Theme) {
-    let (start, end) = scroll.window(log, area.height as u64);
-    let lines: Vec<Line> = (start..end)
-        .filter_map(|n| log.get(n))
-        .map(|l| {
-            let style = match l.kind {
-                LineKind::Stdout => Style::new(),
-                LineKind::Stderr => theme.warn(),
-                LineKind::Marker => theme.accent().add_modifier(ratatui::style::Modifier::BOLD),
-                LineKind::Notice => theme.accent(),
-            };
-            Line::from(Span::styled(l.text.as_str(), style))
-        })
-        .collect();
+    let lines: Vec<Line> = visible(log, scroll, area.width as usize, area.height as usize, theme).into();
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The screen lines for a pane `w`×`h`: wrapped log lines ending at the scroll position,
+/// filled forward when the position is near the top.
+fn visible(log: &LogBuffer, scroll: &LogScroll, w: usize, h: usize, theme: &Theme) -> VecDeque<Line<'static>> {
+    let style = |kind: LineKind| match kind {
+        LineKind::Stdout => Style::new(),
+        LineKind::Stderr => theme.warn(),
+        LineKind::Marker => theme.accent().add_modifier(ratatui::style::Modifier::BOLD),
+        LineKind::Notice => theme.accent(),
+    };
+    let wrapped = |n: u64| -> Vec<Line<'static>> {
+        log.get(n)
+            .map(|l| {
+                text::wrap_hard(&l.text, w, 2)
+                    .into_iter()
+                    .map(|piece| Line::from(Span::styled(piece, style(l.kind))))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let end = if scroll.follow { log.end() } else { scroll.bottom.clamp(log.first(), log.end()) };
+    let mut out: VecDeque<Line<'static>> = VecDeque::with_capacity(h + 4);
+    let mut n = end;
+    while n > log.first() && out.len() < h {
+        n -= 1;
+        for l in wrapped(n).into_iter().rev() {
+            out.push_front(l);
+        }
+    }
+    while out.len() > h {
+        out.pop_front();
+    }
+    let mut m = end;
+    while out.len() < h && m < log.end() {
+        for l in wrapped(m) {
+            if out.len() < h {
+                out.push_back(l);
+            }
+        }
+        m += 1;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -258,6 +291,26 @@ mod tests {
         s.down(&b, 1000);
         assert!(s.follow);
         assert_eq!(s.window(&b, 10), (91, 101));
+    }
+
+    fn texts(v: &VecDeque<Line>) -> Vec<String> {
+        v.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
+    }
+
+    #[test]
+    fn visible_lines_wrap_from_the_bottom() {
+        let t = Theme::MONO;
+        let mut b = LogBuffer::with_capacity(100);
+        b.push(LineKind::Stdout, "one");
+        b.push(LineKind::Stdout, "two is long");
+        b.push(LineKind::Stdout, "three");
+        let s = LogScroll::default();
+        assert_eq!(texts(&visible(&b, &s, 7, 3, &t)), vec!["two is", "  long", "three"]);
+        assert_eq!(texts(&visible(&b, &s, 20, 5, &t)), vec!["one", "two is long", "three"]);
+        // Scrolled to the top: the page is filled forward.
+        let mut top = LogScroll::default();
+        top.top(&b, 1);
+        assert_eq!(texts(&visible(&b, &top, 20, 2, &t)), vec!["one", "two is long"]);
     }
 
     #[test]

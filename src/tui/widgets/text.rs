@@ -64,6 +64,33 @@ pub fn wrap_styled(first: &str, text: &str, width: usize, style: Style) -> Vec<L
         .collect()
 }
 
+/// Break `s` into pieces of at most `w` cells, at a space when one is in the second half
+/// of the piece, else anywhere (URLs and paths have no spaces); pieces after the first are
+/// indented by `indent` spaces.
+pub fn wrap_hard(s: &str, w: usize, indent: usize) -> Vec<String> {
+    let w = w.max(indent + 1);
+    let mut out = Vec::new();
+    let (head, mut rest) = take_line(s, w);
+    out.push(head);
+    while !rest.is_empty() {
+        let (h, r) = take_line(&rest, w - indent);
+        out.push(format!("{}{h}", " ".repeat(indent)));
+        rest = r;
+    }
+    out
+}
+
+fn take_line(s: &str, w: usize) -> (String, String) {
+    let (head, rest) = split_at_width(s, w);
+    if rest.is_empty() || rest.starts_with(' ') {
+        return (head, rest.trim_start_matches(' ').to_string());
+    }
+    match head.rfind(' ') {
+        Some(i) if width(&head[..i]) >= w / 2 => (head[..i].to_string(), format!("{}{rest}", &head[i + 1..])),
+        _ => (head, rest),
+    }
+}
+
 /// Split at most `w` cells off the front of `s`.
 fn split_at_width(s: &str, w: usize) -> (String, String) {
     let mut acc = 0;
@@ -138,6 +165,15 @@ mod tests {
         for l in wrap("the quick brown fox jumps over the lazy dog again and again", 9) {
             assert!(width(&l) <= 9, "{l:?}");
         }
+    }
+
+    #[test]
+    fn hard_wrap_indents_continuations() {
+        assert_eq!(wrap_hard("abcdefgh", 4, 2), vec!["abcd", "  ef", "  gh"]);
+        assert_eq!(wrap_hard("torchaudio 2.5.1+cpu", 16, 2), vec!["torchaudio", "  2.5.1+cpu"]);
+        assert_eq!(wrap_hard("ab cdefghijkl", 8, 0), vec!["ab cdefg", "hijkl"]);
+        assert_eq!(wrap_hard("abc", 4, 2), vec!["abc"]);
+        assert_eq!(wrap_hard("", 4, 2), vec![""]);
     }
 
     #[test]

@@ -136,6 +136,8 @@ pub enum GpuState {
     ToolMissing { detail: String },
     /// A probe answered with something torchup could not read.
     Unreadable { detail: String },
+    /// nvidia-smi (or NVML) did not answer in time: a wedged driver, often after suspend.
+    TimedOut { detail: String },
 }
 
 /// The target Python interpreter.

@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::facts::gpu::GpuProbe;
+use crate::facts::platform::Platform;
 use crate::facts::{EnvKind, Facts, Gpu, GpuState, PythonCandidate, TorchFacts, parse_capability};
 
 use super::app::{App, Screen, go_choose};
@@ -58,11 +59,14 @@ pub(crate) fn facts_arrived(app: &mut App, result: Result<Box<Facts>, String>) {
     app.detection.running = false;
     match result {
         Ok(f) => {
+            // Keep what the GPU probe said about itself (which nvidia-smi, which NVML).
+            let previous = app.detection.gpu.take().unwrap_or_default();
             app.detection.gpu = Some(GpuProbe {
                 gpus: f.gpus.clone(),
                 driver: f.driver.clone(),
                 state: f.gpu_state.clone(),
                 notes: f.notes.clone(),
+                ..previous
             });
             app.detection.python = Some(PythonProbe {
                 python: f.python.clone(),
@@ -203,18 +207,16 @@ pub fn verdict(python: Option<&PythonProbe>, gpu_ready: bool) -> Option<String> 
     })
 }
 
-/// One sentence for a GPU state that is not Ready.
-pub fn gpu_state_text(state: &GpuState) -> Option<String> {
-    match state {
-        GpuState::Ready => None,
-        GpuState::NoGpu => Some("No NVIDIA GPU or driver found. PyTorch can still run on the CPU.".into()),
-        GpuState::DriverNotLoaded { detail } => Some(format!("The NVIDIA driver is not loaded: {detail}")),
-        GpuState::VersionMismatch { detail } => {
-            Some(format!("Driver/library version mismatch (reboot after a driver update): {detail}"))
-        }
-        GpuState::ToolMissing { detail } => Some(format!("nvidia-smi and NVML are missing: {detail}")),
-        GpuState::Unreadable { detail } => Some(format!("Could not read the GPU probe: {detail}")),
+/// What a GPU state that is not Ready means and what to do (the detect module's own
+/// explanation, with the fix for this platform once the platform is known).
+pub fn gpu_state_text(state: &GpuState, facts: Option<&Facts>) -> Option<String> {
+    if *state == GpuState::Ready {
+        return None;
     }
+    Some(match facts {
+        Some(f) => state.explanation_for(&Platform { os: f.os, arch: f.arch.clone(), wsl: f.wsl }),
+        None => state.explanation(),
+    })
 }
 
 pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
@@ -234,18 +236,21 @@ pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
 
 pub(crate) fn render(app: &App, ui: &CheckUi, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let gpu_h = gpu_height(app);
     let python_h = (rows(app).len() as u16 + 3).max(4);
     if area.width >= 110 {
+        let [top_w, _] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+        let gpu = gpu_card(app, top_w.width.saturating_sub(2) as usize);
+        let gpu_h = (gpu.len() as u16 + 2).clamp(6, area.height.saturating_sub(python_h + 3).max(6));
         let [top, p, n] =
-            Layout::vertical([Constraint::Length(gpu_h.max(6)), Constraint::Length(python_h), Constraint::Min(0)])
-                .areas(area);
+            Layout::vertical([Constraint::Length(gpu_h), Constraint::Length(python_h), Constraint::Min(0)]).areas(area);
         let [g, tr] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(top);
-        render_gpu(app, frame, g);
+        render_gpu(gpu, frame, g, t);
         render_torch(app, frame, tr, t);
         render_python(app, ui, frame, p);
         render_notes(app, frame, n);
     } else {
+        let gpu = gpu_card(app, area.width.saturating_sub(2) as usize);
+        let gpu_h = (gpu.len() as u16 + 2).clamp(3, area.height.saturating_sub(python_h + 4).max(3));
         let [g, p, tr, n] = Layout::vertical([
             Constraint::Length(gpu_h),
             Constraint::Length(python_h),
@@ -253,20 +258,10 @@ pub(crate) fn render(app: &App, ui: &CheckUi, frame: &mut Frame, area: Rect) {
             Constraint::Min(0),
         ])
         .areas(area);
-        render_gpu(app, frame, g);
+        render_gpu(gpu, frame, g, t);
         render_python(app, ui, frame, p);
         render_torch(app, frame, tr, t);
         render_notes(app, frame, n);
-    }
-}
-
-fn gpu_height(app: &App) -> u16 {
-    match &app.detection.gpu {
-        Some(p) if !p.gpus.is_empty() => {
-            let per = 3;
-            (2 + 1 + per * p.gpus.len().min(3) + usize::from(p.gpus.len() > 1)) as u16
-        }
-        _ => 5,
     }
 }
 
@@ -335,21 +330,25 @@ fn render_notes(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn render_gpu(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
-    let g = t.glyphs();
+fn render_gpu(lines: Vec<Line<'static>>, frame: &mut Frame, area: Rect, t: &Theme) {
     let block = chrome::boxed(" GPU ", false, t);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let w = inner.width as usize;
-    let mut lines: Vec<Line> = Vec::new();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The GPU card's lines for an inner width `w`.
+fn gpu_card(app: &App, w: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let g = t.glyphs();
+    let mut lines: Vec<Line<'static>> = Vec::new();
     match &app.detection.gpu {
         None => lines.push(Line::from(vec![
             Span::styled(format!("{} ", app.spinner()), t.accent()),
             Span::raw("Looking for NVIDIA GPUs (NVML, nvidia-smi)…"),
         ])),
         Some(p) => {
-            if let Some(s) = gpu_state_text(&p.state) {
+            if let Some(s) = gpu_state_text(&p.state, app.detection.facts.as_deref()) {
                 lines.extend(text::wrap_styled(" ", &s, w, t.warn()));
             }
             match &p.driver {
@@ -375,7 +374,7 @@ fn render_gpu(app: &App, frame: &mut Frame, area: Rect) {
             }
         }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    lines
 }
 
 fn gpu_lines(gpu: &Gpu, multi: bool, w: usize, t: &Theme) -> Vec<Line<'static>> {

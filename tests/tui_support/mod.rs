@@ -38,7 +38,13 @@ pub fn driver(version: &str, cuda: &str) -> Driver {
 }
 
 pub fn gpu_probe() -> GpuProbe {
-    GpuProbe { gpus: vec![rtx3050()], driver: Some(driver("581.29", "13.0")), state: GpuState::Ready, notes: vec![] }
+    GpuProbe {
+        gpus: vec![rtx3050()],
+        driver: Some(driver("581.29", "13.0")),
+        state: GpuState::Ready,
+        nvidia_smi: Some(r"C:\Windows\System32\nvidia-smi.exe".into()),
+        ..GpuProbe::default()
+    }
 }
 
 pub fn python() -> PythonFacts {
@@ -146,9 +152,7 @@ pub fn facts_gpu_off() -> Facts {
         gpus: vec![],
         driver: None,
         gpu_state: GpuState::DriverNotLoaded {
-            detail:
-                "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver (prime-select intel?)"
-                    .into(),
+            detail: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver".into(),
         },
         python: Some(py.clone()),
         python_candidates: vec![PythonCandidate {
@@ -745,7 +749,7 @@ impl Harness {
             gpus: facts.gpus.clone(),
             driver: facts.driver.clone(),
             state: facts.gpu_state.clone(),
-            notes: vec![],
+            ..GpuProbe::default()
         })));
         self.send(Msg::Python(Box::new(PythonProbe {
             python: facts.python.clone(),

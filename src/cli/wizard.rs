@@ -21,29 +21,34 @@ pub enum StartAt {
 /// `torchup` (and `torchup verify`) in a terminal.
 pub async fn run(g: &GlobalArgs, start: Option<StartAt>) -> Result<Exit, CliError> {
     match engine_for(g) {
-        Some(engine) => run_with(g, start, engine).await,
+        Some(mut engine) => run_with(g, start, engine.as_mut()).await,
         // Until the engine handle is wired, keep the plain report reachable.
         None => super::detect::run(g, false).await,
     }
 }
 
-/// The engine behind the wizard. The engine handle over detect/plan/install/smoke is
-/// provided by the engine side; until then there is none and `run` falls back.
-fn engine_for(_g: &GlobalArgs) -> Option<Box<dyn EngineHandle + Send>> {
+/// The engine behind the wizard: the [`EngineHandle`] over detect/plan/install/smoke.
+/// It is wired on the engine side; until then there is none and `run` falls back to the
+/// plain report.
+fn engine_for(_g: &GlobalArgs) -> Option<Box<dyn EngineHandle>> {
     None
 }
 
-/// Run the wizard over `engine` in the real terminal.
-pub async fn run_with(
+/// Run the wizard over `engine` in the real terminal: alternate screen and raw mode while
+/// it runs, restored afterwards — also on a panic (ratatui's hook) and on Ctrl-C (a key in
+/// raw mode, handled by `update`). Prints a one-line summary after the terminal is back.
+pub async fn run_with<E: EngineHandle + ?Sized>(
     g: &GlobalArgs,
     start: Option<StartAt>,
-    mut engine: Box<dyn EngineHandle + Send>,
+    engine: &mut E,
 ) -> Result<Exit, CliError> {
     let env = HostEnv::capture();
     let theme = Theme::detect(g.no_color, &env, Os::current());
     // Our hook first: ratatui::init wraps it, so the terminal is restored before it runs.
     install_panic_logging();
     let mut terminal = ratatui::try_init().map_err(|e| {
+        // try_init may have switched raw mode on before failing.
+        ratatui::restore();
         CliError::environment(format!("cannot open the terminal for the wizard: {e}; use `torchup install --yes`"))
     })?;
     let size = terminal.size().map(|s| (s.width, s.height)).unwrap_or((80, 24));
@@ -57,7 +62,7 @@ pub async fn run_with(
     });
     let (tx, rx) = mpsc::unbounded_channel();
     let signals = tokio::spawn(forward_signals(tx.clone()));
-    let result = run_loop(&mut terminal, &mut app, effects, engine.as_mut(), EventStream::new(), tx, rx).await;
+    let result = run_loop(&mut terminal, &mut app, effects, engine, EventStream::new(), tx, rx).await;
     signals.abort();
     ratatui::restore();
     result.map_err(|e| CliError::environment(e.to_string()))?;

@@ -436,3 +436,17 @@ fn events_without_a_run_are_ignored() {
     assert!(h.app.run.is_none());
     assert_eq!(h.app.finish(), Finish::Incomplete);
 }
+
+#[test]
+fn a_failed_plan_can_be_retried() {
+    let mut h = Harness::wizard();
+    h.detected(facts());
+    h.key(KeyCode::Enter);
+    let id = h.last_plan_id();
+    h.send(Msg::Plan { id, result: Err("the index answered 503".into()) });
+    assert_eq!(h.app.planning.error.as_deref(), Some("the index answered 503"));
+    assert!(!h.app.animating());
+    let e = h.key(KeyCode::Enter);
+    assert!(matches!(e.as_slice(), [Effect::Plan { id: again, .. }] if *again == id + 1));
+    assert!(h.app.planning.error.is_none());
+}

@@ -180,6 +180,10 @@ fn choose(app: &mut App, force: bool) -> Vec<Effect> {
         _ => return vec![],
     };
     let Some(c) = table(app).and_then(|p| p.candidates.get(row)).cloned() else {
+        if app.planning.error.is_some() && app.planning.pending.is_none() {
+            // The planner failed: Enter asks again.
+            return start_plan(app, PlanPurpose::Browse);
+        }
         app.info("Waiting for the planner…");
         return vec![];
     };
@@ -237,7 +241,7 @@ fn render_table(app: &App, ui: &ChooseUi, frame: &mut Frame, area: Rect) {
     frame.render_widget(block, area);
     let Some(plan) = table(app) else {
         let line = match &app.planning.error {
-            Some(e) => Line::styled(format!(" The planner failed: {e}"), t.bad()),
+            Some(e) => Line::styled(format!(" The planner failed: {e} (Enter: try again)"), t.bad()),
             None => Line::from(vec![
                 Span::styled(format!(" {} ", app.spinner()), t.accent()),
                 Span::raw("Planning: matching wheels to the driver, GPU and Python…"),

@@ -9,10 +9,12 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/facts").join(format!("{name}.json"))
 }
 
-/// Run the binary with a clean environment: temp HOME and state/cache dirs, no pip settings.
+/// Run the binary with a clean environment: temp HOME and state/cache dirs, no pip settings,
+/// and `--offline` so no test reaches a network index.
 fn torchup(tmp: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_torchup"))
         .args(args)
+        .arg("--offline")
         .env_clear()
         .env("HOME", tmp)
         .env("TORCHUP_STATE_DIR", tmp.join("state"))
@@ -43,7 +45,7 @@ fn tmp() -> tempfile::TempDir {
 fn json_plan_for_the_guide_machine() {
     let t = tmp();
     let f = fixture("win-rtx3050-581-py311-conda-cpu");
-    let o = torchup(t.path(), &["plan", "--json", "--offline", "--facts", f.to_str().unwrap()]);
+    let o = torchup(t.path(), &["plan", "--json", "--facts", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let p = json(&o);
     assert_eq!(p["schema"], 1);
@@ -71,7 +73,7 @@ fn json_plan_for_the_guide_machine() {
 fn human_plan_shows_the_table_and_powershell_commands() {
     let t = tmp();
     let f = fixture("win-rtx3050-581-py311-conda-cpu");
-    let o = torchup(t.path(), &["plan", "--offline", "--facts", f.to_str().unwrap()]);
+    let o = torchup(t.path(), &["plan", "--facts", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("RTX 3050 Laptop = compute 8.6, driver 581.29 ≥ 580 → cu130, torch 2.15.0"), "{out}");
@@ -139,11 +141,12 @@ fn bad_facts_files_are_one_line_usage_errors() {
 }
 
 #[test]
-fn plan_without_facts_says_how_to_get_them() {
+fn plan_without_facts_detects_this_machine_and_needs_a_python() {
+    // No PATH at all: detection finds no interpreter, which is "environment unusable".
     let t = tmp();
     let o = torchup(t.path(), &["plan", "--json"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--facts"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim_end().lines().count(), 1, "one line: {}", stderr(&o));
 }
 
 #[test]

@@ -295,6 +295,7 @@ pub fn plan() -> Plan {
         data_source: "bundled".into(),
         data_version: "2026-11".into(),
         target_python: Some(PY.into()),
+        refused: None,
     }
 }
 

@@ -47,3 +47,9 @@ impl CliError {
         CliError { exit: Exit::Failed, message: message.into() }
     }
 }
+
+/// The engine session for these global flags.
+pub fn session(g: &GlobalArgs) -> Result<crate::session::Session, CliError> {
+    crate::session::Session::for_host(g.python.clone(), &g.index_url, g.offline)
+        .map_err(|e| CliError::environment(e.to_string()))
+}

@@ -1,5 +1,16 @@
-//! Starting the TUI wizard.
+//! Starting the TUI wizard: open the terminal, run the loop with an engine handle,
+//! restore the terminal (also on panic and Ctrl-C), print a one-line summary.
+use std::sync::Once;
+use std::time::Instant;
+
+use crossterm::event::EventStream;
+use tokio::sync::mpsc;
+
 use super::{CliError, Exit, GlobalArgs};
+use crate::facts::Os;
+use crate::facts::platform::HostEnv;
+use crate::tui::terminal::run_loop;
+use crate::tui::{App, AppOptions, EngineHandle, Finish, Mode, Msg, Theme};
 
 /// Which screen the wizard opens on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -7,6 +18,101 @@ pub enum StartAt {
     Verify,
 }
 
-pub async fn run(g: &GlobalArgs, _start: Option<StartAt>) -> Result<Exit, CliError> {
-    super::detect::run(g, false).await
+/// `torchup` (and `torchup verify`) in a terminal.
+pub async fn run(g: &GlobalArgs, start: Option<StartAt>) -> Result<Exit, CliError> {
+    match engine_for(g) {
+        Some(mut engine) => run_with(g, start, engine.as_mut()).await,
+        // Until the engine handle is wired, keep the plain report reachable.
+        None => super::detect::run(g, false).await,
+    }
+}
+
+/// The engine behind the wizard: the [`EngineHandle`] over detect/plan/install/smoke.
+/// It is wired on the engine side; until then there is none and `run` falls back to the
+/// plain report.
+fn engine_for(_g: &GlobalArgs) -> Option<Box<dyn EngineHandle>> {
+    None
+}
+
+/// Run the wizard over `engine` in the real terminal: alternate screen and raw mode while
+/// it runs, restored afterwards — also on a panic (ratatui's hook) and on Ctrl-C (a key in
+/// raw mode, handled by `update`). Prints a one-line summary after the terminal is back.
+pub async fn run_with<E: EngineHandle + ?Sized>(
+    g: &GlobalArgs,
+    start: Option<StartAt>,
+    engine: &mut E,
+) -> Result<Exit, CliError> {
+    let env = HostEnv::capture();
+    let theme = Theme::detect(g.no_color, &env, Os::current());
+    // Our hook first: ratatui::init wraps it, so the terminal is restored before it runs.
+    install_panic_logging();
+    let mut terminal = ratatui::try_init().map_err(|e| {
+        // try_init may have switched raw mode on before failing.
+        ratatui::restore();
+        CliError::environment(format!("cannot open the terminal for the wizard: {e}; use `torchup install --yes`"))
+    })?;
+    let size = terminal.size().map(|s| (s.width, s.height)).unwrap_or((80, 24));
+    let (mut app, effects) = App::new(AppOptions {
+        theme,
+        mode: if start == Some(StartAt::Verify) { Mode::Verify } else { Mode::Wizard },
+        size,
+        python: g.python.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        index_url: g.index_url.clone(),
+        now: Instant::now(),
+    });
+    let (tx, rx) = mpsc::unbounded_channel();
+    let signals = tokio::spawn(forward_signals(tx.clone()));
+    let result = run_loop(&mut terminal, &mut app, effects, engine, EventStream::new(), tx, rx).await;
+    signals.abort();
+    ratatui::restore();
+    result.map_err(|e| CliError::environment(e.to_string()))?;
+    if let Some(s) = app.summary() {
+        eprintln!("{s}");
+    }
+    Ok(match app.finish() {
+        Finish::Ok | Finish::Incomplete => Exit::Ok,
+        Finish::Failed => Exit::Failed,
+    })
+}
+
+/// SIGINT/SIGTERM from outside (raw mode turns a typed Ctrl-C into a key, handled by
+/// `update`): stop the running child, then quit.
+async fn forward_signals(tx: crate::tui::MsgSender) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            if tx.send(Msg::Interrupt).is_err() {
+                return;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if tx.send(Msg::Interrupt).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Log panics to the log file (the terminal is restored by ratatui's hook, which runs
+/// first because it is installed later and wraps this one).
+fn install_panic_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            tracing::error!("panic: {info}");
+            previous(info);
+        }));
+    });
 }

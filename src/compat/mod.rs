@@ -1,7 +1,11 @@
 //! Compatibility data: bundled facts (assets/compat.toml) and what the live index says.
 
+pub mod arch;
 pub mod available;
 pub mod cache;
+pub mod data;
+pub mod driver;
 pub mod index;
+pub mod platform;
 pub mod tags;
 pub mod wheel_name;

@@ -247,6 +247,7 @@ fn plan(variant: &str, fallback: Option<&str>) -> Plan {
         data_source: "bundled".into(),
         data_version: String::new(),
         target_python: None,
+        refused: None,
     }
 }
 

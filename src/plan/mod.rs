@@ -5,6 +5,18 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod catalog;
+pub mod check;
+pub mod decide;
+pub mod machine;
+mod planner;
+pub mod rows;
+pub mod shell;
+pub mod steps;
+pub mod want;
+
+pub use planner::plan;
+
 /// Schema version of the plan document.
 pub const PLAN_SCHEMA: u32 = 1;
 
@@ -44,6 +56,13 @@ pub struct Request {
     pub force: bool,
     /// Index base URL (default https://download.pytorch.org/whl).
     pub index_url: String,
+    /// Absolute directory for a new `.venv` (PEP 668 interpreters) and for resolving a
+    /// relative requirements path (the CLI passes its working directory).
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// Absolute path the requirements step's constraints file is written to.
+    #[serde(default)]
+    pub constraints_file: Option<String>,
 }
 
 /// The chosen build.
@@ -162,6 +181,9 @@ pub struct Plan {
     /// plan creates a venv for an externally-managed Python). The smoke test runs it.
     #[serde(default)]
     pub target_python: Option<String>,
+    /// Why an explicit choice was refused (the CLI exits 1); None otherwise.
+    #[serde(default)]
+    pub refused: Option<String>,
 }
 
 /// A planned fallback build.

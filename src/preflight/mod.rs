@@ -191,6 +191,7 @@ mod tests {
             data_source: "bundled".into(),
             data_version: String::new(),
             target_python: None,
+            refused: None,
         };
         (facts, plan)
     }

@@ -1,1 +1,29 @@
-//! (being built)
+//! The wizard: a ratatui front end over the engine (DESIGN.md).
+//!
+//! Elm-style and one-directional: [`App`](app::App) is plain data; [`update`](app::update)
+//! is the only function that changes it, fed by [`Msg`](msg::Msg)s (keys, resizes, time,
+//! engine results); it returns [`Effect`](effect::Effect)s that the runtime
+//! ([`terminal::run_loop`]) hands to an [`EngineHandle`](effect::EngineHandle). Views
+//! ([`view::render`]) only read the state. The TUI runs no process itself.
+//!
+//! One file per screen: [`check`], [`choose`], [`review`], [`run`], [`result`], [`verify`].
+
+pub mod advice;
+pub mod app;
+pub mod check;
+pub mod choose;
+pub mod effect;
+pub mod msg;
+pub mod result;
+pub mod review;
+pub mod run;
+pub mod terminal;
+pub mod theme;
+pub mod verify;
+pub mod view;
+pub mod widgets;
+
+pub use app::{App, AppOptions, Finish, Mode, Screen, update};
+pub use effect::{Effect, EngineHandle, MsgSender};
+pub use msg::{Msg, PythonProbe, VerifyOutcome};
+pub use theme::Theme;

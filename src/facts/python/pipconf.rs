@@ -1,0 +1,230 @@
+//! F05: pip settings that send installs to the CPU-only index (`.../whl/cpu`), from the
+//! environment (`PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL`, uv's equivalents) and from the pip
+//! configuration files pip itself would read for the target interpreter.
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::facts::Os;
+use crate::facts::platform::HostEnv;
+
+/// Variables whose value is an index URL pip or uv would use.
+pub const INDEX_VARS: &[&str] =
+    &["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX"];
+
+/// An index URL that serves only CPU wheels: the PyTorch index's `cpu` (or `cpu-cxx11-abi`)
+/// variant, or a mirror with the same layout.
+static CPU_INDEX: LazyLock<Regex> =
+    // Invariant: a constant pattern that compiles (checked by the tests).
+    LazyLock::new(|| Regex::new(r"(?i)/whl/cpu(?:[/\-\s]|$)").expect("valid regex"));
+
+/// Whether a URL (or a space-separated list of them) points at a CPU-only index.
+pub fn is_cpu_index(value: &str) -> bool {
+    CPU_INDEX.is_match(value)
+}
+
+/// The configuration files pip reads, in pip's order (global, user, site, `PIP_CONFIG_FILE`).
+/// `PIP_CONFIG_FILE=os.devnull` turns every file off; an existing `PIP_CONFIG_FILE` replaces
+/// the user files. `prefix` is the interpreter's `sys.prefix` (site file).
+pub fn config_files(os: Os, env: &HostEnv, prefix: Option<&Path>) -> Vec<PathBuf> {
+    let pip_config_file = env.get("PIP_CONFIG_FILE");
+    if let Some(f) = &pip_config_file {
+        let devnull = if os == Os::Windows { f.eq_ignore_ascii_case("nul") } else { f == "/dev/null" };
+        if devnull {
+            return Vec::new();
+        }
+    }
+    let home = env.get(if os == Os::Windows { "USERPROFILE" } else { "HOME" }).map(PathBuf::from);
+    let mut files = Vec::new();
+    match os {
+        Os::Windows => {
+            if let Some(pd) = env.get("ProgramData") {
+                files.push(Path::new(&pd).join("pip").join("pip.ini"));
+            }
+        }
+        Os::Macos => files.push(PathBuf::from("/Library/Application Support/pip/pip.conf")),
+        Os::Linux => {
+            let dirs = env.get("XDG_CONFIG_DIRS").unwrap_or_else(|| "/etc/xdg".into());
+            for d in dirs.split(':').filter(|d| !d.is_empty()) {
+                files.push(Path::new(d).join("pip").join("pip.conf"));
+            }
+            files.push(PathBuf::from("/etc/pip.conf"));
+        }
+    }
+    let replaces_user = pip_config_file.as_deref().is_some_and(|f| Path::new(f).exists());
+    if !replaces_user {
+        match os {
+            Os::Windows => {
+                if let Some(h) = &home {
+                    files.push(h.join("pip").join("pip.ini"));
+                }
+                if let Some(appdata) = env.get("APPDATA") {
+                    files.push(Path::new(&appdata).join("pip").join("pip.ini"));
+                }
+            }
+            _ => {
+                if let Some(h) = &home {
+                    files.push(h.join(".pip").join("pip.conf"));
+                    if os == Os::Macos {
+                        files.push(h.join("Library/Application Support/pip/pip.conf"));
+                    }
+                }
+                let xdg =
+                    env.get("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| home.as_ref().map(|h| h.join(".config")));
+                if let Some(x) = xdg {
+                    files.push(x.join("pip").join("pip.conf"));
+                }
+            }
+        }
+    }
+    if let Some(p) = prefix {
+        files.push(p.join(if os == Os::Windows { "pip.ini" } else { "pip.conf" }));
+    }
+    if let Some(f) = pip_config_file {
+        files.push(PathBuf::from(f));
+    }
+    files
+}
+
+/// `(key, value)` of every index setting in a pip config file's text that points at a CPU
+/// index. Multi-line values (indented continuation lines) are followed.
+pub fn cpu_index_settings(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        if trimmed.starts_with('[') {
+            current = None;
+            continue;
+        }
+        let continuation = line.starts_with(' ') || line.starts_with('\t');
+        let value = if continuation && current.is_some() {
+            trimmed.to_string()
+        } else {
+            let Some((key, value)) = trimmed.split_once(['=', ':']) else {
+                current = None;
+                continue;
+            };
+            let key = key.trim().to_ascii_lowercase().replace('_', "-");
+            current = matches!(key.as_str(), "index-url" | "extra-index-url").then_some(key);
+            value.trim().to_string()
+        };
+        if let Some(key) = &current {
+            for url in value.split_whitespace() {
+                if is_cpu_index(url) {
+                    out.push((key.clone(), url.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every setting that points pip or uv at the CPU index, ready to show:
+/// `PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu`,
+/// `/etc/pip.conf: extra-index-url = https://download.pytorch.org/whl/cpu`.
+pub fn cpu_index_overrides(os: Os, env: &HostEnv, prefix: Option<&Path>) -> Vec<String> {
+    let mut out = Vec::new();
+    for var in INDEX_VARS {
+        if let Some(v) = env.get(var)
+            && is_cpu_index(&v)
+        {
+            out.push(format!("{var}={v}"));
+        }
+    }
+    for file in config_files(os, env, prefix) {
+        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        for (key, url) in cpu_index_settings(&text) {
+            out.push(format!("{}: {key} = {url}", file.display()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_index_urls() {
+        assert!(is_cpu_index("https://download.pytorch.org/whl/cpu"));
+        assert!(is_cpu_index("https://download.pytorch.org/whl/cpu/"));
+        assert!(is_cpu_index("https://pypi.org/simple https://download.pytorch.org/whl/CPU"));
+        assert!(is_cpu_index("http://mirror.local/pytorch/whl/cpu"));
+        assert!(!is_cpu_index("https://download.pytorch.org/whl/cu124"));
+        assert!(is_cpu_index("https://download.pytorch.org/whl/cpu-cxx11-abi"));
+        assert!(!is_cpu_index("https://example.org/whl/cpuinfo"));
+        assert!(!is_cpu_index("https://pypi.org/simple"));
+    }
+
+    #[test]
+    fn config_text_settings() {
+        let text = "[global]\n# extra-index-url = https://download.pytorch.org/whl/cpu\nindex-url = https://pypi.org/simple\n\
+                    extra-index-url =\n    https://example.org/simple\n    https://download.pytorch.org/whl/cpu\n\
+                    [install]\nextra_index_url: https://download.pytorch.org/whl/cpu\ntimeout = 60\n  https://download.pytorch.org/whl/cpu\n";
+        assert_eq!(
+            cpu_index_settings(text),
+            vec![
+                ("extra-index-url".to_string(), "https://download.pytorch.org/whl/cpu".to_string()),
+                ("extra-index-url".to_string(), "https://download.pytorch.org/whl/cpu".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn devnull_turns_config_files_off() {
+        let env = HostEnv::from_pairs([("PIP_CONFIG_FILE", "/dev/null"), ("HOME", "/home/u")]);
+        assert!(config_files(Os::Linux, &env, Some(Path::new("/p"))).is_empty());
+        let env = HostEnv::from_pairs([("PIP_CONFIG_FILE", "NUL")]).windows_style();
+        assert!(config_files(Os::Windows, &env, None).is_empty());
+    }
+
+    #[test]
+    fn file_locations_per_os() {
+        let env = HostEnv::from_pairs([("HOME", "/home/u")]);
+        let files = config_files(Os::Linux, &env, Some(Path::new("/venv")));
+        assert_eq!(
+            files,
+            vec![
+                PathBuf::from("/etc/xdg/pip/pip.conf"),
+                PathBuf::from("/etc/pip.conf"),
+                PathBuf::from("/home/u/.pip/pip.conf"),
+                PathBuf::from("/home/u/.config/pip/pip.conf"),
+                PathBuf::from("/venv/pip.conf"),
+            ]
+        );
+        let env = HostEnv::from_pairs([
+            ("USERPROFILE", "C:\\Users\\Me"),
+            ("APPDATA", "C:\\Users\\Me\\AppData\\Roaming"),
+            ("ProgramData", "C:\\ProgramData"),
+        ])
+        .windows_style();
+        let files = config_files(Os::Windows, &env, Some(Path::new("C:\\env")));
+        assert_eq!(files[0], Path::new("C:\\ProgramData").join("pip").join("pip.ini"));
+        assert!(files.contains(&Path::new("C:\\Users\\Me\\AppData\\Roaming").join("pip").join("pip.ini")));
+        assert_eq!(files.last().unwrap(), &Path::new("C:\\env").join("pip.ini"));
+    }
+
+    #[test]
+    fn overrides_from_env_and_real_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let conf = tmp.path().join("my pip.conf");
+        std::fs::write(&conf, "[global]\nextra-index-url = https://download.pytorch.org/whl/cpu\n").unwrap();
+        let env = HostEnv::from_pairs([
+            ("PIP_CONFIG_FILE", conf.to_string_lossy().into_owned()),
+            ("PIP_EXTRA_INDEX_URL", "https://download.pytorch.org/whl/cpu".into()),
+            ("PIP_INDEX_URL", "https://pypi.org/simple".into()),
+            ("XDG_CONFIG_DIRS", tmp.path().join("none").to_string_lossy().into_owned()),
+        ]);
+        let got = cpu_index_overrides(Os::Linux, &env, Some(tmp.path()));
+        assert_eq!(got[0], "PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu");
+        assert!(got.iter().any(|l| l.contains("my pip.conf: extra-index-url = https://download.pytorch.org/whl/cpu")));
+        // /etc/pip.conf of this machine may exist; everything we found is CPU-index related.
+        assert!(got.iter().all(|l| is_cpu_index(l)));
+    }
+}

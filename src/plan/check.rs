@@ -1,0 +1,262 @@
+//! The three checks on an offer — driver floor, GPU architecture, wheel for this Python and
+//! platform — each with a verdict and a one-line reason.
+
+use super::catalog::{IndexState, Offer};
+use super::machine::{DriverState, Machine, PythonProblem};
+use crate::compat::arch::ArchMatch;
+use crate::facts::Os;
+
+/// One check: passed, failed, or could not be made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Check {
+    /// None: not applicable, or not decidable.
+    pub ok: Option<bool>,
+    /// The check could not be made because a fact is unknown (GPU capability, driver
+    /// version). Such a check does not block, but the candidate is marked unconfirmed.
+    pub unknown_fact: bool,
+    pub reason: String,
+}
+
+impl Check {
+    fn pass(reason: impl Into<String>) -> Self {
+        Check { ok: Some(true), unknown_fact: false, reason: reason.into() }
+    }
+    fn fail(reason: impl Into<String>) -> Self {
+        Check { ok: Some(false), unknown_fact: false, reason: reason.into() }
+    }
+    fn unknown(reason: impl Into<String>) -> Self {
+        Check { ok: None, unknown_fact: true, reason: reason.into() }
+    }
+    fn blocked() -> Self {
+        Check { ok: None, unknown_fact: false, reason: String::new() }
+    }
+
+    /// Passed, or not decidable only because a machine fact is unknown.
+    pub fn passes(&self) -> bool {
+        self.ok == Some(true) || (self.ok.is_none() && self.unknown_fact)
+    }
+}
+
+/// What to take for granted, to ask "what would a driver / Python change unlock?".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Assume {
+    /// Any driver.
+    pub driver: bool,
+    /// A 64-bit CPython of whatever version the release supports.
+    pub python: bool,
+}
+
+/// All checks on one offer.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub cpu: bool,
+    pub wheel: Check,
+    pub driver: Check,
+    pub arch: Check,
+    /// The driver also meets the variant's full-feature (toolkit) driver.
+    pub full_met: bool,
+    /// Every GPU runs native code (no PTX JIT).
+    pub native: bool,
+    /// Further reasons: assumptions, minor-version compatibility, PTX.
+    pub notes: Vec<String>,
+}
+
+impl Verdict {
+    pub fn ok(&self) -> bool {
+        if self.cpu {
+            return self.wheel.ok == Some(true);
+        }
+        self.wheel.ok == Some(true) && self.driver.passes() && self.arch.passes()
+    }
+
+    /// A check could not be made for lack of a fact.
+    pub fn unknown_fact(&self) -> bool {
+        self.driver.unknown_fact || self.arch.unknown_fact
+    }
+
+    /// Reasons in column order, then the notes.
+    pub fn reasons(&self) -> Vec<String> {
+        [&self.driver, &self.arch, &self.wheel]
+            .into_iter()
+            .map(|c| c.reason.clone())
+            .chain(self.notes.iter().cloned())
+            .filter(|r| !r.is_empty())
+            .collect()
+    }
+}
+
+/// Evaluate one offer on this machine.
+pub fn evaluate(o: &Offer<'_>, m: &Machine, assume: Assume) -> Verdict {
+    let mut notes = Vec::new();
+    let wheel = wheel_check(o, m, assume);
+    if o.cuda.is_none() {
+        return Verdict {
+            cpu: true,
+            wheel,
+            driver: Check::blocked(),
+            arch: Check::blocked(),
+            full_met: true,
+            native: true,
+            notes,
+        };
+    }
+    let (driver, full_met) = driver_check(o, m, assume, &mut notes);
+    let (arch, native) = arch_check(o, m, full_met, assume, &mut notes);
+    for a in &o.assumptions {
+        notes.push(format!("unconfirmed: {}", a.text));
+    }
+    if let Some(b) = &o.build
+        && b.evidence.is_unconfirmed()
+        && !b.assumed
+        && o.assumptions.is_empty()
+    {
+        notes.push(format!("unconfirmed: arch list {} ({})", b.arch, b.source));
+    }
+    Verdict { cpu: false, wheel, driver, arch, full_met, native, notes }
+}
+
+fn driver_check(o: &Offer<'_>, m: &Machine, assume: Assume, notes: &mut Vec<String>) -> (Check, bool) {
+    if assume.driver {
+        return (Check::pass(""), true);
+    }
+    let Some(rows) = &o.driver else {
+        return (Check::fail(format!("no driver data for {}", o.variant)), false);
+    };
+    let table = m.driver_table_name();
+    match &m.driver {
+        DriverState::Missing => {
+            (Check::fail(format!("no NVIDIA driver found ({} needs ≥ {} on {table})", o.variant, rows.floor)), false)
+        }
+        DriverState::Unreadable(s) => {
+            (Check::unknown(format!("driver version '{s}' could not be read: driver floor not checked")), false)
+        }
+        DriverState::Known(v) => {
+            let from = rows.assumed_from.as_ref().map(|f| format!(", as {f}")).unwrap_or_default();
+            if *v < rows.floor {
+                return (
+                    Check::fail(format!("driver {v} < {} ({} floor, {table}{from})", rows.floor, o.variant)),
+                    false,
+                );
+            }
+            // Full features: the toolkit driver, or a driver that reports this CUDA version.
+            let reported = m.driver_cuda.zip(o.cuda).is_some_and(|(have, need)| need <= have);
+            let full_met = reported || rows.full.as_ref().is_some_and(|f| v >= f);
+            match &rows.full {
+                Some(f) if !full_met => notes.push(format!(
+                    "driver {v} is below the {} toolkit driver {f}: runs by minor-version compatibility (no PTX JIT)",
+                    o.variant
+                )),
+                None if !full_met => notes.push(format!("the full-feature driver for {} is not known", o.variant)),
+                _ => {}
+            }
+            (Check::pass(format!("driver {v} ≥ {} ({} floor, {table}{from})", rows.floor, o.variant)), full_met)
+        }
+    }
+}
+
+fn arch_check(o: &Offer<'_>, m: &Machine, full_met: bool, assume: Assume, notes: &mut Vec<String>) -> (Check, bool) {
+    let Some(build) = &o.build else { return (Check::blocked(), false) };
+    if m.gpus.is_empty() {
+        return (Check::fail("no NVIDIA GPU found"), false);
+    }
+    let (mut fails, mut unknown, mut oks) = (Vec::new(), Vec::new(), Vec::new());
+    let mut native = true;
+    for g in &m.gpus {
+        let Some(cap) = g.cap else {
+            unknown
+                .push(format!("GPU {} ({}): compute capability unknown, architecture not checked", g.index, g.short));
+            native = false;
+            continue;
+        };
+        let inferred = if g.inferred { " (inferred from the name)" } else { "" };
+        match build.arch.run_on(cap) {
+            ArchMatch::Sass(s) => oks.push(format!("{} {cap}{inferred}: {}", g.short, s.sm())),
+            ArchMatch::Ptx(p) if !build.arch.is_forward_ptx(p) => fails.push(format!(
+                "{} {cap}{inferred}: only legacy PTX {} (kernels needing newer GPUs are missing; newest code {})",
+                g.short,
+                p.compute(),
+                build.arch.max().map(|m| m.sm()).unwrap_or_default()
+            )),
+            ArchMatch::Ptx(p) => {
+                native = false;
+                let jit =
+                    format!("{} {cap}{inferred}: only via PTX {} (JIT-compiled on first use)", g.short, p.compute());
+                if full_met || assume.driver {
+                    oks.push(jit);
+                } else if matches!(m.driver, DriverState::Unreadable(_)) {
+                    unknown.push(format!("{jit}; needs a driver that could not be read"));
+                } else {
+                    let need =
+                        o.driver.as_ref().and_then(|d| d.full.as_ref()).map(|f| format!(" ≥ {f}")).unwrap_or_default();
+                    fails.push(format!("{jit}, which needs the toolkit driver{need}"));
+                }
+            }
+            ArchMatch::None => {
+                fails.push(format!("{} {cap}{inferred}: not in {} list {}", g.short, o.variant, build.arch))
+            }
+        }
+    }
+    if build.assumed {
+        notes.push(format!("arch list {} {}", build.arch, build.source));
+    }
+    let check = if !fails.is_empty() {
+        Check::fail(fails.join("; "))
+    } else if !unknown.is_empty() {
+        Check::unknown(unknown.into_iter().chain(oks).collect::<Vec<_>>().join("; "))
+    } else {
+        Check::pass(oks.join("; "))
+    };
+    (check, native)
+}
+
+fn wheel_check(o: &Offer<'_>, m: &Machine, assume: Assume) -> Check {
+    if !assume.python
+        && let Some(p) = &m.python_problem
+    {
+        return Check::fail(match p {
+            PythonProblem::Missing => "no Python interpreter found".to_string(),
+            PythonProblem::Bits32 => "32-bit Python: PyTorch publishes no 32-bit wheels".to_string(),
+            PythonProblem::NotCPython(i) => format!("{i}: PyTorch publishes CPython wheels only"),
+            PythonProblem::BadVersion(v) => format!("Python version '{v}' could not be read"),
+            PythonProblem::Platform(p) => format!("no PyTorch wheels for {p}"),
+        });
+    }
+    let platform = if assume.python { m.platform.or(m.os_platform) } else { m.platform };
+    let Some(platform) = platform else {
+        return Check::fail("no PyTorch wheels for this platform");
+    };
+    let tag = match (m.python, assume.python) {
+        (Some(py), false) => py.tag(),
+        _ => "cpXY".to_string(),
+    };
+    if o.cuda.is_some() && platform.os() == Os::Macos {
+        return Check::fail("macOS: no CUDA builds (PyTorch uses the Apple GPU through MPS)");
+    }
+    if o.cuda.is_none() && !o.cpu_here && o.index != IndexState::Listed {
+        return Check::fail(format!("no CPU wheels of torch {} for {platform}", o.torch));
+    }
+    if o.cuda.is_some() && o.build.is_none() {
+        let elsewhere: Vec<&str> = o.platforms_elsewhere.iter().map(|p| p.as_str()).collect();
+        let only = if elsewhere.is_empty() { String::new() } else { format!(" (only {})", elsewhere.join(", ")) };
+        return Check::fail(format!("no {} build of torch {} for {platform}{only}", o.variant, o.torch));
+    }
+    match o.index {
+        IndexState::NotListed if !assume.python => {
+            return Check::fail(format!(
+                "the index lists no torch {} wheel for {tag} {}",
+                o.label(),
+                platform.wheel_tag()
+            ));
+        }
+        IndexState::Listed if !assume.python => {
+            return Check::pass(format!("{tag} {} wheel (index)", platform.wheel_tag()));
+        }
+        _ => {}
+    }
+    match (o.python, m.python) {
+        (_, _) if assume.python => Check::pass(""),
+        (Some(range), Some(py)) if range.contains(py) => Check::pass(format!("{tag} {} wheel", platform.wheel_tag())),
+        (Some(range), Some(_)) => Check::fail(format!("no {tag} wheel (torch {}: {range})", o.torch)),
+        _ => Check::fail(format!("no Python range known for torch {}", o.torch)),
+    }
+}

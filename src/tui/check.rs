@@ -1,0 +1,589 @@
+//! Screen 1, Check: what is true about this machine. Fills in as each probe reports:
+//! the GPU card, every Python interpreter found (the target highlighted and switchable),
+//! and the installed torch family with a one-sentence verdict.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::facts::gpu::GpuProbe;
+use crate::facts::platform::Platform;
+use crate::facts::{EnvKind, Facts, Gpu, GpuState, PythonCandidate, TorchFacts, parse_capability};
+
+use super::app::{App, Screen, go_choose};
+use super::effect::Effect;
+use super::msg::PythonProbe;
+use super::theme::Theme;
+use super::widgets::{bars, chrome, text};
+
+/// What detection has reported so far.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Detection {
+    pub running: bool,
+    /// None while the GPU probe runs.
+    pub gpu: Option<GpuProbe>,
+    /// None while the Python probe runs.
+    pub python: Option<PythonProbe>,
+    /// The complete facts, once detection has finished.
+    pub facts: Option<Box<Facts>>,
+    pub error: Option<String>,
+}
+
+impl Detection {
+    pub fn started() -> Self {
+        Detection { running: true, ..Default::default() }
+    }
+}
+
+/// Check screen state: the cursor in the interpreter list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CheckUi {
+    pub cursor: usize,
+}
+
+/// The Check screen with the cursor on the target interpreter.
+pub(crate) fn ui_for(app: &App) -> CheckUi {
+    CheckUi { cursor: rows(app).iter().position(|c| c.chosen).unwrap_or(0) }
+}
+
+pub(crate) fn python_arrived(app: &mut App, probe: PythonProbe) {
+    app.detection.python = Some(probe);
+    if let Screen::Check(_) = app.screen {
+        app.screen = Screen::Check(ui_for(app));
+    }
+}
+
+pub(crate) fn facts_arrived(app: &mut App, result: Result<Box<Facts>, String>) {
+    app.detection.running = false;
+    match result {
+        Ok(f) => {
+            // Keep what the GPU probe said about itself (which nvidia-smi, which NVML).
+            let previous = app.detection.gpu.take().unwrap_or_default();
+            app.detection.gpu = Some(GpuProbe {
+                gpus: f.gpus.clone(),
+                driver: f.driver.clone(),
+                state: f.gpu_state.clone(),
+                notes: f.notes.clone(),
+                ..previous
+            });
+            app.detection.python = Some(PythonProbe {
+                python: f.python.clone(),
+                torch: f.torch.clone(),
+                candidates: f.python_candidates.clone(),
+            });
+            app.detection.facts = Some(f);
+            app.detection.error = None;
+            // Plans made for other facts no longer apply.
+            app.planning.browse = None;
+            app.planning.chosen = None;
+            app.planning.pending = None;
+            if let Screen::Check(_) = app.screen {
+                app.screen = Screen::Check(ui_for(app));
+            }
+        }
+        Err(e) => app.detection.error = Some(e),
+    }
+}
+
+/// The interpreter rows: every candidate found, or the target alone when discovery
+/// reported no list.
+pub fn rows(app: &App) -> Vec<PythonCandidate> {
+    let Some(p) = &app.detection.python else { return vec![] };
+    if !p.candidates.is_empty() {
+        return p.candidates.clone();
+    }
+    p.python
+        .iter()
+        .map(|py| PythonCandidate {
+            path: py.executable.clone(),
+            found_by: py.chosen_because.clone(),
+            version: Some(py.version.clone()),
+            chosen: true,
+            problem: None,
+        })
+        .collect()
+}
+
+pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
+    let Screen::Check(ui) = &mut app.screen else { return None };
+    let cursor = ui.cursor;
+    let n = rows(app).len();
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => set_cursor(app, cursor.saturating_sub(1)),
+        KeyCode::Down | KeyCode::Char('j') => set_cursor(app, (cursor + 1).min(n.saturating_sub(1))),
+        KeyCode::Char('r') => {
+            if app.detection.running {
+                return Some(vec![]);
+            }
+            app.detection = Detection::started();
+            Some(vec![Effect::Detect { python: app.python_target.clone() }])
+        }
+        KeyCode::Enter | KeyCode::Tab | KeyCode::Right => {
+            let rows = rows(app);
+            if key.code == KeyCode::Enter
+                && let Some(row) = rows.get(cursor)
+                && !row.chosen
+            {
+                return Some(switch_python(app, row));
+            }
+            Some(continue_to_choose(app))
+        }
+        _ => None,
+    }
+}
+
+fn set_cursor(app: &mut App, cursor: usize) -> Option<Vec<Effect>> {
+    if let Screen::Check(ui) = &mut app.screen {
+        ui.cursor = cursor;
+    }
+    Some(vec![])
+}
+
+fn switch_python(app: &mut App, row: &PythonCandidate) -> Vec<Effect> {
+    if let Some(problem) = &row.problem {
+        app.warn(format!("Cannot use {}: {problem}", row.path));
+        return vec![];
+    }
+    if app.detection.running {
+        app.warn("Wait for detection to finish before switching interpreters.");
+        return vec![];
+    }
+    app.python_target = Some(row.path.clone());
+    let gpu = app.detection.gpu.take();
+    app.detection = Detection { gpu, ..Detection::started() };
+    app.info(format!("Checking {}…", row.path));
+    vec![Effect::Detect { python: Some(row.path.clone()) }]
+}
+
+fn continue_to_choose(app: &mut App) -> Vec<Effect> {
+    if let Some(e) = &app.detection.error {
+        let e = e.clone();
+        app.warn(format!("Detection failed: {e} (r: try again)"));
+        return vec![];
+    }
+    let Some(facts) = &app.detection.facts else {
+        app.info("Still checking this machine…");
+        return vec![];
+    };
+    if facts.python.is_none() {
+        app.warn("No Python interpreter to install into: start torchup with --python PATH.");
+        return vec![];
+    }
+    go_choose(app)
+}
+
+/// The GPU family for a compute capability (compat-facts §5.4), for humans only.
+pub fn family(cc: &str) -> Option<&'static str> {
+    let (major, minor) = parse_capability(cc)?;
+    Some(match (major, minor) {
+        (3, _) => "Kepler",
+        (5, _) => "Maxwell",
+        (6, _) => "Pascal",
+        (7, 0) | (7, 2) => "Volta",
+        (7, 5) => "Turing",
+        (8, 9) => "Ada Lovelace",
+        (8, _) => "Ampere",
+        (9, _) => "Hopper",
+        (10, _) | (11, _) | (12, _) => "Blackwell",
+        _ => return None,
+    })
+}
+
+/// One sentence on the installed torch.
+pub fn verdict(python: Option<&PythonProbe>, gpu_ready: bool) -> Option<String> {
+    let p = python?;
+    if p.python.is_none() {
+        return Some("No Python interpreter found — start torchup with --python PATH.".into());
+    }
+    Some(match &p.torch {
+        None => "PyTorch is not installed here — torchup will install a CUDA build.".into(),
+        Some(TorchFacts { cuda: None, .. }) => "CPU-only build — CUDA not usable.".into(),
+        Some(TorchFacts { cuda: Some(c), .. }) if gpu_ready => {
+            format!("CUDA {c} build — verify it on this GPU, or pick another build.")
+        }
+        Some(TorchFacts { cuda: Some(c), .. }) => format!("CUDA {c} build, but no usable NVIDIA GPU was found."),
+    })
+}
+
+/// What a GPU state that is not Ready means and what to do (the detect module's own
+/// explanation, with the fix for this platform once the platform is known).
+pub fn gpu_state_text(state: &GpuState, facts: Option<&Facts>) -> Option<String> {
+    if *state == GpuState::Ready {
+        return None;
+    }
+    Some(match facts {
+        Some(f) => state.explanation_for(&Platform { os: f.os, arch: f.arch.clone(), wsl: f.wsl }),
+        None => state.explanation(),
+    })
+}
+
+pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
+    let on_other = match &app.screen {
+        Screen::Check(ui) => rows(app).get(ui.cursor).is_some_and(|r| !r.chosen),
+        _ => false,
+    };
+    let mut k = vec![(if app.theme.ascii { "Up/Dn" } else { "↑↓" }, "choose Python")];
+    if on_other {
+        k.push(("Enter", "use this Python"));
+    } else {
+        k.push(("Enter", "continue"));
+    }
+    k.extend([("r", "re-check"), ("?", "help"), ("q", "quit")]);
+    k
+}
+
+pub(crate) fn render(app: &App, ui: &CheckUi, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let python_h = (rows(app).len() as u16 + 3).max(4);
+    if area.width >= 110 {
+        let [top_w, _] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+        let gpu = gpu_card(app, top_w.width.saturating_sub(2) as usize);
+        let gpu_h = (gpu.len() as u16 + 2).clamp(6, area.height.saturating_sub(python_h + 3).max(6));
+        let [top, p, n] =
+            Layout::vertical([Constraint::Length(gpu_h), Constraint::Length(python_h), Constraint::Min(0)]).areas(area);
+        let [g, tr] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(top);
+        render_gpu(gpu, frame, g, t);
+        render_torch(app, frame, tr, t);
+        render_python(app, ui, frame, p);
+        render_notes(app, frame, n);
+    } else {
+        let gpu = gpu_card(app, area.width.saturating_sub(2) as usize);
+        let gpu_h = (gpu.len() as u16 + 2).clamp(3, area.height.saturating_sub(python_h + 4).max(3));
+        let [g, p, tr, n] = Layout::vertical([
+            Constraint::Length(gpu_h),
+            Constraint::Length(python_h),
+            Constraint::Length(4),
+            Constraint::Min(0),
+        ])
+        .areas(area);
+        render_gpu(gpu, frame, g, t);
+        render_python(app, ui, frame, p);
+        render_torch(app, frame, tr, t);
+        render_notes(app, frame, n);
+    }
+}
+
+/// What the user should know before going on: what Enter does, then anything odd
+/// detection noticed, then the toolkit note (wheels do not need the CUDA Toolkit).
+pub fn notes(app: &App) -> Vec<String> {
+    let mut n = Vec::new();
+    let Some(f) = &app.detection.facts else { return n };
+    if f.python.is_some() {
+        n.push("Enter shows the PyTorch builds that run here. Nothing changes until you confirm on Review.".into());
+    }
+    if let Some(py) = &f.python {
+        for s in &py.user_site_shadowing {
+            n.push(format!("A user-site package shadows this environment: {s} (catalog F06)."));
+        }
+        for s in &py.pip_index_overrides {
+            n.push(format!("pip is configured with another index: {s} — it can pull the CPU build (catalog F05)."));
+        }
+        match py.cuda_visible_devices.as_deref() {
+            Some("") | Some("-1") => n.push(
+                "CUDA_VISIBLE_DEVICES hides every GPU from torch: unset it before training (catalog F35).".into(),
+            ),
+            Some(v) => n.push(format!("CUDA_VISIBLE_DEVICES={v}: torch sees only these GPUs.")),
+            None => {}
+        }
+    }
+    if f.wsl {
+        n.push("WSL: the Windows NVIDIA driver provides CUDA here; do not install a Linux driver inside WSL.".into());
+    }
+    n.extend(f.notes.iter().cloned());
+    match &f.cuda_toolkit {
+        Some(tk) => {
+            let what = match (&tk.nvcc_version, &tk.cuda_path) {
+                (Some(v), _) => format!("CUDA Toolkit {v}"),
+                (None, Some(p)) => format!("A CUDA Toolkit at {p}"),
+                (None, None) => "A CUDA Toolkit".into(),
+            };
+            n.push(format!(
+                "{what} is installed: PyTorch wheels do not use it (they bring their own CUDA runtime); it only matters for compiling extensions."
+            ));
+        }
+        None => n.push(
+            "No CUDA Toolkit is needed: PyTorch wheels bring their own CUDA runtime; only the driver matters.".into(),
+        ),
+    }
+    n
+}
+
+fn render_notes(app: &App, frame: &mut Frame, area: Rect) {
+    if area.height < 3 {
+        return;
+    }
+    let t = &app.theme;
+    let bullet = format!(" {} ", t.glyphs().bullet);
+    let width = area.width.saturating_sub(2) as usize;
+    let lines: Vec<Line> =
+        notes(app).iter().flat_map(|n| text::wrap_styled(&bullet, n, width, ratatui::style::Style::new())).collect();
+    if lines.is_empty() {
+        return;
+    }
+    // As tall as the notes need, never taller.
+    let area = Rect { height: area.height.min(lines.len() as u16 + 2), ..area };
+    let block = chrome::boxed(" Notes ", false, t);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn render_gpu(lines: Vec<Line<'static>>, frame: &mut Frame, area: Rect, t: &Theme) {
+    let block = chrome::boxed(" GPU ", false, t);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The GPU card's lines for an inner width `w`.
+fn gpu_card(app: &App, w: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let g = t.glyphs();
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    match &app.detection.gpu {
+        None => lines.push(Line::from(vec![
+            Span::styled(format!("{} ", app.spinner()), t.accent()),
+            Span::raw("Looking for NVIDIA GPUs (NVML, nvidia-smi)…"),
+        ])),
+        Some(p) => {
+            if let Some(s) = gpu_state_text(&p.state, app.detection.facts.as_deref()) {
+                lines.extend(text::wrap_styled(" ", &s, w, t.warn()));
+            }
+            match &p.driver {
+                Some(d) => {
+                    let mut spans = vec![Span::raw(" Driver "), Span::styled(d.version.clone(), t.title())];
+                    if let Some(c) = &d.cuda {
+                        spans.push(Span::raw(" · supports CUDA "));
+                        spans.push(Span::styled(format!("{} {c}", g.le), t.ok()));
+                    }
+                    lines.push(Line::from(spans));
+                }
+                None if !p.gpus.is_empty() => lines.push(Line::styled(" Driver: unknown", t.warn())),
+                None => {}
+            }
+            for gpu in p.gpus.iter().take(3) {
+                lines.extend(gpu_lines(gpu, p.gpus.len() > 1, w, t));
+            }
+            if p.gpus.len() > 3 {
+                lines.push(Line::styled(format!(" … and {} more", p.gpus.len() - 3), t.dim()));
+            }
+            if p.gpus.len() > 1 {
+                lines.push(Line::styled(" The oldest GPU decides which builds can run.", t.dim()));
+            }
+        }
+    }
+    lines
+}
+
+fn gpu_lines(gpu: &Gpu, multi: bool, w: usize, t: &Theme) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let name = if multi { format!(" {}: {}", gpu.index, gpu.name) } else { format!(" {}", gpu.name) };
+    out.push(Line::styled(text::truncate(&name, w, t.glyphs().ellipsis), t.title()));
+    let mem = gpu.memory_mib.map(text::mib_as_gb).unwrap_or_else(|| "unknown".into());
+    // The gauge places the card's memory on a 0–16 GB scale: how roomy it is for training.
+    let gauge_w = w.saturating_sub(22).clamp(8, 30);
+    let frac = gpu.memory_mib.map(|m| m as f64 / (16.0 * 1024.0)).unwrap_or(0.0);
+    let mut vram = vec![Span::raw(" VRAM    ")];
+    vram.extend(bars::bar(frac, gauge_w, t.accent(), t));
+    vram.push(Span::styled(format!(" {mem}"), t.title()));
+    out.push(Line::from(vram));
+    let cc = match &gpu.compute_capability {
+        Some(cc) => {
+            let fam = family(cc).map(|f| format!(" ({f})")).unwrap_or_default();
+            let guess = if gpu.compute_capability_source == Some(crate::facts::FactSource::Inferred) {
+                " — inferred from the name"
+            } else {
+                ""
+            };
+            format!(" Compute {cc}{fam}{guess}")
+        }
+        None => " Compute capability unknown".into(),
+    };
+    out.push(Line::raw(cc));
+    out
+}
+
+fn render_python(app: &App, ui: &CheckUi, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let g = t.glyphs();
+    let block = chrome::boxed(" Python ", true, t);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let Some(probe) = &app.detection.python else {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} ", app.spinner()), t.accent()),
+            Span::raw("Finding Python interpreters and asking the target about torch…"),
+        ]));
+        frame.render_widget(Paragraph::new(lines), inner);
+        return;
+    };
+    let rows = rows(app);
+    if rows.is_empty() {
+        lines.push(Line::styled(" No Python interpreter found.", t.warn()));
+    }
+    // Keep the cursor row visible; the last line is for the target's details.
+    let room = (inner.height as usize).saturating_sub(1).max(1);
+    let skip = ui.cursor.saturating_sub(room - 1);
+    for (i, c) in rows.iter().enumerate().skip(skip).take(room) {
+        let pointer = if i == ui.cursor { g.arrow } else { " " };
+        let mark = if c.chosen { g.radio_on } else { g.radio_off };
+        let version = c.version.clone().unwrap_or_else(|| "?".into());
+        let tail = match &c.problem {
+            Some(p) => format!("  {p}"),
+            None if c.chosen => "  (target)".to_string(),
+            None => String::new(),
+        };
+        let prefix = format!("{pointer:>2} {mark} {version:<7} ");
+        let found = format!("  {}", c.found_by);
+        let fixed = text::width(&prefix) + text::width(&found);
+        // The path gives way first, down to 16 cells; then the tail is cut.
+        let path_w = w.saturating_sub(fixed + text::width(&tail)).max(16);
+        let path = text::truncate(&c.path, path_w, g.ellipsis);
+        let tail = text::truncate(&tail, w.saturating_sub(fixed + text::width(&path)), g.ellipsis);
+        let style = if i == ui.cursor {
+            t.selected()
+        } else if c.problem.is_some() {
+            t.dim()
+        } else {
+            ratatui::style::Style::new()
+        };
+        let mut spans = vec![
+            Span::styled(format!("{prefix}{path}"), style),
+            Span::styled(found, if i == ui.cursor { style } else { t.dim() }),
+        ];
+        if !tail.is_empty() {
+            let ts = if c.problem.is_some() { t.warn() } else { t.ok() };
+            spans.push(Span::styled(tail, if i == ui.cursor { style } else { ts }));
+        }
+        lines.push(Line::from(spans));
+    }
+    if let Some(py) = &probe.python {
+        let env = match py.env {
+            EnvKind::Venv => "venv",
+            EnvKind::Conda => "conda env",
+            EnvKind::System => "system Python",
+            EnvKind::Other => "other env",
+        };
+        let mut d = format!(" {env} · {}-bit", py.bits);
+        match &py.pip_version {
+            Some(v) => d.push_str(&format!(" · pip {v}")),
+            None => d.push_str(" · no pip"),
+        }
+        if py.uv_available {
+            d.push_str(" · uv");
+        }
+        if py.conda_available {
+            d.push_str(" · conda");
+        }
+        if py.externally_managed {
+            d.push_str(" · externally managed (a venv will be made)");
+        }
+        let pad = (inner.height as usize).saturating_sub(lines.len() + 1);
+        lines.extend(std::iter::repeat_n(Line::raw(""), pad));
+        lines.push(Line::styled(text::truncate(&d, w, g.ellipsis), t.dim()));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn render_torch(app: &App, frame: &mut Frame, area: Rect, t: &Theme) {
+    let block = chrome::boxed(" PyTorch ", false, t);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let gpu_ready = app.detection.gpu.as_ref().is_some_and(|g| g.state == GpuState::Ready && !g.gpus.is_empty());
+    match &app.detection.python {
+        None => lines.push(Line::from(vec![
+            Span::styled(format!("{} ", app.spinner()), t.accent()),
+            Span::raw("Importing torch in the target interpreter…"),
+        ])),
+        Some(p) => {
+            if let Some(torch) = &p.torch {
+                let mut fam = format!("torch {}", torch.version);
+                for (name, v) in [("torchvision", &torch.torchvision), ("torchaudio", &torch.torchaudio)] {
+                    if let Some(v) = v {
+                        fam.push_str(&format!(" · {name} {v}"));
+                    }
+                }
+                if let Some(x) = &torch.xformers {
+                    fam.push_str(&format!(" · xformers {x}"));
+                }
+                lines.extend(text::wrap_styled(" ", &fam, w, t.title()));
+            }
+            if let Some(v) = verdict(Some(p), gpu_ready) {
+                let style = match &p.torch {
+                    Some(TorchFacts { cuda: Some(_), .. }) if gpu_ready => t.ok(),
+                    _ => t.warn(),
+                };
+                lines.extend(text::wrap_styled(" ", &v, w, style));
+            }
+        }
+    }
+    if let Some(e) = &app.detection.error {
+        lines.push(Line::styled(format!(" Detection failed: {e}"), t.bad()));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families() {
+        assert_eq!(family("8.6"), Some("Ampere"));
+        assert_eq!(family("8.9"), Some("Ada Lovelace"));
+        assert_eq!(family("6.1"), Some("Pascal"));
+        assert_eq!(family("7.5"), Some("Turing"));
+        assert_eq!(family("12.0"), Some("Blackwell"));
+        assert_eq!(family("bogus"), None);
+    }
+
+    #[test]
+    fn verdicts() {
+        let torch = |cuda: Option<&str>| TorchFacts {
+            version: "2.5.1+cpu".into(),
+            cuda: cuda.map(Into::into),
+            torchvision: None,
+            torchaudio: None,
+            xformers: None,
+            dist_version: None,
+            installer: None,
+            location: None,
+            dependents: vec![],
+        };
+        let py = crate::facts::PythonFacts {
+            executable: "/v/bin/python".into(),
+            version: "3.11.7".into(),
+            bits: 64,
+            env: EnvKind::Venv,
+            externally_managed: false,
+            implementation: "cpython".into(),
+            platform: "linux-x86_64".into(),
+            prefix: "/v".into(),
+            pip_version: Some("24.2".into()),
+            uv_available: false,
+            conda_available: false,
+            chosen_because: "VIRTUAL_ENV".into(),
+            user_site_shadowing: vec![],
+            pip_index_overrides: vec![],
+            cuda_visible_devices: None,
+        };
+        let probe = |t: Option<TorchFacts>| PythonProbe { python: Some(py.clone()), torch: t, candidates: vec![] };
+        assert_eq!(
+            verdict(Some(&probe(Some(torch(None)))), true).as_deref(),
+            Some("CPU-only build — CUDA not usable.")
+        );
+        assert!(
+            verdict(Some(&probe(Some(torch(Some("12.4"))))), true).is_some_and(|v| v.starts_with("CUDA 12.4 build"))
+        );
+        assert!(verdict(Some(&probe(Some(torch(Some("12.4"))))), false).is_some_and(|v| v.contains("no usable")));
+        assert!(verdict(Some(&probe(None)), true).is_some_and(|v| v.contains("not installed")));
+        assert!(verdict(Some(&PythonProbe::default()), true).is_some_and(|v| v.contains("--python")));
+        assert_eq!(verdict(None, true), None);
+    }
+}

@@ -1,0 +1,57 @@
+//! Effects: work the wizard asks for. `update` returns them; the runtime hands every
+//! effect except [`Effect::Quit`] to an [`EngineHandle`], which does the work on its own
+//! tasks and reports back with [`Msg`]s over the channel it is given. The TUI never runs
+//! a process itself.
+
+use std::path::PathBuf;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::facts::{Facts, TorchFacts};
+use crate::plan::{Manager, Plan, Request};
+
+use super::msg::Msg;
+
+/// Where engine results go.
+pub type MsgSender = UnboundedSender<Msg>;
+
+/// One request from the wizard.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Detect the machine. `python`: the interpreter to target (None = the default
+    /// discovery, honouring `--python`). Answer: [`Msg::Gpu`] and [`Msg::Python`] as each
+    /// probe finishes (optional but makes the Check screen live), then [`Msg::Facts`].
+    Detect { python: Option<String> },
+    /// Plan for these facts and this request. Answer: [`Msg::Plan`] with the same `id`
+    /// (the wizard ignores answers to superseded requests).
+    Plan { id: u64, facts: Box<Facts>, request: Request },
+    /// Run the plan's steps for the machine `facts` describes (or only show them,
+    /// `dry_run`), without automatic rollback: the wizard offers it. Answer: a stream of
+    /// [`Msg::Install`] ending with `InstallEvent::Finished` (engine: `Installer::run`).
+    Install { facts: Box<Facts>, plan: Box<Plan>, dry_run: bool },
+    /// Stop whatever engine work is running (kill the child process group). The running
+    /// install still ends with `InstallEvent::Finished` (outcome Cancelled).
+    Cancel,
+    /// Put the previous build back into `python` after a failed or cancelled install
+    /// (`previous` None: remove the partly installed torch family). Answer: a stream of
+    /// [`Msg::Install`] like an install, ending with `InstallEvent::Finished`
+    /// (engine: `Installer::rollback`).
+    Rollback { python: String, previous: Option<TorchFacts>, manager: Manager },
+    /// Run the smoke test with this interpreter (None = the default target) and load the
+    /// last saved result. Answer: [`Msg::Verified`].
+    Verify { python: Option<String> },
+    /// Show this log file to the user (system opener or pager). Answer: optionally a
+    /// [`Msg::Notice`] saying what happened.
+    OpenLog(PathBuf),
+    /// Leave the wizard. Handled by the runtime, never sent to the engine.
+    Quit,
+}
+
+/// The engine as the wizard sees it. The lead implements it over detect/plan/install/
+/// smoke; tests implement it with scripted answers.
+pub trait EngineHandle {
+    /// Start the work `effect` asks for and return at once (spawn tasks for anything slow);
+    /// report results by sending [`Msg`]s on `tx` (clone it into the tasks). Never called
+    /// with [`Effect::Quit`].
+    fn perform(&mut self, effect: Effect, tx: &MsgSender);
+}

@@ -1,0 +1,789 @@
+//! Fixture data and helpers shared by the TUI tests: the guide's machine (RTX 3050 Laptop
+//! 4 GB, driver 581.29 / CUDA 13.0, compute 8.6, Python 3.11 venv, torch 2.5.1+cpu) moving
+//! to torch 2.9.1+cu130, plus the failures the catalog describes. Paths and timings are
+//! fixed here, so snapshots need no redaction.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use torchup::diagnose::Diagnosis;
+use torchup::exec::Stream;
+use torchup::facts::gpu::GpuProbe;
+use torchup::facts::{Driver, EnvKind, FactSource, Facts, Gpu, GpuState, Os, PythonCandidate, PythonFacts, TorchFacts};
+use torchup::install::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
+use torchup::plan::{Candidate, Choice, Fallback, Manager, Plan, Stage, Step};
+use torchup::smoke::{Check, Device, DiagnosisRef, SmokeReport, TorchInfo};
+use torchup::tui::{App, AppOptions, Effect, Mode, Msg, PythonProbe, Theme, VerifyOutcome, update};
+
+pub const PY: &str = r"C:\Users\mei\cyberpuppy\.venv\Scripts\python.exe";
+pub const LOG: &str = r"C:\Users\mei\AppData\Local\torchup\data\logs\torchup-install-20261124-0142-8812.log";
+pub const INDEX: &str = "https://download.pytorch.org/whl";
+
+// ---------------------------------------------------------------- facts
+
+pub fn rtx3050() -> Gpu {
+    Gpu {
+        index: 0,
+        name: "NVIDIA GeForce RTX 3050 Laptop GPU".into(),
+        memory_mib: Some(4096),
+        compute_capability: Some("8.6".into()),
+        compute_capability_source: Some(FactSource::NvidiaSmi),
+    }
+}
+
+pub fn driver(version: &str, cuda: &str) -> Driver {
+    Driver { version: version.into(), cuda: Some(cuda.into()), source: Some(FactSource::NvidiaSmi) }
+}
+
+pub fn gpu_probe() -> GpuProbe {
+    GpuProbe {
+        gpus: vec![rtx3050()],
+        driver: Some(driver("581.29", "13.0")),
+        state: GpuState::Ready,
+        nvidia_smi: Some(r"C:\Windows\System32\nvidia-smi.exe".into()),
+        ..GpuProbe::default()
+    }
+}
+
+pub fn python() -> PythonFacts {
+    PythonFacts {
+        executable: PY.into(),
+        version: "3.11.9".into(),
+        bits: 64,
+        env: EnvKind::Venv,
+        externally_managed: false,
+        implementation: "cpython".into(),
+        platform: "win-amd64".into(),
+        prefix: r"C:\Users\mei\cyberpuppy\.venv".into(),
+        pip_version: Some("24.2".into()),
+        uv_available: false,
+        conda_available: false,
+        chosen_because: "VIRTUAL_ENV".into(),
+        user_site_shadowing: vec![],
+        pip_index_overrides: vec![],
+        cuda_visible_devices: None,
+    }
+}
+
+pub fn torch_cpu() -> TorchFacts {
+    TorchFacts {
+        version: "2.5.1+cpu".into(),
+        cuda: None,
+        torchvision: Some("0.20.1+cpu".into()),
+        torchaudio: Some("2.5.1+cpu".into()),
+        xformers: None,
+        dist_version: Some("2.5.1+cpu".into()),
+        installer: Some("pip".into()),
+        location: Some(r"C:\Users\mei\cyberpuppy\.venv\Lib\site-packages".into()),
+        dependents: vec![],
+    }
+}
+
+pub fn candidates() -> Vec<PythonCandidate> {
+    vec![
+        PythonCandidate {
+            path: PY.into(),
+            found_by: "VIRTUAL_ENV".into(),
+            version: Some("3.11.9".into()),
+            chosen: true,
+            problem: None,
+        },
+        PythonCandidate {
+            path: r"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe".into(),
+            found_by: "conda env".into(),
+            version: Some("3.11.10".into()),
+            chosen: false,
+            problem: None,
+        },
+        PythonCandidate {
+            path: r"C:\Users\mei\AppData\Local\Programs\Python\Python312\python.exe".into(),
+            found_by: "py -0p".into(),
+            version: Some("3.12.7".into()),
+            chosen: false,
+            problem: None,
+        },
+        PythonCandidate {
+            path: r"C:\Users\mei\AppData\Local\Microsoft\WindowsApps\python.exe".into(),
+            found_by: "PATH".into(),
+            version: None,
+            chosen: false,
+            problem: Some("Microsoft Store alias, not a Python".into()),
+        },
+    ]
+}
+
+pub fn python_probe() -> PythonProbe {
+    PythonProbe { python: Some(python()), torch: Some(torch_cpu()), candidates: candidates() }
+}
+
+pub fn facts() -> Facts {
+    Facts {
+        schema: 1,
+        os: Os::Windows,
+        arch: "x86_64".into(),
+        wsl: false,
+        gpus: vec![rtx3050()],
+        driver: Some(driver("581.29", "13.0")),
+        gpu_state: GpuState::Ready,
+        python: Some(python()),
+        torch: Some(torch_cpu()),
+        python_candidates: candidates(),
+        cuda_toolkit: None,
+        notes: vec![],
+    }
+}
+
+/// The same laptop with the 2021 driver from catalog F09 (470.86, CUDA 11.4).
+pub fn facts_old_driver() -> Facts {
+    Facts { driver: Some(driver("470.86", "11.4")), ..facts() }
+}
+
+/// A Linux laptop whose dGPU is switched off (catalog F36), torch CPU build.
+pub fn facts_gpu_off() -> Facts {
+    let mut py = python();
+    py.executable = "/home/mei/cyberpuppy/.venv/bin/python".into();
+    py.platform = "linux-x86_64".into();
+    py.prefix = "/home/mei/cyberpuppy/.venv".into();
+    py.uv_available = true;
+    Facts {
+        os: Os::Linux,
+        gpus: vec![],
+        driver: None,
+        gpu_state: GpuState::DriverNotLoaded {
+            detail: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver".into(),
+        },
+        python: Some(py.clone()),
+        python_candidates: vec![PythonCandidate {
+            path: py.executable.clone(),
+            found_by: "VIRTUAL_ENV".into(),
+            version: Some("3.11.9".into()),
+            chosen: true,
+            problem: None,
+        }],
+        ..facts()
+    }
+}
+
+// ---------------------------------------------------------------- plans
+
+fn cand(variant: &str, torch: &str, ok: [Option<bool>; 3], reasons: &[&str]) -> Candidate {
+    Candidate {
+        variant: variant.into(),
+        torch: torch.into(),
+        ok: ok.iter().all(|o| *o != Some(false)),
+        reasons: reasons.iter().map(|r| r.to_string()).collect(),
+        driver_ok: ok[0],
+        arch_ok: ok[1],
+        python_ok: ok[2],
+        unconfirmed: false,
+        recommended: false,
+    }
+}
+
+pub fn choice(variant: &str, torch: &str, vision: &str) -> Choice {
+    Choice {
+        torch: torch.into(),
+        variant: variant.into(),
+        index_url: format!("{INDEX}/{variant}"),
+        manager: Manager::Pip,
+        torchvision: Some(vision.into()),
+        torchaudio: Some(torch.into()),
+    }
+}
+
+pub fn steps_for(c: &Choice) -> Vec<Step> {
+    vec![
+        Step {
+            stage: Stage::Uninstall,
+            argv: vec![
+                PY.into(),
+                "-m".into(),
+                "pip".into(),
+                "uninstall".into(),
+                "-y".into(),
+                "torch".into(),
+                "torchvision".into(),
+                "torchaudio".into(),
+            ],
+            summary: "Remove the CPU build (torch 2.5.1+cpu and its companions)".into(),
+            changes: "removes torch 2.5.1+cpu, torchvision 0.20.1+cpu, torchaudio 2.5.1+cpu".into(),
+            writes: vec![],
+        },
+        Step {
+            stage: Stage::Install,
+            argv: vec![
+                PY.into(),
+                "-m".into(),
+                "pip".into(),
+                "install".into(),
+                "--no-cache-dir".into(),
+                format!("torch=={}+{}", c.torch, c.variant),
+                format!("torchvision=={}+{}", c.torchvision.clone().unwrap_or_default(), c.variant),
+                format!("torchaudio=={}+{}", c.torch, c.variant),
+                "--index-url".into(),
+                c.index_url.clone(),
+            ],
+            summary: format!("Install torch {} + {} from one index, exact pins", c.torch, c.variant),
+            changes: format!("adds torch {}+{} (about 2.5 GB download) and its nvidia libraries", c.torch, c.variant),
+            writes: vec![],
+        },
+    ]
+}
+
+pub fn plan() -> Plan {
+    let mut cands = vec![
+        cand(
+            "cu130",
+            "2.9.1",
+            [Some(true); 3],
+            &[
+                "driver 581.29 ≥ 580 (cu130 floor)",
+                "sm_86 is in the cu130 build's arch list (7.5–12.0)",
+                "cp311 win_amd64 wheel exists",
+            ],
+        ),
+        cand(
+            "cu128",
+            "2.9.1",
+            [Some(true); 3],
+            &["driver 581.29 ≥ 528.33 (cu12x floor)", "sm_86 is in the cu128 build", "cp311 win_amd64 wheel exists"],
+        ),
+        cand(
+            "cu126",
+            "2.9.1",
+            [Some(true); 3],
+            &["driver 581.29 ≥ 528.33 (cu12x floor)", "sm_86 is in the cu126 build", "cp311 win_amd64 wheel exists"],
+        ),
+        cand(
+            "cu124",
+            "2.6.0",
+            [Some(true); 3],
+            &[
+                "the newest torch built for cu124 is 2.6.0",
+                "driver 581.29 ≥ 528.33 (cu12x floor)",
+                "sm_86 is in the cu124 build",
+            ],
+        ),
+        cand(
+            "cu121",
+            "2.5.1",
+            [Some(true); 3],
+            &["the newest torch built for cu121 is 2.5.1", "driver 581.29 ≥ 528.33 (cu12x floor)"],
+        ),
+        cand(
+            "cu118",
+            "2.7.1",
+            [Some(true); 3],
+            &["the newest torch built for cu118 is 2.7.1", "driver 581.29 ≥ 452.39 (cu11x floor)"],
+        ),
+        cand("cpu", "2.9.1", [None, None, Some(true)], &["runs without a GPU: no CUDA"]),
+    ];
+    cands[0].recommended = true;
+    let c = choice("cu130", "2.9.1", "0.24.1");
+    let fb = choice("cu126", "2.9.1", "0.24.1");
+    Plan {
+        schema: 1,
+        choice: Some(c.clone()),
+        candidates: cands,
+        steps: steps_for(&c),
+        nothing_to_do: false,
+        warnings: vec![],
+        explanation: "cu130 is the newest build your driver (CUDA 13.0) and GPU (sm_86) run; torch 2.9.1 is the newest for Python 3.11 on Windows.".into(),
+        fallback: Some(Fallback { choice: fb.clone(), steps: steps_for(&fb) }),
+        data_source: "bundled".into(),
+        data_version: "2026-11".into(),
+        target_python: Some(PY.into()),
+        refused: None,
+    }
+}
+
+/// The guide's own choice, planned explicitly.
+pub fn plan_cu124() -> Plan {
+    let c = choice("cu124", "2.6.0", "0.21.0");
+    let fb = choice("cu121", "2.5.1", "0.20.1");
+    Plan {
+        choice: Some(c.clone()),
+        steps: steps_for(&c),
+        explanation: "cu124 as asked: torch 2.6.0 is the newest build for it.".into(),
+        fallback: Some(Fallback { choice: fb.clone(), steps: steps_for(&fb) }),
+        ..plan()
+    }
+}
+
+/// Planned for driver 470.86 (CUDA 11.4): only cu118 and the CPU build run.
+pub fn plan_old_driver() -> Plan {
+    let no = Some(false);
+    let yes = Some(true);
+    let mut cands = vec![
+        cand("cu130", "2.9.1", [no, yes, yes], &["driver 470.86 < 580 (cu130 floor): update the driver to use it"]),
+        cand("cu128", "2.9.1", [no, yes, yes], &["driver 470.86 < 528.33 (cu12x floor)"]),
+        cand("cu126", "2.9.1", [no, yes, yes], &["driver 470.86 < 528.33 (cu12x floor)"]),
+        cand("cu124", "2.6.0", [no, yes, yes], &["driver 470.86 < 528.33 (cu12x floor)"]),
+        cand("cu121", "2.5.1", [no, yes, yes], &["driver 470.86 < 528.33 (cu12x floor)"]),
+        cand(
+            "cu118",
+            "2.7.1",
+            [yes, yes, yes],
+            &["driver 470.86 ≥ 452.39 (cu11x floor)", "sm_86 is in the cu118 build", "cp311 win_amd64 wheel exists"],
+        ),
+        cand("cpu", "2.9.1", [None, None, yes], &["runs without a GPU: no CUDA"]),
+    ];
+    cands[5].recommended = true;
+    let c = choice("cu118", "2.7.1", "0.22.1");
+    Plan {
+        choice: Some(c.clone()),
+        candidates: cands,
+        steps: steps_for(&c),
+        warnings: vec!["Driver 470.86 is from 2021: updating to 580 or newer unlocks cu130 and current torch.".into()],
+        explanation: "cu118 is the only CUDA build driver 470.86 (CUDA 11.4) runs.".into(),
+        fallback: None,
+        ..plan()
+    }
+}
+
+// ---------------------------------------------------------------- smoke
+
+fn check(name: &str, ok: bool, detail: &str, ms: f64) -> Check {
+    Check { name: name.into(), ok, detail: detail.into(), ms }
+}
+
+pub fn smoke_ok() -> SmokeReport {
+    SmokeReport {
+        schema: 1,
+        ok: true,
+        torch: TorchInfo { version: Some("2.9.1+cu130".into()), cuda: Some("13.0".into()) },
+        cuda_available: true,
+        devices: vec![Device {
+            name: "NVIDIA GeForce RTX 3050 Laptop GPU".into(),
+            memory_mib: Some(4096),
+            compute_capability: Some("8.6".into()),
+            arch_supported: Some(true),
+        }],
+        checks: vec![
+            check("import", true, "torch 2.9.1+cu130 from .venv", 1840.0),
+            check("cuda", true, "torch.cuda.is_available() is True, 1 device", 312.0),
+            check("arch", true, "sm_86 in get_arch_list()", 1.0),
+            check("matmul", true, "1000x1000 randn matmul on cuda:0", 95.0),
+            check("cpu-match", true, "GPU result matches the CPU within 1e-3", 41.0),
+        ],
+        diagnoses: vec![],
+        torch_importable: true,
+        import_error: None,
+        warnings: vec![],
+        gpu_gflops: Some(3712.4),
+        cpu_gflops: Some(184.6),
+        cudnn: Some("91002".into()),
+    }
+}
+
+pub fn smoke_cpu() -> SmokeReport {
+    SmokeReport {
+        ok: false,
+        torch: TorchInfo { version: Some("2.5.1+cpu".into()), cuda: None },
+        cuda_available: false,
+        devices: vec![],
+        checks: vec![
+            check("import", true, "torch 2.5.1+cpu from .venv", 1710.0),
+            check("cuda", false, "torch.version.cuda is None: a CPU-only build", 0.0),
+        ],
+        diagnoses: vec![DiagnosisRef {
+            id: "F01".into(),
+            title: "A CPU-only build of PyTorch is installed".into(),
+            fix: "Install a CUDA build".into(),
+        }],
+        gpu_gflops: None,
+        cpu_gflops: Some(181.2),
+        cudnn: None,
+        ..smoke_ok()
+    }
+}
+
+pub fn smoke_absent() -> SmokeReport {
+    SmokeReport {
+        ok: false,
+        torch: TorchInfo::default(),
+        cuda_available: false,
+        devices: vec![],
+        checks: vec![check("import", false, "No module named 'torch'", 38.0)],
+        diagnoses: vec![],
+        torch_importable: false,
+        import_error: Some("ModuleNotFoundError: No module named 'torch'".into()),
+        gpu_gflops: None,
+        cpu_gflops: None,
+        cudnn: None,
+        ..smoke_ok()
+    }
+}
+
+/// After a driver downgrade to 470.86: the cu130 build can no longer start CUDA (F09).
+pub fn smoke_driver_too_old() -> SmokeReport {
+    SmokeReport {
+        ok: false,
+        cuda_available: false,
+        devices: vec![],
+        checks: vec![
+            check("import", true, "torch 2.9.1+cu130 from .venv", 1790.0),
+            check("cuda", false, "The NVIDIA driver on your system is too old (found version 11040)", 210.0),
+            check("arch", false, "skipped: CUDA is not available", 0.0),
+            check("matmul", false, "skipped: CUDA is not available", 0.0),
+        ],
+        diagnoses: vec![DiagnosisRef {
+            id: "F09".into(),
+            title: "The NVIDIA driver is too old for this CUDA build".into(),
+            fix: "Update the driver to 580 or newer, or install the cu118 build (torchup, Choose).".into(),
+        }],
+        warnings: vec![
+            "CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).".into(),
+        ],
+        gpu_gflops: None,
+        cpu_gflops: Some(183.0),
+        ..smoke_ok()
+    }
+}
+
+// ---------------------------------------------------------------- install runs
+
+fn stages(names: &[(&str, &str)]) -> Vec<StageInfo> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(index, (n, s))| StageInfo { index, name: n.to_string(), summary: s.to_string() })
+        .collect()
+}
+
+pub fn stage_list() -> Vec<StageInfo> {
+    stages(&[
+        ("baseline", r"Smoke test of what is installed now (C:\Users\mei\cyberpuppy\.venv\Scripts\python.exe)"),
+        ("uninstall", "Remove the CPU build (torch 2.5.1+cpu and its companions)"),
+        ("install", "Install torch 2.9.1 + cu130 from one index, exact pins"),
+    ])
+}
+
+fn line(index: usize, text: &str) -> InstallEvent {
+    InstallEvent::Line { index, stream: Stream::Stdout, text: text.into() }
+}
+
+fn err_line(index: usize, text: &str) -> InstallEvent {
+    InstallEvent::Line { index, stream: Stream::Stderr, text: text.into() }
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+pub fn previous() -> Option<TorchFacts> {
+    Some(torch_cpu())
+}
+
+/// Events up to the middle of the 2.5 GB download (progress in flight).
+pub fn events_until_download() -> Vec<InstallEvent> {
+    let mut ev = vec![
+        InstallEvent::Stages(stage_list()),
+        InstallEvent::StageStarted { index: 0 },
+        InstallEvent::StageFinished { index: 0, ok: true, elapsed: secs(2.4) },
+        InstallEvent::Smoke { index: 0, expected: Expectation::Anything, met: true, report: Box::new(smoke_cpu()) },
+        InstallEvent::StageStarted { index: 1 },
+        line(1, "Found existing installation: torch 2.5.1+cpu"),
+        line(1, "Uninstalling torch-2.5.1+cpu:"),
+        line(1, "  Successfully uninstalled torch-2.5.1+cpu"),
+        line(1, "Found existing installation: torchvision 0.20.1+cpu"),
+        line(1, "Uninstalling torchvision-0.20.1+cpu:"),
+        line(1, "  Successfully uninstalled torchvision-0.20.1+cpu"),
+        line(1, "Found existing installation: torchaudio 2.5.1+cpu"),
+        line(1, "Uninstalling torchaudio-2.5.1+cpu:"),
+        line(1, "  Successfully uninstalled torchaudio-2.5.1+cpu"),
+        InstallEvent::StageFinished { index: 1, ok: true, elapsed: secs(6.8) },
+        InstallEvent::Smoke {
+            index: 1,
+            expected: Expectation::TorchAbsent,
+            met: true,
+            report: Box::new(smoke_absent()),
+        },
+        InstallEvent::StageStarted { index: 2 },
+        line(2, "Looking in indexes: https://download.pytorch.org/whl/cu130"),
+        line(2, "Collecting torch==2.9.1+cu130"),
+        line(
+            2,
+            "  Downloading https://download.pytorch.org/whl/cu130/torch-2.9.1%2Bcu130-cp311-cp311-win_amd64.whl (2510.2 MB)",
+        ),
+    ];
+    ev.push(InstallEvent::Progress {
+        index: 2,
+        label: "Downloading torch-2.9.1+cu130-cp311-cp311-win_amd64.whl".into(),
+        done: 0,
+        total: Some(2_510_200_000),
+    });
+    ev
+}
+
+/// The progress events of the download, to be delivered `spacing` apart.
+pub fn download_progress(steps: u64) -> Vec<InstallEvent> {
+    (1..=steps)
+        .map(|i| InstallEvent::Progress {
+            index: 2,
+            label: "Downloading torch-2.9.1+cu130-cp311-cp311-win_amd64.whl".into(),
+            done: i * 12_400_000,
+            total: Some(2_510_200_000),
+        })
+        .collect()
+}
+
+pub fn report_installed() -> InstallReport {
+    InstallReport {
+        schema: 1,
+        ok: true,
+        outcome: Outcome::Installed,
+        previous: previous(),
+        installed: Some(choice("cu130", "2.9.1", "0.24.1")),
+        environment: format!("torch 2.9.1+cu130 is installed in {PY} and runs on the GPU."),
+        restore_command: None,
+        restore_commands: vec![],
+        diagnoses: vec![],
+        smoke: Some(smoke_ok()),
+        log_path: Some(LOG.into()),
+    }
+}
+
+/// The rest of a successful run after the download.
+pub fn events_finish_ok() -> Vec<InstallEvent> {
+    vec![
+        line(2, "Collecting torchvision==0.24.1+cu130"),
+        line(
+            2,
+            "  Downloading https://download.pytorch.org/whl/cu130/torchvision-0.24.1%2Bcu130-cp311-cp311-win_amd64.whl (7.4 MB)",
+        ),
+        line(2, "Installing collected packages: torch, torchvision, torchaudio"),
+        line(2, "Successfully installed torch-2.9.1+cu130 torchaudio-2.9.1+cu130 torchvision-0.24.1+cu130"),
+        InstallEvent::StageFinished { index: 2, ok: true, elapsed: secs(252.0) },
+        InstallEvent::Smoke { index: 2, expected: Expectation::CudaWorks, met: true, report: Box::new(smoke_ok()) },
+        InstallEvent::Finished(Box::new(report_installed())),
+    ]
+}
+
+pub fn f30() -> Diagnosis {
+    Diagnosis {
+        id: "F30".into(),
+        title: "The download was cut short (hash mismatch)".into(),
+        explanation: "pip received 2.31 GB of the 2.51 GB wheel: the connection dropped and the partial file failed its sha256 check.".into(),
+        fix: "Retry on a steadier connection; torchup already passes --no-cache-dir. On a bad link, download the .whl with a resumable downloader and install the file.".into(),
+    }
+}
+
+/// A run whose download fails its hash check: stopped, not rolled back (the wizard offers it).
+pub fn events_fail_hash() -> Vec<InstallEvent> {
+    vec![
+        err_line(
+            2,
+            "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. If you have updated the package versions, please update the hashes.",
+        ),
+        err_line(
+            2,
+            "    torch==2.9.1+cu130 from https://download.pytorch.org/whl/cu130/torch-2.9.1%2Bcu130-cp311-cp311-win_amd64.whl:",
+        ),
+        err_line(2, "        Expected sha256 5b1d2e0c8f0f6c0e9a3d4b6a7c8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f901"),
+        err_line(2, "             Got        0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d"),
+        InstallEvent::StageFinished { index: 2, ok: false, elapsed: secs(231.0) },
+        InstallEvent::Diagnosis { index: 2, diagnosis: f30() },
+        InstallEvent::Notice("Stopped: the install step failed.".into()),
+        InstallEvent::Finished(Box::new(report_failed())),
+    ]
+}
+
+pub fn restore_argv() -> Vec<String> {
+    vec![
+        PY.into(),
+        "-m".into(),
+        "pip".into(),
+        "install".into(),
+        "torch==2.5.1+cpu".into(),
+        "torchvision==0.20.1+cpu".into(),
+        "torchaudio==2.5.1+cpu".into(),
+        "--index-url".into(),
+        format!("{INDEX}/cpu"),
+    ]
+}
+
+pub fn report_failed() -> InstallReport {
+    InstallReport {
+        ok: false,
+        outcome: Outcome::Failed,
+        installed: None,
+        environment: "Stopped: the install step failed. torch is not installed now (torch 2.5.1+cpu was removed)."
+            .into(),
+        restore_command: Some(restore_argv()),
+        restore_commands: vec![restore_argv()],
+        diagnoses: vec![f30()],
+        smoke: Some(smoke_absent()),
+        ..report_installed()
+    }
+}
+
+pub fn report_rolled_back() -> InstallReport {
+    InstallReport {
+        ok: false,
+        outcome: Outcome::RolledBack,
+        environment: "torch 2.5.1+cpu is back, as before.".into(),
+        restore_command: None,
+        restore_commands: vec![],
+        diagnoses: vec![],
+        smoke: Some(smoke_cpu()),
+        ..report_failed()
+    }
+}
+
+pub fn report_broken() -> InstallReport {
+    InstallReport {
+        outcome: Outcome::Broken,
+        environment: "The previous build could not be reinstalled: torch is not installed now.".into(),
+        ..report_failed()
+    }
+}
+
+pub fn report_cancelled() -> InstallReport {
+    InstallReport {
+        outcome: Outcome::Cancelled,
+        environment: "Cancelled during the install step: torch is not installed now (torch 2.5.1+cpu was removed)."
+            .into(),
+        diagnoses: vec![],
+        ..report_failed()
+    }
+}
+
+pub fn report_dry_run() -> InstallReport {
+    InstallReport {
+        ok: true,
+        outcome: Outcome::DryRun,
+        installed: None,
+        environment: "Dry run: nothing was changed; torch 2.5.1+cpu is still installed.".into(),
+        smoke: None,
+        ..report_installed()
+    }
+}
+
+pub fn rollback_events() -> Vec<InstallEvent> {
+    vec![
+        InstallEvent::Stages(stages(&[("rollback", "Reinstall the previous build torch 2.5.1+cpu")])),
+        InstallEvent::StageStarted { index: 0 },
+        line(0, "Looking in indexes: https://download.pytorch.org/whl/cpu"),
+        line(0, "Successfully installed torch-2.5.1+cpu torchaudio-2.5.1+cpu torchvision-0.20.1+cpu"),
+        InstallEvent::StageFinished { index: 0, ok: true, elapsed: secs(48.0) },
+        InstallEvent::Finished(Box::new(report_rolled_back())),
+    ]
+}
+
+// ---------------------------------------------------------------- verify
+
+pub fn verify_unchanged() -> VerifyOutcome {
+    VerifyOutcome {
+        now: smoke_ok(),
+        previous: Some(smoke_ok()),
+        previous_when: Some("2026-11-24 01:46".into()),
+        saved_to: Some(r"C:\Users\mei\AppData\Local\torchup\data\verify\last.json".into()),
+    }
+}
+
+pub fn verify_changed() -> VerifyOutcome {
+    VerifyOutcome { now: smoke_driver_too_old(), ..verify_unchanged() }
+}
+
+// ---------------------------------------------------------------- harness
+
+/// An App driven only through `update`, with a clock the test sets.
+pub struct Harness {
+    pub app: App,
+    pub t0: Instant,
+    pub effects: Vec<Effect>,
+}
+
+impl Harness {
+    pub fn new(mode: Mode, theme: Theme, size: (u16, u16)) -> Harness {
+        let t0 = Instant::now();
+        let (app, effects) = App::new(AppOptions { theme, mode, size, python: None, index_url: INDEX.into(), now: t0 });
+        Harness { app, t0, effects }
+    }
+
+    pub fn wizard() -> Harness {
+        Harness::new(Mode::Wizard, Theme::FULL, (120, 40))
+    }
+
+    /// Deliver a message; remember and return the effects.
+    pub fn send(&mut self, msg: Msg) -> Vec<Effect> {
+        let e = update(&mut self.app, msg);
+        self.effects.extend(e.clone());
+        e
+    }
+
+    pub fn key(&mut self, code: crossterm::event::KeyCode) -> Vec<Effect> {
+        self.send(Msg::key(code))
+    }
+
+    pub fn ch(&mut self, c: char) -> Vec<Effect> {
+        self.send(Msg::char(c))
+    }
+
+    /// Set the clock to t0 + `s` seconds.
+    pub fn at(&mut self, s: f64) {
+        let t = self.t0 + secs(s);
+        self.send(Msg::Tick(t));
+    }
+
+    pub fn events(&mut self, events: Vec<InstallEvent>) {
+        for e in events {
+            self.send(Msg::Install(e));
+        }
+    }
+
+    /// The id of the last Plan effect.
+    pub fn last_plan_id(&self) -> u64 {
+        self.effects
+            .iter()
+            .rev()
+            .find_map(|e| if let Effect::Plan { id, .. } = e { Some(*id) } else { None })
+            .expect("a Plan effect was emitted")
+    }
+
+    /// Detection finished with `facts`.
+    pub fn detected(&mut self, facts: Facts) {
+        self.send(Msg::Gpu(Box::new(GpuProbe {
+            gpus: facts.gpus.clone(),
+            driver: facts.driver.clone(),
+            state: facts.gpu_state.clone(),
+            ..GpuProbe::default()
+        })));
+        self.send(Msg::Python(Box::new(PythonProbe {
+            python: facts.python.clone(),
+            torch: facts.torch.clone(),
+            candidates: facts.python_candidates.clone(),
+        })));
+        self.send(Msg::Facts(Ok(Box::new(facts))));
+    }
+
+    /// Check → Choose with the browse plan answered.
+    pub fn go_choose(&mut self, facts: Facts, plan: Plan) {
+        self.detected(facts);
+        self.key(crossterm::event::KeyCode::Enter);
+        let id = self.last_plan_id();
+        self.send(Msg::Plan { id, result: Ok(Box::new(plan)) });
+    }
+
+    /// Check → Choose → Review with the recommended build.
+    pub fn go_review(&mut self) {
+        self.go_choose(facts(), plan());
+        self.key(crossterm::event::KeyCode::Enter);
+    }
+
+    /// … → Run (started at t = 10 s).
+    pub fn go_run(&mut self) {
+        self.go_review();
+        self.at(10.0);
+        self.key(crossterm::event::KeyCode::Enter);
+    }
+
+    pub fn render(&self, w: u16, h: u16) -> Terminal<TestBackend> {
+        let mut t = Terminal::new(TestBackend::new(w, h)).expect("TestBackend never fails");
+        t.draw(|f| torchup::tui::view::render(&self.app, f)).expect("TestBackend never fails");
+        t
+    }
+}

@@ -175,7 +175,7 @@ fn one_venv_many_views() {
     assert_eq!(d["facts"]["driver"]["version"], "581.29");
     assert_eq!(d["facts"]["gpus"][0]["memory_mib"], 4096);
     assert_eq!(d["facts"]["python"]["env"], "venv");
-    assert_eq!(d["facts"]["python"]["chosen_because"], "--python");
+    assert!(d["facts"]["python"]["chosen_because"].as_str().unwrap().starts_with("--python"));
     assert_eq!(d["facts"]["torch"]["torchvision"], "0.20.1+cu124");
     assert_eq!(d["verify"]["ok"], true);
     assert_eq!(d["cuda_stack"]["driver_cuda"], "13.0");
@@ -265,7 +265,7 @@ fn unusable_interpreters_are_one_line_errors_with_the_right_exit_code() {
     let out = torchup(&iso, &["verify", "--python", "/nonexistent/python"], &gpu, &smi);
     assert_eq!(code(&out), 2);
     assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
-    assert!(out.stderr.contains("--python /nonexistent/python: no such interpreter"), "{}", out.stderr);
+    assert!(out.stderr.contains("--python /nonexistent/python: no such file"), "{}", out.stderr);
 
     #[cfg(unix)]
     {
@@ -288,7 +288,7 @@ fn unusable_interpreters_are_one_line_errors_with_the_right_exit_code() {
     };
     let out = run_empty(&["verify", "--json"]);
     assert_eq!(code(&out), 3);
-    assert!(out.stderr.contains("no Python found on PATH"), "{}", out.stderr);
+    assert!(out.stderr.contains("no working Python found"), "{}", out.stderr);
     assert!(out.stdout.is_empty());
 
     // doctor still describes the machine, and exits 3.

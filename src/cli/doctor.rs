@@ -12,77 +12,44 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::output::{color_enabled, print_json};
-use super::verify::{TargetPython, paint, target_python, verify_now};
+use super::verify::{options, paint, session, verify_error};
 use super::{CliError, Exit, GlobalArgs};
-use crate::facts::Facts;
-use crate::facts::gpu::GpuProbe;
-use crate::facts::platform::{HostEnv, Platform};
-use crate::smoke::doctor::{ChosenPython, CudaStack, DOCTOR_SCHEMA, DoctorReport, interim_facts, render_doctor};
-use crate::smoke::{self, History, SmokeReport};
+use crate::exec::TokioRunner;
+use crate::facts::python::PythonError;
+use crate::smoke::doctor::{CudaStack, DOCTOR_SCHEMA, DoctorReport, render_doctor};
+use crate::smoke::verify::{VerifyError, verify};
+use crate::smoke::{self, History};
 
-/// The single call site for facts. Interim: built from the GPU probe and the smoke test's
-/// description of the interpreter; `torchup::facts::gather` replaces it once merged.
-fn gather_facts(
-    platform: &Platform,
-    env: &HostEnv,
-    gpu: GpuProbe,
-    target: Option<&TargetPython>,
-    verify: Option<&SmokeReport>,
-) -> Facts {
-    let chosen = target.map(|t| ChosenPython {
-        path: t.path.clone(),
-        because: t.because.to_string(),
-        uv_available: which::which("uv").is_ok(),
-        conda_available: which::which("conda").is_ok(),
-    });
-    interim_facts(platform, env, gpu, chosen.as_ref(), verify)
-}
-
-/// Gather everything the report needs. Only a bad `--python` flag is an error.
+/// Gather everything the report needs: facts and the smoke test run concurrently. Only a
+/// bad `--python` flag is an error.
 pub async fn collect(g: &GlobalArgs) -> Result<DoctorReport, CliError> {
-    let platform = Platform::current();
-    let env = HostEnv::capture();
-    let history = History::in_dir(&crate::paths::state_dir());
-    let (target, mut verify_error) = match target_python(g) {
-        Ok(t) => (Some(t), None),
-        Err(e) if e.exit == Exit::Environment => (None, Some(e.message)),
-        Err(e) => return Err(e),
+    let session = session(g)?;
+    let history = History::in_dir(&session.state_dir);
+    let opts = options(&session);
+    let (gathered, verified) = tokio::join!(session.detect(), verify(&opts, &history, &TokioRunner));
+    let (verification, verify_error_text) = match verified {
+        Ok(v) => (Some(v), None),
+        Err(e @ VerifyError::Python(PythonError::Explicit { .. })) => return Err(verify_error(e)),
+        Err(e) => (None, Some(e.to_string())),
     };
-
-    let (verified, gpu) = match &target {
-        Some(t) => match verify_now(&t.path, &platform, &env, &history).await {
-            Ok(v) => {
-                let gpu = v.gpu.clone();
-                (Some(v), gpu)
-            }
-            Err(e) => {
-                verify_error = Some(e.to_string());
-                (None, super::verify::gpu_facts(&platform, &env).await)
-            }
-        },
-        None => (None, super::verify::gpu_facts(&platform, &env).await),
-    };
-
-    let report = verified.as_ref().map(|v| &v.report);
-    // Without a working interpreter there is no python to describe.
-    let facts = gather_facts(&platform, &env, gpu, target.as_ref().filter(|_| report.is_some()), report);
-    let cuda_stack = CudaStack::from_parts(&facts, report);
+    let facts = gathered.facts;
+    let report = verification.as_ref().map(|v| &v.report);
     Ok(DoctorReport {
         schema: DOCTOR_SCHEMA,
         torchup_version: env!("CARGO_PKG_VERSION").to_string(),
         generated_at: Timestamp::now(),
+        cuda_stack: CudaStack::from_parts(&facts, report),
         diagnoses: smoke::diagnoses::for_doctor(&facts, report),
-        changes: verified.as_ref().map(|v| v.changes.clone()).unwrap_or_default(),
-        previous_verify_at: verified.as_ref().and_then(|v| v.previous.as_ref().map(|p| p.at)),
-        verify: verified.map(|v| v.report),
-        verify_error,
-        cuda_stack,
+        changes: verification.as_ref().map(|v| v.changes.clone()).unwrap_or_default(),
+        previous_verify_at: verification.as_ref().and_then(|v| v.previous.as_ref().map(|p| p.at)),
+        verify: verification.map(|v| v.report),
+        verify_error: verify_error_text,
         facts,
     })
 }
 
 fn exit_for(report: &DoctorReport) -> Exit {
-    if report.facts.python.is_none() { Exit::Environment } else { Exit::Ok }
+    if report.facts.python.is_none() && report.verify.is_none() { Exit::Environment } else { Exit::Ok }
 }
 
 fn print_human(report: &DoctorReport, g: &GlobalArgs) {

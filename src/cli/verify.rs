@@ -3,7 +3,6 @@
 //! Exit 0 only when CUDA works; no network.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -11,53 +10,13 @@ use serde::Serialize;
 
 use super::output::{color_enabled, print_json};
 use super::{CliError, Exit, GlobalArgs};
-use crate::diagnose::OsContext;
 use crate::exec::TokioRunner;
 use crate::facts::Driver;
-use crate::facts::gpu::{self, GpuProbe, GpuProbeOptions};
-use crate::facts::platform::{HostEnv, Platform};
+use crate::facts::python::PythonError;
+use crate::session::Session;
 use crate::smoke::render::Comparison;
-use crate::smoke::{self, Change, History, HistoryEntry, Line, SmokeError, SmokeReport, Tone};
-
-/// The interpreter to test and why it was chosen.
-#[derive(Debug, Clone)]
-pub struct TargetPython {
-    pub path: PathBuf,
-    /// "--python" or "PATH".
-    pub because: &'static str,
-}
-
-/// Pick the target interpreter: `--python`, else `python3`/`python` on PATH.
-/// Interim: `torchup::facts::python` discovery (venv, conda, py launcher) replaces the body
-/// of this one function once it is merged.
-pub fn target_python(g: &GlobalArgs) -> Result<TargetPython, CliError> {
-    if let Some(p) = &g.python {
-        let bare_name = p.components().count() == 1 && !p.exists();
-        let path = if bare_name { which::which(p).ok() } else { p.exists().then(|| p.clone()) };
-        return match path {
-            Some(path) => Ok(TargetPython { path, because: "--python" }),
-            None => Err(CliError::usage(format!(
-                "--python {}: no such interpreter; give the path of the Python that runs your code",
-                p.display()
-            ))),
-        };
-    }
-    let names: &[&str] = if cfg!(windows) { &["python", "python3"] } else { &["python3", "python"] };
-    names.iter().find_map(|n| which::which(n).ok()).map(|path| TargetPython { path, because: "PATH" }).ok_or_else(
-        || CliError::environment(format!("no Python found on PATH (tried {}); pass --python PATH", names.join(", "))),
-    )
-}
-
-/// GPU facts for this host (for the driver version saved with each result).
-pub async fn gpu_facts(platform: &Platform, env: &HostEnv) -> GpuProbe {
-    gpu::probe(&GpuProbeOptions::for_host(platform.clone(), env.clone())).await
-}
-
-/// A smoke error as a CLI error: an interpreter that will not run the test makes the
-/// environment unusable (exit 3).
-pub fn smoke_error(e: SmokeError) -> CliError {
-    if e.is_environment() { CliError::environment(e.to_string()) } else { CliError::failed(e.to_string()) }
-}
+use crate::smoke::verify::{Verification, VerifyError, VerifyOptions, verify};
+use crate::smoke::{self, Change, History, Line, SmokeReport, Tone};
 
 /// The verify document: the contract fields (flattened report) plus what changed.
 #[derive(Debug, Serialize)]
@@ -69,47 +28,32 @@ pub struct VerifyDocument<'a> {
     pub previous_at: Option<Timestamp>,
     /// The NVIDIA driver now (from the GPU facts).
     pub driver: Option<&'a Driver>,
-    /// The interpreter path torchup ran.
+    /// The interpreter torchup ran, and why that one.
     pub interpreter: String,
+    pub interpreter_found_by: String,
     /// Where the result was saved (null when saving failed).
     pub history_file: Option<String>,
 }
 
-/// Run the smoke test with the GPU probe alongside (no extra wall time), attach
-/// diagnoses, and compare with the history. Saving is the caller's choice.
-pub struct Verified {
-    pub report: SmokeReport,
-    pub gpu: GpuProbe,
-    pub entry: HistoryEntry,
-    pub previous: Option<HistoryEntry>,
-    pub changes: Vec<Change>,
+/// The session for a command (the current directory is needed to find `.venv`).
+pub fn session(g: &GlobalArgs) -> Result<Session, CliError> {
+    Session::for_host(g.python.clone(), &g.index_url, g.offline).map_err(|e| CliError::environment(e.to_string()))
 }
 
-pub async fn verify_now(
-    python: &Path,
-    platform: &Platform,
-    env: &HostEnv,
-    history: &History,
-) -> Result<Verified, SmokeError> {
-    let runner = TokioRunner;
-    // Compiling the diagnosis rules' regexes takes ~10 ms: do it while Python works. (join!
-    // polls in order, so the interpreter is already spawned when this starts.)
-    let rules = async { tokio::task::spawn_blocking(|| crate::diagnose::Rules::try_bundled().is_ok()).await };
-    let (smoke, gpu, _) =
-        tokio::join!(smoke::run(python, &[], &runner, smoke::DEFAULT_TIMEOUT), gpu_facts(platform, env), rules);
-    let mut report = smoke?;
-    let ctx = OsContext::new(platform.os, platform.wsl).with_python(python.display().to_string());
-    smoke::diagnoses::attach(&mut report, &ctx);
-    let entry = HistoryEntry::new(Timestamp::now(), python, gpu.driver.clone(), report.clone());
-    let previous = match history.last_for(&entry.python) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("torchup: warning: {e}");
-            None
-        }
-    };
-    let changes = previous.as_ref().map(|p| smoke::compare(p, &entry)).unwrap_or_default();
-    Ok(Verified { report, gpu, entry, previous, changes })
+/// What verify needs, from the session.
+pub fn options(s: &Session) -> VerifyOptions {
+    VerifyOptions::new(s.platform.clone(), s.env.clone(), s.cwd.clone(), s.python.clone())
+}
+
+/// A verify error as a CLI error: a bad `--python` is a usage error (2); no interpreter, or
+/// one that will not run the test, makes the environment unusable (3).
+pub fn verify_error(e: VerifyError) -> CliError {
+    match e {
+        VerifyError::Python(p @ PythonError::Explicit { .. }) => CliError::usage(p.to_string()),
+        VerifyError::Python(p) => CliError::environment(p.to_string()),
+        VerifyError::Smoke(s) if s.is_environment() => CliError::environment(s.to_string()),
+        VerifyError::Smoke(s) => CliError::failed(s.to_string()),
+    }
 }
 
 /// ANSI styling of a line by tone.
@@ -129,12 +73,12 @@ pub fn paint(line: &Line, color: bool) -> String {
 }
 
 pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
-    let target = target_python(g)?;
-    let platform = Platform::current();
-    let env = HostEnv::capture();
-    let history = History::in_dir(&crate::paths::state_dir());
-    let v = verify_now(&target.path, &platform, &env, &history).await.map_err(smoke_error)?;
-
+    let session = session(g)?;
+    let history = History::in_dir(&session.state_dir);
+    let v: Verification = verify(&options(&session), &history, &TokioRunner).await.map_err(verify_error)?;
+    if let Some(w) = &v.history_warning {
+        eprintln!("torchup: warning: {w}");
+    }
     let saved = match history.append(&v.entry) {
         Ok(()) => Some(history.path().display().to_string()),
         Err(e) => {
@@ -149,7 +93,8 @@ pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
             changes: &v.changes,
             previous_at: v.previous.as_ref().map(|p| p.at),
             driver: v.gpu.driver.as_ref(),
-            interpreter: target.path.display().to_string(),
+            interpreter: v.python.display.clone(),
+            interpreter_found_by: v.python.found_by.clone(),
             history_file: saved,
         })?;
     } else {
@@ -158,7 +103,7 @@ pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
             None => Comparison::FirstRun,
         };
         let color = color_enabled(g.no_color, std::io::stdout().is_terminal());
-        println!("Interpreter: {} (from {})", target.path.display(), target.because);
+        println!("Interpreter: {} (from {})", v.python.display, v.python.found_by);
         for line in smoke::render_verify(&v.report, comparison, &TimeZone::system()) {
             println!("{}", paint(&line, color));
         }

@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::render::{Comparison, Line, Tone, check_label, render_verify};
 use super::{Change, DiagnosisRef, SmokeReport};
-use crate::facts::gpu::GpuProbe;
-use crate::facts::platform::{HostEnv, Platform};
-use crate::facts::{EnvKind, FACTS_SCHEMA, Facts, PythonFacts, TorchFacts, parse_capability};
+use crate::facts::{Facts, parse_capability};
 
 /// Schema version of the doctor document.
 pub const DOCTOR_SCHEMA: u32 = 1;
@@ -120,90 +118,6 @@ impl CudaStack {
             gpus,
             system_toolkit,
         }
-    }
-}
-
-/// How the interpreter was chosen, for [`interim_facts`].
-#[derive(Debug, Clone)]
-pub struct ChosenPython {
-    pub path: std::path::PathBuf,
-    /// "--python" or "PATH".
-    pub because: String,
-    pub uv_available: bool,
-    pub conda_available: bool,
-}
-
-/// Facts assembled from the GPU probe and the smoke test's own description of the
-/// interpreter and torch. Interim: `torchup::facts::gather` (being built) replaces this at
-/// the single call site in `cli::doctor`.
-pub fn interim_facts(
-    platform: &Platform,
-    env: &HostEnv,
-    gpu: GpuProbe,
-    python: Option<&ChosenPython>,
-    verify: Option<&SmokeReport>,
-) -> Facts {
-    let info = verify.and_then(|r| r.python.as_ref());
-    let python_facts = python.zip(info).map(|(chosen, info)| PythonFacts {
-        executable: info.executable.clone(),
-        version: info.version.clone(),
-        bits: info.bits,
-        env: match info.env.as_str() {
-            "venv" => EnvKind::Venv,
-            "conda" => EnvKind::Conda,
-            "system" => EnvKind::System,
-            _ => EnvKind::Other,
-        },
-        externally_managed: info.externally_managed,
-        implementation: info.implementation.clone(),
-        platform: info.platform.clone().unwrap_or_default(),
-        prefix: info.prefix.clone(),
-        pip_version: verify.and_then(|r| r.packages.get("pip").cloned()),
-        uv_available: chosen.uv_available,
-        conda_available: chosen.conda_available && info.env == "conda",
-        chosen_because: chosen.because.clone(),
-        user_site_shadowing: verify
-            .filter(|r| r.torch_from_user_site)
-            .map(|r| {
-                vec![format!(
-                    "torch {} in {}",
-                    r.torch.version.as_deref().unwrap_or("?"),
-                    r.torch_path.as_deref().unwrap_or("?")
-                )]
-            })
-            .unwrap_or_default(),
-        pip_index_overrides: ["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"]
-            .iter()
-            .filter_map(|k| env.get(k).filter(|v| v.contains("/whl/cpu")).map(|v| format!("{k}={v}")))
-            .collect(),
-        cuda_visible_devices: verify.and_then(|r| r.cuda_visible_devices.clone()),
-    });
-    let torch = verify.filter(|r| r.torch_importable).and_then(|r| {
-        Some(TorchFacts {
-            version: r.torch.version.clone()?,
-            cuda: r.torch.cuda.clone(),
-            torchvision: r.packages.get("torchvision").cloned(),
-            torchaudio: r.packages.get("torchaudio").cloned(),
-            xformers: r.packages.get("xformers").cloned(),
-            dist_version: None,
-            installer: None,
-            location: r.torch_path.clone(),
-            dependents: vec![],
-        })
-    });
-    Facts {
-        schema: FACTS_SCHEMA,
-        os: platform.os,
-        arch: platform.arch.clone(),
-        wsl: platform.wsl,
-        gpus: gpu.gpus,
-        driver: gpu.driver,
-        gpu_state: gpu.state,
-        python: python_facts,
-        torch,
-        python_candidates: vec![],
-        cuda_toolkit: None,
-        notes: gpu.notes,
     }
 }
 
@@ -398,22 +312,9 @@ fn gpu_state_text(f: &Facts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{Driver, Gpu, Os};
+    use crate::facts::{Driver, EnvKind, FACTS_SCHEMA, Gpu, GpuState, Os, PythonFacts, TorchFacts};
     use crate::smoke::test_support::report;
     use crate::smoke::{Device, PythonInfo};
-
-    fn platform() -> Platform {
-        Platform { os: Os::Linux, arch: "x86_64".into(), wsl: true }
-    }
-
-    fn chosen() -> ChosenPython {
-        ChosenPython {
-            path: "/venv/bin/python".into(),
-            because: "--python".into(),
-            uv_available: true,
-            conda_available: true,
-        }
-    }
 
     fn verify() -> SmokeReport {
         let mut r = report("2.5.1+cu124", true);
@@ -432,13 +333,15 @@ mod tests {
         }];
         r.arch_list = vec!["sm_80".into(), "sm_86".into(), "sm_90".into()];
         r.cudnn = Some("9.1.0".into());
-        r.packages.insert("torchvision".into(), "0.20.1+cu124".into());
-        r.packages.insert("pip".into(), "24.0".into());
         r
     }
 
-    fn gpu_probe() -> GpuProbe {
-        GpuProbe {
+    fn facts() -> Facts {
+        Facts {
+            schema: FACTS_SCHEMA,
+            os: Os::Linux,
+            arch: "x86_64".into(),
+            wsl: true,
             gpus: vec![Gpu {
                 index: 0,
                 name: "NVIDIA GeForce RTX 3050 Laptop GPU".into(),
@@ -447,8 +350,38 @@ mod tests {
                 compute_capability_source: None,
             }],
             driver: Some(Driver { version: "581.29".into(), cuda: Some("13.0".into()), source: None }),
-            state: crate::facts::GpuState::Ready,
-            ..GpuProbe::default()
+            gpu_state: GpuState::Ready,
+            python: Some(PythonFacts {
+                executable: "/venv/bin/python".into(),
+                version: "3.11.7".into(),
+                bits: 64,
+                env: EnvKind::Venv,
+                externally_managed: false,
+                implementation: "cpython".into(),
+                platform: "linux-x86_64".into(),
+                prefix: "/venv".into(),
+                pip_version: Some("24.0".into()),
+                uv_available: false,
+                conda_available: false,
+                chosen_because: "VIRTUAL_ENV".into(),
+                user_site_shadowing: vec![],
+                pip_index_overrides: vec![],
+                cuda_visible_devices: None,
+            }),
+            torch: Some(TorchFacts {
+                version: "2.5.1+cu124".into(),
+                cuda: Some("12.4".into()),
+                torchvision: Some("0.20.1+cu124".into()),
+                torchaudio: None,
+                xformers: None,
+                dist_version: None,
+                installer: None,
+                location: None,
+                dependents: vec![],
+            }),
+            python_candidates: vec![],
+            cuda_toolkit: None,
+            notes: vec![],
         }
     }
 
@@ -461,27 +394,21 @@ mod tests {
     }
 
     #[test]
-    fn interim_facts_come_from_the_probe_and_the_smoke_test() {
-        let env = HostEnv::from_pairs([("PIP_EXTRA_INDEX_URL", "https://download.pytorch.org/whl/cpu")]);
-        let v = verify();
-        let f = interim_facts(&platform(), &env, gpu_probe(), Some(&chosen()), Some(&v));
-        let p = f.python.as_ref().unwrap();
-        assert_eq!((p.version.as_str(), p.env, p.pip_version.as_deref()), ("3.11.7", EnvKind::Venv, Some("24.0")));
-        assert!(!p.conda_available, "conda only counts for conda envs");
-        assert_eq!(p.pip_index_overrides, vec!["PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu"]);
-        let t = f.torch.as_ref().unwrap();
-        assert_eq!((t.version.as_str(), t.torchvision.as_deref()), ("2.5.1+cu124", Some("0.20.1+cu124")));
-        assert_eq!(f.driver.as_ref().unwrap().version, "581.29");
-        let none = interim_facts(&platform(), &env, GpuProbe::default(), None, None);
-        assert!(none.python.is_none() && none.torch.is_none() && none.gpus.is_empty());
+    fn the_cuda_stack_prefers_torchs_view_of_the_gpus() {
+        let f = facts();
+        let with = CudaStack::from_parts(&f, Some(&verify()));
+        assert_eq!(with.gpus[0].in_arch_list, Some(true));
+        assert_eq!((with.wheel_cuda.as_deref(), with.driver_runs_wheel), (Some("12.4"), Some(true)));
+        let without = CudaStack::from_parts(&f, None);
+        assert_eq!(without.gpus[0].in_arch_list, None, "the driver's list, coverage unknown");
+        assert_eq!(without.wheel_cuda.as_deref(), Some("12.4"), "from the facts' torch");
     }
 
     #[test]
     fn the_markdown_report_puts_wheel_and_driver_side_by_side() {
         let v = verify();
-        let facts = interim_facts(&platform(), &HostEnv::default(), gpu_probe(), Some(&chosen()), Some(&v));
+        let facts = facts();
         let cuda_stack = CudaStack::from_parts(&facts, Some(&v));
-        assert_eq!(cuda_stack.driver_runs_wheel, Some(true));
         let report = DoctorReport {
             schema: DOCTOR_SCHEMA,
             torchup_version: "0.1.0".into(),
@@ -492,7 +419,11 @@ mod tests {
             cuda_stack,
             changes: vec![],
             previous_verify_at: None,
-            diagnoses: vec![],
+            diagnoses: vec![DiagnosisRef {
+                id: "F27".into(),
+                title: "Sysmem fallback".into(),
+                fix: "Prefer No Sysmem Fallback".into(),
+            }],
         };
         let text: Vec<String> = render_doctor(&report, &TimeZone::UTC).into_iter().map(|l| l.text).collect();
         let all = text.join("\n");
@@ -502,6 +433,7 @@ mod tests {
             "- GPU 0: NVIDIA GeForce RTX 3050 Laptop GPU, 4096 MiB, compute capability 8.6",
             "- Driver 581.29 (supports CUDA up to 13.0)",
             "- Python 3.11.7 (64-bit, venv): `/venv/bin/python`",
+            "- torchvision 0.20.1+cu124",
             "| driver supports CUDA | 13.0 |",
             "| torch wheel's CUDA runtime | 12.4 (bundled in the wheel) |",
             "| driver runs the wheel's CUDA | yes |",
@@ -509,6 +441,7 @@ mod tests {
             "| GPU 0 NVIDIA GeForce RTX 3050 Laptop GPU | sm_86, covered |",
             "| system CUDA toolkit | none found (not used by pip/conda wheels) |",
             "GPU computation test: PASSED",
+            "### Diagnoses\n- **F27** Sysmem fallback\n  fix: Prefer No Sysmem Fallback",
         ] {
             assert!(all.contains(want), "missing {want:?} in\n{all}");
         }

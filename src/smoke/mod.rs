@@ -5,6 +5,7 @@
 //!   ([`parse`] copes with garbage, partial output and crashed interpreters);
 //! - [`diagnoses::attach`] is the one place diagnoses get attached;
 //! - [`history`] saves each result, [`compare`] says what changed since the last one;
+//! - [`verify`] is the whole verify operation (target, smoke, GPU facts, diagnoses, history);
 //! - [`render`] turns a report into lines for humans (CLI and TUI), [`doctor`] builds and
 //!   renders the bug-report document.
 
@@ -15,11 +16,12 @@ pub mod history;
 pub mod parse;
 pub mod render;
 pub mod run;
+pub mod verify;
 
 pub use compare::{Change, compare};
 pub use history::{History, HistoryEntry, HistoryError};
 pub use render::{Line, Tone, render_verify};
-pub use run::{DEFAULT_TIMEOUT, SmokeError, run};
+pub use run::{DEFAULT_TIMEOUT, SmokeError, run, run_argv};
 
 use std::collections::BTreeMap;
 

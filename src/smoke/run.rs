@@ -50,7 +50,14 @@ impl SmokeError {
 /// The argv that runs the embedded script. `-c` keeps it one argv element (no temp file,
 /// no shell); the script stays far below Windows' 32 767-character command line.
 pub fn argv(python: &Path) -> Vec<String> {
-    vec![python.to_string_lossy().into_owned(), "-c".into(), SMOKE_TEST_PY.into(), "--progress".into()]
+    argv_with(&[python.to_string_lossy().into_owned()])
+}
+
+/// [`argv`] for an interpreter given as a program and leading arguments (`["py", "-3"]`).
+pub fn argv_with(python: &[String]) -> Vec<String> {
+    let mut argv = python.to_vec();
+    argv.extend(["-c".to_string(), SMOKE_TEST_PY.to_string(), "--progress".to_string()]);
+    argv
 }
 
 /// Run the smoke test with `python`, adding `env` changes to the inherited environment.
@@ -72,8 +79,20 @@ pub async fn run_cancellable(
     timeout: Duration,
     cancel: CancellationToken,
 ) -> Result<SmokeReport, SmokeError> {
-    let shown = python.display().to_string();
-    let spec = RunSpec::new(argv(python)).envs(env).timeout(timeout);
+    run_argv(&[python.to_string_lossy().into_owned()], env, runner, timeout, cancel).await
+}
+
+/// [`run_cancellable`] for an interpreter given as a program and leading arguments
+/// (`["py", "-3"]`, as Python discovery finds the Windows launcher).
+pub async fn run_argv(
+    python: &[String],
+    env: &[(String, Option<String>)],
+    runner: &impl Runner,
+    timeout: Duration,
+    cancel: CancellationToken,
+) -> Result<SmokeReport, SmokeError> {
+    let shown = crate::exec::display_argv(python);
+    let spec = RunSpec::new(argv_with(python)).envs(env).timeout(timeout);
     let outcome =
         runner.run(spec, None, cancel).await.map_err(|source| SmokeError::Spawn { python: shown.clone(), source })?;
     tracing::info!(python = %shown, state = ?outcome.state, ms = outcome.duration.as_millis() as u64, "smoke test ran");

@@ -375,6 +375,7 @@ pub fn smoke_ok() -> SmokeReport {
         gpu_gflops: Some(3712.4),
         cpu_gflops: Some(184.6),
         cudnn: Some("91002".into()),
+        ..SmokeReport::default()
     }
 }
 

@@ -38,3 +38,8 @@ pub fn cache_dir() -> PathBuf {
 pub fn log_dir() -> PathBuf {
     state_dir().join("logs")
 }
+
+/// The log directory inside a given state directory.
+pub fn log_dir_in(state_dir: &std::path::Path) -> PathBuf {
+    state_dir.join("logs")
+}

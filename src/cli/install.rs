@@ -1,13 +1,193 @@
-//! `torchup install`.
+//! `torchup install`: plan, preflight, confirm, then the staged install with live progress
+//! on stderr; `--json` prints one final report on stdout.
+//!
+//! Without a terminal and without `--yes` nothing is changed (exit 2): torchup never
+//! prompts where nobody can answer.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::install_printer::Printer;
+use super::output::print_json;
 use super::{ChoiceArgs, CliError, Exit, GlobalArgs};
+use crate::diagnose::OsContext;
+use crate::facts::Facts;
+use crate::install::engine::{InstallOptions, Installer};
+use crate::install::log::RunLog;
+use crate::install::probes::RealProbes;
+use crate::install::{InstallEvent, InstallReport, Outcome};
+use crate::plan::Plan;
+use crate::session::Session;
+use crate::shell::Shell;
 
 pub async fn run(
-    _g: &GlobalArgs,
-    _yes: bool,
-    _dry: bool,
-    _json: bool,
-    _c: &ChoiceArgs,
-    _tty: bool,
+    g: &GlobalArgs,
+    yes: bool,
+    dry_run: bool,
+    json: bool,
+    c: &ChoiceArgs,
+    interactive: bool,
 ) -> Result<Exit, CliError> {
-    Err(CliError::failed("install is being built"))
+    let session = super::session(g)?;
+    let gathered = session.detect().await;
+    if let Some(e) = gathered.python_error {
+        return Err(CliError::environment(e.to_string()));
+    }
+    let facts = gathered.facts;
+    let constraints = session.state_dir.join("constraints").join("torch-constraints.txt");
+    let req = super::plan::request_from(g, c, &session.cwd, &constraints)?;
+    let (plan, note) = session.plan(&facts, &req).await.map_err(CliError::environment)?;
+    if let Some(note) = note {
+        eprintln!("torchup: {note}");
+    }
+    if let Some(why) = &plan.refused {
+        return Err(CliError::failed(format!("refused: {why}")));
+    }
+    if plan.choice.is_none() && !plan.nothing_to_do {
+        let why = plan.warnings.first().cloned().unwrap_or_else(|| "no CUDA build can run here".into());
+        return Err(CliError::failed(format!("nothing to install: {why}")));
+    }
+
+    let shell = Shell::detect(facts.os, &session.env);
+    let issues = crate::preflight::check(&facts, &plan, &session.env, &crate::preflight::RealHost);
+    for i in &issues {
+        eprintln!("{} {}: {}\n    fix: {}", if i.blocking { "✗" } else { "!" }, i.id, i.message, i.fix);
+    }
+    if !dry_run && let Some(block) = issues.iter().find(|i| i.blocking) {
+        return Err(CliError::failed(format!("cannot install yet: {} Fix: {}", block.message, block.fix)));
+    }
+
+    if !dry_run && !plan.nothing_to_do && !yes {
+        if !interactive {
+            return Err(CliError::usage(
+                "no terminal to confirm the install: run `torchup install --yes` (or `--dry-run` to see the steps)",
+            ));
+        }
+        eprint!("{}", super::plan::render(&plan, facts.os));
+        if !confirm("Proceed with these steps? [y/N] ", false) {
+            eprintln!("Nothing was changed.");
+            return Ok(Exit::Ok);
+        }
+    }
+
+    let report = execute(&session, &facts, &plan, yes, dry_run, interactive).await;
+    if json {
+        print_json(&report)?;
+    } else {
+        print_summary(&report, shell);
+    }
+    Ok(match report.outcome {
+        Outcome::Installed | Outcome::NothingToDo | Outcome::DryRun => Exit::Ok,
+        _ => Exit::Failed,
+    })
+}
+
+/// Run the plan with live progress; offer the rollback on a terminal when it was not
+/// automatic.
+async fn execute(session: &Session, facts: &Facts, plan: &Plan, yes: bool, dry_run: bool, interactive: bool) -> InstallReport {
+    let log = RunLog::create_in(&crate::paths::log_dir_in(&session.state_dir));
+    let probes = RealProbes::new(session.platform.os, session.env.clone(), session.cwd.clone(), OsContext::from_facts(facts));
+    let installer = Installer { runner: &probes.runner, probes: &probes, log: &log, env: Vec::new() };
+    let opts = InstallOptions { dry_run, auto_rollback: yes, index_base: session.index_url.clone(), step_timeout: None };
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ntorchup: stopping (Ctrl-C)…");
+            on_ctrl_c.cancel();
+        }
+    });
+
+    let (tx, rx) = mpsc::channel::<InstallEvent>(512);
+    let printer = spawn_printer(rx);
+    let mut report = installer.run(facts, plan, &opts, &tx, &cancel).await;
+    if report.outcome == Outcome::Failed && interactive && !cancel.is_cancelled() {
+        let what = match &report.previous {
+            Some(p) => format!("Put torch {} back now? [Y/n] ", p.version),
+            None => "Remove the partly installed torch again? [Y/n] ".to_string(),
+        };
+        if confirm(&what, true) {
+            let python = plan.target_python.clone().or_else(|| facts.python.as_ref().map(|p| p.executable.clone())).unwrap_or_default();
+            let manager = plan.choice.as_ref().map(|c| c.manager).unwrap_or_default();
+            let mut rolled = installer
+                .rollback(std::path::Path::new(&python), report.previous.clone(), manager, &opts, &tx, &cancel)
+                .await;
+            let mut diagnoses = std::mem::take(&mut report.diagnoses);
+            diagnoses.append(&mut rolled.diagnoses);
+            rolled.diagnoses = diagnoses;
+            rolled.installed = None;
+            report = rolled;
+        }
+    }
+    drop(tx);
+    let _ = printer.await;
+    ctrl_c.abort();
+    report
+}
+
+fn spawn_printer(mut rx: mpsc::Receiver<InstallEvent>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let live = std::io::stderr().is_terminal();
+        let mut printer = Printer::new(std::io::stderr(), live);
+        while let Some(ev) = rx.recv().await {
+            printer.event(&ev);
+        }
+    })
+}
+
+/// Ask on stderr, read a line from stdin.
+fn confirm(question: &str, default: bool) -> bool {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    match line.trim().to_ascii_lowercase().as_str() {
+        "" => default,
+        "y" | "yes" => true,
+        _ => false,
+    }
+}
+
+/// The end of a run, for humans (stderr is for progress; this goes to stdout).
+fn print_summary(report: &InstallReport, shell: Shell) {
+    println!();
+    let head = match report.outcome {
+        Outcome::Installed => "Installed and verified.",
+        Outcome::NothingToDo => "Nothing to do.",
+        Outcome::DryRun => "Dry run.",
+        Outcome::Unchanged => "Stopped; nothing was changed.",
+        Outcome::RolledBack => "Stopped and rolled back.",
+        Outcome::Failed => "Stopped.",
+        Outcome::Broken => "Stopped, and the previous build could not be restored.",
+        Outcome::Cancelled => "Cancelled.",
+        Outcome::RequirementsFailed => "Installed, but the requirements step failed.",
+    };
+    println!("{head}");
+    println!("{}", report.environment);
+    if let Some(smoke) = &report.smoke
+        && report.outcome == Outcome::Installed
+    {
+        for line in crate::smoke::render::guide_lines(smoke) {
+            println!("  {}", line.text);
+        }
+    }
+    for d in &report.diagnoses {
+        println!("  ! {} {}", d.id, d.title);
+        if !d.fix.is_empty() {
+            println!("    fix: {}", d.fix);
+        }
+    }
+    if !report.restore_commands.is_empty() {
+        println!("To restore the previous build:");
+        for argv in &report.restore_commands {
+            println!("  {}", shell.render(argv));
+        }
+    }
+    if let Some(log) = &report.log_path {
+        println!("Full log: {log}");
+    }
 }

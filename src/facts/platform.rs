@@ -54,6 +54,22 @@ impl HostEnv {
         self.get_os(name).map(|v| v.to_string_lossy().into_owned())
     }
 
+    /// This environment with changes applied (`Some` sets, `None` removes), as a child
+    /// given those changes would see it.
+    pub fn with_changes(&self, changes: &[(String, Option<String>)]) -> HostEnv {
+        let mut out = self.clone();
+        for (k, v) in changes {
+            let existing = out.vars.keys().find(|name| if out.case_insensitive { name.eq_ignore_ascii_case(k) } else { *name == k }).cloned();
+            if let Some(name) = existing {
+                out.vars.remove(&name);
+            }
+            if let Some(v) = v {
+                out.vars.insert(k.clone(), OsString::from(v));
+            }
+        }
+        out
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &OsString)> {
         self.vars.iter().map(|(k, v)| (k.as_str(), v))
     }
@@ -92,6 +108,14 @@ mod tests {
         assert!(is_wsl("Linux version 5.15.167.4-microsoft-standard-WSL2 (root@f9c826d3017f) (gcc (GCC) 11.2.0)"));
         assert!(is_wsl("Linux version 4.4.0-19041-Microsoft (Microsoft@Microsoft.com) (gcc version 5.4.0 (GCC) )"));
         assert!(!is_wsl("Linux version 6.1.0-28-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14)"));
+    }
+
+    #[test]
+    fn changes_set_and_remove() {
+        let env = HostEnv::from_pairs([("Path", "a"), ("KEEP", "1")]).windows_style();
+        let changed = env.with_changes(&[("PATH".into(), Some("b".into())), ("KEEP".into(), None)]);
+        assert_eq!(changed.get("path").as_deref(), Some("b"));
+        assert_eq!(changed.get("KEEP"), None);
     }
 
     #[test]

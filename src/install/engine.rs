@@ -676,7 +676,11 @@ fn describe_installed(now: Option<&TorchFacts>) -> String {
 pub fn expectation_met(expected: Expectation, report: &SmokeReport, choice: &Choice) -> bool {
     match expected {
         Expectation::Anything => true,
-        Expectation::TorchAbsent => !report.torch_importable,
+        // Absent means "No module named 'torch'", not any failure: a crashed interpreter or
+        // half-removed files are not an uninstalled torch.
+        Expectation::TorchAbsent => {
+            !report.torch_importable && report.import_error.as_deref().is_some_and(|e| e.contains("No module named"))
+        }
         Expectation::CudaWorks => {
             let version_ok = report
                 .torch

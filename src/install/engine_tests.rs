@@ -132,7 +132,7 @@ impl Probes for Sim {
             checks: vec![],
             diagnoses: vec![],
             torch_importable: importable,
-            import_error: None,
+            import_error: (!importable).then(|| "ModuleNotFoundError: No module named 'torch'".to_string()),
             warnings: vec![],
             gpu_gflops: None,
             cpu_gflops: None,

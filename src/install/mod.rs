@@ -6,6 +6,7 @@ pub mod engine;
 #[cfg(test)]
 mod engine_tests;
 pub mod log;
+pub mod probes;
 pub mod progress;
 pub mod restore;
 

@@ -71,11 +71,15 @@ pub enum Change {
         from_ok: bool,
         to_ok: bool,
     },
-    /// A check that passed before and not now, or the other way round.
+    /// A check that passed before and failed now, or the other way round.
     Check {
         name: String,
         from: CheckState,
         to: CheckState,
+    },
+    /// Checks that passed before and were not reached now (an earlier one failed).
+    ChecksNotReached {
+        names: Vec<String>,
     },
     /// Matmul throughput moved by at least [`THROUGHPUT_NOISE`].
     Throughput {
@@ -130,6 +134,7 @@ impl fmt::Display for Change {
                 let side = if *side == Side::Gpu { "GPU" } else { "CPU" };
                 write!(f, "{side} matmul throughput {from_gflops:.0} → {to_gflops:.0} GFLOP/s ({percent:+.0}%)")
             }
+            Change::ChecksNotReached { names } => write!(f, "checks no longer reached: {}", names.join(", ")),
             Change::DeviceAdded { name } => write!(f, "GPU added: {name}"),
             Change::DeviceRemoved { name } => write!(f, "GPU gone: {name}"),
             Change::Python { from, to } => write!(f, "Python {from} → {to}"),
@@ -169,13 +174,19 @@ pub fn compare(previous: &HistoryEntry, current: &HistoryEntry) -> Vec<Change> {
             names.push(extra);
         }
     }
+    let mut not_reached = Vec::new();
     for name in names {
         let (from, to) = (CheckState::of(p, name), CheckState::of(c, name));
-        // "failed → not run" and the reverse say nothing new: the chain stopped earlier.
-        let news = from != to && (from == CheckState::Passed || to == CheckState::Passed);
-        if news {
-            out.push(Change::Check { name: name.to_string(), from, to });
+        match (from, to) {
+            _ if from == to => {}
+            (CheckState::Passed, CheckState::NotRun) => not_reached.push(name.to_string()),
+            // "failed → not run" and the reverse say nothing new: the chain stopped earlier.
+            (CheckState::Failed, CheckState::NotRun) | (CheckState::NotRun, CheckState::Failed) => {}
+            _ => out.push(Change::Check { name: name.to_string(), from, to }),
         }
+    }
+    if !not_reached.is_empty() {
+        out.push(Change::ChecksNotReached { names: not_reached });
     }
 
     for (side, from, to) in [(Side::Gpu, p.gpu_gflops, c.gpu_gflops), (Side::Cpu, p.cpu_gflops, c.cpu_gflops)] {
@@ -189,17 +200,11 @@ pub fn compare(previous: &HistoryEntry, current: &HistoryEntry) -> Vec<Change> {
         }
     }
 
-    // Devices as multisets of names (two identical cards are two devices).
-    let mut before: Vec<&str> = p.devices.iter().map(|d| d.name.as_str()).collect();
-    for d in &c.devices {
-        match before.iter().position(|n| *n == d.name) {
-            Some(i) => {
-                before.remove(i);
-            }
-            None => out.push(Change::DeviceAdded { name: d.name.clone() }),
-        }
+    // Only when both runs got as far as listing devices: unreached is unknown, not "gone".
+    let listed = |r: &SmokeReport| r.check(check_names::DEVICES).is_some();
+    if listed(p) && listed(c) {
+        out.extend(device_changes(p, c));
     }
-    out.extend(before.into_iter().map(|n| Change::DeviceRemoved { name: n.to_string() }));
 
     let version = |r: &SmokeReport| r.python.as_ref().map(|p| p.version.clone()).filter(|v| !v.is_empty());
     if let (Some(a), Some(b)) = (version(p), version(c))
@@ -210,6 +215,22 @@ pub fn compare(previous: &HistoryEntry, current: &HistoryEntry) -> Vec<Change> {
     if p.cudnn != c.cudnn && p.cudnn.is_some() && c.cudnn.is_some() {
         out.push(Change::Cudnn { from: p.cudnn.clone(), to: c.cudnn.clone() });
     }
+    out
+}
+
+/// Devices as multisets of names (two identical cards are two devices).
+fn device_changes(p: &SmokeReport, c: &SmokeReport) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut before: Vec<&str> = p.devices.iter().map(|d| d.name.as_str()).collect();
+    for d in &c.devices {
+        match before.iter().position(|n| *n == d.name) {
+            Some(i) => {
+                before.remove(i);
+            }
+            None => out.push(Change::DeviceAdded { name: d.name.clone() }),
+        }
+    }
+    out.extend(before.into_iter().map(|n| Change::DeviceRemoved { name: n.to_string() }));
     out
 }
 
@@ -269,17 +290,23 @@ mod tests {
     }
 
     #[test]
-    fn a_vanished_driver_and_gpu_are_reported() {
+    fn a_vanished_driver_is_reported_and_unreached_devices_are_not_gone() {
         let mut a = report("2.5.1+cu124", true);
         a.devices = vec![gpu("NVIDIA GeForce RTX 3050 Laptop GPU")];
+        a.checks.insert(0, Check { name: "devices".into(), ok: true, detail: String::new(), ms: 0.0 });
         let mut b = report("2.5.1+cu124", false);
         b.checks = vec![Check { name: "cuda_available".into(), ok: false, detail: String::new(), ms: 0.0 }];
         let changes = compare(&entry(Some("581.29"), a), &entry(None, b));
         let text: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
-        assert!(text.contains(&"driver 581.29 → none (supports CUDA 13.0 → none)".to_string()), "{text:?}");
-        assert!(text.contains(&"check matmul: passed → not run".to_string()), "{text:?}");
-        assert!(!text.contains(&"check cuda_available: not run → failed".to_string()), "{text:?}");
-        assert!(text.contains(&"GPU gone: NVIDIA GeForce RTX 3050 Laptop GPU".to_string()), "{text:?}");
+        assert_eq!(
+            text,
+            [
+                "driver 581.29 → none (supports CUDA 13.0 → none)",
+                "CUDA ok → failing",
+                "checks no longer reached: devices, matmul",
+            ],
+            "no 'GPU gone': torch never got to list devices"
+        );
     }
 
     #[test]
@@ -311,6 +338,7 @@ mod tests {
     fn identical_gpus_count_as_two() {
         let mut a = report("2.5.1+cu124", true);
         a.devices = vec![gpu("RTX 3090"), gpu("RTX 3090")];
+        a.checks.insert(0, Check { name: "devices".into(), ok: true, detail: String::new(), ms: 0.0 });
         let mut b = a.clone();
         b.devices.pop();
         assert_eq!(compare(&entry(None, a), &entry(None, b)), vec![Change::DeviceRemoved { name: "RTX 3090".into() }]);

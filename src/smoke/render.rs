@@ -137,10 +137,13 @@ pub fn render_verify(report: &SmokeReport, comparison: Comparison<'_>, tz: &Time
         ));
     }
 
-    if !report.warnings.is_empty() {
+    // Warnings already shown under the check that raised them are not repeated.
+    let loose: Vec<&String> =
+        report.warnings.iter().filter(|w| !report.checks.iter().any(|c| c.detail.contains(w.as_str()))).collect();
+    if !loose.is_empty() {
         out.push(Line::new(Tone::Plain, ""));
         out.push(Line::new(Tone::Heading, "Warnings:"));
-        for w in &report.warnings {
+        for w in loose {
             out.push(Line::new(Tone::Warn, format!("  {w}")));
         }
     }
@@ -296,5 +299,15 @@ mod tests {
             lines.last().unwrap().text,
             "Result: CUDA does not work. First failure: GPU matmul vs CPU: GPU 0: RuntimeError: no kernel image"
         );
+    }
+
+    #[test]
+    fn warnings_shown_under_a_check_are_not_repeated() {
+        let mut r = working();
+        r.checks[0].detail.push_str("\nwarning: UserWarning: shown with the check");
+        r.warnings = vec!["UserWarning: shown with the check".into(), "after reporting, exit code 3".into()];
+        let all = text(&render_verify(&r, Comparison::None, &TimeZone::UTC)).join("\n");
+        assert_eq!(all.matches("shown with the check").count(), 1, "{all}");
+        assert!(all.contains("Warnings:\n  after reporting, exit code 3"), "{all}");
     }
 }

@@ -86,11 +86,20 @@ pub async fn run(
 
 /// Run the plan with live progress; offer the rollback on a terminal when it was not
 /// automatic.
-async fn execute(session: &Session, facts: &Facts, plan: &Plan, yes: bool, dry_run: bool, interactive: bool) -> InstallReport {
+async fn execute(
+    session: &Session,
+    facts: &Facts,
+    plan: &Plan,
+    yes: bool,
+    dry_run: bool,
+    interactive: bool,
+) -> InstallReport {
     let log = RunLog::create_in(&crate::paths::log_dir_in(&session.state_dir));
-    let probes = RealProbes::new(session.platform.os, session.env.clone(), session.cwd.clone(), OsContext::from_facts(facts));
+    let probes =
+        RealProbes::new(session.platform.os, session.env.clone(), session.cwd.clone(), OsContext::from_facts(facts));
     let installer = Installer { runner: &probes.runner, probes: &probes, log: &log, env: Vec::new() };
-    let opts = InstallOptions { dry_run, auto_rollback: yes, index_base: session.index_url.clone(), step_timeout: None };
+    let opts =
+        InstallOptions { dry_run, auto_rollback: yes, index_base: session.index_url.clone(), step_timeout: None };
     let cancel = CancellationToken::new();
     let on_ctrl_c = cancel.clone();
     let ctrl_c = tokio::spawn(async move {
@@ -109,7 +118,11 @@ async fn execute(session: &Session, facts: &Facts, plan: &Plan, yes: bool, dry_r
             None => "Remove the partly installed torch again? [Y/n] ".to_string(),
         };
         if confirm(&what, true) {
-            let python = plan.target_python.clone().or_else(|| facts.python.as_ref().map(|p| p.executable.clone())).unwrap_or_default();
+            let python = plan
+                .target_python
+                .clone()
+                .or_else(|| facts.python.as_ref().map(|p| p.executable.clone()))
+                .unwrap_or_default();
             let manager = plan.choice.as_ref().map(|c| c.manager).unwrap_or_default();
             let mut rolled = installer
                 .rollback(std::path::Path::new(&python), report.previous.clone(), manager, &opts, &tx, &cancel)

@@ -92,16 +92,13 @@ impl<W: Write> Printer<W> {
     }
 
     fn progress(&mut self, label: &str, done: u64, total: Option<u64>) {
+        // Off a terminal pip's own lines are printed as they come; a status line adds nothing.
+        if !self.live {
+            return;
+        }
         let now = Instant::now();
         if self.download.as_ref().is_none_or(|d| d.label != label) {
             self.download = Some(DownloadRate { label: label.to_string(), started: now });
-            if !self.live {
-                self.println(&format!("      {label}"));
-                return;
-            }
-        }
-        if !self.live {
-            return;
         }
         let elapsed = self.stage_started.map(|s| now.duration_since(s)).unwrap_or_default();
         let rate_secs = self.download.as_ref().map(|d| now.duration_since(d.started).as_secs_f64()).unwrap_or(0.0);

@@ -96,6 +96,12 @@ def build_one(source_root, out_dir, spec):
     # version.py carries the build's version, which for PyPI-style wheels has a local label
     # the wheel's own version lacks ("2.15.0" wheel, torch.__version__ == "2.15.0+cu132").
     files["%s/version.py" % pkg] = version_py(spec, build["version"]).encode()
+    # Benchmarks: incompressible bytes so pip downloads and unpacks a real wheel's bulk
+    # (a CUDA torch wheel is ~2.5 GB); deterministic for the same spec.
+    payload = "%s/lib/_payload.bin" % pkg
+    if spec.get("payload_mib"):
+        import random
+        files[payload] = random.Random(filename).randbytes(int(spec["payload_mib"]) * 1024 * 1024)
 
     meta = [
         "Metadata-Version: 2.1",
@@ -132,7 +138,7 @@ def build_one(source_root, out_dir, spec):
         for name in order:
             info = zipfile.ZipInfo(name, date_time=STAMP)
             info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = zipfile.ZIP_STORED if name == payload else zipfile.ZIP_DEFLATED
             zf.writestr(info, files[name])
     os.replace(tmp, path)
     with open(path, "rb") as f:

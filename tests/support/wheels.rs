@@ -116,6 +116,8 @@ pub struct WheelSpec {
     /// Requires-Dist lines.
     pub requires: Vec<String>,
     pub requires_python: Option<String>,
+    /// Benchmarks: MiB of incompressible bulk inside the package (0: none).
+    pub payload_mib: u32,
 }
 
 impl WheelSpec {
@@ -134,6 +136,7 @@ impl WheelSpec {
             torch_version: None,
             requires: Vec::new(),
             requires_python: Some(torch_requires_python(version).into()),
+            payload_mib: 0,
         }
     }
 
@@ -173,6 +176,7 @@ impl WheelSpec {
             torch_version: Some(format!("{base}+{variant}")),
             requires: vec![format!("torch=={base}")],
             requires_python: Some(torch_requires_python(base).into()),
+            payload_mib: 0,
         }
     }
 
@@ -212,6 +216,11 @@ impl WheelSpec {
 
     pub fn with_requires(mut self, reqs: &[&str]) -> Self {
         self.requires = reqs.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn with_payload_mib(mut self, mib: u32) -> Self {
+        self.payload_mib = mib;
         self
     }
 
@@ -270,6 +279,7 @@ impl WheelSpec {
             "platform_tag": self.tags.platform,
             "requires": self.requires,
             "requires_python": self.requires_python,
+            "payload_mib": self.payload_mib,
             "build": build,
         })
     }

@@ -19,46 +19,48 @@ impl Shell {
     pub fn detect(os: Os, env: &HostEnv) -> Shell {
         match os {
             Os::Windows if env.get("PROMPT").is_some() => Shell::Cmd,
-            Os::Windows => Shell::PowerShell,
-            _ => Shell::Posix,
+            _ => Shell::default_for(os),
         }
+    }
+
+    /// The usual shell of an OS when nothing else is known (a saved facts file).
+    pub fn default_for(os: Os) -> Shell {
+        if os == Os::Windows { Shell::PowerShell } else { Shell::Posix }
     }
 
     /// Render an argv as one line for this shell.
     pub fn render(self, argv: &[String]) -> String {
-        let mut parts: Vec<String> = argv.iter().map(|a| self.quote(a)).collect();
+        let quoted: Vec<String> = argv.iter().map(|a| self.quote(a)).collect();
+        let line = quoted.join(" ");
         // PowerShell treats a quoted first word as a string, not a command: call it with `&`.
-        if self == Shell::PowerShell && parts.first().is_some_and(|p| p.starts_with('\'')) {
-            parts.insert(0, "&".into());
+        match (self, quoted.first()) {
+            (Shell::PowerShell, Some(first)) if first.starts_with(['\'', '"']) => format!("& {line}"),
+            _ => line,
         }
-        parts.join(" ")
     }
 
     /// Quote one argument if it needs it.
-    pub fn quote(self, arg: &str) -> String {
-        match self {
-            Shell::Posix => {
-                if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:+,@%".contains(c)) {
-                    arg.to_string()
-                } else {
-                    format!("'{}'", arg.replace('\'', r"'\''"))
-                }
-            }
-            Shell::PowerShell => {
-                if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || r"-_./\=:+,%".contains(c)) {
-                    arg.to_string()
-                } else {
-                    format!("'{}'", arg.replace('\'', "''"))
-                }
-            }
-            Shell::Cmd => {
-                if !arg.is_empty() && !arg.chars().any(|c| c.is_whitespace() || "&|<>^()\"=;,".contains(c)) {
-                    arg.to_string()
-                } else {
-                    format!("\"{}\"", arg.replace('"', "\"\""))
-                }
-            }
+    pub fn quote(self, word: &str) -> String {
+        if self == Shell::Cmd {
+            return if !word.is_empty() && !word.chars().any(|c| c.is_whitespace() || "&|<>^()\"=;,".contains(c)) {
+                word.to_string()
+            } else {
+                format!("\"{}\"", word.replace('"', "\"\""))
+            };
         }
+        let windows = self == Shell::PowerShell;
+        let safe = |c: char| c.is_ascii_alphanumeric() || "-_.,/:=+@%".contains(c) || (windows && c == '\\');
+        if !word.is_empty() && word.chars().all(safe) {
+            return word.to_string();
+        }
+        // Double quotes read best when nothing inside them expands ($, `, \, ! in sh).
+        let dq_unsafe: &[char] = if windows { &['"', '$', '`'] } else { &['"', '$', '`', '\\', '!'] };
+        if !word.contains(dq_unsafe) {
+            return format!("\"{word}\"");
+        }
+        // Single quotes are literal in both POSIX sh and PowerShell; only the quote itself
+        // needs escaping (sh: '\'' ; PowerShell: '').
+        if windows { format!("'{}'", word.replace('\'', "''")) } else { format!("'{}'", word.replace('\'', "'\\''")) }
     }
 
     /// How to clear an environment variable for this session.
@@ -80,13 +82,36 @@ mod tests {
     }
 
     #[test]
+    fn posix_quoting() {
+        let argv = v(&[
+            "/usr/bin/python3",
+            "-m",
+            "pip",
+            "install",
+            "torch==2.5.1+cu124",
+            "--index-url",
+            "https://x/whl/cu124",
+        ]);
+        assert_eq!(
+            Shell::Posix.render(&argv),
+            "/usr/bin/python3 -m pip install torch==2.5.1+cu124 --index-url https://x/whl/cu124"
+        );
+        assert_eq!(Shell::Posix.quote("/home/me/my env/bin/python"), "\"/home/me/my env/bin/python\"");
+        assert_eq!(Shell::Posix.quote("print('x')"), "\"print('x')\"");
+        assert_eq!(Shell::Posix.quote("say \"$HOME\" it's"), "'say \"$HOME\" it'\\''s'");
+        assert_eq!(Shell::Posix.quote(""), "\"\"");
+    }
+
+    #[test]
     fn powershell_calls_quoted_programs_with_ampersand() {
-        let argv = v(&[r"C:\Program Files\Python311\python.exe", "-m", "pip", "install", "torch==2.5.1+cu124"]);
+        let argv = v(&["C:\\Program Files\\Python311\\python.exe", "-m", "pip", "uninstall", "-y", "torch"]);
         assert_eq!(
             Shell::PowerShell.render(&argv),
-            r"& 'C:\Program Files\Python311\python.exe' -m pip install torch==2.5.1+cu124"
+            "& \"C:\\Program Files\\Python311\\python.exe\" -m pip uninstall -y torch"
         );
-        assert_eq!(Shell::PowerShell.quote("it's"), "'it''s'");
+        let plain = v(&["C:\\Python311\\python.exe", "-c", "print('hi')"]);
+        assert_eq!(Shell::PowerShell.render(&plain), "C:\\Python311\\python.exe -c \"print('hi')\"");
+        assert_eq!(Shell::PowerShell.quote("it's $x"), "'it''s $x'");
     }
 
     #[test]
@@ -96,24 +121,6 @@ mod tests {
             Shell::Cmd.render(&argv),
             r#""C:\Users\Wei Chen\env\Scripts\python.exe" -m pip install -r "req a.txt""#
         );
-    }
-
-    #[test]
-    fn posix_single_quotes() {
-        let argv = v(&[
-            "/home/u/my env/bin/python",
-            "-m",
-            "pip",
-            "install",
-            "torch==2.5.1+cpu",
-            "--index-url",
-            "https://download.pytorch.org/whl/cpu",
-        ]);
-        assert_eq!(
-            Shell::Posix.render(&argv),
-            "'/home/u/my env/bin/python' -m pip install torch==2.5.1+cpu --index-url https://download.pytorch.org/whl/cpu"
-        );
-        assert_eq!(Shell::Posix.quote("a'b"), r"'a'\''b'");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use torchup::compat::data::CompatData;
 use torchup::facts::Facts;
-use torchup::plan::{Manager, Plan, Request, Stage, Step, plan, shell, steps};
+use torchup::plan::{Manager, Plan, Request, Stage, Step, plan, steps};
+use torchup::shell::Shell;
 
 fn facts(name: &str) -> Facts {
     let path = format!("{}/tests/fixtures/facts/{name}.json", env!("CARGO_MANIFEST_DIR"));
@@ -267,10 +268,10 @@ fn mirror_index_url() {
 #[test]
 fn commands_are_quoted_for_the_target_shell() {
     let p = run("win-rtx3050-581-py311-conda-cpu", |_| {});
-    let line = shell::command_line(torchup::facts::Os::Windows, &p.steps[2].argv);
+    let line = Shell::PowerShell.render(&p.steps[2].argv);
     assert!(line.starts_with(r#"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe -c "import sys, torch;"#), "{line}");
     let p = run("linux-gtx1080ti-535-py312-venv", |_| {});
-    let line = shell::command_line(torchup::facts::Os::Linux, &p.steps[0].argv);
+    let line = Shell::Posix.render(&p.steps[0].argv);
     assert_eq!(
         line,
         "/home/ana/proj/.venv/bin/python -m pip install --no-cache-dir torch==2.14.1+cu126 torchvision==0.29.1+cu126 --index-url https://download.pytorch.org/whl/cu126"

@@ -10,7 +10,7 @@ use std::path::Path;
 use super::output::print_json;
 use super::{ChoiceArgs, CliError, Exit, GlobalArgs};
 use crate::facts::{FACTS_SCHEMA, Facts, Os};
-use crate::plan::{Candidate, Manager, Plan, Request, Step, shell};
+use crate::plan::{Candidate, Manager, Plan, Request, Step};
 
 pub async fn run(g: &GlobalArgs, json: bool, facts: Option<&Path>, c: &ChoiceArgs) -> Result<Exit, CliError> {
     let session = super::session(g)?;
@@ -173,7 +173,7 @@ fn steps(out: &mut String, steps: &[Step], os: Os) {
                 let _ = writeln!(out, "  #   {line}");
             }
         }
-        let _ = writeln!(out, "  {}", shell::command_line(os, &s.argv));
+        let _ = writeln!(out, "  {}", crate::shell::Shell::default_for(os).render(&s.argv));
     }
 }
 

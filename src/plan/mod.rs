@@ -11,7 +11,6 @@ pub mod decide;
 pub mod machine;
 mod planner;
 pub mod rows;
-pub mod shell;
 pub mod steps;
 pub mod want;
 

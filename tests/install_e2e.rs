@@ -185,6 +185,13 @@ fn dry_run_and_no_terminal_change_nothing() {
     let o = w.torchup(&["install", "--variant", "cu124", "--torch", "2.5.1"]);
     assert_eq!(code(&o), 2, "{}", o.stderr);
     assert!(o.stderr.contains("--yes"), "{}", o.stderr);
+    // A build that does not exist is refused before anything changes, and --json still
+    // prints one document.
+    let o = w.torchup(&["install", "--yes", "--json", "--variant", "cu128", "--torch", "2.5.1"]);
+    assert_eq!(code(&o), 1, "{}", o.stderr);
+    let r = report(&o);
+    assert_eq!(r["outcome"], "unchanged");
+    assert!(o.stderr.contains("refused"), "{}", o.stderr);
     assert_eq!(w.torch_in_venv(), "2.5.1+cpu None");
 }
 

@@ -43,11 +43,11 @@ pub async fn run(
         eprintln!("torchup: {note}");
     }
     if let Some(why) = &plan.refused {
-        return Err(CliError::failed(format!("refused: {why}")));
+        return stop_before_changes(json, &facts, format!("refused: {why}"));
     }
     if plan.choice.is_none() && !plan.nothing_to_do {
         let why = plan.warnings.first().cloned().unwrap_or_else(|| "no CUDA build can run here".into());
-        return Err(CliError::failed(format!("nothing to install: {why}")));
+        return stop_before_changes(json, &facts, format!("nothing to install: {why}"));
     }
 
     let shell = Shell::detect(facts.os, &session.env);
@@ -56,7 +56,7 @@ pub async fn run(
         eprintln!("{} {}: {}\n    fix: {}", if i.blocking { "✗" } else { "!" }, i.id, i.message, i.fix);
     }
     if !dry_run && let Some(block) = issues.iter().find(|i| i.blocking) {
-        return Err(CliError::failed(format!("cannot install yet: {} Fix: {}", block.message, block.fix)));
+        return stop_before_changes(json, &facts, format!("cannot install yet: {} Fix: {}", block.message, block.fix));
     }
 
     if !dry_run && !plan.nothing_to_do && !yes {
@@ -82,6 +82,28 @@ pub async fn run(
         Outcome::Installed | Outcome::NothingToDo | Outcome::DryRun => Exit::Ok,
         _ => Exit::Failed,
     })
+}
+
+/// End before anything changed: one line on stderr, and with `--json` still one report.
+fn stop_before_changes(json: bool, facts: &Facts, why: String) -> Result<Exit, CliError> {
+    if !json {
+        return Err(CliError::failed(why));
+    }
+    eprintln!("torchup: {why}");
+    print_json(&InstallReport {
+        schema: crate::install::engine::INSTALL_SCHEMA,
+        ok: false,
+        outcome: Outcome::Unchanged,
+        previous: facts.torch.clone(),
+        installed: None,
+        environment: format!("Nothing was changed: {why}"),
+        restore_command: None,
+        restore_commands: Vec::new(),
+        diagnoses: Vec::new(),
+        smoke: None,
+        log_path: None,
+    })?;
+    Ok(Exit::Failed)
 }
 
 /// Run the plan with live progress; offer the rollback on a terminal when it was not

@@ -101,7 +101,9 @@ def build_one(source_root, out_dir, spec):
     payload = "%s/lib/_payload.bin" % pkg
     if spec.get("payload_mib"):
         import random
-        files[payload] = random.Random(filename).randbytes(int(spec["payload_mib"]) * 1024 * 1024)
+        rng = random.Random(filename)
+        # randbytes() takes at most 256 MiB at once: build it in 16 MiB chunks.
+        files[payload] = b"".join(rng.randbytes(16 << 20) for _ in range((int(spec["payload_mib"]) + 15) // 16))
 
     meta = [
         "Metadata-Version: 2.1",

@@ -39,6 +39,33 @@ fn timed(cmd: &mut std::process::Command) -> Duration {
     start.elapsed()
 }
 
+/// The bare commands torchup wraps: uninstall the CPU family, install the CUDA family.
+fn bare_run(iso: &Isolated, index: &IndexServer, round: u32) -> Duration {
+    let a = cpu_venv(iso, index, &format!("bare {round}"));
+    let mut un = iso.command(&a.python);
+    un.args(["-m", "pip", "uninstall", "-y", "torch", "torchvision", "torchaudio"]);
+    let mut inst = iso.command(&a.python);
+    inst.args(["-m", "pip", "install", "--no-cache-dir"]).args(CUDA).args(["--index-url", &index.url("cu124")]);
+    let t = timed(&mut un) + timed(&mut inst);
+    let _ = std::fs::remove_dir_all(&a.root);
+    t
+}
+
+/// `torchup install --yes` doing the same, with its smoke test after every stage.
+fn torchup_run(iso: &Isolated, index: &IndexServer, round: u32, gpu: &str, smi: &Path) -> Duration {
+    let b = cpu_venv(iso, index, &format!("torchup {round}"));
+    let mut tu = iso.command(env!("CARGO_BIN_EXE_torchup"));
+    tu.args(["install", "--yes", "--variant", "cu124", "--torch", "2.5.1", "--python"])
+        .arg(&b.python)
+        .args(["--index-url", &index.base_url()])
+        .env("TORCHUP_FAKE_GPU", gpu)
+        .env("TORCHUP_NVIDIA_SMI", smi)
+        .current_dir(iso.root());
+    let t = timed(&mut tu);
+    let _ = std::fs::remove_dir_all(&b.root);
+    t
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -60,22 +87,14 @@ fn main() {
 
     let (mut bare, mut wrapped) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let a = cpu_venv(&iso, &index, &format!("bare {round}"));
-        let mut un = iso.command(&a.python);
-        un.args(["-m", "pip", "uninstall", "-y", "torch", "torchvision", "torchaudio"]);
-        let mut inst = iso.command(&a.python);
-        inst.args(["-m", "pip", "install", "--no-cache-dir"]).args(CUDA).args(["--index-url", &index.url("cu124")]);
-        let t_bare = timed(&mut un) + timed(&mut inst);
-
-        let b = cpu_venv(&iso, &index, &format!("torchup {round}"));
-        let mut tu = iso.command(env!("CARGO_BIN_EXE_torchup"));
-        tu.args(["install", "--yes", "--variant", "cu124", "--torch", "2.5.1", "--python"])
-            .arg(&b.python)
-            .args(["--index-url", &index.base_url()])
-            .env("TORCHUP_FAKE_GPU", &gpu)
-            .env("TORCHUP_NVIDIA_SMI", &smi)
-            .current_dir(iso.root());
-        let t_tu = timed(&mut tu);
+        // Alternate which runs first, so neither side always gets the warmer caches.
+        let (t_bare, t_tu) = if round % 2 == 0 {
+            let b = bare_run(&iso, &index, round);
+            (b, torchup_run(&iso, &index, round, &gpu, &smi))
+        } else {
+            let t = torchup_run(&iso, &index, round, &gpu, &smi);
+            (bare_run(&iso, &index, round), t)
+        };
         println!(
             "  round {round}: bare pip {:.2} s, torchup install {:.2} s ({:+.1} %)",
             t_bare.as_secs_f64(),
@@ -84,8 +103,6 @@ fn main() {
         );
         bare.push(t_bare.as_secs_f64());
         wrapped.push(t_tu.as_secs_f64());
-        let _ = std::fs::remove_dir_all(&a.root);
-        let _ = std::fs::remove_dir_all(&b.root);
     }
     let (b, t) = (median(bare), median(wrapped));
     println!(

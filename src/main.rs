@@ -40,6 +40,8 @@ fn main() -> ExitCode {
             }
             Some(Command::Verify { json }) => cli::verify::run(&cli.global, json).await,
             Some(Command::Doctor { json }) => cli::doctor::run(&cli.global, json).await,
+            #[cfg(feature = "torch")]
+            Some(Command::LibtorchCheck { json }) => cli::verify::libtorch_check(json),
         }
     });
     // Stop background probes promptly (e.g. a hung nvidia-smi) instead of waiting on them.

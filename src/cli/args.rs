@@ -86,6 +86,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The GPU check through the libtorch torchup was built with (feature `torch`)
+    #[cfg(feature = "torch")]
+    LibtorchCheck {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The user's choice (plan and install).

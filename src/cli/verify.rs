@@ -110,3 +110,17 @@ pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
     }
     Ok(if v.report.ok { Exit::Ok } else { Exit::Failed })
 }
+
+/// `torchup libtorch-check`: the in-process libtorch check (feature `torch`).
+#[cfg(feature = "torch")]
+pub fn libtorch_check(json: bool) -> Result<Exit, CliError> {
+    let report = crate::smoke::libtorch::run();
+    if json {
+        super::output::print_json(&report)?;
+    } else {
+        for c in &report.checks {
+            println!("{} {:<16} {:>7.1} ms  {}", if c.ok { "✓" } else { "✗" }, c.name, c.ms, c.detail);
+        }
+    }
+    Ok(if report.ok { Exit::Ok } else { Exit::Failed })
+}

@@ -13,6 +13,8 @@ pub mod compare;
 pub mod diagnoses;
 pub mod doctor;
 pub mod history;
+#[cfg(feature = "torch")]
+pub mod libtorch;
 pub mod parse;
 pub mod render;
 pub mod run;

@@ -104,6 +104,28 @@ fn main() {
         bare.push(t_bare.as_secs_f64());
         wrapped.push(t_tu.as_secs_f64());
     }
+    // What torchup adds besides pip's own work: detection + planning + preflight (a dry run)
+    // and one smoke test (three run during an install: baseline, after uninstall, after install).
+    let probe = cpu_venv(&iso, &index, "fixed costs");
+    let (mut dry, mut smoke) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let mut d = iso.command(env!("CARGO_BIN_EXE_torchup"));
+        d.args(["install", "--dry-run", "--variant", "cu124", "--torch", "2.5.1", "--python"])
+            .arg(&probe.python)
+            .args(["--index-url", &index.base_url()])
+            .env("TORCHUP_FAKE_GPU", &gpu)
+            .env("TORCHUP_NVIDIA_SMI", &smi)
+            .current_dir(iso.root());
+        dry.push(timed(&mut d).as_secs_f64());
+        let mut v = iso.command(&probe.python);
+        v.args(["-c", torchup::smoke::SMOKE_TEST_PY]).env("TORCHUP_FAKE_GPU", &gpu);
+        smoke.push(timed(&mut v).as_secs_f64());
+    }
+    println!(
+        "fixed costs (median): detect + plan + preflight {:.2} s, one smoke test by hand {:.2} s",
+        median(dry),
+        median(smoke)
+    );
     let (b, t) = (median(bare), median(wrapped));
     println!(
         "median: bare pip {b:.2} s, torchup install {t:.2} s, ratio {:.3} ({:+.1} %; budget +5 %)",

@@ -224,22 +224,24 @@ fn html(body: String) -> Reply {
 }
 
 fn send(req: Request, reply: Reply) -> std::io::Result<()> {
-    match reply {
+    let (mut resp, header) = match reply {
         Reply::Bytes { status, content_type, body } => {
-            let mut resp = Response::from_data(body).with_status_code(status);
-            if let Ok(h) = Header::from_bytes("Content-Type", content_type) {
-                resp.add_header(h);
-            }
-            req.respond(resp)
+            (Response::from_data(body).with_status_code(status), Header::from_bytes("Content-Type", content_type))
         }
         Reply::Redirect(to) => {
-            let mut resp = Response::from_data(Vec::new()).with_status_code(302);
-            if let Ok(h) = Header::from_bytes("Location", to.as_bytes()) {
-                resp.add_header(h);
-            }
-            req.respond(resp)
+            (Response::from_data(Vec::new()).with_status_code(302), Header::from_bytes("Location", to.as_bytes()))
         }
+    };
+    if let Ok(h) = header {
+        resp.add_header(h);
     }
+    // tiny_http serves connections from a small thread pool; idle keep-alive connections of a
+    // concurrent client (torchup's index reader) can hold every thread while new requests
+    // wait. One request per connection keeps the test index answering promptly.
+    if let Ok(h) = Header::from_bytes("Connection", "close") {
+        resp.add_header(h);
+    }
+    req.respond(resp)
 }
 
 /// The normal answer for `path`.

@@ -20,7 +20,8 @@ pub fn init(log_file: Option<&Path>) -> Option<WorkerGuard> {
     std::fs::OpenOptions::new().create(true).append(true).open(dir.join(&name)).ok()?;
     let appender = tracing_appender::rolling::never(&dir, &name);
     // A small line buffer: the default preallocates ~4 MB, a visible cost on every short run.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default().buffered_lines_limit(4096).finish(appender);
+    let (writer, guard) =
+        tracing_appender::non_blocking::NonBlockingBuilder::default().buffered_lines_limit(4096).finish(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("TORCHUP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;

@@ -59,7 +59,11 @@ impl HostEnv {
     pub fn with_changes(&self, changes: &[(String, Option<String>)]) -> HostEnv {
         let mut out = self.clone();
         for (k, v) in changes {
-            let existing = out.vars.keys().find(|name| if out.case_insensitive { name.eq_ignore_ascii_case(k) } else { *name == k }).cloned();
+            let existing = out
+                .vars
+                .keys()
+                .find(|name| if out.case_insensitive { name.eq_ignore_ascii_case(k) } else { *name == k })
+                .cloned();
             if let Some(name) = existing {
                 out.vars.remove(&name);
             }

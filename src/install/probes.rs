@@ -62,7 +62,7 @@ impl Probes for RealProbes {
     async fn smoke(&self, python: &Path) -> SmokeReport {
         match crate::smoke::run(python, &self.child_env, &self.runner, self.smoke_timeout).await {
             Ok(mut report) => {
-                let ctx = self.ctx.clone().with_python(&python.display().to_string());
+                let ctx = self.ctx.clone().with_python(python.display().to_string());
                 crate::smoke::diagnoses::attach(&mut report, &ctx);
                 report
             }

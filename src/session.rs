@@ -4,13 +4,21 @@
 
 use std::path::PathBuf;
 
+use std::path::Path;
+
 use crate::compat::available::IndexSnapshot;
 use crate::compat::data::CompatData;
 use crate::compat::index::{IndexClient, IndexOptions};
+use crate::diagnose::OsContext;
+use crate::exec::TokioRunner;
 use crate::facts::Facts;
-use crate::facts::gather::{GatherOptions, Gathered, gather_report};
+use crate::facts::gather::{GatherOptions, Gathered, Partial, gather_observed, gather_report};
 use crate::facts::platform::{HostEnv, Platform};
+use crate::install::engine::{InstallOptions, Installer};
+use crate::install::log::RunLog;
+use crate::install::probes::RealProbes;
 use crate::plan::{Plan, Request};
+use crate::smoke::verify::VerifyOptions;
 
 /// Settings shared by every command (the global flags, resolved).
 #[derive(Debug, Clone)]
@@ -61,6 +69,51 @@ impl Session {
         gather_report(&self.gather_options()).await
     }
 
+    /// [`Session::detect`], telling `observe` about the GPU and the Python probe as each
+    /// finishes (the wizard fills its Check screen from these).
+    pub async fn detect_observed(&self, observe: &(dyn Fn(Partial<'_>) + Sync)) -> Gathered {
+        gather_observed(&self.gather_options(), &TokioRunner, observe).await
+    }
+
+    /// Where the requirements step's constraints file is written.
+    pub fn constraints_file(&self) -> PathBuf {
+        self.state_dir.join("constraints").join("torch-constraints.txt")
+    }
+
+    /// A front end's request with what only the session knows filled in: the working
+    /// directory, the constraints file, and the requirements file checked and made absolute.
+    pub fn complete_request(&self, req: &Request) -> Result<Request, String> {
+        let requirements = match req.requirements.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => Some(requirements_path(&self.cwd, p)?),
+        };
+        Ok(Request {
+            requirements,
+            workdir: req.workdir.clone().or_else(|| Some(self.cwd.display().to_string())),
+            constraints_file: req
+                .constraints_file
+                .clone()
+                .or_else(|| Some(self.constraints_file().display().to_string())),
+            ..req.clone()
+        })
+    }
+
+    /// Everything a staged install (or rollback) needs on this machine: the real probes
+    /// (diagnosing for `ctx`, usually `OsContext::from_facts`), a fresh run log in the
+    /// state directory and the options.
+    pub fn install_kit(&self, ctx: OsContext, dry_run: bool, auto_rollback: bool) -> InstallKit {
+        InstallKit {
+            probes: RealProbes::new(self.platform.os, self.env.clone(), self.cwd.clone(), ctx),
+            log: RunLog::create_in(&crate::paths::log_dir_in(&self.state_dir)),
+            options: InstallOptions { dry_run, auto_rollback, index_base: self.index_url.clone(), step_timeout: None },
+        }
+    }
+
+    /// What `verify` needs, from the session.
+    pub fn verify_options(&self) -> VerifyOptions {
+        VerifyOptions::new(self.platform.clone(), self.env.clone(), self.cwd.clone(), self.python.clone())
+    }
+
     /// What the index serves for every CUDA variant the data knows plus any new one it
     /// finds (a future cu134). None when the index URL is unusable; failures of single
     /// pages are recorded in the snapshot and the planner falls back to bundled data.
@@ -97,4 +150,30 @@ impl Session {
         };
         Ok((crate::plan::plan(facts, req, data, snapshot.as_ref()), note))
     }
+}
+
+/// The owned parts of one install run (probes, log, options): a front end keeps this and
+/// borrows an [`Installer`] from it, also inside a spawned task.
+#[derive(Debug)]
+pub struct InstallKit {
+    pub probes: RealProbes,
+    pub log: RunLog,
+    pub options: InstallOptions,
+}
+
+impl InstallKit {
+    pub fn installer(&self) -> Installer<'_, TokioRunner, RealProbes> {
+        Installer { runner: &self.probes.runner, probes: &self.probes, log: &self.log, env: Vec::new() }
+    }
+}
+
+/// A requirements file given on the command line or in the wizard, made absolute against
+/// `cwd`; an error names the file when it does not exist.
+pub fn requirements_path(cwd: &Path, p: &str) -> Result<String, String> {
+    let path = Path::new(p);
+    let abs = if path.is_absolute() { path.to_path_buf() } else { cwd.join(path) };
+    if !abs.is_file() {
+        return Err(format!("requirements file {p}: no such file (in {})", cwd.display()));
+    }
+    Ok(abs.display().to_string())
 }

@@ -11,6 +11,7 @@ use futures_util::stream;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use torchup::install::{InstallEvent, Outcome};
+use torchup::preflight::Issue;
 use torchup::tui::terminal::run_loop;
 use torchup::tui::{App, AppOptions, Effect, EngineHandle, Finish, Mode, Msg, MsgSender, Screen, Theme};
 use tui_support::*;
@@ -20,6 +21,8 @@ struct Scripted {
     seen: Arc<Mutex<Vec<Effect>>>,
     /// What an Install effect streams back.
     install: Vec<InstallEvent>,
+    /// What the machine checks before installing find.
+    preflight: Vec<Issue>,
 }
 
 impl EngineHandle for Scripted {
@@ -39,6 +42,7 @@ impl EngineHandle for Scripted {
                 };
                 send(Msg::Plan { id, result: Ok(Box::new(p)) });
             }
+            Effect::Preflight { id, .. } => send(Msg::Preflight { id, issues: self.preflight.clone() }),
             Effect::Install { .. } => {
                 for e in self.install.clone() {
                     send(Msg::Install(e));
@@ -72,8 +76,17 @@ struct Ran {
 }
 
 async fn drive(mode: Mode, install: Vec<InstallEvent>, keys: Vec<std::io::Result<Event>>) -> Ran {
+    drive_checked(mode, install, vec![], keys).await
+}
+
+async fn drive_checked(
+    mode: Mode,
+    install: Vec<InstallEvent>,
+    preflight: Vec<Issue>,
+    keys: Vec<std::io::Result<Event>>,
+) -> Ran {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut engine = Scripted { seen: seen.clone(), install };
+    let mut engine = Scripted { seen: seen.clone(), install, preflight };
     let (mut app, effects) = App::new(AppOptions {
         theme: Theme::FULL,
         mode,
@@ -97,6 +110,7 @@ fn kinds(seen: &[Effect]) -> Vec<&'static str> {
         .map(|e| match e {
             Effect::Detect { .. } => "detect",
             Effect::Plan { .. } => "plan",
+            Effect::Preflight { .. } => "preflight",
             Effect::Install { .. } => "install",
             Effect::Cancel => "cancel",
             Effect::Rollback { .. } => "rollback",
@@ -120,7 +134,7 @@ async fn check_choose_review_run_result_then_quit() {
         key(KeyCode::Char('q')),
     ];
     let o = drive(Mode::Wizard, install, keys).await;
-    assert_eq!(kinds(&o.seen), vec!["detect", "plan", "install", "open-log"]);
+    assert_eq!(kinds(&o.seen), vec!["detect", "plan", "preflight", "install", "open-log"]);
     assert!(o.app.quitting, "ended by q, not by running out of keys");
     assert_eq!(o.app.finish(), Finish::Ok);
     assert!(o.screen.contains("PyTorch runs on your GPU."), "{}", o.screen);
@@ -154,12 +168,33 @@ async fn the_guides_cu124_through_customize() {
 async fn ctrl_c_mid_install_cancels_and_quits_after_the_engine_reports() {
     let keys = vec![key(KeyCode::Enter), key(KeyCode::Enter), key(KeyCode::Enter), ctrl_c(), key(KeyCode::Char('j'))];
     let o = drive(Mode::Wizard, events_until_download(), keys).await;
-    assert_eq!(kinds(&o.seen), vec!["detect", "plan", "install", "cancel"]);
+    assert_eq!(kinds(&o.seen), vec!["detect", "plan", "preflight", "install", "cancel"]);
     assert!(o.app.quitting);
     let report = o.app.run.as_ref().and_then(|r| r.report.as_ref()).expect("the cancelled run reported");
     assert_eq!(report.outcome, Outcome::Cancelled);
     assert_eq!(o.app.finish(), Finish::Failed);
     assert!(o.app.summary().is_some_and(|s| s.contains("Cancelled during the install step")));
+}
+
+#[tokio::test]
+async fn a_blocking_check_holds_proceed_until_the_recheck_is_clear() {
+    let keys = vec![
+        key(KeyCode::Enter),     // Check → Choose
+        key(KeyCode::Enter),     // → Review: planned, machine checked
+        key(KeyCode::Enter),     // Proceed: blocked
+        key(KeyCode::Char('r')), // check again (the scripted engine still finds it)
+        key(KeyCode::Enter),
+    ];
+    let o = drive_checked(Mode::Wizard, events_until_download(), vec![issue_holders(true)], keys).await;
+    assert_eq!(kinds(&o.seen), vec!["detect", "plan", "preflight", "preflight"]);
+    assert!(matches!(o.app.screen, Screen::Review(_)));
+    assert!(o.screen.contains("Cannot install yet: Python is running from this environment"), "{}", o.screen);
+    assert!(o.screen.contains("blocked by U01"), "{}", o.screen);
+
+    // A warning does not hold it up.
+    let keys = vec![key(KeyCode::Enter), key(KeyCode::Enter), key(KeyCode::Enter)];
+    let o = drive_checked(Mode::Wizard, events_until_download(), vec![issue_holders(false)], keys).await;
+    assert_eq!(kinds(&o.seen), vec!["detect", "plan", "preflight", "install"]);
 }
 
 #[tokio::test]
@@ -175,7 +210,7 @@ async fn failed_install_rollback_from_the_result_screen() {
     ];
     let o = drive(Mode::Wizard, install, keys).await;
     // Enter on the result screen takes the first action: roll back.
-    assert_eq!(kinds(&o.seen), vec!["detect", "plan", "install", "rollback"]);
+    assert_eq!(kinds(&o.seen), vec!["detect", "plan", "preflight", "install", "rollback"]);
     assert!(o.screen.contains("Your previous build is back."), "{}", o.screen);
 }
 

@@ -125,6 +125,23 @@ fn review_dry_run_scrolled() {
 }
 
 #[test]
+fn review_checking_the_machine() {
+    let mut h = Harness::wizard();
+    h.send(Msg::Resize(80, 24));
+    h.go_review_checking();
+    h.at(0.3);
+    snap_one("review_checking", &h, 80, 24);
+}
+
+#[test]
+fn review_blocked_by_the_machine_check() {
+    let mut h = Harness::wizard();
+    h.go_review_checking();
+    h.checked(vec![issue_space(), issue_holders(true)]);
+    snap("review_blocked", &h);
+}
+
+#[test]
 fn review_planner_failed() {
     let mut h = Harness::wizard();
     h.go_choose(facts(), plan());

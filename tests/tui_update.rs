@@ -9,6 +9,7 @@ use torchup::plan::{Manager, Plan};
 use torchup::tui::app::{Confirm, PlanPurpose};
 use torchup::tui::choose::ChooseFocus;
 use torchup::tui::result::{ResultAction, actions};
+use torchup::tui::review::{self, Gate};
 use torchup::tui::run::StageState;
 use torchup::tui::{Effect, Finish, Mode, Msg, Screen, Theme};
 use tui_support::*;
@@ -109,9 +110,64 @@ fn choose_asks_for_the_auto_plan_and_preselects_the_recommendation() {
 fn the_recommendation_goes_to_review_without_replanning() {
     let mut h = Harness::wizard();
     h.go_choose(facts(), plan());
-    assert!(h.key(KeyCode::Enter).is_empty(), "the auto plan is the chosen plan");
+    let e = h.key(KeyCode::Enter);
+    // No Plan effect (the auto plan is the chosen plan): only the machine check for it.
+    assert!(matches!(e.as_slice(), [Effect::Preflight { plan: p, .. }] if **p == plan()), "{e:?}");
     assert_eq!(screen_name(&h.app.screen), "review");
     assert_eq!(torchup::tui::review::plan(&h.app), Some(&plan()));
+}
+
+#[test]
+fn proceed_waits_for_the_machine_check_and_a_blocking_issue_holds_it() {
+    let mut h = Harness::wizard();
+    h.go_review_checking();
+    assert_eq!(review::gate(&h.app), Gate::Checking);
+    assert!(h.app.animating(), "the spinner turns while checking");
+    assert!(h.key(KeyCode::Enter).is_empty());
+    assert!(h.app.notice.as_ref().is_some_and(|n| n.text.contains("Still checking")));
+    let first = h.last_preflight_id();
+    h.checked(vec![issue_space(), issue_holders(true)]);
+    assert_eq!(review::gate(&h.app), Gate::Blocked(issue_space()));
+    assert!(!h.app.animating());
+    assert!(h.key(KeyCode::Enter).is_empty(), "blocked");
+    assert!(h.app.notice.as_ref().is_some_and(|n| n.text.starts_with("Cannot install yet: Not enough free space")));
+    // The user frees space and checks again; a late answer to the first check is ignored.
+    let e = h.ch('r');
+    assert!(matches!(e.as_slice(), [Effect::Preflight { id, .. }] if *id == first + 1), "{e:?}");
+    assert!(h.ch('r').is_empty(), "one check at a time");
+    h.send(Msg::Preflight { id: first, issues: vec![issue_space()] });
+    assert_eq!(review::gate(&h.app), Gate::Checking);
+    // A warning (U01 off Windows) does not hold the install.
+    h.checked(vec![issue_holders(false)]);
+    assert_eq!(review::gate(&h.app), Gate::Ready);
+    let e = h.key(KeyCode::Enter);
+    assert!(matches!(e.as_slice(), [Effect::Install { dry_run: false, .. }]), "{e:?}");
+}
+
+#[test]
+fn a_dry_run_does_not_wait_for_the_check_and_another_build_is_checked_again() {
+    let mut h = Harness::wizard();
+    h.go_review_checking();
+    h.checked(vec![issue_space()]);
+    h.ch('d');
+    assert_eq!(review::gate(&h.app), Gate::Ready, "a dry run changes nothing");
+    h.ch('d');
+    // Customize → cu124: the check for the auto build does not apply to it.
+    h.ch('2');
+    for _ in 0..3 {
+        h.key(KeyCode::Down);
+    }
+    h.key(KeyCode::Enter);
+    assert!(review::preflight(&h.app).is_none());
+    let id = h.last_plan_id();
+    let e = h.send(Msg::Plan { id, result: Ok(Box::new(plan_cu124())) });
+    assert!(matches!(e.as_slice(), [Effect::Preflight { plan: p, .. }] if **p == plan_cu124()), "{e:?}");
+    assert_eq!(review::gate(&h.app), Gate::Checking);
+    // Back on Review later: checked afresh (programs may have been closed meanwhile).
+    h.checked(vec![]);
+    h.ch('2');
+    let e = h.key(KeyCode::Enter);
+    assert!(matches!(e.as_slice(), [Effect::Preflight { .. }]), "{e:?}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::output::{color_enabled, print_json};
-use super::verify::{options, paint, session, verify_error};
+use super::verify::{paint, verify_error};
 use super::{CliError, Exit, GlobalArgs};
 use crate::exec::TokioRunner;
 use crate::facts::python::PythonError;
@@ -23,9 +23,9 @@ use crate::smoke::{self, History};
 /// Gather everything the report needs: facts and the smoke test run concurrently. Only a
 /// bad `--python` flag is an error.
 pub async fn collect(g: &GlobalArgs) -> Result<DoctorReport, CliError> {
-    let session = session(g)?;
+    let session = super::session(g)?;
     let history = History::in_dir(&session.state_dir);
-    let opts = options(&session);
+    let opts = session.verify_options();
     let (gathered, verified) = tokio::join!(session.detect(), verify(&opts, &history, &TokioRunner));
     let (verification, verify_error_text) = match verified {
         Ok(v) => (Some(v), None),

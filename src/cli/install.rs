@@ -12,11 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::install_printer::Printer;
 use super::output::print_json;
 use super::{ChoiceArgs, CliError, Exit, GlobalArgs};
-use crate::diagnose::OsContext;
 use crate::facts::Facts;
-use crate::install::engine::{InstallOptions, Installer};
-use crate::install::log::RunLog;
-use crate::install::probes::RealProbes;
 use crate::install::{InstallEvent, InstallReport, Outcome};
 use crate::plan::Plan;
 use crate::session::Session;
@@ -36,8 +32,7 @@ pub async fn run(
         return Err(CliError::environment(e.to_string()));
     }
     let facts = gathered.facts;
-    let constraints = session.state_dir.join("constraints").join("torch-constraints.txt");
-    let req = super::plan::request_from(g, c, &session.cwd, &constraints)?;
+    let req = super::plan::request_from(g, c, &session.cwd, &session.constraints_file())?;
     let (plan, note) = session.plan(&facts, &req).await.map_err(CliError::environment)?;
     if let Some(note) = note {
         eprintln!("torchup: {note}");
@@ -116,12 +111,9 @@ async fn execute(
     dry_run: bool,
     interactive: bool,
 ) -> InstallReport {
-    let log = RunLog::create_in(&crate::paths::log_dir_in(&session.state_dir));
-    let probes =
-        RealProbes::new(session.platform.os, session.env.clone(), session.cwd.clone(), OsContext::from_facts(facts));
-    let installer = Installer { runner: &probes.runner, probes: &probes, log: &log, env: Vec::new() };
-    let opts =
-        InstallOptions { dry_run, auto_rollback: yes, index_base: session.index_url.clone(), step_timeout: None };
+    let kit = session.install_kit(crate::diagnose::OsContext::from_facts(facts), dry_run, yes);
+    let installer = kit.installer();
+    let opts = &kit.options;
     let cancel = CancellationToken::new();
     let on_ctrl_c = cancel.clone();
     let ctrl_c = tokio::spawn(async move {
@@ -133,7 +125,7 @@ async fn execute(
 
     let (tx, rx) = mpsc::channel::<InstallEvent>(512);
     let printer = spawn_printer(rx);
-    let mut report = installer.run(facts, plan, &opts, &tx, &cancel).await;
+    let mut report = installer.run(facts, plan, opts, &tx, &cancel).await;
     if report.outcome == Outcome::Failed && interactive && !cancel.is_cancelled() {
         let what = match &report.previous {
             Some(p) => format!("Put torch {} back now? [Y/n] ", p.version),
@@ -147,7 +139,7 @@ async fn execute(
                 .unwrap_or_default();
             let manager = plan.choice.as_ref().map(|c| c.manager).unwrap_or_default();
             let mut rolled = installer
-                .rollback(std::path::Path::new(&python), report.previous.clone(), manager, &opts, &tx, &cancel)
+                .rollback(std::path::Path::new(&python), report.previous.clone(), manager, opts, &tx, &cancel)
                 .await;
             let mut diagnoses = std::mem::take(&mut report.diagnoses);
             diagnoses.append(&mut rolled.diagnoses);

@@ -12,6 +12,7 @@ pub mod output;
 pub mod plan;
 pub mod verify;
 pub mod wizard;
+pub mod wizard_engine;
 
 pub use args::{ChoiceArgs, Cli, Command, GlobalArgs};
 

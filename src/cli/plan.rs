@@ -24,8 +24,7 @@ pub async fn run(g: &GlobalArgs, json: bool, facts: Option<&Path>, c: &ChoiceArg
             gathered.facts
         }
     };
-    let constraints = session.state_dir.join("constraints").join("torch-constraints.txt");
-    let req = request_from(g, c, &session.cwd, &constraints)?;
+    let req = request_from(g, c, &session.cwd, &session.constraints_file())?;
     let (plan, note) = session.plan(&facts, &req).await.map_err(CliError::environment)?;
     if let Some(note) = note {
         eprintln!("torchup: {note}");
@@ -95,14 +94,10 @@ pub fn request_from(g: &GlobalArgs, c: &ChoiceArgs, cwd: &Path, constraints: &Pa
     check_index_url(&g.index_url)?;
     let requirements = match &c.with_requirements {
         None => None,
-        Some(p) => {
-            let abs = std::path::absolute(p)
-                .map_err(|e| CliError::usage(format!("--with-requirements {}: {e}", p.display())))?;
-            if !abs.is_file() {
-                return Err(CliError::usage(format!("--with-requirements {}: no such file", p.display())));
-            }
-            Some(abs.display().to_string())
-        }
+        Some(p) => Some(
+            crate::session::requirements_path(cwd, &p.to_string_lossy())
+                .map_err(|_| CliError::usage(format!("--with-requirements {}: no such file", p.display())))?,
+        ),
     };
     Ok(Request {
         variant,

@@ -13,9 +13,8 @@ use super::{CliError, Exit, GlobalArgs};
 use crate::exec::TokioRunner;
 use crate::facts::Driver;
 use crate::facts::python::PythonError;
-use crate::session::Session;
 use crate::smoke::render::Comparison;
-use crate::smoke::verify::{Verification, VerifyError, VerifyOptions, verify};
+use crate::smoke::verify::{Verification, VerifyError, verify};
 use crate::smoke::{self, Change, History, Line, SmokeReport, Tone};
 
 /// The verify document: the contract fields (flattened report) plus what changed.
@@ -33,16 +32,6 @@ pub struct VerifyDocument<'a> {
     pub interpreter_found_by: String,
     /// Where the result was saved (null when saving failed).
     pub history_file: Option<String>,
-}
-
-/// The session for a command (the current directory is needed to find `.venv`).
-pub fn session(g: &GlobalArgs) -> Result<Session, CliError> {
-    Session::for_host(g.python.clone(), &g.index_url, g.offline).map_err(|e| CliError::environment(e.to_string()))
-}
-
-/// What verify needs, from the session.
-pub fn options(s: &Session) -> VerifyOptions {
-    VerifyOptions::new(s.platform.clone(), s.env.clone(), s.cwd.clone(), s.python.clone())
 }
 
 /// A verify error as a CLI error: a bad `--python` is a usage error (2); no interpreter, or
@@ -73,9 +62,9 @@ pub fn paint(line: &Line, color: bool) -> String {
 }
 
 pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
-    let session = session(g)?;
+    let session = super::session(g)?;
     let history = History::in_dir(&session.state_dir);
-    let v: Verification = verify(&options(&session), &history, &TokioRunner).await.map_err(verify_error)?;
+    let v: Verification = verify(&session.verify_options(), &history, &TokioRunner).await.map_err(verify_error)?;
     if let Some(w) = &v.history_warning {
         eprintln!("torchup: warning: {w}");
     }

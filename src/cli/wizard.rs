@@ -1,11 +1,12 @@
 //! Starting the TUI wizard: open the terminal, run the loop with an engine handle,
 //! restore the terminal (also on panic and Ctrl-C), print a one-line summary.
 use std::sync::Once;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossterm::event::EventStream;
 use tokio::sync::mpsc;
 
+use super::wizard_engine::WizardEngine;
 use super::{CliError, Exit, GlobalArgs};
 use crate::facts::Os;
 use crate::facts::platform::HostEnv;
@@ -18,20 +19,25 @@ pub enum StartAt {
     Verify,
 }
 
-/// `torchup` (and `torchup verify`) in a terminal.
-pub async fn run(g: &GlobalArgs, start: Option<StartAt>) -> Result<Exit, CliError> {
-    match engine_for(g) {
-        Some(mut engine) => run_with(g, start, engine.as_mut()).await,
-        // Until the engine handle is wired, keep the plain report reachable.
-        None => super::detect::run(g, false).await,
-    }
-}
+/// How long a cancelled install may take to stop its child after the wizard has left.
+const SETTLE: Duration = Duration::from_secs(10);
 
-/// The engine behind the wizard: the [`EngineHandle`] over detect/plan/install/smoke.
-/// It is wired on the engine side; until then there is none and `run` falls back to the
-/// plain report.
-fn engine_for(_g: &GlobalArgs) -> Option<Box<dyn EngineHandle>> {
-    None
+/// `torchup` (and `torchup verify`) in a terminal, over the real engine.
+pub async fn run(g: &GlobalArgs, start: Option<StartAt>) -> Result<Exit, CliError> {
+    let mut engine = WizardEngine::new(super::session(g)?);
+    let result = run_with(g, start, &mut engine).await;
+    // Quitting at once (a second Ctrl-C) leaves a cancelled install stopping: wait for it,
+    // so no pip is left running, and say where things stand.
+    if let Some(report) = engine.settle(SETTLE).await {
+        eprintln!("{}", report.environment);
+        for cmd in &report.restore_commands {
+            eprintln!("To restore the previous build: {}", crate::exec::display_argv(cmd));
+        }
+        if let Some(p) = &report.log_path {
+            eprintln!("Log: {p}");
+        }
+    }
+    result
 }
 
 /// Run the wizard over `engine` in the real terminal: alternate screen and raw mode while

@@ -207,10 +207,15 @@ impl IndexClient {
     pub async fn snapshot(&self, variants: &[String], packages: &[&str]) -> IndexSnapshot {
         let variants: BTreeSet<&str> = variants.iter().map(String::as_str).collect();
         let packages: BTreeSet<String> = packages.iter().map(|p| normalize_name(p)).collect();
-        let jobs: Vec<(&str, &str)> =
-            variants.iter().flat_map(|v| packages.iter().map(move |p| (*v, p.as_str()))).collect();
+        // Owned names: with borrowed ones the future is not `Send` (rustc's higher-ranked
+        // closure limitation), and the wizard plans on a spawned task.
+        let jobs: Vec<(String, String)> =
+            variants.iter().flat_map(|v| packages.iter().map(move |p| (v.to_string(), p.clone()))).collect();
         let results: Vec<_> = futures_util::stream::iter(jobs)
-            .map(|(v, p)| async move { (v, p, self.listing(v, p).await) })
+            .map(|(v, p)| async move {
+                let r = self.listing(&v, &p).await;
+                (v, p, r)
+            })
             .buffer_unordered(self.opts.max_concurrency.max(1))
             .collect()
             .await;
@@ -223,7 +228,7 @@ impl IndexClient {
                     sources.push(source);
                     snap.insert(listing);
                 }
-                Err(why) => failures.entry(variant.to_string()).or_default().push(format!("{package}: {why}")),
+                Err(why) => failures.entry(variant).or_default().push(format!("{package}: {why}")),
             }
         }
         for (variant, mut reasons) in failures {
@@ -266,10 +271,12 @@ impl IndexClient {
             }
             Err(why) => out.problems.push(format!("index base page: {why}")),
         }
-        let to_probe: BTreeSet<&str> =
-            probe.iter().map(String::as_str).filter(|p| !found.iter().any(|f| f == p)).collect();
+        let to_probe: BTreeSet<String> = probe.iter().filter(|p| !found.contains(p)).cloned().collect();
         let results: Vec<_> = futures_util::stream::iter(to_probe)
-            .map(|v| async move { (v, self.listing(v, "torch").await) })
+            .map(|v| async move {
+                let r = self.listing(&v, "torch").await;
+                (v, r)
+            })
             .buffer_unordered(self.opts.max_concurrency.max(1))
             .collect()
             .await;
@@ -278,7 +285,7 @@ impl IndexClient {
                 Ok((listing, source)) => {
                     sources.push(source);
                     if !listing.files.is_empty() {
-                        found.push(variant.to_string());
+                        found.push(variant);
                     }
                 }
                 Err(PageFailure::NotFound { cached }) => {

@@ -72,9 +72,35 @@ pub async fn gather_report(opts: &GatherOptions) -> Gathered {
 
 /// [`gather_report`] with a given process runner.
 pub async fn gather_with<R: Runner>(opts: &GatherOptions, runner: &R) -> Gathered {
+    gather_observed(opts, runner, &|_| {}).await
+}
+
+/// One probe's result, as soon as it is known (before the others finish).
+#[derive(Debug, Clone, Copy)]
+pub enum Partial<'a> {
+    Gpu(&'a gpu::GpuProbe),
+    Python(&'a python::PythonDetection),
+}
+
+/// [`gather_with`], telling `observe` about each probe as it finishes, so a front end can
+/// show the GPU while Python is still importing torch (the wizard's live Check screen).
+pub async fn gather_observed<R: Runner>(
+    opts: &GatherOptions,
+    runner: &R,
+    observe: &(dyn Fn(Partial<'_>) + Sync),
+) -> Gathered {
     let py_opts = opts.python_options();
-    let (gpu, py, toolkit) =
-        tokio::join!(gpu::probe(&opts.gpu), python::detect(&py_opts, runner), gpu::probe_toolkit(&opts.gpu));
+    let gpu_probe = async {
+        let g = gpu::probe(&opts.gpu).await;
+        observe(Partial::Gpu(&g));
+        g
+    };
+    let py_probe = async {
+        let p = python::detect(&py_opts, runner).await;
+        observe(Partial::Python(&p));
+        p
+    };
+    let (gpu, py, toolkit) = tokio::join!(gpu_probe, py_probe, gpu::probe_toolkit(&opts.gpu));
     let mut notes = gpu.notes;
     notes.extend(py.notes);
     let facts = Facts {

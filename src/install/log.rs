@@ -18,10 +18,18 @@ pub struct RunLog {
 }
 
 impl RunLog {
-    /// Create `torchup-install-<timestamp>.log` in `dir`.
+    /// Create `torchup-install-<timestamp>-<pid>.log` in `dir` (with `-2`, `-3`, ... when
+    /// one process starts several runs within a second: the wizard's install, then its
+    /// rollback, must not truncate each other's logs).
     pub fn create_in(dir: &Path) -> RunLog {
         let stamp = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S").to_string();
-        let path = dir.join(format!("torchup-install-{stamp}-{}.log", std::process::id()));
+        let base = format!("torchup-install-{stamp}-{}", std::process::id());
+        let mut path = dir.join(format!("{base}.log"));
+        let mut n = 2;
+        while path.exists() && n < 100 {
+            path = dir.join(format!("{base}-{n}.log"));
+            n += 1;
+        }
         Self::create(path)
     }
 
@@ -95,6 +103,18 @@ impl RunLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_started_in_the_same_second_get_their_own_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = RunLog::create_in(dir.path());
+        first.note("first run");
+        let second = RunLog::create_in(dir.path());
+        second.note("second run");
+        assert_ne!(first.path(), second.path());
+        assert!(std::fs::read_to_string(first.path()).unwrap().contains("first run"));
+        assert!(std::fs::read_to_string(second.path()).unwrap().contains("second run"));
+    }
 
     #[test]
     fn writes_commands_lines_and_results() {

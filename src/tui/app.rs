@@ -84,6 +84,24 @@ pub struct Planning {
     pub error: Option<String>,
 }
 
+/// One look at the machine before installing a plan (see [`Effect::Preflight`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreflightCheck {
+    pub id: u64,
+    /// The request whose plan was checked; a check for another request does not apply.
+    pub request: Request,
+    /// None while the engine is checking.
+    pub issues: Option<Vec<crate::preflight::Issue>>,
+}
+
+/// Checks asked for and received.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Preflight {
+    pub next_id: u64,
+    /// The latest check; answers to any other id are stale and ignored.
+    pub current: Option<PreflightCheck>,
+}
+
 /// How the wizard is started.
 #[derive(Debug, Clone)]
 pub struct AppOptions {
@@ -115,6 +133,8 @@ pub struct App {
     /// What the user asked for on the Choose screen.
     pub request: Request,
     pub planning: Planning,
+    /// The machine checks for the plan on Review.
+    pub preflight: Preflight,
     /// Review's dry-run toggle.
     pub dry_run: bool,
     /// The current or last install / rollback run.
@@ -158,6 +178,7 @@ impl App {
             python_target: o.python,
             request,
             planning: Planning::default(),
+            preflight: Preflight::default(),
             dry_run: false,
             run: None,
             verify,
@@ -183,7 +204,7 @@ impl App {
     /// Whether the runtime should send animation ticks (spinners, elapsed times).
     /// When false the wizard sleeps until a key or engine message: idle CPU is zero.
     pub fn animating(&self) -> bool {
-        self.busy()
+        self.busy() || self.preflight.current.as_ref().is_some_and(|c| c.issues.is_none())
     }
 
     /// The spinner glyph for the current clock.
@@ -288,6 +309,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::Plan { id, result } => plan_arrived(app, id, result),
+        Msg::Preflight { id, issues } => {
+            if let Some(c) = app.preflight.current.as_mut().filter(|c| c.id == id) {
+                c.issues = Some(issues);
+            }
+            vec![]
+        }
         Msg::Install(event) => run::apply(app, event),
         Msg::Verified(result) => {
             app.verify.running = false;
@@ -471,10 +498,14 @@ fn plan_arrived(app: &mut App, id: u64, result: Result<Box<Plan>, String>) -> Ve
             } else {
                 app.planning.chosen = Some((request, plan));
             }
+            // The plan on Review has arrived: look at the machine for it.
+            if matches!(app.screen, Screen::Review(_)) { review::check_machine(app, false) } else { vec![] }
         }
-        Err(e) => app.planning.error = Some(e),
+        Err(e) => {
+            app.planning.error = Some(e);
+            vec![]
+        }
     }
-    vec![]
 }
 
 /// To the Choose screen, asking for a fresh candidate table if the settings changed.
@@ -487,19 +518,20 @@ pub(crate) fn go_choose(app: &mut App) -> Vec<Effect> {
     if fresh || asked { vec![] } else { start_plan(app, PlanPurpose::Browse) }
 }
 
-/// To the Review screen for the current request, planning it unless already planned.
+/// To the Review screen for the current request, planning it unless already planned, and
+/// checking the machine afresh (programs may have been closed since the last visit).
 pub(crate) fn go_review(app: &mut App) -> Vec<Effect> {
     app.screen = Screen::Review(ReviewUi::default());
     let planned = app.planning.chosen.as_ref().is_some_and(|(r, _)| *r == app.request);
     if planned {
-        return vec![];
+        return review::check_machine(app, true);
     }
     if app.request == browse_request(&app.request)
         && let Some((r, p)) = app.planning.browse.clone()
         && r == app.request
     {
         app.planning.chosen = Some((r, p));
-        return vec![];
+        return review::check_machine(app, true);
     }
     start_plan(app, PlanPurpose::Chosen)
 }

@@ -79,6 +79,7 @@ pub(crate) fn facts_arrived(app: &mut App, result: Result<Box<Facts>, String>) {
             app.planning.browse = None;
             app.planning.chosen = None;
             app.planning.pending = None;
+            app.preflight.current = None;
             if let Screen::Check(_) = app.screen {
                 app.screen = Screen::Check(ui_for(app));
             }

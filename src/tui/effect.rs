@@ -25,6 +25,10 @@ pub enum Effect {
     /// Plan for these facts and this request. Answer: [`Msg::Plan`] with the same `id`
     /// (the wizard ignores answers to superseded requests).
     Plan { id: u64, facts: Box<Facts>, request: Request },
+    /// Check the machine before carrying out `plan` (free space, Python processes holding
+    /// the environment, the VC++ runtime on Windows). Answer: [`Msg::Preflight`] with the
+    /// same `id` (engine: `preflight::check`).
+    Preflight { id: u64, facts: Box<Facts>, plan: Box<Plan> },
     /// Run the plan's steps for the machine `facts` describes (or only show them,
     /// `dry_run`), without automatic rollback: the wizard offers it. Answer: a stream of
     /// [`Msg::Install`] ending with `InstallEvent::Finished` (engine: `Installer::run`).

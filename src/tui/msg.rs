@@ -10,6 +10,7 @@ use crate::facts::gpu::GpuProbe;
 use crate::facts::{Facts, PythonCandidate, PythonFacts, TorchFacts};
 use crate::install::InstallEvent;
 use crate::plan::Plan;
+use crate::preflight::Issue;
 use crate::smoke::SmokeReport;
 
 /// One input to [`update`](super::app::update).
@@ -34,6 +35,9 @@ pub enum Msg {
     Facts(Result<Box<Facts>, String>),
     /// The planner answered the [`Effect::Plan`](super::effect::Effect::Plan) with this id.
     Plan { id: u64, result: Result<Box<Plan>, String> },
+    /// The answer to [`Effect::Preflight`](super::effect::Effect::Preflight) with this id:
+    /// the problems found (empty: none).
+    Preflight { id: u64, issues: Vec<Issue> },
     /// Progress of an install, retry or rollback, in engine order.
     Install(InstallEvent),
     /// The answer to [`Effect::Verify`](super::effect::Effect::Verify).

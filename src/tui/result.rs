@@ -261,7 +261,7 @@ pub fn check_lines(s: &SmokeReport, w: usize, t: &Theme) -> Vec<Line<'static>> {
             let (m, st) = if c.ok { (g.check, t.ok()) } else { (g.cross, t.bad()) };
             let ms = format!("{:>7}", format!("{:.0} ms", c.ms));
             let detail_w = w.saturating_sub(5 + name_w + 1 + ms.len() + 1);
-            let detail = text::truncate(&c.detail, detail_w, g.ellipsis);
+            let detail = text::truncate(&text::one_line(&c.detail), detail_w, g.ellipsis);
             Line::from(vec![
                 Span::styled(format!("   {m} "), st),
                 Span::styled(format!("{:<name_w$} ", text::truncate(&c.name, name_w, g.ellipsis)), t.title()),

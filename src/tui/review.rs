@@ -10,7 +10,9 @@ use ratatui::widgets::Paragraph;
 use crate::exec::display_argv;
 use crate::plan::Plan;
 
-use super::app::{App, Screen, go_choose, request_quit, start_install, start_verify};
+use crate::preflight::Issue;
+
+use super::app::{App, PreflightCheck, Screen, go_choose, request_quit, start_install, start_verify};
 use super::effect::Effect;
 use super::theme::Theme;
 use super::widgets::{chrome, doc, text};
@@ -38,8 +40,64 @@ pub fn plan(app: &App) -> Option<&Plan> {
     app.planning.chosen.as_ref().filter(|(r, _)| *r == app.request).map(|(_, p)| p.as_ref())
 }
 
-fn can_proceed(app: &App) -> bool {
-    plan(app).is_some_and(|p| p.choice.is_some() || p.nothing_to_do)
+/// Whether Proceed can run now, and if not, why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gate {
+    Ready,
+    Planning,
+    /// No plan, or a plan without a build to install.
+    NothingToInstall,
+    /// The machine is being checked for this plan.
+    Checking,
+    /// A check found a problem the install cannot get past.
+    Blocked(Issue),
+}
+
+/// The state of Proceed. A dry run changes nothing, so the checks do not hold it up.
+pub fn gate(app: &App) -> Gate {
+    let Some(p) = plan(app) else {
+        return if app.planning.pending.is_some() { Gate::Planning } else { Gate::NothingToInstall };
+    };
+    if p.nothing_to_do {
+        return Gate::Ready;
+    }
+    if p.choice.is_none() {
+        return Gate::NothingToInstall;
+    }
+    if app.dry_run {
+        return Gate::Ready;
+    }
+    match preflight(app).and_then(|c| c.issues.as_ref()) {
+        None => Gate::Checking,
+        Some(issues) => match issues.iter().find(|i| i.blocking) {
+            Some(i) => Gate::Blocked(i.clone()),
+            None => Gate::Ready,
+        },
+    }
+}
+
+/// The machine check for the plan on review (None: none asked for this request yet).
+pub fn preflight(app: &App) -> Option<&PreflightCheck> {
+    app.preflight.current.as_ref().filter(|c| c.request == app.request)
+}
+
+/// Ask the engine to check the machine for the plan on review: always when `fresh`,
+/// otherwise only when no check for this request exists. Nothing to check when there is
+/// nothing to install.
+pub(crate) fn check_machine(app: &mut App, fresh: bool) -> Vec<Effect> {
+    let Some(p) = plan(app) else { return vec![] };
+    if p.nothing_to_do || p.choice.is_none() {
+        return vec![];
+    }
+    let Some(facts) = app.detection.facts.clone() else { return vec![] };
+    if !fresh && preflight(app).is_some() {
+        return vec![];
+    }
+    let plan = Box::new(p.clone());
+    app.preflight.next_id += 1;
+    let id = app.preflight.next_id;
+    app.preflight.current = Some(PreflightCheck { id, request: app.request.clone(), issues: None });
+    vec![Effect::Preflight { id, facts, plan }]
 }
 
 pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
@@ -57,6 +115,12 @@ pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
         KeyCode::PageUp => ui.scroll = ui.scroll.saturating_sub(page.saturating_sub(1)),
         KeyCode::PageDown => ui.scroll = (ui.scroll + page.saturating_sub(1)).min(max),
         KeyCode::Char('d') => app.dry_run = !app.dry_run,
+        KeyCode::Char('r') => {
+            if preflight(app).is_some_and(|c| c.issues.is_none()) {
+                return Some(vec![]);
+            }
+            return Some(check_machine(app, true));
+        }
         KeyCode::Char('1') => return Some(act(app, ReviewButton::Proceed)),
         KeyCode::Char('2') => return Some(act(app, ReviewButton::Customize)),
         KeyCode::Char('3') => return Some(act(app, ReviewButton::Cancel)),
@@ -72,13 +136,24 @@ pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
 fn act(app: &mut App, b: ReviewButton) -> Vec<Effect> {
     match b {
         ReviewButton::Proceed => {
-            if !can_proceed(app) {
-                app.warn(if app.planning.pending.is_some() {
-                    "Still planning…"
-                } else {
-                    "There is nothing to install: Customize to pick another build."
-                });
-                return vec![];
+            match gate(app) {
+                Gate::Ready => {}
+                Gate::Planning => {
+                    app.warn("Still planning…");
+                    return vec![];
+                }
+                Gate::NothingToInstall => {
+                    app.warn("There is nothing to install: Customize to pick another build.");
+                    return vec![];
+                }
+                Gate::Checking => {
+                    app.info("Still checking this machine…");
+                    return vec![];
+                }
+                Gate::Blocked(i) => {
+                    app.warn(format!("Cannot install yet: {} Fix it, then r to check again.", i.message));
+                    return vec![];
+                }
             }
             let Some(p) = plan(app).cloned() else { return vec![] };
             if p.nothing_to_do {
@@ -162,6 +237,7 @@ pub fn doc_lines(app: &App, w: usize) -> Vec<Line<'static>> {
     for warning in &p.warnings {
         out.extend(text::wrap_styled(" ! ", warning, w, t.warn()));
     }
+    out.extend(preflight_lines(app, w));
     if !p.steps.is_empty() {
         out.push(Line::raw(""));
         out.push(Line::styled(" These commands run, in this order:", t.title()));
@@ -196,6 +272,40 @@ pub fn doc_lines(app: &App, w: usize) -> Vec<Line<'static>> {
     out
 }
 
+/// What the machine check found: blocking problems first, each with its fix.
+fn preflight_lines(app: &App, w: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let g = t.glyphs();
+    let Some(p) = plan(app) else { return vec![] };
+    if p.nothing_to_do || p.choice.is_none() {
+        return vec![];
+    }
+    let mut out = Vec::new();
+    match preflight(app).map(|c| c.issues.as_ref()) {
+        None => {}
+        Some(None) => out.push(Line::from(vec![
+            Span::styled(format!(" {} ", app.spinner()), t.accent()),
+            Span::raw("Checking free space and programs using this environment…"),
+        ])),
+        Some(Some(issues)) => {
+            let mut sorted: Vec<_> = issues.iter().collect();
+            sorted.sort_by_key(|i| !i.blocking);
+            for i in sorted {
+                let (mark, style) = if i.blocking { (g.cross, t.bad()) } else { ("!", t.warn()) };
+                let what = if i.blocking { "blocks the install" } else { "warning" };
+                out.extend(text::wrap_styled(
+                    &format!(" {mark} "),
+                    &format!("{} ({what}): {}", i.id, i.message),
+                    w,
+                    style,
+                ));
+                out.extend(text::wrap_styled("   fix: ", &i.fix, w, t.dim()));
+            }
+        }
+    }
+    out
+}
+
 /// A command in code style, wrapped with a "$ " lead.
 fn code_lines(cmd: &str, w: usize, t: &Theme) -> Vec<Line<'static>> {
     text::wrap_styled("    $ ", cmd, w, t.code())
@@ -203,7 +313,15 @@ fn code_lines(cmd: &str, w: usize, t: &Theme) -> Vec<Line<'static>> {
 
 pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
     let lr = if app.theme.ascii { "Left/Right" } else { "←→" };
-    vec![("Enter", "choose"), (lr, "move"), ("1/2/3", "pick"), ("d", "dry run"), ("Esc", "back"), ("?", "help")]
+    vec![
+        ("Enter", "choose"),
+        (lr, "move"),
+        ("1/2/3", "pick"),
+        ("d", "dry run"),
+        ("r", "re-check"),
+        ("Esc", "back"),
+        ("?", "help"),
+    ]
 }
 
 pub(crate) fn render(app: &App, ui: &ReviewUi, frame: &mut Frame, area: Rect) {
@@ -223,7 +341,8 @@ pub(crate) fn render(app: &App, ui: &ReviewUi, frame: &mut Frame, area: Rect) {
         Span::raw(" — show what would run, change nothing  "),
         Span::styled("d", t.key()),
     ]);
-    let enabled = can_proceed(app);
+    let gate = gate(app);
+    let enabled = gate == Gate::Ready;
     let mut buttons = vec![Span::raw(" ")];
     for (i, (b, label)) in BUTTONS.iter().zip(["1) Proceed", "2) Customize", "3) Cancel"]).enumerate() {
         if i > 0 {
@@ -235,7 +354,13 @@ pub(crate) fn render(app: &App, ui: &ReviewUi, frame: &mut Frame, area: Rect) {
         }
         buttons.push(s);
     }
+    let blocked = match &gate {
+        Gate::Blocked(i) => format!("blocked by {}: fix it (see above), then r to check again", i.id),
+        _ => String::new(),
+    };
     let hint = match ui.button {
+        ReviewButton::Proceed if gate == Gate::Checking => "checking this machine first…",
+        ReviewButton::Proceed if !blocked.is_empty() => blocked.as_str(),
         ReviewButton::Proceed if !enabled => "nothing to run yet: Customize, or Esc to go back",
         ReviewButton::Proceed if app.dry_run => "show the steps without changing anything",
         ReviewButton::Proceed => "run these commands now (default: just press Enter)",

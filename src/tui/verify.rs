@@ -203,7 +203,7 @@ fn outcome_lines(o: &VerifyOutcome, w: usize, t: &Theme) -> Vec<Line<'static>> {
         }
         let changed = has_prev && cur.map(|c| c.ok) != before.map(|c| c.ok);
         let detail = match (cur, before) {
-            (Some(c), _) => c.detail.clone(),
+            (Some(c), _) => text::one_line(&c.detail),
             (None, Some(_)) => "not run this time".to_string(),
             (None, None) => String::new(),
         };

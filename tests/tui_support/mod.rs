@@ -14,6 +14,7 @@ use torchup::facts::gpu::GpuProbe;
 use torchup::facts::{Driver, EnvKind, FactSource, Facts, Gpu, GpuState, Os, PythonCandidate, PythonFacts, TorchFacts};
 use torchup::install::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
 use torchup::plan::{Candidate, Choice, Fallback, Manager, Plan, Stage, Step};
+use torchup::preflight::{Holder, Issue, SpaceNeed, holders_issue, space_issues};
 use torchup::smoke::{Check, Device, DiagnosisRef, SmokeReport, TorchInfo};
 use torchup::tui::{App, AppOptions, Effect, Mode, Msg, PythonProbe, Theme, VerifyOutcome, update};
 
@@ -674,6 +675,32 @@ pub fn rollback_events() -> Vec<InstallEvent> {
     ]
 }
 
+// ---------------------------------------------------------------- preflight
+
+/// U01 as the real check words it: a Jupyter kernel runs from the venv (blocking on
+/// Windows, a warning elsewhere).
+pub fn issue_holders(windows: bool) -> Issue {
+    let holder = Holder { pid: 8812, name: "python.exe".into(), exe: PY.into() };
+    holders_issue(&[holder], windows).expect("one holder gives an issue")
+}
+
+/// F32 as the real check words it: 4.2 GB free on C:, 10 GB needed.
+pub fn issue_space() -> Issue {
+    let needs = [
+        SpaceNeed {
+            label: "temporary files".into(),
+            path: r"C:\Users\mei\AppData\Local\Temp".into(),
+            bytes: 3_000_000_000,
+        },
+        SpaceNeed {
+            label: "the Python environment".into(),
+            path: r"C:\Users\mei\cyberpuppy\.venv".into(),
+            bytes: 7_000_000_000,
+        },
+    ];
+    space_issues(&needs, |_| Some("C:".into()), |_| Some(4_200_000_000)).pop().expect("short of space")
+}
+
 // ---------------------------------------------------------------- verify
 
 pub fn verify_unchanged() -> VerifyOutcome {
@@ -769,10 +796,31 @@ impl Harness {
         self.send(Msg::Plan { id, result: Ok(Box::new(plan)) });
     }
 
-    /// Check → Choose → Review with the recommended build.
-    pub fn go_review(&mut self) {
+    /// The id of the last Preflight effect.
+    pub fn last_preflight_id(&self) -> u64 {
+        self.effects
+            .iter()
+            .rev()
+            .find_map(|e| if let Effect::Preflight { id, .. } = e { Some(*id) } else { None })
+            .expect("a Preflight effect was emitted")
+    }
+
+    /// The machine check answered with `issues`.
+    pub fn checked(&mut self, issues: Vec<Issue>) -> Vec<Effect> {
+        let id = self.last_preflight_id();
+        self.send(Msg::Preflight { id, issues })
+    }
+
+    /// Check → Choose → Review with the recommended build, the machine check still running.
+    pub fn go_review_checking(&mut self) {
         self.go_choose(facts(), plan());
         self.key(crossterm::event::KeyCode::Enter);
+    }
+
+    /// Check → Choose → Review with the recommended build; the machine check found nothing.
+    pub fn go_review(&mut self) {
+        self.go_review_checking();
+        self.checked(vec![]);
     }
 
     /// … → Run (started at t = 10 s).

@@ -114,6 +114,11 @@ pub fn truncate(s: &str, w: usize, ellipsis: &str) -> String {
     format!("{head}{ellipsis}")
 }
 
+/// A multi-line text (a smoke check's detail) on one line: its lines joined with "; ".
+pub fn one_line(s: &str) -> String {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+}
+
 /// Bytes as pip shows them (decimal units): "812 kB", "1.2 GB".
 pub fn bytes(n: u64) -> String {
     let n = n as f64;
@@ -155,6 +160,12 @@ pub fn mib_as_gb(mib: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_line_details_become_one_line() {
+        assert_eq!(one_line("cuDNN 9.1.0\nGPU 0: conv2d ok\n"), "cuDNN 9.1.0; GPU 0: conv2d ok");
+        assert_eq!(one_line("plain"), "plain");
+    }
 
     #[test]
     fn wraps_at_spaces_and_splits_long_words() {

@@ -199,7 +199,8 @@ pub fn verdict(python: Option<&PythonProbe>, gpu_ready: bool) -> Option<String> 
         return Some("No Python interpreter found — start torchup with --python PATH.".into());
     }
     Some(match &p.torch {
-        None => "PyTorch is not installed here — torchup will install a CUDA build.".into(),
+        None if gpu_ready => "PyTorch is not installed here — torchup will install a CUDA build.".into(),
+        None => "PyTorch is not installed here, and no usable NVIDIA GPU was found.".into(),
         Some(TorchFacts { cuda: None, .. }) => "CPU-only build — CUDA not usable.".into(),
         Some(TorchFacts { cuda: Some(c), .. }) if gpu_ready => {
             format!("CUDA {c} build — verify it on this GPU, or pick another build.")

@@ -233,7 +233,7 @@ impl WizardEngine {
             let _ = tx.send(Msg::Notice(format!("No graphical session to open it in: the log is {shown}")));
             return;
         };
-        let program = argv[0].clone();
+        let program = argv.first().cloned().unwrap_or_default();
         let tx = tx.clone();
         self.spawn(async move {
             let spec = RunSpec::new(argv).timeout(OPENER_TIMEOUT);

@@ -177,3 +177,41 @@ pub fn requirements_path(cwd: &Path, p: &str) -> Result<String, String> {
     }
     Ok(abs.display().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(cwd: &Path) -> Session {
+        Session {
+            platform: Platform::current(),
+            env: HostEnv::from_pairs(Vec::<(String, String)>::new()),
+            cwd: cwd.to_path_buf(),
+            python: None,
+            index_url: "https://download.pytorch.org/whl".into(),
+            offline: true,
+            state_dir: cwd.join("state"),
+            cache_dir: cwd.join("cache"),
+        }
+    }
+
+    #[test]
+    fn a_front_ends_request_gets_the_session_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("requirements.txt"), "transformers\n").unwrap();
+        let s = session(dir.path());
+        let req = Request { requirements: Some("requirements.txt".into()), ..Request::default() };
+        let done = s.complete_request(&req).unwrap();
+        assert_eq!(done.requirements, Some(dir.path().join("requirements.txt").display().to_string()));
+        assert_eq!(done.workdir, Some(dir.path().display().to_string()));
+        assert_eq!(done.constraints_file, Some(s.constraints_file().display().to_string()));
+        assert!(s.constraints_file().starts_with(&s.state_dir));
+        // What the front end set stays; an empty field means none.
+        let own = Request { workdir: Some("/elsewhere".into()), requirements: Some("  ".into()), ..Request::default() };
+        let done = s.complete_request(&own).unwrap();
+        assert_eq!(done.workdir.as_deref(), Some("/elsewhere"));
+        assert_eq!(done.requirements, None);
+        let missing = Request { requirements: Some("nope.txt".into()), ..Request::default() };
+        assert!(s.complete_request(&missing).unwrap_err().starts_with("requirements file nope.txt: no such file"));
+    }
+}

@@ -99,6 +99,13 @@ impl Tmux {
         self.wait(&format!("{text:?}"), STEP, |s| s.contains(text))
     }
 
+    /// Wait until every text is on the screen at once. A capture can catch a frame half
+    /// drawn (rows arrive top to bottom), so tests wait for what they check rather than
+    /// checking after waiting for something else.
+    fn wait_all(&self, texts: &[&str]) -> String {
+        self.wait(&format!("{texts:?}"), STEP, |s| texts.iter().all(|t| s.contains(t)))
+    }
+
     /// The exit code printed by the wrapper once torchup has quit.
     fn wait_exit(&self) -> (i32, String) {
         let s = self.wait("torchup to exit", STEP, |s| s.contains("EXITED:") && s.contains("speed"));
@@ -220,13 +227,10 @@ macro_rules! require_tmux {
 // ---------------------------------------------------------------- steps
 
 /// Check → Choose → (cursor down to cu124) → Review with the commands shown and the
-/// machine checked (Proceed enabled). Returns the Review screen.
-fn to_review_of_cu124(t: &Tmux) -> String {
+/// machine checked (Proceed enabled).
+fn to_review_of_cu124(t: &Tmux) {
     // Check: the GPU card and the Python verdict fill in.
-    let s = t.wait_for("CPU-only build");
-    assert!(s.contains("NVIDIA GeForce RTX 3050 Laptop GPU"), "{s}");
-    assert!(s.contains("Driver 581.29"), "{s}");
-    assert!(s.contains("CUDA ≤ 13.0"), "{s}");
+    t.wait_all(&["NVIDIA GeForce RTX 3050 Laptop GPU", "Driver 581.29", "CUDA ≤ 13.0", "CPU-only build"]);
     t.keys(&["Enter"]);
 
     // Choose: the cursor (→) starts on the recommendation; walk it down to the guide's cu124.
@@ -241,13 +245,17 @@ fn to_review_of_cu124(t: &Tmux) -> String {
     t.keys(&["Enter"]);
 
     // Review: the exact commands; Proceed is enabled once the machine is checked.
-    let s = t.wait_for("run these commands now");
-    assert!(s.contains("Install torch 2.5.1 + cu124 with pip"), "{s}");
-    assert!(s.contains("-m pip uninstall -y torch torchvision torchaudio"), "{s}");
+    t.wait_all(&[
+        "Install torch 2.5.1 + cu124 with pip",
+        "-m pip uninstall -y torch torchvision torchaudio",
+        "run these commands now",
+    ]);
     t.keys(&["PageDown"]);
-    let s = t.wait_for("-m pip install --no-cache-dir torch==2.5.1+cu124");
-    assert!(s.contains("torchvision==0.20.1+cu124 torchaudio==2.5.1+cu124 --index-url http://127.0.0.1:"), "{s}");
-    s
+    t.wait_all(&[
+        "-m pip install --no-cache-dir torch==2.5.1+cu124",
+        "torchvision==0.20.1+cu124 torchaudio==2.5.1+cu124 --index-url http://127.0.0.1:",
+        "run these commands now",
+    ]);
 }
 
 /// The stage rows of a Run screen: (mark, name).
@@ -279,6 +287,30 @@ fn processes_using(venv: &Path) -> Vec<String> {
     .collect()
 }
 
+/// Through Review to Proceed, with the CUDA wheel taking a minute to arrive: returns once
+/// pip is stuck downloading it (the CPU build already uninstalled).
+fn install_stuck_downloading(w: &World) -> Tmux {
+    w.index.fault("/whl/cu124/torch-2.5.1+cu124*", Fault::Delay(Duration::from_secs(60)));
+    let t = w.wizard(&[]);
+    to_review_of_cu124(&t);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Collecting torch==2.5.1+cu124");
+    assert!(s.contains("Successfully uninstalled torch-2.5.1+cpu"), "{s}");
+    t
+}
+
+/// After a cancel: the state and the way back were reported, the terminal is restored, no
+/// process runs the venv's interpreter, and real pip finds no torch.
+fn assert_cancelled_cleanly(w: &World, t: &Tmux, s: &str) {
+    assert!(s.contains("Cancelled. No torch is installed in this environment now."), "{s}");
+    assert!(s.contains("To restore the previous build:") && s.contains("torch==2.5.1+cpu"), "{s}");
+    assert!(s.contains("torchup-state/logs/torchup-install-"), "the log path:\n{s}");
+    assert_terminal_restored(t, s);
+    let left = processes_using(&w.venv.root);
+    assert!(left.is_empty(), "processes still using the venv: {left:?}");
+    assert_eq!(w.pip_show_torch(), "absent", "pip was stopped before installing anything");
+}
+
 // ---------------------------------------------------------------- tests
 
 #[test]
@@ -291,40 +323,38 @@ fn the_whole_flow_installs_cu124_and_verifies_it() {
 
     // Run: stages go from pending to done while the log streams; then the Result.
     let mut progress: Vec<Vec<(String, String)>> = Vec::new();
-    let s = t.wait("the result", Duration::from_secs(60), |s| {
+    t.wait("the result", Duration::from_secs(60), |s| {
         if s.contains("›  Run  ›") {
             let st = stages(s);
             if progress.last() != Some(&st) {
                 progress.push(st);
             }
         }
-        s.contains("GPU computation test")
+        s.contains("›  Result")
     });
     assert!(
         progress.iter().any(|st| st.iter().any(|(m, _)| m == "✓") && st.iter().any(|(m, _)| m != "✓")),
         "never saw a stage done while another was still to come: {progress:?}"
     );
-    for line in [
+    t.wait_all(&[
         "PyTorch runs on your GPU.",
         "PyTorch version: 2.5.1+cu124",
         "CUDA available: True",
         "CUDA version: 12.4",
         "GPU Name: NVIDIA GeForce RTX 3050 Laptop GPU",
         "GPU computation test: PASSED",
-    ] {
-        assert!(s.contains(line), "{line:?} missing:\n{s}");
-    }
+    ]);
 
     // No graphical session in this terminal: "open the log" shows where it is instead.
     t.keys(&["o"]);
-    let s = t.wait_for("No graphical session to open it in");
-    assert!(s.contains("torchup-state/logs/torchup-install-"), "{s}");
+    t.wait_all(&["No graphical session to open it in: the log is", "torchup-state/logs/torchup-install-"]);
 
     // The stage list, all done.
     t.keys(&["l"]);
-    let s = t.wait("the stage list", STEP, |s| s.contains("›  Run  ›"));
-    let done: Vec<String> = stages(&s).into_iter().map(|(m, n)| format!("{m} {n}")).collect();
-    assert_eq!(done, ["✓ baseline", "✓ uninstall", "✓ install"], "{s}");
+    let done = |s: &str| stages(s).into_iter().map(|(m, n)| format!("{m} {n}")).collect::<Vec<_>>();
+    t.wait("the stage list, all done", STEP, |s| {
+        s.contains("›  Run  ›") && done(s) == ["✓ baseline", "✓ uninstall", "✓ install"]
+    });
 
     // Real pip agrees.
     assert_eq!(w.pip_show_torch(), "2.5.1+cu124");
@@ -340,26 +370,16 @@ fn the_whole_flow_installs_cu124_and_verifies_it() {
 fn ctrl_c_during_the_download_stops_pip_and_restores_the_terminal() {
     require_tmux!();
     let w = world();
-    // The CUDA wheel takes a minute to arrive: pip is stuck downloading it.
-    w.index.fault("/whl/cu124/torch-2.5.1+cu124*", Fault::Delay(Duration::from_secs(60)));
-    let t = w.wizard(&[]);
-    to_review_of_cu124(&t);
-    t.keys(&["Enter"]);
-    let s = t.wait_for("Collecting torch==2.5.1+cu124");
-    assert!(s.contains("Successfully uninstalled torch-2.5.1+cpu"), "{s}");
-
+    let t = install_stuck_downloading(&w);
     t.keys(&["C-c"]);
+    // The wizard says it is stopping, waits for the engine, then quits.
     let (code, s) = t.wait_exit();
-    // The wizard waited for the engine, then said what state things are in.
     assert_eq!(code, 1, "a cancelled install is not a success:\n{s}");
-    assert!(s.contains("Cancelled."), "{s}");
-    assert!(s.contains("To restore the previous build:") && s.contains("torch==2.5.1+cpu"), "{s}");
-    assert_terminal_restored(&t, &s);
-    let left = processes_using(&w.venv.root);
-    assert!(left.is_empty(), "processes still using the venv: {left:?}");
-    assert_eq!(w.pip_show_torch(), "absent", "pip was stopped before installing anything");
+    assert!(!s.contains("after the wizard closed"), "the wizard itself saw the end:\n{s}");
+    assert_cancelled_cleanly(&w, &t, &s);
 
     // doctor describes the state.
+
     let mut doctor = w.iso.command(env!("CARGO_BIN_EXE_torchup"));
     doctor
         .args(["doctor", "--python"])
@@ -374,6 +394,20 @@ fn ctrl_c_during_the_download_stops_pip_and_restores_the_terminal() {
 }
 
 #[test]
+fn a_second_ctrl_c_quits_at_once_and_still_leaves_no_pip_behind() {
+    require_tmux!();
+    let w = world();
+    let t = install_stuck_downloading(&w);
+    // Both at once: the second arrives before pip has stopped, so the wizard leaves first;
+    // torchup then waits for the engine and reports after the terminal is restored.
+    t.keys(&["C-c", "C-c"]);
+    let (code, s) = t.wait_exit();
+    assert_eq!(code, 1, "{s}");
+    assert!(s.contains("torchup: the install stopped after the wizard closed."), "{s}");
+    assert_cancelled_cleanly(&w, &t, &s);
+}
+
+#[test]
 fn verify_in_a_terminal_opens_the_verify_screen_and_saves_the_result() {
     require_tmux!();
     let w = world();
@@ -383,13 +417,14 @@ fn verify_in_a_terminal_opens_the_verify_screen_and_saves_the_result() {
         .ok()
         .unwrap();
     let t = w.wizard(&["verify"]);
-    let s = t.wait_for("this one is the baseline");
-    assert!(s.contains("CUDA works: torch 2.5.1+cu124 on NVIDIA GeForce RTX 3050 Laptop GPU."), "{s}");
-    assert!(s.contains("throughput      ✓"), "{s}");
+    t.wait_all(&[
+        "CUDA works: torch 2.5.1+cu124 on NVIDIA GeForce RTX 3050 Laptop GPU.",
+        "this one is the baseline",
+        "throughput      ✓",
+    ]);
     // Run again: compared with the saved run.
     t.keys(&["r"]);
-    let s = t.wait_for("Nothing changed since then.");
-    assert!(s.contains("CUDA works"), "{s}");
+    t.wait_all(&["CUDA works", "Nothing changed since then."]);
     t.keys(&["q"]);
     let (code, s) = t.wait_exit();
     assert_eq!(code, 0, "{s}");

@@ -28,16 +28,33 @@ pub async fn run(g: &GlobalArgs, start: Option<StartAt>) -> Result<Exit, CliErro
     let result = run_with(g, start, &mut engine).await;
     // Quitting at once (a second Ctrl-C) leaves a cancelled install stopping: wait for it,
     // so no pip is left running, and say where things stand.
-    if let Some(report) = engine.settle(SETTLE).await {
-        eprintln!("{}", report.environment);
-        for cmd in &report.restore_commands {
-            eprintln!("To restore the previous build: {}", crate::exec::display_argv(cmd));
-        }
-        if let Some(p) = &report.log_path {
-            eprintln!("Log: {p}");
-        }
+    let settled = engine.settle(SETTLE).await;
+    let ended = result?;
+    if !ended.install_running {
+        return Ok(ended.exit);
     }
-    result
+    let Some(report) = settled else {
+        eprintln!("torchup: the install did not stop in time; run `torchup doctor` to see what is installed now");
+        return Ok(Exit::Failed);
+    };
+    eprintln!("torchup: the install stopped after the wizard closed.");
+    eprintln!("{}", report.environment);
+    for cmd in &report.restore_commands {
+        eprintln!("To restore the previous build: {}", crate::exec::display_argv(cmd));
+    }
+    if let Some(p) = &report.log_path {
+        eprintln!("Log: {p}");
+    }
+    Ok(if report.ok { Exit::Ok } else { Exit::Failed })
+}
+
+/// How a wizard session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    pub exit: Exit,
+    /// The user left while an install or rollback was still running (its final report
+    /// never reached the wizard, so the summary could not say how it ended).
+    pub install_running: bool,
 }
 
 /// Run the wizard over `engine` in the real terminal: alternate screen and raw mode while
@@ -47,7 +64,7 @@ pub async fn run_with<E: EngineHandle + ?Sized>(
     g: &GlobalArgs,
     start: Option<StartAt>,
     engine: &mut E,
-) -> Result<Exit, CliError> {
+) -> Result<Ended, CliError> {
     let env = HostEnv::capture();
     let theme = Theme::detect(g.no_color, &env, Os::current());
     // Our hook first: ratatui::init wraps it, so the terminal is restored before it runs.
@@ -75,10 +92,11 @@ pub async fn run_with<E: EngineHandle + ?Sized>(
     if let Some(s) = app.summary() {
         eprintln!("{s}");
     }
-    Ok(match app.finish() {
+    let exit = match app.finish() {
         Finish::Ok | Finish::Incomplete => Exit::Ok,
         Finish::Failed => Exit::Failed,
-    })
+    };
+    Ok(Ended { exit, install_running: app.installing() })
 }
 
 /// SIGINT/SIGTERM from outside (raw mode turns a typed Ctrl-C into a key, handled by

@@ -47,17 +47,15 @@ impl WizardEngine {
         WizardEngine { session, install: None, tasks: Vec::new(), facts: None }
     }
 
-    /// After the wizard has left: stop what still runs and wait (up to `limit`) for a
-    /// cancelled install to stop its child, so no pip is left behind. Returns the report
-    /// of an install that ended after the wizard stopped listening.
+    /// After the wizard has left: stop what still runs and wait (up to `limit`) for the
+    /// last install or rollback to stop its child, so no pip is left behind. Returns that
+    /// run's final report (None without a run, or when it did not stop in time).
     pub async fn settle(&mut self, limit: Duration) -> Option<InstallReport> {
         for t in self.tasks.drain(..) {
             t.abort();
         }
         let (cancel, task) = self.install.take()?;
-        if task.is_finished() {
-            return None;
-        }
+        // A finished run ignores this.
         cancel.cancel();
         tokio::time::timeout(limit, task).await.ok()?.ok()
     }
@@ -235,7 +233,7 @@ impl WizardEngine {
             let _ = tx.send(Msg::Notice(format!("No graphical session to open it in: the log is {shown}")));
             return;
         };
-        let program = argv[0].clone();
+        let program = argv.first().cloned().unwrap_or_default();
         let tx = tx.clone();
         self.spawn(async move {
             let spec = RunSpec::new(argv).timeout(OPENER_TIMEOUT);

@@ -522,6 +522,8 @@ pub(crate) fn go_choose(app: &mut App) -> Vec<Effect> {
 /// checking the machine afresh (programs may have been closed since the last visit).
 pub(crate) fn go_review(app: &mut App) -> Vec<Effect> {
     app.screen = Screen::Review(ReviewUi::default());
+    // Whatever was found on an earlier visit is stale now.
+    app.preflight.current = None;
     let planned = app.planning.chosen.as_ref().is_some_and(|(r, _)| *r == app.request);
     if planned {
         return review::check_machine(app, true);

@@ -55,7 +55,7 @@ pub fn space_issues(
             (free < total).then(|| Issue {
                 id: "F32".into(),
                 message: format!(
-                    "Not enough free space on {vol}: {} free, about {} needed for {}.",
+                    "Not enough free space on {vol} ({} free, about {} needed for {}).",
                     gb(free),
                     gb(total),
                     list.iter().map(|n| n.label.as_str()).collect::<Vec<_>>().join(" + ")
@@ -114,7 +114,7 @@ mod tests {
         let needs = needs_for("cu124", r"C:\Users\a\AppData\Local\Temp".into(), r"C:\Users\a\env".into(), None);
         let issues = space_issues(&needs, volume_of, |_| Some(8 * GB));
         assert_eq!(issues.len(), 1);
-        assert!(issues[0].message.contains("on C:: 8.0 GB free, about 10.0 GB needed"), "{}", issues[0].message);
+        assert!(issues[0].message.contains("on C: (8.0 GB free, about 10.0 GB needed"), "{}", issues[0].message);
         assert!(issues[0].fix.contains("Free at least 2.0 GB on C:"));
     }
 

@@ -158,8 +158,15 @@ fn failed_pages_fall_back_to_bundled_data_and_say_so() {
     let mut snap = snapshot(vec![listing("cu126", "torch", &["2.14.1"])]);
     snap.source = Some(DataSource::Cache);
     snap.failed.insert("cu130".into(), "HTTP 503".into());
+    snap.failed.insert("cu117".into(), "torch: not on the index (HTTP 404)".into());
+    snap.failed.insert("cu118".into(), "torch: not on the index (HTTP 404, cached)".into());
     let p = run(&f, &snap);
     assert_eq!(p.data_source, "cache");
+    // Variants a mirror does not carry are one line, not one each.
+    assert_eq!(
+        p.warnings.iter().filter(|w| w.contains("404")).collect::<Vec<_>>(),
+        vec!["the index has no pages for cu117, cu118 (HTTP 404): their builds come from the bundled data"]
+    );
     assert!(
         p.warnings.iter().any(
             |w| w == "the index page for cu130 could not be read (HTTP 503): its builds come from the bundled data"

@@ -35,7 +35,16 @@ pub fn plan(facts: &Facts, req: &Request, data: &CompatData, index: Option<&Inde
         refused: None,
     };
     if let Some(v) = &view {
-        for (variant, why) in &v.failed {
+        // A mirror that simply does not carry a variant answers 404: one line for all of them.
+        let (missing, broken): (Vec<_>, Vec<_>) = v.failed.iter().partition(|(_, why)| why.contains("HTTP 404"));
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|(variant, _)| variant.as_str()).collect();
+            plan.warnings.push(format!(
+                "the index has no pages for {} (HTTP 404): their builds come from the bundled data",
+                names.join(", ")
+            ));
+        }
+        for (variant, why) in broken {
             plan.warnings.push(format!(
                 "the index page for {variant} could not be read ({why}): its builds come from the bundled data"
             ));

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Result, anyhow};
 use sha2::{Digest, Sha256};
-use tiny_http::{Header, Request, Response, Server};
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
 
 /// What to do instead of (or before) serving a path normally.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +72,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct IndexServer {
     origin: String,
     shared: Arc<Shared>,
-    server: Arc<Server>,
     accept: Option<JoinHandle<()>>,
 }
 
@@ -85,29 +85,28 @@ impl IndexServer {
     /// Serve `root` on 127.0.0.1 at a free port.
     pub fn start(root: impl Into<PathBuf>) -> Result<IndexServer> {
         let root = root.into();
-        let server = Server::http("127.0.0.1:0").map_err(|e| anyhow!("cannot listen on 127.0.0.1: {e}"))?;
-        let port = server.server_addr().to_ip().map(|a| a.port()).ok_or_else(|| anyhow!("server has no IP address"))?;
-        let server = Arc::new(server);
+        // A plain std server, one thread and one request per connection: pooled servers
+        // (tiny_http) stalled for seconds behind a concurrent client's idle connections.
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| anyhow!("cannot listen on 127.0.0.1: {e}"))?;
+        let port = listener.local_addr()?.port();
+        listener.set_nonblocking(true)?;
         let shared = Arc::new(Shared { root, ..Default::default() });
         let accept = {
-            let server = Arc::clone(&server);
             let shared = Arc::clone(&shared);
             thread::Builder::new().name("index-server".into()).spawn(move || {
                 while !shared.stop.load(Ordering::SeqCst) {
-                    match server.recv_timeout(Duration::from_millis(50)) {
-                        Ok(Some(req)) => {
+                    match listener.accept() {
+                        Ok((sock, _)) => {
                             let shared = Arc::clone(&shared);
-                            // One thread per request, so a delayed response does not hold up others.
                             let _ =
-                                thread::Builder::new().name("index-request".into()).spawn(move || handle(&shared, req));
+                                thread::Builder::new().name("index-request".into()).spawn(move || serve(&shared, sock));
                         }
-                        Ok(None) => {}
-                        Err(_) => break,
+                        Err(_) => thread::sleep(Duration::from_millis(2)),
                     }
                 }
             })?
         };
-        Ok(IndexServer { origin: format!("http://127.0.0.1:{port}"), shared, server, accept: Some(accept) })
+        Ok(IndexServer { origin: format!("http://127.0.0.1:{port}"), shared, accept: Some(accept) })
     }
 
     /// `http://127.0.0.1:PORT/whl`: append `/<variant>` for pip's `--index-url`.
@@ -158,15 +157,34 @@ impl IndexServer {
 impl Drop for IndexServer {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        self.server.unblock();
         if let Some(t) = self.accept.take() {
             let _ = t.join();
         }
     }
 }
 
-fn handle(shared: &Shared, req: Request) {
-    let raw = req.url().to_string();
+/// Read one request head, answer it, close the connection.
+fn serve(shared: &Shared, mut sock: TcpStream) {
+    let _ = sock.set_nonblocking(false);
+    let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+        match sock.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let url = head.lines().next().and_then(|l| l.split(' ').nth(1)).unwrap_or("/").to_string();
+    let reply = handle(shared, &url);
+    let _ = send(&mut sock, reply);
+    let _ = sock.flush();
+    let _ = sock.shutdown(std::net::Shutdown::Both);
+}
+
+fn handle(shared: &Shared, url: &str) -> Reply {
+    let raw = url.to_string();
     let path = percent_decode(raw.split(['?', '#']).next().unwrap_or(""));
     lock(&shared.requests).push(path.clone());
 
@@ -185,7 +203,7 @@ fn handle(shared: &Shared, req: Request) {
         found
     };
     let normal = || route(shared, &path);
-    let resp = match fault {
+    match fault {
         None => normal(),
         Some(Fault::NotFound) => text(404, "Not Found"),
         Some(Fault::ServerError) => text(500, "Internal Server Error"),
@@ -206,8 +224,7 @@ fn handle(shared: &Shared, req: Request) {
             Reply::Bytes { status: 200, content_type: "application/octet-stream", body: junk }
         }
         Some(Fault::Redirect(to)) => Reply::Redirect(to),
-    };
-    let _ = send(req, resp);
+    }
 }
 
 enum Reply {
@@ -223,25 +240,22 @@ fn html(body: String) -> Reply {
     Reply::Bytes { status: 200, content_type: "text/html", body: body.into_bytes() }
 }
 
-fn send(req: Request, reply: Reply) -> std::io::Result<()> {
-    let (mut resp, header) = match reply {
-        Reply::Bytes { status, content_type, body } => {
-            (Response::from_data(body).with_status_code(status), Header::from_bytes("Content-Type", content_type))
-        }
-        Reply::Redirect(to) => {
-            (Response::from_data(Vec::new()).with_status_code(302), Header::from_bytes("Location", to.as_bytes()))
-        }
+fn send(sock: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
+    let (status, extra, body) = match reply {
+        Reply::Bytes { status, content_type, body } => (status, format!("Content-Type: {content_type}\r\n"), body),
+        Reply::Redirect(to) => (302, format!("Location: {to}\r\n"), Vec::new()),
     };
-    if let Ok(h) = header {
-        resp.add_header(h);
-    }
-    // tiny_http serves connections from a small thread pool; idle keep-alive connections of a
-    // concurrent client (torchup's index reader) can hold every thread while new requests
-    // wait. One request per connection keeps the test index answering promptly.
-    if let Ok(h) = Header::from_bytes("Connection", "close") {
-        resp.add_header(h);
-    }
-    req.respond(resp)
+    let reason = match status {
+        200 => "OK",
+        302 => "Found",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        _ => "Status",
+    };
+    let head =
+        format!("HTTP/1.1 {status} {reason}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    sock.write_all(head.as_bytes())?;
+    sock.write_all(&body)
 }
 
 /// The normal answer for `path`.

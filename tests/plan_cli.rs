@@ -81,7 +81,7 @@ fn human_plan_shows_the_table_and_powershell_commands() {
     assert!(out.contains("  → cu130    2.15.0  ✓       ✓     ✓"), "{out}");
     assert!(out.contains("Steps (PowerShell):"), "{out}");
     assert!(out.contains(
-        r"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe -m pip install --no-cache-dir torch==2.15.0+cu130 torchvision==0.30.0+cu130 torchaudio==2.11.0+cu130 --index-url https://download.pytorch.org/whl/cu130"
+        r"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe -m pip install --no-cache-dir --progress-bar raw torch==2.15.0+cu130 torchvision==0.30.0+cu130 torchaudio==2.11.0+cu130 --index-url https://download.pytorch.org/whl/cu130"
     ));
     assert!(out.contains("If torch 2.15.0+cu130 fails, the planned fallback is torch 2.14.0+cu126:"));
 }

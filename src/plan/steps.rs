@@ -167,6 +167,12 @@ pub fn build(facts: &Facts, req: &Request, o: &Offer<'_>, installed: &Installed,
     let install_argv = match runner {
         Runner::Pip => {
             let mut a = vec![python.clone(), "-m".into(), "pip".into(), "install".into(), "--no-cache-dir".into()];
+            // pip ≥ 24.1 reports download bytes to a pipe with `--progress-bar raw` (the live
+            // progress bar); a venv created by the plan has a pip of unknown version.
+            let pip = (python == p.executable).then_some(p.pip_version.as_deref()).flatten();
+            if pip.is_some_and(crate::install::progress::pip_supports_raw_progress) {
+                a.extend(["--progress-bar".into(), "raw".into()]);
+            }
             a.extend(pins.iter().map(|(n, v)| format!("{n}=={v}")));
             a.extend(["--index-url".into(), index_url.clone()]);
             a

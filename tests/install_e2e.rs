@@ -107,7 +107,10 @@ fn cpu_build_becomes_cu124_and_verify_passes() {
     assert!(wheels.iter().filter(|p| !p.contains("+cpu")).all(|p| p.starts_with("/whl/cu124/")), "{wheels:?}");
     // The run log exists and holds the pip command.
     let log = r["log_path"].as_str().expect("log path");
-    assert!(std::fs::read_to_string(log).unwrap().contains("torch==2.5.1+cu124"));
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(log.contains("torch==2.5.1+cu124"));
+    // This venv's pip (23.2) predates `--progress-bar raw` (24.1): it must not be passed.
+    assert!(!log.contains("--progress-bar"), "{log}");
 
     let v = w.torchup(&["verify", "--json"]);
     assert_eq!(code(&v), 0, "{}\n{}", v.stdout, v.stderr);

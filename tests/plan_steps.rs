@@ -44,6 +44,9 @@ fn guide_machine_pip_steps() {
             "pip",
             "install",
             "--no-cache-dir",
+            // pip 24.2 in this profile: byte progress for the live bar.
+            "--progress-bar",
+            "raw",
             "torch==2.15.0+cu130",
             "torchvision==0.30.0+cu130",
             "torchaudio==2.11.0+cu130",
@@ -274,7 +277,7 @@ fn commands_are_quoted_for_the_target_shell() {
     let line = Shell::Posix.render(&p.steps[0].argv);
     assert_eq!(
         line,
-        "/home/ana/proj/.venv/bin/python -m pip install --no-cache-dir torch==2.14.1+cu126 torchvision==0.29.1+cu126 --index-url https://download.pytorch.org/whl/cu126"
+        "/home/ana/proj/.venv/bin/python -m pip install --no-cache-dir --progress-bar raw torch==2.14.1+cu126 torchvision==0.29.1+cu126 --index-url https://download.pytorch.org/whl/cu126"
     );
 }
 

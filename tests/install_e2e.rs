@@ -6,49 +6,30 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::env::Isolated;
 use support::gpu::FakeGpu;
-use support::index::{Fault, IndexServer};
+use support::index::Fault;
 use support::proc::Output;
-use support::python::{Venv, make_venv_fast};
-use support::wheels::{Tags, WheelSpec, build_wheels};
 
 const LIMIT: Duration = Duration::from_secs(180);
 
-struct World {
-    iso: Isolated,
-    index: IndexServer,
-    venv: Venv,
+/// The guide's laptop (tests/support/laptop.rs), with this file's helpers.
+struct World(support::laptop::CpuLaptop);
+
+impl std::ops::Deref for World {
+    type Target = support::laptop::CpuLaptop;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 /// A venv (in a path with spaces) holding the 2.5.1 CPU family, and an index with the
 /// 2.5.1 families of `variants` (always including cpu, for rollback).
 fn world(variants: &[&str]) -> World {
-    let iso = Isolated::with_prefix("torchup install ").unwrap();
-    let tags = Tags::host().unwrap();
-    for v in variants.iter().chain(["cpu"].iter()) {
-        build_wheels(&iso.path(format!("idx/{v}")), &WheelSpec::family("2.5.1", v, &tags)).unwrap();
-    }
-    let index = IndexServer::start(iso.path("idx")).unwrap();
-    let venv = make_venv_fast(&iso.path("my venv"), &iso).unwrap();
-    venv.pip_install(
-        &iso,
-        &index.url("cpu"),
-        &["torch==2.5.1+cpu", "torchvision==0.20.1+cpu", "torchaudio==2.5.1+cpu"],
-    )
-    .unwrap()
-    .ok()
-    .unwrap();
-    World { iso, index, venv }
-}
-
-fn smi() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nvidia-smi/rtx3050-laptop-581/nvidia-smi")
+    World(support::laptop::CpuLaptop::new("torchup install ", variants))
 }
 
 impl World {
@@ -60,7 +41,7 @@ impl World {
             .arg("--index-url")
             .arg(self.index.base_url())
             .env("TORCHUP_FAKE_GPU", FakeGpu::rtx3050_laptop().to_json())
-            .env("TORCHUP_NVIDIA_SMI", smi())
+            .env("TORCHUP_NVIDIA_SMI", support::laptop::rtx3050_smi())
             .env("NO_COLOR", "1")
             .current_dir(self.iso.root());
         cmd

@@ -14,11 +14,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use support::env::Isolated;
 use support::gpu::FakeGpu;
-use support::index::{Fault, IndexServer};
-use support::python::{Venv, make_venv_fast};
-use support::wheels::{Tags, WheelSpec, build_wheels};
+use support::index::Fault;
 
 /// How long one screen may take to show what the test waits for (a loaded 2-core machine).
 const STEP: Duration = Duration::from_secs(30);
@@ -137,35 +134,24 @@ fn assert_terminal_restored(t: &Tmux, screen: &str) {
 
 // ---------------------------------------------------------------- the world
 
-struct World {
-    iso: Isolated,
-    index: IndexServer,
-    venv: Venv,
+/// The guide's laptop (tests/support/laptop.rs), with this file's helpers.
+struct World(support::laptop::CpuLaptop);
+
+impl std::ops::Deref for World {
+    type Target = support::laptop::CpuLaptop;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 /// A venv holding the 2.5.1 CPU family; the index serves the 2.5.1 cpu, cu124 and cu121
 /// families (the guide's builds).
 fn world() -> World {
-    let iso = Isolated::with_prefix("torchup tui ").unwrap();
-    let tags = Tags::host().unwrap();
-    for v in ["cpu", "cu124", "cu121"] {
-        build_wheels(&iso.path(format!("idx/{v}")), &WheelSpec::family("2.5.1", v, &tags)).unwrap();
-    }
-    let index = IndexServer::start(iso.path("idx")).unwrap();
-    let venv = make_venv_fast(&iso.path("my venv"), &iso).unwrap();
-    venv.pip_install(
-        &iso,
-        &index.url("cpu"),
-        &["torch==2.5.1+cpu", "torchvision==0.20.1+cpu", "torchaudio==2.5.1+cpu"],
-    )
-    .unwrap()
-    .ok()
-    .unwrap();
-    World { iso, index, venv }
+    World(support::laptop::CpuLaptop::new("torchup tui ", &["cu124", "cu121"]))
 }
 
 fn smi() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nvidia-smi/rtx3050-laptop-581/nvidia-smi")
+    support::laptop::rtx3050_smi()
 }
 
 impl World {

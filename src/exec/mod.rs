@@ -71,18 +71,10 @@ impl RunSpec {
     }
 }
 
-/// Render an argv for humans, quoting arguments with spaces or shell metacharacters.
+/// Render an argv for humans in this machine's usual shell (one quoting rule for the
+/// whole program: [`crate::shell::Shell`]).
 pub fn display_argv(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if a.is_empty() || a.chars().any(|c| c.is_whitespace() || "\"'<>|&;()$`*?[]{}!#~".contains(c)) {
-                format!("\"{}\"", a.replace('"', "\\\""))
-            } else {
-                a.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::shell::Shell::default_for(crate::facts::Os::current()).render(argv)
 }
 
 /// Which stream a line came from.

@@ -231,12 +231,18 @@ impl App {
         }
     }
 
+    /// The shell commands are shown in: the detected machine's (this one's until detected).
+    pub fn shell(&self) -> crate::shell::Shell {
+        let os = self.detection.facts.as_ref().map(|f| f.os).unwrap_or_else(crate::facts::Os::current);
+        crate::shell::Shell::default_for(os)
+    }
+
     /// One line to print after the terminal is restored (what happened, where the log is).
     pub fn summary(&self) -> Option<String> {
         if let Some(r) = self.run.as_ref().and_then(|r| r.report.as_ref()) {
             let mut s = r.environment.clone();
             for cmd in super::result::restore_commands(r) {
-                s.push_str(&format!("\nTo restore the previous build: {}", crate::exec::display_argv(&cmd)));
+                s.push_str(&format!("\nTo restore the previous build: {}", self.shell().render(&cmd)));
             }
             if let Some(p) = &r.log_path {
                 s.push_str(&format!("\nLog: {p}"));

@@ -12,7 +12,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::diagnose::Diagnosis;
-use crate::exec::display_argv;
 use crate::install::{InstallReport, Outcome};
 use crate::plan::Plan;
 use crate::smoke::SmokeReport;
@@ -375,7 +374,7 @@ fn doc_parts(app: &App, w: usize, side_w: usize, split: bool) -> (Vec<Line<'stat
         };
         out.push(Line::styled(how, t.title()));
         for cmd in &restore {
-            out.extend(text::wrap_styled("   $ ", &display_argv(cmd), w, t.code()));
+            out.extend(text::wrap_styled("   $ ", &app.shell().render(cmd), w, t.code()));
         }
     }
     let diags = diagnoses(app, r);

@@ -7,7 +7,6 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::exec::display_argv;
 use crate::plan::Plan;
 
 use crate::preflight::Issue;
@@ -249,7 +248,7 @@ pub fn doc_lines(app: &App, w: usize) -> Vec<Line<'static>> {
             Span::styled(format!("{:<12}", s.stage.as_str()), t.accent()),
             Span::raw(s.summary.clone()),
         ]));
-        out.extend(code_lines(&display_argv(&s.argv), w, t));
+        out.extend(code_lines(&app.shell().render(&s.argv), w, t));
         for (path, _) in &s.writes {
             out.extend(text::wrap_styled("    writes ", path, w, t.dim()));
         }

@@ -85,19 +85,7 @@ fn stop_before_changes(json: bool, facts: &Facts, why: String) -> Result<Exit, C
         return Err(CliError::failed(why));
     }
     eprintln!("torchup: {why}");
-    print_json(&InstallReport {
-        schema: crate::install::engine::INSTALL_SCHEMA,
-        ok: false,
-        outcome: Outcome::Unchanged,
-        previous: facts.torch.clone(),
-        installed: None,
-        environment: format!("Nothing was changed: {why}"),
-        restore_command: None,
-        restore_commands: Vec::new(),
-        diagnoses: Vec::new(),
-        smoke: None,
-        log_path: None,
-    })?;
+    print_json(&InstallReport::unchanged(facts.torch.clone(), format!("Nothing was changed: {why}")))?;
     Ok(Exit::Failed)
 }
 

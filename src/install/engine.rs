@@ -492,12 +492,7 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
         run.send(InstallEvent::Notice(format!("Stopped: {why}."))).await;
         let now = self.probes.installed(target).await;
         if same_build(now.as_ref(), previous.as_ref()) {
-            let env = match &previous {
-                Some(p) => {
-                    format!("Stopped: {why}. Your previous build torch {} is still installed, untouched.", p.version)
-                }
-                None => format!("Stopped: {why}. Nothing was installed."),
-            };
+            let env = previous_in_place(why, previous.as_ref(), false);
             return self.report(run, false, Outcome::Unchanged, previous, None, env, None);
         }
         let restore = restore_plan(previous.as_ref(), target, manager, &opts.index_base);
@@ -569,12 +564,7 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
         run.diagnoses.extend(sub.diagnoses);
         let now = self.probes.installed(target).await;
         if same_build(now.as_ref(), previous.as_ref()) {
-            let env = match &previous {
-                Some(p) => {
-                    format!("Stopped: {why}. Rolled back: your previous build torch {} is installed again.", p.version)
-                }
-                None => format!("Stopped: {why}. Rolled back: the torch family was removed again, as before."),
-            };
+            let env = previous_in_place(why, previous.as_ref(), true);
             return self.report(run, false, Outcome::RolledBack, previous, None, env, None);
         }
         let env = format!(
@@ -663,6 +653,17 @@ fn same_build(a: Option<&TorchFacts>, b: Option<&TorchFacts>) -> bool {
         (Some(a), Some(b)) => a.version == b.version && a.cuda == b.cuda,
         _ => false,
     }
+}
+
+/// What to say when the previous build is in place: untouched, or restored by a rollback.
+fn previous_in_place(why: &str, previous: Option<&TorchFacts>, restored: bool) -> String {
+    let state = match (previous, restored) {
+        (Some(p), false) => format!("Your previous build torch {} is still installed, untouched.", p.version),
+        (Some(p), true) => format!("Rolled back: your previous build torch {} is installed again.", p.version),
+        (None, false) => "Nothing was installed.".to_string(),
+        (None, true) => "Rolled back: the torch family was removed again, as before.".to_string(),
+    };
+    format!("Stopped: {why}. {state}")
 }
 
 fn describe_installed(now: Option<&TorchFacts>) -> String {

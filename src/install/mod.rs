@@ -133,3 +133,22 @@ pub struct InstallReport {
     /// Full log of this run.
     pub log_path: Option<String>,
 }
+
+impl InstallReport {
+    /// A run that stopped before changing anything (refused plan, blocking preflight issue).
+    pub fn unchanged(previous: Option<crate::facts::TorchFacts>, environment: String) -> InstallReport {
+        InstallReport {
+            schema: engine::INSTALL_SCHEMA,
+            ok: false,
+            outcome: Outcome::Unchanged,
+            previous,
+            installed: None,
+            environment,
+            restore_command: None,
+            restore_commands: Vec::new(),
+            diagnoses: Vec::new(),
+            smoke: None,
+            log_path: None,
+        }
+    }
+}

@@ -320,8 +320,7 @@ mod tests {
                 xformers: None,
                 dist_version: Some("2.5.1+cpu".into()),
                 installer: Some("pip".into()),
-                location: None,
-                dependents: vec![],
+                ..Default::default()
             }),
             python_candidates: vec![],
             cuda_toolkit: None,

@@ -212,7 +212,7 @@ pub struct PythonCandidate {
 }
 
 /// The installed torch family in the target interpreter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct TorchFacts {
     /// contract: "2.5.1+cpu" — `torch/version.py`'s `__version__`.
     pub version: String,
@@ -269,17 +269,7 @@ mod tests {
 
     #[test]
     fn variant_comes_from_cuda_field_not_suffix() {
-        let t = TorchFacts {
-            version: "2.15.0".into(),
-            cuda: Some("13.2".into()),
-            torchvision: None,
-            torchaudio: None,
-            xformers: None,
-            dist_version: None,
-            installer: None,
-            location: None,
-            dependents: vec![],
-        };
+        let t = TorchFacts { version: "2.15.0".into(), cuda: Some("13.2".into()), ..Default::default() };
         assert_eq!(t.variant(), "cu132");
         let cpu = TorchFacts { cuda: None, version: "2.5.1+cu124".into(), ..t };
         assert_eq!(cpu.variant(), "cpu");

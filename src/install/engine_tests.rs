@@ -45,8 +45,7 @@ fn torch(version: &str) -> TorchFacts {
         xformers: None,
         dist_version: None,
         installer: Some("pip".into()),
-        location: None,
-        dependents: vec![],
+        ..Default::default()
     }
 }
 

@@ -83,8 +83,7 @@ mod tests {
             xformers: None,
             dist_version: None,
             installer: Some("pip".into()),
-            location: None,
-            dependents: vec![],
+            ..Default::default()
         }
     }
 

@@ -372,12 +372,7 @@ mod tests {
                 version: "2.5.1+cu124".into(),
                 cuda: Some("12.4".into()),
                 torchvision: Some("0.20.1+cu124".into()),
-                torchaudio: None,
-                xformers: None,
-                dist_version: None,
-                installer: None,
-                location: None,
-                dependents: vec![],
+                ..Default::default()
             }),
             python_candidates: vec![],
             cuda_toolkit: None,

@@ -550,13 +550,7 @@ mod tests {
         let torch = |cuda: Option<&str>| TorchFacts {
             version: "2.5.1+cpu".into(),
             cuda: cuda.map(Into::into),
-            torchvision: None,
-            torchaudio: None,
-            xformers: None,
-            dist_version: None,
-            installer: None,
-            location: None,
-            dependents: vec![],
+            ..Default::default()
         };
         let py = crate::facts::PythonFacts {
             executable: "/v/bin/python".into(),

@@ -78,7 +78,7 @@ pub fn torch_cpu() -> TorchFacts {
         dist_version: Some("2.5.1+cpu".into()),
         installer: Some("pip".into()),
         location: Some(r"C:\Users\mei\cyberpuppy\.venv\Lib\site-packages".into()),
-        dependents: vec![],
+        ..Default::default()
     }
 }
 

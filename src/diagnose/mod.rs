@@ -102,7 +102,7 @@ impl From<crate::plan::Stage> for Stage {
         use crate::plan::Stage as P;
         match s {
             // Creating a venv fails the way installs fail (PEP 668, disk, network).
-            P::Venv | P::Install => Stage::Install,
+            P::Venv | P::Fetch | P::Install => Stage::Install,
             P::Uninstall => Stage::Uninstall,
             P::Requirements => Stage::Requirements,
             P::Verify => Stage::Verify,

@@ -9,6 +9,7 @@ pub mod log;
 pub mod probes;
 pub mod progress;
 pub mod restore;
+pub mod stage;
 
 use std::time::Duration;
 

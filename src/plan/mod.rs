@@ -114,6 +114,8 @@ pub struct Candidate {
 pub enum Stage {
     /// Create a venv (PEP 668 interpreters).
     Venv,
+    /// Download and verify every file of the build before anything changes.
+    Fetch,
     Uninstall,
     Install,
     Requirements,
@@ -124,6 +126,7 @@ impl Stage {
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Venv => "venv",
+            Stage::Fetch => "fetch",
             Stage::Uninstall => "uninstall",
             Stage::Install => "install",
             Stage::Requirements => "requirements",

@@ -17,6 +17,7 @@ use crate::facts::platform::{HostEnv, Platform};
 use crate::install::engine::{InstallOptions, Installer};
 use crate::install::log::RunLog;
 use crate::install::probes::RealProbes;
+use crate::install::real_swap::RealSwap;
 use crate::plan::{Plan, Request};
 use crate::smoke::verify::VerifyOptions;
 
@@ -104,6 +105,7 @@ impl Session {
     pub fn install_kit(&self, ctx: OsContext, dry_run: bool, auto_rollback: bool) -> InstallKit {
         InstallKit {
             probes: RealProbes::new(self.platform.os, self.env.clone(), self.cwd.clone(), ctx),
+            swap: RealSwap,
             log: RunLog::create_in(&crate::paths::log_dir_in(&self.state_dir)),
             options: InstallOptions { dry_run, auto_rollback, index_base: self.index_url.clone(), step_timeout: None },
         }
@@ -157,13 +159,14 @@ impl Session {
 #[derive(Debug)]
 pub struct InstallKit {
     pub probes: RealProbes,
+    pub swap: RealSwap,
     pub log: RunLog,
     pub options: InstallOptions,
 }
 
 impl InstallKit {
-    pub fn installer(&self) -> Installer<'_, TokioRunner, RealProbes> {
-        Installer { runner: &self.probes.runner, probes: &self.probes, log: &self.log, env: Vec::new() }
+    pub fn installer(&self) -> Installer<'_, TokioRunner, RealProbes, RealSwap> {
+        Installer { runner: &self.probes.runner, probes: &self.probes, swap: &self.swap, log: &self.log, env: Vec::new() }
     }
 }
 

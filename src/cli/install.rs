@@ -113,29 +113,8 @@ async fn execute(
 
     let (tx, rx) = mpsc::channel::<InstallEvent>(512);
     let printer = spawn_printer(rx);
-    let mut report = installer.run(facts, plan, opts, &tx, &cancel).await;
-    if report.outcome == Outcome::Failed && interactive && !cancel.is_cancelled() {
-        let what = match &report.previous {
-            Some(p) => format!("Put torch {} back now? [Y/n] ", p.version),
-            None => "Remove the partly installed torch again? [Y/n] ".to_string(),
-        };
-        if confirm(&what, true) {
-            let python = plan
-                .target_python
-                .clone()
-                .or_else(|| facts.python.as_ref().map(|p| p.executable.clone()))
-                .unwrap_or_default();
-            let manager = plan.choice.as_ref().map(|c| c.manager).unwrap_or_default();
-            let mut rolled = installer
-                .rollback(std::path::Path::new(&python), report.previous.clone(), manager, opts, &tx, &cancel)
-                .await;
-            let mut diagnoses = std::mem::take(&mut report.diagnoses);
-            diagnoses.append(&mut rolled.diagnoses);
-            rolled.diagnoses = diagnoses;
-            rolled.installed = None;
-            report = rolled;
-        }
-    }
+    let report = installer.run(facts, plan, opts, &tx, &cancel).await;
+    let _ = interactive;
     drop(tx);
     let _ = printer.await;
     ctrl_c.abort();

@@ -50,7 +50,7 @@ impl<W: Write> Printer<W> {
                 self.download = None;
                 let total = self.stages.len();
                 let line = match self.stages.get(*index) {
-                    Some(s) => format!("[{}/{}] {}: {}", index + 1, total, s.name, s.summary),
+                    Some(s) => format!("[{}/{}] {}: {}", index + 1, total, s.stage, s.summary),
                     None => format!("[{}] stage", index + 1),
                 };
                 self.println(&line);
@@ -174,7 +174,7 @@ mod tests {
             let mut p = Printer::new(&mut buf, false);
             p.event(&InstallEvent::Stages(vec![StageInfo {
                 index: 0,
-                name: "install".into(),
+                stage: crate::install::stage::RunStage::Install,
                 summary: "Install torch".into(),
             }]));
             p.event(&InstallEvent::StageStarted { index: 0 });

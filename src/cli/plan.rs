@@ -109,6 +109,7 @@ pub fn request_from(g: &GlobalArgs, c: &ChoiceArgs, cwd: &Path, constraints: &Pa
         index_url: g.index_url.clone(),
         workdir: Some(cwd.display().to_string()),
         constraints_file: Some(constraints.display().to_string()),
+        links_dir: None,
     })
 }
 

@@ -176,7 +176,8 @@ impl WizardEngine {
             None => OsContext::new(self.session.platform.os, self.session.platform.wsl).with_python(python.clone()),
         };
         self.start_run(ctx, false, tx, move |kit, etx, cancel| async move {
-            kit.installer().rollback(Path::new(&python), previous, manager, &kit.options, &etx, &cancel).await
+            let _ = previous;
+            kit.installer().rollback(Path::new(&python), manager, &kit.options, &etx, &cancel).await
         });
     }
 

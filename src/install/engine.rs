@@ -1,8 +1,21 @@
-//! The staged install state machine. Every stage is followed by a smoke test with an
-//! expectation; a contradiction stops the run with a diagnosis. A failed install tries
-//! the planned fallback when the build does not exist here, then rolls back (automatically
-//! under `--yes`, as an offered action in the wizard). The environment is never left
-//! without telling the user exactly what is installed and how to restore the old build.
+//! The install state machine: acquire, then swap.
+//!
+//! 1. **baseline** — smoke test of what is installed; the previous build is recorded.
+//! 2. **fetch** — every file of the new build (and its dependencies) is downloaded and
+//!    hash-checked into the wheelhouse. Nothing has changed yet: any failure here ends the
+//!    run `unchanged` (a build the index lacks tries the planned fallback first).
+//! 3. **uninstall** — the journal is written, then the installed family is moved aside
+//!    (renamed, not deleted). The smoke test must find no torch.
+//! 4. **install** — the fetched files, by path, offline. The smoke test must show the chosen
+//!    CUDA build working on the GPU; otherwise the fallback, otherwise the rollback.
+//! 5. **requirements** — the user's file under a constraints file; a failure keeps the
+//!    verified CUDA build.
+//! 6. **verify** — the smoke test after the last change passed: the moved-aside build is
+//!    deleted and the journal closed.
+//!
+//! Any failure or cancel after step 3 puts the previous build back from the stash (no
+//! network, byte for byte) before the run ends; only a killed torchup leaves the journal,
+//! which the next command names and `torchup rollback` / `install --resume` finish.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -12,8 +25,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::log::RunLog;
-use super::progress::{PipProgress, human_bytes, parse_pip_line};
 use super::restore::{restore_commands, uninstall_family};
+use super::stage::RunStage;
+use super::swap::{AcquireError, Acquired, Swap};
 use super::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
 use crate::diagnose::Diagnosis;
 use crate::exec::{ExitState, OutputLine, RunOutcome, RunSpec, Runner, display_argv};
@@ -24,19 +38,19 @@ use crate::smoke::SmokeReport;
 /// Schema of the install report.
 pub const INSTALL_SCHEMA: u32 = 1;
 
+/// The torch family's distribution names, in the order they are installed and removed.
+pub const FAMILY: [&str; 4] = ["torch", "torchvision", "torchaudio", "xformers"];
+
 /// What the engine needs besides running steps: the smoke test, a fast look at what is
 /// installed, and diagnoses. A trait so the state machine can be driven by scripted
 /// probes in unit tests; the real implementation runs the embedded smoke test.
 pub trait Probes: Send + Sync {
-    /// Run the smoke test with `python`.
-    fn smoke(&self, python: &Path) -> impl Future<Output = SmokeReport> + Send;
+    /// Run the smoke test with `python`; a cancelled token stops it at once.
+    fn smoke(&self, python: &Path, cancel: &CancellationToken) -> impl Future<Output = SmokeReport> + Send;
     /// The installed torch family, read without importing torch; None when absent.
     fn installed(&self, python: &Path) -> impl Future<Output = Option<TorchFacts>> + Send;
     /// Diagnose a failed step's output (`Rollback` for steps that restore the old build).
     fn diagnose_output(&self, stage: crate::diagnose::Stage, text: &str) -> Vec<Diagnosis>;
-    /// The failed install's output says this build does not exist for this Python/platform
-    /// (or the index lacks it): the planned fallback may help.
-    fn build_unavailable(&self, text: &str) -> bool;
 }
 
 /// How to run.
@@ -44,41 +58,57 @@ pub trait Probes: Send + Sync {
 pub struct InstallOptions {
     /// Change nothing; report what would run.
     pub dry_run: bool,
-    /// Roll back without asking when a step fails (`--yes`).
+    /// Reinstall from the index without asking when the stash cannot restore the previous
+    /// build (conda-installed torch, a stash that failed): `--yes`.
     pub auto_rollback: bool,
     /// Index base URL, for restoring the previous build from where it came.
     pub index_base: String,
-    /// Per-step time limit (None: no limit; multi-GB downloads take long).
+    /// Per-step time limit (None: no limit).
     pub step_timeout: Option<Duration>,
 }
 
 /// Runs plans. Borrowed parts so front ends keep ownership of the runner and log.
-pub struct Installer<'a, R: Runner, P: Probes> {
+pub struct Installer<'a, R: Runner, P: Probes, S: Swap> {
     pub runner: &'a R,
     pub probes: &'a P,
+    pub swap: &'a S,
     pub log: &'a RunLog,
     /// Environment changes for every child (isolation in tests, never the TUI's business).
     pub env: Vec<(String, Option<String>)>,
 }
 
 /// Mutable bookkeeping of one run.
-struct Run<'t> {
+struct Run<'t, S: Swap> {
     tx: &'t mpsc::Sender<InstallEvent>,
     cancel: &'t CancellationToken,
     stages: Vec<StageInfo>,
     diagnoses: Vec<Diagnosis>,
     last_smoke: Option<SmokeReport>,
+    /// The interpreter the steps install into.
+    target: PathBuf,
+    manager: Manager,
+    /// What was installed before (None: no torch, or a fresh venv).
+    previous: Option<TorchFacts>,
+    /// The moved-aside previous family, while the run may still need it.
+    preserved: Option<S::Preserved>,
+    /// conda's prefix and revision before a conda uninstall (the way back for
+    /// conda-installed torch).
+    conda_revision: Option<(String, u64)>,
+    /// Something in the environment changed (a stash was taken or pip ran).
+    changed: bool,
+    /// The journal was written.
+    journaled: bool,
 }
 
-impl Run<'_> {
+impl<S: Swap> Run<'_, S> {
     async fn send(&self, ev: InstallEvent) {
         // A closed receiver only means nobody watches (e.g. the TUI quit); keep going.
         let _ = self.tx.send(ev).await;
     }
 
-    async fn add_stage(&mut self, name: &str, summary: String) -> usize {
+    async fn add_stage(&mut self, stage: RunStage, summary: String) -> usize {
         let index = self.stages.len();
-        self.stages.push(StageInfo { index, name: name.to_string(), summary });
+        self.stages.push(StageInfo { index, stage, summary });
         self.send(InstallEvent::Stages(self.stages.clone())).await;
         index
     }
@@ -91,6 +121,10 @@ impl Run<'_> {
             }
         }
     }
+
+    async fn finish_stage(&self, index: usize, ok: bool, started: Instant) {
+        self.send(InstallEvent::StageFinished { index, ok, elapsed: started.elapsed() }).await;
+    }
 }
 
 /// How a step went.
@@ -102,7 +136,16 @@ enum StepResult {
     NotStarted(String),
 }
 
-impl<R: Runner, P: Probes> Installer<'_, R, P> {
+/// Why the run stops before its end.
+enum Stop {
+    Cancelled,
+    /// Nothing changed yet: the previous build is untouched.
+    BeforeChange(String),
+    /// After a change: the previous build must be put back.
+    Failed(String),
+}
+
+impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
     /// Run `plan` for the machine described by `facts`.
     pub async fn run(
         &self,
@@ -112,78 +155,93 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
         tx: &mpsc::Sender<InstallEvent>,
         cancel: &CancellationToken,
     ) -> InstallReport {
-        let mut run = Run { tx, cancel, stages: Vec::new(), diagnoses: Vec::new(), last_smoke: None };
-        let report = self.run_inner(&mut run, facts, plan, opts).await;
+        let python = facts.python.as_ref().map(|p| PathBuf::from(&p.executable));
+        let target = plan.target_python.as_ref().map(PathBuf::from).or_else(|| python.clone()).unwrap_or_default();
+        let mut run = self.new_run(tx, cancel, target, plan.choice.as_ref().map(|c| c.manager).unwrap_or_default());
+        let report = match python {
+            None => self.report(
+                &mut run,
+                false,
+                Outcome::Unchanged,
+                None,
+                "No Python interpreter was found; nothing was changed.".into(),
+                None,
+            ),
+            Some(python) => self.run_plan(&mut run, &python, facts, plan, opts).await,
+        };
         self.log.note(&format!("finished: {:?} — {}", report.outcome, report.environment));
         run.send(InstallEvent::Finished(Box::new(report.clone()))).await;
         report
     }
 
-    async fn run_inner(&self, run: &mut Run<'_>, facts: &Facts, plan: &Plan, opts: &InstallOptions) -> InstallReport {
-        let Some(python) = facts.python.as_ref().map(|p| PathBuf::from(&p.executable)) else {
-            return self.report(
-                run,
-                false,
-                Outcome::Unchanged,
-                None,
-                None,
-                "No Python interpreter was found; nothing was changed.".into(),
-                None,
-            );
-        };
-        let target = plan.target_python.as_ref().map(PathBuf::from).unwrap_or_else(|| python.clone());
-        let manager = plan.choice.as_ref().map(|c| c.manager).unwrap_or_default();
+    fn new_run<'t>(
+        &self,
+        tx: &'t mpsc::Sender<InstallEvent>,
+        cancel: &'t CancellationToken,
+        target: PathBuf,
+        manager: Manager,
+    ) -> Run<'t, S> {
+        Run {
+            tx,
+            cancel,
+            stages: Vec::new(),
+            diagnoses: Vec::new(),
+            last_smoke: None,
+            target,
+            manager,
+            previous: None,
+            preserved: None,
+            conda_revision: None,
+            changed: false,
+            journaled: false,
+        }
+    }
+
+    async fn run_plan(
+        &self,
+        run: &mut Run<'_, S>,
+        python: &Path,
+        facts: &Facts,
+        plan: &Plan,
+        opts: &InstallOptions,
+    ) -> InstallReport {
         if plan.nothing_to_do {
-            return self.report(
-                run,
-                true,
-                Outcome::NothingToDo,
-                facts.torch.clone(),
-                None,
-                "The installed build already works with this GPU and driver; nothing was changed.".into(),
-                None,
-            );
+            return self.verify_in_place(run, python, facts, opts).await;
         }
         let Some(choice) = plan.choice.clone() else {
             let why = plan.warnings.first().cloned().unwrap_or_else(|| "no build fits this machine".into());
-            return self.report(
-                run,
-                false,
-                Outcome::Unchanged,
-                facts.torch.clone(),
-                None,
-                format!("Nothing was changed: {why}"),
-                None,
-            );
+            run.previous = facts.torch.clone();
+            return self.report(run, false, Outcome::Unchanged, None, format!("Nothing was changed: {why}"), None);
         };
 
-        let work: Vec<&Step> = plan.steps.iter().filter(|s| s.stage != Stage::Verify).collect();
-        let baseline =
-            run.add_stage("baseline", format!("Smoke test of what is installed now ({})", python.display())).await;
+        // The whole list first, in one event: the front ends draw it before anything runs.
+        let baseline = 0;
+        run.stages.push(StageInfo {
+            index: baseline,
+            stage: RunStage::Baseline,
+            summary: format!("Smoke test of what is installed now ({})", python.display()),
+        });
         let mut step_index = Vec::new();
-        for s in &work {
-            step_index.push(run.add_stage(s.stage.as_str(), s.summary.clone()).await);
+        for s in &plan.steps {
+            let index = run.stages.len();
+            run.stages.push(StageInfo { index, stage: run_stage(s.stage), summary: s.summary.clone() });
+            step_index.push(index);
         }
+        run.send(InstallEvent::Stages(run.stages.clone())).await;
 
         if opts.dry_run {
-            for s in &work {
-                run.send(InstallEvent::Notice(format!("would run: {}", display_argv(&s.argv)))).await;
+            for s in &plan.steps {
+                let what = if s.argv.is_empty() { format!("torchup: {}", s.summary) } else { display_argv(&s.argv) };
+                run.send(InstallEvent::Notice(format!("would run: {what}"))).await;
             }
-            return self.report(
-                run,
-                true,
-                Outcome::DryRun,
-                facts.torch.clone(),
-                Some(choice),
-                "Dry run: nothing was changed.".into(),
-                None,
-            );
+            run.previous = facts.torch.clone();
+            return self.report(run, true, Outcome::DryRun, Some(choice), "Dry run: nothing was changed.".into(), None);
         }
 
         // Baseline: record exactly what is there before anything changes.
         run.send(InstallEvent::StageStarted { index: baseline }).await;
         let started = Instant::now();
-        let base_report = self.probes.smoke(&python).await;
+        let base_report = self.probes.smoke(python, run.cancel).await;
         run.send(InstallEvent::Smoke {
             index: baseline,
             expected: Expectation::Anything,
@@ -192,226 +250,479 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
         })
         .await;
         run.last_smoke = Some(base_report);
-        run.send(InstallEvent::StageFinished { index: baseline, ok: true, elapsed: started.elapsed() }).await;
+        run.finish_stage(baseline, true, started).await;
         // The previous build lives in the interpreter we install into; a new venv starts empty.
-        let previous =
-            if target == python { self.probes.installed(&python).await.or_else(|| facts.torch.clone()) } else { None };
-        match &previous {
+        run.previous =
+            if run.target == python { self.probes.installed(python).await.or_else(|| facts.torch.clone()) } else { None };
+        match &run.previous {
             Some(p) => self.log.note(&format!(
                 "previous build: torch {} (cuda {:?}) torchvision {:?} torchaudio {:?}",
                 p.version, p.cuda, p.torchvision, p.torchaudio
             )),
             None => self.log.note("previous build: no torch"),
         }
-        if run.cancel.is_cancelled() {
-            return self.cancelled(run, &target, previous, manager, opts).await;
-        }
 
-        let mut installed_choice = choice.clone();
-        let mut fallback_used = false;
-        for (step, &index) in work.iter().zip(&step_index) {
-            let result = self.run_step(run, index, step, opts).await;
-            if step.stage == Stage::Uninstall {
-                self.clean_stash(run, previous.as_ref()).await;
-            }
-            let mut failed_output = None;
-            match result {
-                StepResult::Cancelled => return self.cancelled(run, &target, previous, manager, opts).await,
-                StepResult::NotStarted(why) => {
-                    run.send(InstallEvent::Notice(why.clone())).await;
-                    return self
-                        .fail(
-                            run,
-                            &target,
-                            previous,
-                            manager,
-                            opts,
-                            &format!("the {} step could not start: {why}", step.stage.as_str()),
-                        )
-                        .await;
-                }
-                StepResult::Failed(out) => failed_output = Some(out),
-                StepResult::Ok => {}
-            }
-            if let Some(out) = failed_output {
-                let text = out.combined();
-                let found = self.probes.diagnose_output(step.stage.into(), &text);
-                run.diagnose(index, found).await;
-                let unavailable = step.stage == Stage::Install && self.probes.build_unavailable(&text);
-                if unavailable
-                    && !fallback_used
-                    && let Some(fb) = &plan.fallback
-                {
-                    fallback_used = true;
-                    match self.try_fallback(run, fb, &choice, &target, opts).await {
-                        Ok(()) => {
-                            installed_choice = fb.choice.clone();
-                            continue;
-                        }
-                        Err(Stop::Cancelled) => return self.cancelled(run, &target, previous, manager, opts).await,
-                        Err(Stop::Failed(why)) => return self.fail(run, &target, previous, manager, opts, &why).await,
-                    }
-                }
-                let why = format!("`{}` failed ({})", display_argv(&step.argv), out.state.describe());
-                return self.fail(run, &target, previous, manager, opts, &why).await;
-            }
-
-            // The smoke test after the stage, against what the stage should have achieved.
-            let expected = match step.stage {
-                Stage::Venv | Stage::Fetch | Stage::Verify => continue,
-                Stage::Uninstall => Expectation::TorchAbsent,
-                Stage::Install | Stage::Requirements => Expectation::CudaWorks,
-            };
-            let met = self.smoke_stage(run, index, &target, expected, &installed_choice).await;
+        let mut state = Progress { active: choice.clone(), acquired: None, fallback_used: false };
+        for (step, &index) in plan.steps.iter().zip(&step_index) {
             if run.cancel.is_cancelled() {
-                return self.cancelled(run, &target, previous, manager, opts).await;
+                return self.stop(run, Stop::Cancelled, &state.active, opts).await;
             }
-            if met {
-                continue;
-            }
-            // Installed but not working: the planned fallback may fit (e.g. an older CUDA for the driver).
-            if step.stage == Stage::Install
-                && !fallback_used
-                && let Some(fb) = &plan.fallback
-            {
-                fallback_used = true;
-                run.send(InstallEvent::Notice(format!(
-                    "{} {} installed but did not pass the smoke test; trying the fallback {} {}",
-                    installed_choice.torch, installed_choice.variant, fb.choice.torch, fb.choice.variant
-                )))
-                .await;
-                match self.try_fallback(run, fb, &choice, &target, opts).await {
-                    Ok(()) => {
-                        installed_choice = fb.choice.clone();
-                        continue;
+            let result = match step.stage {
+                Stage::Venv => self.venv_stage(run, index, step, opts).await,
+                Stage::Fetch => self.fetch_stage(run, index, step, plan, &mut state, opts).await,
+                Stage::Uninstall => self.uninstall_stage(run, index, step, &state.active, opts).await,
+                Stage::Install => self.install_stage(run, index, step, plan, &mut state, opts).await,
+                Stage::Requirements => {
+                    match self.requirements_stage(run, index, step, &state.active, opts).await {
+                        Ok(()) => Ok(()),
+                        Err(report) => return *report,
                     }
-                    Err(Stop::Cancelled) => return self.cancelled(run, &target, previous, manager, opts).await,
-                    Err(Stop::Failed(why)) => return self.fail(run, &target, previous, manager, opts, &why).await,
                 }
-            }
-            if step.stage == Stage::Requirements {
-                return self
-                    .requirements_failed(
-                        run,
-                        previous,
-                        installed_choice,
-                        "after the requirements the CUDA build no longer passes the smoke test",
-                    )
-                    .await;
-            }
-            let why = match expected {
-                Expectation::TorchAbsent => {
-                    "torch can still be imported after the uninstall (another copy shadows this environment?)"
-                        .to_string()
+                Stage::Verify => {
+                    self.commit(run, index, &state.active).await;
+                    Ok(())
                 }
-                _ => format!(
-                    "torch {} {} was installed but the GPU smoke test failed",
-                    installed_choice.torch, installed_choice.variant
-                ),
             };
-            return self.fail(run, &target, previous, manager, opts, &why).await;
+            if let Err(stop) = result {
+                return self.stop(run, stop, &state.active, opts).await;
+            }
         }
-
+        if run.preserved.is_some() || run.journaled {
+            // A plan without a verify step still ends committed.
+            let index = run.add_stage(RunStage::Commit, "forget the moved-aside previous build".into()).await;
+            self.commit(run, index, &state.active).await;
+        }
+        let active = state.active;
         let env = format!(
             "torch {} ({}) is installed in {} and verified on the GPU.",
-            installed_choice.torch,
-            installed_choice.variant,
-            target.display()
+            active.torch,
+            active.variant,
+            run.target.display()
         );
-        self.report(run, true, Outcome::Installed, previous, Some(installed_choice), env, None)
+        self.report(run, true, Outcome::Installed, Some(active), env, None)
     }
 
-    /// pip stashes what it uninstalls in `~orch`-style folders; a locked DLL on Windows
-    /// leaves them behind, and the next install then warns about invalid distributions.
-    async fn clean_stash(&self, run: &mut Run<'_>, previous: Option<&TorchFacts>) {
-        let Some(site) = previous.and_then(|p| p.location.as_deref()) else { return };
-        let left = crate::preflight::remove_leftovers(Path::new(site));
-        if !left.is_empty() {
-            let names = left.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-            self.log.note(&format!("could not remove pip's leftovers: {names}"));
-            run.send(InstallEvent::Notice(format!(
-                "pip left half-removed folders it could not delete (a running Python holds them?): {names}. \
-                 Close every Python program using this environment and delete them."
-            )))
+    /// Nothing to install: the smoke test still runs, so "verified" means it ran.
+    async fn verify_in_place(
+        &self,
+        run: &mut Run<'_, S>,
+        python: &Path,
+        facts: &Facts,
+        _opts: &InstallOptions,
+    ) -> InstallReport {
+        run.previous = facts.torch.clone();
+        let index = run.add_stage(RunStage::Verify, "smoke test of the installed build".into()).await;
+        run.send(InstallEvent::StageStarted { index }).await;
+        let started = Instant::now();
+        let report = self.probes.smoke(python, run.cancel).await;
+        let met = report.ok && report.cuda_available;
+        run.send(InstallEvent::Smoke { index, expected: Expectation::CudaWorks, met, report: Box::new(report.clone()) })
             .await;
+        if !met {
+            run.diagnose(index, smoke_diagnoses(&report)).await;
+        }
+        run.last_smoke = Some(report);
+        run.finish_stage(index, met, started).await;
+        if run.cancel.is_cancelled() {
+            return self.report(run, false, Outcome::Cancelled, None, "Cancelled. Nothing was changed.".into(), None);
+        }
+        if met {
+            let env = "The installed build already works with this GPU and driver (smoke test passed); nothing was changed.";
+            self.report(run, true, Outcome::NothingToDo, None, env.into(), None)
+        } else {
+            let env = "Nothing was changed, but the installed build failed the smoke test: see the diagnoses.";
+            self.report(run, false, Outcome::Unchanged, None, env.into(), None)
         }
     }
 
-    /// Run the fallback's install steps (the uninstall already happened) and smoke them.
-    async fn try_fallback(
+    async fn venv_stage(&self, run: &mut Run<'_, S>, index: usize, step: &Step, opts: &InstallOptions) -> Result<(), Stop> {
+        match self.run_step(run, index, step, opts).await {
+            StepResult::Ok => Ok(()),
+            StepResult::Cancelled => Err(Stop::Cancelled),
+            StepResult::NotStarted(why) => Err(Stop::BeforeChange(format!("the venv could not be created: {why}"))),
+            StepResult::Failed(out) => {
+                let found = self.probes.diagnose_output(crate::diagnose::Stage::Install, &out.combined());
+                run.diagnose(index, found).await;
+                Err(Stop::BeforeChange(format!("`{}` failed ({})", display_argv(&step.argv), out.state.describe())))
+            }
+        }
+    }
+
+    /// Fetch the chosen build; a build the index lacks moves to the fallback before any change.
+    async fn fetch_stage(
         &self,
-        run: &mut Run<'_>,
-        fb: &crate::plan::Fallback,
-        first: &Choice,
-        target: &Path,
+        run: &mut Run<'_, S>,
+        index: usize,
+        step: &Step,
+        plan: &Plan,
+        state: &mut Progress,
         opts: &InstallOptions,
     ) -> Result<(), Stop> {
-        run.send(InstallEvent::Notice(format!(
-            "{} {} is not available or does not work here; trying the fallback {} {}",
-            first.torch, first.variant, fb.choice.torch, fb.choice.variant
-        )))
-        .await;
-        for step in fb.steps.iter().filter(|s| s.stage == Stage::Install) {
-            let index = run.add_stage("fallback", step.summary.clone()).await;
+        if !step.argv.is_empty() {
+            // conda: its own package cache (`--download-only`).
+            return match self.run_step(run, index, step, opts).await {
+                StepResult::Ok => Ok(()),
+                StepResult::Cancelled => Err(Stop::Cancelled),
+                StepResult::NotStarted(why) => Err(Stop::BeforeChange(why)),
+                StepResult::Failed(out) => {
+                    let found = self.probes.diagnose_output(crate::diagnose::Stage::Install, &out.combined());
+                    run.diagnose(index, found).await;
+                    Err(Stop::BeforeChange(format!("`{}` failed ({})", display_argv(&step.argv), out.state.describe())))
+                }
+            };
+        }
+        run.send(InstallEvent::StageStarted { index }).await;
+        let started = Instant::now();
+        let got = self.swap.acquire(&run.target, &state.active, run.tx, index, run.cancel).await;
+        match got {
+            Ok(a) => {
+                self.note_acquired(run, &a).await;
+                run.finish_stage(index, true, started).await;
+                state.acquired = Some(a);
+                Ok(())
+            }
+            Err(AcquireError::Cancelled) => {
+                run.finish_stage(index, false, started).await;
+                Err(Stop::Cancelled)
+            }
+            Err(AcquireError::Unavailable(why)) if !state.fallback_used && plan.fallback.is_some() => {
+                run.finish_stage(index, false, started).await;
+                run.send(InstallEvent::Notice(format!(
+                    "{} {} cannot be fetched ({why}); trying the fallback",
+                    state.active.torch, state.active.variant
+                )))
+                .await;
+                let Some(fb) = &plan.fallback else { return Err(Stop::BeforeChange(why)) };
+                state.fallback_used = true;
+                let fb_index = run
+                    .add_stage(
+                        RunStage::Fallback,
+                        format!("download and verify the fallback torch {} {}", fb.choice.torch, fb.choice.variant),
+                    )
+                    .await;
+                run.send(InstallEvent::StageStarted { index: fb_index }).await;
+                let started = Instant::now();
+                match self.swap.acquire(&run.target, &fb.choice, run.tx, fb_index, run.cancel).await {
+                    Ok(a) => {
+                        self.note_acquired(run, &a).await;
+                        run.finish_stage(fb_index, true, started).await;
+                        state.active = fb.choice.clone();
+                        state.acquired = Some(a);
+                        Ok(())
+                    }
+                    Err(AcquireError::Cancelled) => {
+                        run.finish_stage(fb_index, false, started).await;
+                        Err(Stop::Cancelled)
+                    }
+                    Err(e) => {
+                        run.finish_stage(fb_index, false, started).await;
+                        Err(Stop::BeforeChange(format!(
+                            "neither {} {} ({why}) nor the fallback {} {} ({e}) could be fetched",
+                            state.active.torch, state.active.variant, fb.choice.torch, fb.choice.variant
+                        )))
+                    }
+                }
+            }
+            Err(e) => {
+                run.finish_stage(index, false, started).await;
+                Err(Stop::BeforeChange(format!(
+                    "torch {} {} could not be fetched: {e}",
+                    state.active.torch, state.active.variant
+                )))
+            }
+        }
+    }
+
+    async fn note_acquired(&self, run: &mut Run<'_, S>, a: &Acquired) {
+        self.log.note(&format!(
+            "fetched {} files ({} bytes over the network) into {}",
+            a.family.len(),
+            a.downloaded,
+            a.links_dir.display()
+        ));
+        for note in &a.notes {
+            run.send(InstallEvent::Notice(note.clone())).await;
+        }
+    }
+
+    /// Journal first, then move the installed family aside (conda: `conda remove`, after
+    /// noting conda's revision). The smoke test must then find no torch.
+    async fn uninstall_stage(
+        &self,
+        run: &mut Run<'_, S>,
+        index: usize,
+        step: &Step,
+        active: &Choice,
+        opts: &InstallOptions,
+    ) -> Result<(), Stop> {
+        self.journal(run, RunStage::Uninstall, active).await?;
+        if step.argv.is_empty() {
+            run.send(InstallEvent::StageStarted { index }).await;
+            let started = Instant::now();
+            let Some(previous) = run.previous.clone() else {
+                run.finish_stage(index, true, started).await;
+                return Ok(());
+            };
+            match self.swap.preserve(&run.target, &previous).await {
+                Ok(p) => {
+                    run.changed = true;
+                    run.preserved = Some(p);
+                    self.journal(run, RunStage::Uninstall, active).await?;
+                    run.finish_stage(index, true, started).await;
+                }
+                Err(why) => {
+                    run.finish_stage(index, false, started).await;
+                    return Err(Stop::BeforeChange(format!("the installed build could not be moved aside: {why}")));
+                }
+            }
+        } else {
+            run.conda_revision = self.conda_revision(step).await;
+            run.changed = true;
             match self.run_step(run, index, step, opts).await {
                 StepResult::Ok => {}
                 StepResult::Cancelled => return Err(Stop::Cancelled),
                 StepResult::NotStarted(why) => return Err(Stop::Failed(why)),
                 StepResult::Failed(out) => {
-                    let found = self.probes.diagnose_output(crate::diagnose::Stage::Install, &out.combined());
+                    let found = self.probes.diagnose_output(crate::diagnose::Stage::Uninstall, &out.combined());
                     run.diagnose(index, found).await;
                     return Err(Stop::Failed(format!(
-                        "the fallback `{}` failed too ({})",
+                        "`{}` failed ({})",
                         display_argv(&step.argv),
                         out.state.describe()
                     )));
                 }
             }
-            if !self.smoke_stage(run, index, target, Expectation::CudaWorks, &fb.choice).await {
-                if run.cancel.is_cancelled() {
-                    return Err(Stop::Cancelled);
-                }
-                return Err(Stop::Failed(format!(
-                    "the fallback torch {} {} was installed but the GPU smoke test failed",
-                    fb.choice.torch, fb.choice.variant
-                )));
+        }
+        if !self.smoke_stage(run, index, Expectation::TorchAbsent, active).await {
+            if run.cancel.is_cancelled() {
+                return Err(Stop::Cancelled);
             }
+            return Err(Stop::Failed(
+                "torch can still be imported after the uninstall (another copy shadows this environment?)".into(),
+            ));
         }
         Ok(())
     }
 
+    /// Install the fetched files; if the build does not pass, the fallback, else stop.
+    async fn install_stage(
+        &self,
+        run: &mut Run<'_, S>,
+        index: usize,
+        step: &Step,
+        plan: &Plan,
+        state: &mut Progress,
+        opts: &InstallOptions,
+    ) -> Result<(), Stop> {
+        self.journal(run, RunStage::Install, &state.active).await?;
+        let first = self.install_files(run, index, step, state.acquired.as_ref(), &state.active, opts).await;
+        let why = match first {
+            Err(Stop::Failed(why)) => why,
+            Err(other) => return Err(other),
+            Ok(()) => {
+                if self.smoke_stage(run, index, Expectation::CudaWorks, &state.active).await {
+                    return Ok(());
+                }
+                if run.cancel.is_cancelled() {
+                    return Err(Stop::Cancelled);
+                }
+                format!(
+                    "torch {} {} was installed but the GPU smoke test failed",
+                    state.active.torch, state.active.variant
+                )
+            }
+        };
+        let Some(fb) = plan.fallback.as_ref().filter(|_| !state.fallback_used) else {
+            return Err(Stop::Failed(why));
+        };
+        state.fallback_used = true;
+        run.send(InstallEvent::Notice(format!(
+            "{why}; trying the fallback {} {}",
+            fb.choice.torch, fb.choice.variant
+        )))
+        .await;
+        let fb_index = run
+            .add_stage(RunStage::Fallback, format!("install the fallback torch {} {}", fb.choice.torch, fb.choice.variant))
+            .await;
+        // Remove what the failed attempt installed, then fetch (usually from the
+        // wheelhouse) and install the fallback.
+        self.remove_new_family(run, fb_index, opts).await;
+        run.send(InstallEvent::StageStarted { index: fb_index }).await;
+        let started = Instant::now();
+        let acquired = match self.swap.acquire(&run.target, &fb.choice, run.tx, fb_index, run.cancel).await {
+            Ok(a) => a,
+            Err(AcquireError::Cancelled) => return Err(Stop::Cancelled),
+            Err(e) => {
+                run.finish_stage(fb_index, false, started).await;
+                return Err(Stop::Failed(format!("{why}, and the fallback could not be fetched: {e}")));
+            }
+        };
+        self.note_acquired(run, &acquired).await;
+        let fb_step = fb.steps.iter().find(|s| s.stage == Stage::Install).cloned().unwrap_or_else(|| step.clone());
+        state.active = fb.choice.clone();
+        state.acquired = Some(acquired);
+        self.journal(run, RunStage::Fallback, &state.active).await?;
+        self.install_files(run, fb_index, &fb_step, state.acquired.as_ref(), &state.active, opts).await?;
+        if self.smoke_stage(run, fb_index, Expectation::CudaWorks, &state.active).await {
+            return Ok(());
+        }
+        if run.cancel.is_cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        Err(Stop::Failed(format!(
+            "{why}, and the fallback torch {} {} did not pass the smoke test either",
+            fb.choice.torch, fb.choice.variant
+        )))
+    }
+
+    /// Run an install step with the fetched files in place of the pins.
+    async fn install_files(
+        &self,
+        run: &mut Run<'_, S>,
+        index: usize,
+        step: &Step,
+        acquired: Option<&Acquired>,
+        active: &Choice,
+        opts: &InstallOptions,
+    ) -> Result<(), Stop> {
+        let mut step = step.clone();
+        if let Some(a) = acquired {
+            step.argv = install_argv(&step.argv, a, &active.index_url);
+        }
+        run.changed = true;
+        match self.run_step(run, index, &step, opts).await {
+            StepResult::Ok => Ok(()),
+            StepResult::Cancelled => Err(Stop::Cancelled),
+            StepResult::NotStarted(why) => Err(Stop::Failed(why)),
+            StepResult::Failed(out) => {
+                let found = self.probes.diagnose_output(crate::diagnose::Stage::Install, &out.combined());
+                run.diagnose(index, found).await;
+                Err(Stop::Failed(format!("`{}` failed ({})", display_argv(&step.argv), out.state.describe())))
+            }
+        }
+    }
+
+    /// The requirements under the constraints file. A failure keeps the verified CUDA build
+    /// (it is committed) and names what pulled torch away.
+    async fn requirements_stage(
+        &self,
+        run: &mut Run<'_, S>,
+        index: usize,
+        step: &Step,
+        active: &Choice,
+        opts: &InstallOptions,
+    ) -> Result<(), Box<InstallReport>> {
+        // The CUDA build passed: from here on it is what we keep.
+        self.forget_previous(run).await;
+        let result = self.run_step(run, index, step, opts).await;
+        let why = match result {
+            StepResult::Ok => {
+                if self.smoke_stage(run, index, Expectation::CudaWorks, active).await {
+                    return Ok(());
+                }
+                if run.cancel.is_cancelled() {
+                    "the requirements step was cancelled".to_string()
+                } else {
+                    "after the requirements the CUDA build no longer passes the smoke test".to_string()
+                }
+            }
+            StepResult::Cancelled => "the requirements step was cancelled".to_string(),
+            StepResult::NotStarted(why) => format!("the requirements step could not start: {why}"),
+            StepResult::Failed(out) => {
+                let text = out.combined();
+                let found = self.probes.diagnose_output(crate::diagnose::Stage::Requirements, &text);
+                run.diagnose(index, found).await;
+                match torch_puller(&text, active) {
+                    Some(line) => format!("the requirements step failed: `{line}` asks for another torch build"),
+                    None => format!("`{}` failed ({})", display_argv(&step.argv), out.state.describe()),
+                }
+            }
+        };
+        let outcome = if run.cancel.is_cancelled() { Outcome::Cancelled } else { Outcome::RequirementsFailed };
+        let env = format!(
+            "torch {} ({}) is installed and was verified on the GPU, but {why}. The CUDA build stays.",
+            active.torch, active.variant
+        );
+        Err(Box::new(self.report(run, false, outcome, Some(active.clone()), env, None)))
+    }
+
+    /// The smoke test after the last change passed: delete the moved-aside build, close the
+    /// journal.
+    async fn commit(&self, run: &mut Run<'_, S>, index: usize, active: &Choice) {
+        run.send(InstallEvent::StageStarted { index }).await;
+        let started = Instant::now();
+        let passed = run
+            .last_smoke
+            .as_ref()
+            .is_some_and(|s| expectation_met(Expectation::CudaWorks, s, active) || (active.variant == "cpu" && s.ok));
+        if passed {
+            self.forget_previous(run).await;
+        }
+        run.finish_stage(index, passed, started).await;
+    }
+
+    async fn forget_previous(&self, run: &mut Run<'_, S>) {
+        if let Some(p) = run.preserved.take() {
+            self.swap.forget(&p).await;
+        }
+        if run.journaled {
+            self.swap.close_journal().await;
+            run.journaled = false;
+        }
+    }
+
+    async fn journal(&self, run: &mut Run<'_, S>, stage: RunStage, active: &Choice) -> Result<(), Stop> {
+        match self.swap.journal(stage, run.previous.as_ref(), active, run.preserved.as_ref()).await {
+            Ok(()) => {
+                run.journaled = true;
+                Ok(())
+            }
+            Err(why) if run.changed => Err(Stop::Failed(format!("the journal could not be written: {why}"))),
+            Err(why) => Err(Stop::BeforeChange(format!(
+                "the journal could not be written ({why}): check that torchup's state directory is writable"
+            ))),
+        }
+    }
+
+    /// `conda list --revisions`' last number, before a conda uninstall.
+    async fn conda_revision(&self, step: &Step) -> Option<(String, u64)> {
+        let prefix = step.argv.iter().position(|a| a == "-p").and_then(|i| step.argv.get(i + 1))?;
+        let spec = RunSpec::new(
+            ["conda", "list", "-p", prefix.as_str(), "--revisions", "--json"].map(String::from).to_vec(),
+        )
+        .envs(&self.env);
+        let out = self.runner.run(spec, None, CancellationToken::new()).await.ok()?;
+        let revs: serde_json::Value = serde_json::from_str(&out.stdout).ok()?;
+        let rev = revs.as_array()?.iter().filter_map(|r| r.get("rev").and_then(|v| v.as_u64())).max()?;
+        Some((prefix.clone(), rev))
+    }
+
     /// Smoke test after a stage; sends the result and any diagnoses; returns whether it met
     /// the expectation.
-    async fn smoke_stage(
-        &self,
-        run: &mut Run<'_>,
-        index: usize,
-        python: &Path,
-        expected: Expectation,
-        choice: &Choice,
-    ) -> bool {
-        let report = self.probes.smoke(python).await;
+    async fn smoke_stage(&self, run: &mut Run<'_, S>, index: usize, expected: Expectation, choice: &Choice) -> bool {
+        let report = self.probes.smoke(&run.target, run.cancel).await;
         let met = expectation_met(expected, &report, choice);
         run.send(InstallEvent::Smoke { index, expected, met, report: Box::new(report.clone()) }).await;
         if !met {
-            let found: Vec<Diagnosis> = report
-                .diagnoses
-                .iter()
-                .map(|d| Diagnosis {
-                    id: d.id.clone(),
-                    title: d.title.clone(),
-                    explanation: String::new(),
-                    fix: d.fix.clone(),
-                })
-                .collect();
-            run.diagnose(index, found).await;
+            run.diagnose(index, smoke_diagnoses(&report)).await;
         }
         run.last_smoke = Some(report);
         met
     }
 
     /// Run one step: write its files, stream its output as events and into the log.
-    async fn run_step(&self, run: &mut Run<'_>, index: usize, step: &Step, opts: &InstallOptions) -> StepResult {
+    async fn run_step(&self, run: &mut Run<'_, S>, index: usize, step: &Step, opts: &InstallOptions) -> StepResult {
+        self.run_step_with(run, index, step, opts, run.cancel.clone()).await
+    }
+
+    async fn run_step_with(
+        &self,
+        run: &mut Run<'_, S>,
+        index: usize,
+        step: &Step,
+        opts: &InstallOptions,
+        cancel: CancellationToken,
+    ) -> StepResult {
         run.send(InstallEvent::StageStarted { index }).await;
         let started = Instant::now();
         for (path, content) in &step.writes {
@@ -420,7 +731,7 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
                 let _ = std::fs::create_dir_all(dir);
             }
             if let Err(e) = std::fs::write(path, content) {
-                run.send(InstallEvent::StageFinished { index, ok: false, elapsed: started.elapsed() }).await;
+                run.finish_stage(index, false, started).await;
                 return StepResult::NotStarted(format!("cannot write {}: {e}", path.display()));
             }
             self.log.note(&format!("wrote {}:\n{content}", path.display()));
@@ -430,29 +741,10 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
         self.log.command_started(&spec);
 
         let (line_tx, mut line_rx) = mpsc::channel::<OutputLine>(256);
-        let child = self.runner.run(spec, Some(line_tx), run.cancel.clone());
+        let child = self.runner.run(spec, Some(line_tx), cancel);
         let forward = async {
-            let mut current: Option<(String, Option<u64>)> = None;
             while let Some(line) = line_rx.recv().await {
                 self.log.line(line.stream, &line.text);
-                if let Some(p) = parse_pip_line(&line.text) {
-                    let ev = match p {
-                        PipProgress::Download { file, total } => {
-                            let label = match total {
-                                Some(t) => format!("Downloading {file} ({})", human_bytes(t)),
-                                None => format!("Downloading {file}"),
-                            };
-                            current = Some((label.clone(), total));
-                            InstallEvent::Progress { index, label, done: 0, total }
-                        }
-                        PipProgress::Bytes { done, total } => {
-                            let label = current.as_ref().map(|c| c.0.clone()).unwrap_or_else(|| "Downloading".into());
-                            InstallEvent::Progress { index, label, done, total: Some(total) }
-                        }
-                        PipProgress::Phase(label) => InstallEvent::Progress { index, label, done: 0, total: None },
-                    };
-                    let _ = run.tx.send(ev).await;
-                }
                 if !line.carriage_return {
                     let _ = run.tx.send(InstallEvent::Line { index, stream: line.stream, text: line.text }).await;
                 }
@@ -479,139 +771,173 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
         }
     }
 
-    /// A step failed: roll back (automatically with --yes) or say exactly how.
-    async fn fail(
-        &self,
-        run: &mut Run<'_>,
-        target: &Path,
-        previous: Option<TorchFacts>,
-        manager: Manager,
-        opts: &InstallOptions,
-        why: &str,
-    ) -> InstallReport {
-        run.send(InstallEvent::Notice(format!("Stopped: {why}."))).await;
-        let now = self.probes.installed(target).await;
-        if same_build(now.as_ref(), previous.as_ref()) {
-            let env = previous_in_place(why, previous.as_ref(), false);
-            return self.report(run, false, Outcome::Unchanged, previous, None, env, None);
+    /// The run stops early: before a change nothing needs doing; after it the previous
+    /// build is put back (a cancel too: the user asked to stop, not to lose torch).
+    async fn stop(&self, run: &mut Run<'_, S>, stop: Stop, active: &Choice, opts: &InstallOptions) -> InstallReport {
+        let (why, cancelled) = match stop {
+            Stop::Cancelled => ("cancelled".to_string(), true),
+            Stop::BeforeChange(why) | Stop::Failed(why) => (why, false),
+        };
+        if !cancelled {
+            run.send(InstallEvent::Notice(format!("Stopped: {why}."))).await;
         }
-        let restore = restore_plan(previous.as_ref(), target, manager, &opts.index_base);
-        if !opts.auto_rollback {
-            let env = format!("Stopped: {why}. {}", describe_installed(now.as_ref()));
-            return self.report(run, false, Outcome::Failed, previous, None, env, Some(restore));
+        if !run.changed {
+            if run.journaled {
+                self.swap.close_journal().await;
+                run.journaled = false;
+            }
+            let env = if cancelled {
+                format!("Cancelled. {}", previous_state(run.previous.as_ref(), false))
+            } else {
+                previous_in_place(&why, run.previous.as_ref(), false)
+            };
+            let outcome = if cancelled { Outcome::Cancelled } else { Outcome::Unchanged };
+            return self.report(run, false, outcome, None, env, None);
         }
-        self.rollback_inner(run, target, previous, manager, opts, why).await
+        let _ = active;
+        self.rollback_inner(run, opts, &why, cancelled).await
     }
 
-    /// Put the previous build back (the wizard's "roll back" action; `--yes` does it itself).
+    /// `pip uninstall` whatever of the family is installed now (the new build).
+    async fn remove_new_family(&self, run: &mut Run<'_, S>, index: usize, opts: &InstallOptions) -> StepResult {
+        if self.probes.installed(&run.target).await.is_none() {
+            return StepResult::Ok;
+        }
+        let argv = uninstall_family(&run.target.to_string_lossy(), run.manager);
+        let step = Step {
+            stage: Stage::Uninstall,
+            argv,
+            summary: "remove the new build".into(),
+            changes: String::new(),
+            writes: vec![],
+        };
+        // Putting things back must not be stopped halfway by the token that stopped the run.
+        self.run_step_with(run, index, &step, opts, CancellationToken::new()).await
+    }
+
+    /// Put the previous build back: from the stash (offline, byte for byte), else conda's
+    /// revision, else (with `--yes`) from the index it came from.
+    async fn rollback_inner(&self, run: &mut Run<'_, S>, opts: &InstallOptions, why: &str, cancelled: bool) -> InstallReport {
+        let what = match &run.previous {
+            Some(p) => format!("put the previous build torch {} back", p.version),
+            None => "remove the partly installed torch family (there was none before)".to_string(),
+        };
+        let index = run.add_stage(RunStage::Rollback, what).await;
+        let started = Instant::now();
+        let removed = self.remove_new_family(run, index, opts).await;
+        if let StepResult::Failed(out) = &removed {
+            let found = self.probes.diagnose_output(crate::diagnose::Stage::Rollback, &out.combined());
+            run.diagnose(index, found).await;
+        }
+        let mut problem = None;
+        if let Some(p) = run.preserved.clone() {
+            match self.swap.put_back(&p).await {
+                Ok(()) => run.preserved = None,
+                Err(e) => problem = Some(e),
+            }
+        } else if let Some((prefix, rev)) = run.conda_revision.clone() {
+            let argv = vec![
+                "conda".to_string(),
+                "install".into(),
+                "-p".into(),
+                prefix,
+                "--revision".into(),
+                rev.to_string(),
+                "-y".into(),
+            ];
+            let step =
+                Step { stage: Stage::Install, argv, summary: "conda revision".into(), changes: String::new(), writes: vec![] };
+            if let StepResult::Failed(out) = self.run_step_with(run, index, &step, opts, CancellationToken::new()).await {
+                problem = Some(format!("conda could not return to revision {rev} ({})", out.state.describe()));
+            }
+        } else if run.previous.is_some() && opts.auto_rollback {
+            for argv in restore_plan(run.previous.as_ref(), &run.target, run.manager, &opts.index_base) {
+                let step =
+                    Step { stage: Stage::Install, argv, summary: "reinstall".into(), changes: String::new(), writes: vec![] };
+                if !matches!(
+                    self.run_step_with(run, index, &step, opts, CancellationToken::new()).await,
+                    StepResult::Ok
+                ) {
+                    break;
+                }
+            }
+        }
+        let now = self.probes.installed(&run.target).await;
+        let restored = same_build(now.as_ref(), run.previous.as_ref());
+        run.finish_stage(index, restored, started).await;
+        if restored {
+            if run.journaled {
+                self.swap.close_journal().await;
+                run.journaled = false;
+            }
+            let (outcome, env) = if cancelled {
+                (Outcome::Cancelled, format!("Cancelled. {}", previous_state(run.previous.as_ref(), true)))
+            } else {
+                (Outcome::RolledBack, previous_in_place(why, run.previous.as_ref(), true))
+            };
+            return self.report(run, false, outcome, None, env, None);
+        }
+        // The journal stays: the next torchup names the previous build and `torchup
+        // rollback` tries again from the stash.
+        let commands = restore_plan(run.previous.as_ref(), &run.target, run.manager, &opts.index_base);
+        let mut env = format!(
+            "Stopped: {why}. The previous build was not restored{}; {}",
+            problem.map(|p| format!(" ({p})")).unwrap_or_default(),
+            describe_installed(now.as_ref())
+        );
+        if run.preserved.is_some() {
+            env.push_str(" Its files are kept: run `torchup rollback` to put them back, or use the command below.");
+        } else {
+            env.push_str(" Restore it with the command below.");
+        }
+        let outcome = if cancelled { Outcome::Cancelled } else { Outcome::Broken };
+        self.report(run, false, outcome, None, env, Some(commands))
+    }
+
+    /// Put back the previous build an interrupted run left in the journal (`torchup
+    /// rollback`, the wizard's action): uninstall whatever is there now, restore the stash
+    /// (conda: its revision; neither: reinstall from the index with `auto_rollback`).
     pub async fn rollback(
         &self,
         target: &Path,
-        previous: Option<TorchFacts>,
         manager: Manager,
         opts: &InstallOptions,
         tx: &mpsc::Sender<InstallEvent>,
         cancel: &CancellationToken,
     ) -> InstallReport {
-        let mut run = Run { tx, cancel, stages: Vec::new(), diagnoses: Vec::new(), last_smoke: None };
-        let report = self.rollback_inner(&mut run, target, previous, manager, opts, "rollback requested").await;
+        let mut run = self.new_run(tx, cancel, target.to_path_buf(), manager);
+        let report = match self.swap.adopt_journal(target).await {
+            Err(why) => {
+                let env = format!("Nothing was changed: the install journal could not be read ({why}).");
+                self.report(&mut run, false, Outcome::Unchanged, None, env, None)
+            }
+            Ok(None) => {
+                run.previous = self.probes.installed(target).await;
+                let env = format!(
+                    "Nothing to roll back: no interrupted install was found for {}. {}",
+                    target.display(),
+                    describe_installed(run.previous.as_ref())
+                );
+                self.report(&mut run, false, Outcome::Unchanged, None, env, None)
+            }
+            Ok(Some(found)) => {
+                run.previous = found.previous;
+                run.preserved = found.preserved;
+                run.changed = true;
+                run.journaled = true;
+                let why = format!("an install was interrupted at '{}'", found.stage);
+                self.rollback_inner(&mut run, opts, &why, false).await
+            }
+        };
         run.send(InstallEvent::Finished(Box::new(report.clone()))).await;
         report
     }
 
-    async fn rollback_inner(
-        &self,
-        run: &mut Run<'_>,
-        target: &Path,
-        previous: Option<TorchFacts>,
-        manager: Manager,
-        opts: &InstallOptions,
-        why: &str,
-    ) -> InstallReport {
-        let commands = restore_plan(previous.as_ref(), target, manager, &opts.index_base);
-        let what = match &previous {
-            Some(p) => format!("Reinstall the previous build torch {}", p.version),
-            None => "Remove the partly installed torch family (there was none before)".to_string(),
-        };
-        // Restoring a build must not be cancelled halfway by the same token that stopped the run.
-        let keep_going = CancellationToken::new();
-        let mut sub = Run {
-            tx: run.tx,
-            cancel: &keep_going,
-            stages: run.stages.clone(),
-            diagnoses: Vec::new(),
-            last_smoke: None,
-        };
-        for argv in &commands {
-            let index = sub.add_stage("rollback", what.clone()).await;
-            let step = Step {
-                stage: Stage::Install,
-                argv: argv.clone(),
-                summary: what.clone(),
-                changes: String::new(),
-                writes: vec![],
-            };
-            let result = self.run_step(&mut sub, index, &step, opts).await;
-            if let StepResult::Failed(out) = &result {
-                let found = self.probes.diagnose_output(crate::diagnose::Stage::Rollback, &out.combined());
-                sub.diagnose(index, found).await;
-            }
-            if !matches!(result, StepResult::Ok) {
-                break;
-            }
-        }
-        run.stages = sub.stages;
-        run.diagnoses.extend(sub.diagnoses);
-        let now = self.probes.installed(target).await;
-        if same_build(now.as_ref(), previous.as_ref()) {
-            let env = previous_in_place(why, previous.as_ref(), true);
-            return self.report(run, false, Outcome::RolledBack, previous, None, env, None);
-        }
-        let env = format!(
-            "Stopped: {why}. The rollback did not restore the previous build; {} Restore it with the command below.",
-            describe_installed(now.as_ref())
-        );
-        self.report(run, false, Outcome::Broken, previous, None, env, Some(commands))
-    }
-
-    async fn cancelled(
-        &self,
-        run: &mut Run<'_>,
-        target: &Path,
-        previous: Option<TorchFacts>,
-        manager: Manager,
-        opts: &InstallOptions,
-    ) -> InstallReport {
-        let now = self.probes.installed(target).await;
-        let restore = (!same_build(now.as_ref(), previous.as_ref()))
-            .then(|| restore_plan(previous.as_ref(), target, manager, &opts.index_base));
-        let mut env = format!("Cancelled. {}", describe_installed(now.as_ref()));
-        if restore.is_some() {
-            env.push_str(" Run `torchup install` to finish, or restore the previous build with the command below.");
-        } else {
-            env.push_str(" Nothing else was changed.");
-        }
-        self.report(run, false, Outcome::Cancelled, previous, None, env, restore)
-    }
-
-    async fn requirements_failed(
-        &self,
-        run: &mut Run<'_>,
-        previous: Option<TorchFacts>,
-        choice: Choice,
-        why: &str,
-    ) -> InstallReport {
-        let env = format!("torch {} ({}) is installed, but {why}.", choice.torch, choice.variant);
-        self.report(run, false, Outcome::RequirementsFailed, previous, Some(choice), env, None)
-    }
-
-    #[allow(clippy::too_many_arguments)]
     fn report(
         &self,
-        run: &mut Run<'_>,
+        run: &mut Run<'_, S>,
         ok: bool,
         outcome: Outcome,
-        previous: Option<TorchFacts>,
         installed: Option<Choice>,
         environment: String,
         restore: Option<Vec<Vec<String>>>,
@@ -620,7 +946,7 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
             schema: INSTALL_SCHEMA,
             ok,
             outcome,
-            previous,
+            previous: run.previous.clone(),
             installed,
             environment,
             restore_command: restore.as_ref().and_then(|r| r.first().cloned()),
@@ -632,10 +958,91 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
     }
 }
 
-/// Why a sub-sequence stopped.
-enum Stop {
-    Cancelled,
-    Failed(String),
+/// Where the run is: the build being installed and the files fetched for it.
+struct Progress {
+    active: Choice,
+    acquired: Option<Acquired>,
+    fallback_used: bool,
+}
+
+/// A smoke report's diagnoses as install diagnoses.
+fn smoke_diagnoses(report: &SmokeReport) -> Vec<Diagnosis> {
+    report
+        .diagnoses
+        .iter()
+        .map(|d| Diagnosis { id: d.id.clone(), title: d.title.clone(), explanation: String::new(), fix: d.fix.clone() })
+        .collect()
+}
+
+/// The engine stage a plan step runs as.
+pub fn run_stage(stage: Stage) -> RunStage {
+    match stage {
+        Stage::Venv => RunStage::Venv,
+        Stage::Fetch => RunStage::Fetch,
+        Stage::Uninstall => RunStage::Uninstall,
+        Stage::Install => RunStage::Install,
+        Stage::Requirements => RunStage::Requirements,
+        Stage::Verify => RunStage::Verify,
+    }
+}
+
+/// The plan's install argv with each pinned family member replaced by its fetched file and
+/// the wheelhouse directory filled in. Without fetched dependencies, the build's own index
+/// serves them (`--index-url` instead of `--no-index`).
+pub fn install_argv(planned: &[String], acquired: &Acquired, index_url: &str) -> Vec<String> {
+    let mut out = Vec::with_capacity(planned.len());
+    let mut after_find_links = false;
+    for arg in planned {
+        if after_find_links {
+            out.push(acquired.links_dir.display().to_string());
+            after_find_links = false;
+            continue;
+        }
+        if arg == "--find-links" {
+            after_find_links = true;
+            out.push(arg.clone());
+            continue;
+        }
+        if arg == "--no-index" && !acquired.dependencies_fetched {
+            out.push("--index-url".into());
+            out.push(index_url.to_string());
+            continue;
+        }
+        let name = arg.split("==").next().unwrap_or_default();
+        let pkg = if name == "pytorch" { "torch" } else { name };
+        match acquired.family.iter().find(|(n, _)| arg.contains("==") && n == pkg) {
+            Some((_, path)) => out.push(path.display().to_string()),
+            None => out.push(arg.clone()),
+        }
+    }
+    out
+}
+
+/// The requirement in pip's output that asked for another torch build than the one
+/// installed ("torch==2.3.0+cpu" from "oldlib 1.0 depends on torch==2.3.0+cpu").
+pub fn torch_puller(text: &str, active: &Choice) -> Option<String> {
+    static PULL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        // Invariant: a constant pattern that compiles (checked by the tests).
+        regex::Regex::new(r"(?i)\b(torch(?:vision|audio)?\s*(?:===|==|>=|<=|~=|!=|<|>)\s*[0-9][0-9A-Za-z.+*]*)")
+            .expect("valid regex")
+    });
+    let public = |v: &str| v.split('+').next().unwrap_or(v).to_string();
+    let ours = |req: &str| {
+        let Some((name, version)) = req.split_once("==") else { return false };
+        let pinned = match name {
+            "torch" => Some(active.torch.as_str()),
+            "torchvision" => active.torchvision.as_deref(),
+            "torchaudio" => active.torchaudio.as_deref(),
+            _ => None,
+        };
+        pinned.is_some_and(|p| {
+            public(version) == public(p) && version.split_once('+').is_none_or(|(_, label)| label == active.variant)
+        })
+    };
+    let preferred = text.lines().filter(|l| l.contains("depends on") || l.contains("requires"));
+    preferred.chain(text.lines()).find_map(|l| {
+        PULL.captures_iter(l).map(|c| c[1].replace(' ', "")).find(|r| !ours(r))
+    })
 }
 
 fn restore_plan(previous: Option<&TorchFacts>, target: &Path, manager: Manager, base: &str) -> Vec<Vec<String>> {
@@ -655,15 +1062,19 @@ fn same_build(a: Option<&TorchFacts>, b: Option<&TorchFacts>) -> bool {
     }
 }
 
-/// What to say when the previous build is in place: untouched, or restored by a rollback.
-fn previous_in_place(why: &str, previous: Option<&TorchFacts>, restored: bool) -> String {
-    let state = match (previous, restored) {
+/// The previous build's state in one sentence: untouched, or restored.
+fn previous_state(previous: Option<&TorchFacts>, restored: bool) -> String {
+    match (previous, restored) {
         (Some(p), false) => format!("Your previous build torch {} is still installed, untouched.", p.version),
         (Some(p), true) => format!("Rolled back: your previous build torch {} is installed again.", p.version),
         (None, false) => "Nothing was installed.".to_string(),
         (None, true) => "Rolled back: the torch family was removed again, as before.".to_string(),
-    };
-    format!("Stopped: {why}. {state}")
+    }
+}
+
+/// What to say when the previous build is in place: untouched, or restored by a rollback.
+fn previous_in_place(why: &str, previous: Option<&TorchFacts>, restored: bool) -> String {
+    format!("Stopped: {why}. {}", previous_state(previous, restored))
 }
 
 fn describe_installed(now: Option<&TorchFacts>) -> String {
@@ -693,5 +1104,61 @@ pub fn expectation_met(expected: Expectation, report: &SmokeReport, choice: &Cho
                 == Some(choice.variant.clone());
             report.ok && report.cuda_available && version_ok && variant_ok
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_argv_takes_the_fetched_files() {
+        let a = Acquired {
+            family: vec![
+                ("torch".into(), PathBuf::from("/wh/links/torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl")),
+                ("torchvision".into(), PathBuf::from("/wh/links/torchvision-0.20.1+cu124-cp311-cp311-linux_x86_64.whl")),
+            ],
+            links_dir: PathBuf::from("/wh/links"),
+            dependencies_fetched: true,
+            ..Acquired::default()
+        };
+        let planned: Vec<String> =
+            ["/p/python", "-m", "pip", "install", "--no-index", "--find-links", "<wheelhouse>", "torch==2.5.1+cu124", "torchvision==0.20.1+cu124"]
+                .map(String::from)
+                .to_vec();
+        let got = install_argv(&planned, &a, "https://x/whl/cu124");
+        assert_eq!(
+            got,
+            [
+                "/p/python",
+                "-m",
+                "pip",
+                "install",
+                "--no-index",
+                "--find-links",
+                "/wh/links",
+                "/wh/links/torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl",
+                "/wh/links/torchvision-0.20.1+cu124-cp311-cp311-linux_x86_64.whl"
+            ]
+        );
+        let partial = Acquired { dependencies_fetched: false, ..a };
+        let got = install_argv(&planned, &partial, "https://x/whl/cu124");
+        assert_eq!(got[4..6], ["--index-url", "https://x/whl/cu124"]);
+    }
+
+    #[test]
+    fn the_line_that_pulled_torch_back_is_named() {
+        let text = "ERROR: Cannot install -r req.txt (line 3) and torch==2.5.1+cu124 because these package versions have conflicting dependencies.\n\
+                    The conflict is caused by:\n    The user requested torch==2.5.1+cu124\n    oldlib 1.0 depends on torch==2.3.0+cpu\n";
+        let active = Choice {
+            torch: "2.5.1".into(),
+            variant: "cu124".into(),
+            index_url: String::new(),
+            manager: Manager::Pip,
+            torchvision: None,
+            torchaudio: None,
+        };
+        assert_eq!(torch_puller(text, &active).as_deref(), Some("torch==2.3.0+cpu"));
+        assert_eq!(torch_puller("ERROR: network down", &active), None);
     }
 }

@@ -1,9 +1,10 @@
-//! State-machine tests of the staged install against a simulated environment: a scripted
-//! runner that behaves like pip on a tiny world, and probes that read that world.
-//! (End-to-end tests with real pip, venvs and a local index live in tests/.)
+//! State-machine tests of the acquire-then-swap install against a simulated environment:
+//! a scripted runner that behaves like pip on a tiny world, a simulated index and stash,
+//! and probes that read that world. (End-to-end tests with real pip, venvs, a local index
+//! and injected faults live in tests/.)
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,28 +13,54 @@ use tokio_util::sync::CancellationToken;
 
 use super::engine::{InstallOptions, Installer, Probes};
 use super::log::RunLog;
-use super::{InstallEvent, Outcome};
+use super::stage::RunStage;
+use super::swap::{AcquireError, Acquired, Interrupted, Swap};
+use super::{Expectation, InstallEvent, Outcome};
 use crate::diagnose::Diagnosis;
 use crate::exec::{ExecError, ExitState, OutputLine, RunOutcome, RunSpec, Runner, Stream};
 use crate::facts::{EnvKind, Facts, Os, PythonFacts, TorchFacts};
 use crate::plan::{Choice, Fallback, Manager, PLAN_SCHEMA, Plan, Stage, Step};
 use crate::smoke::{SmokeReport, TorchInfo, VERIFY_SCHEMA};
 
+/// Everything that happened, in order, across the runner, the index and the stash.
 #[derive(Default)]
 struct World {
     installed: Option<TorchFacts>,
-    /// Pins the "index" has, e.g. "torch==2.5.1+cu124".
+    /// Builds the "index" serves, e.g. "2.5.1+cu124".
     available: BTreeSet<String>,
+    /// The index cannot be reached at all.
+    index_down: bool,
     /// Variants whose build passes the smoke test on the simulated GPU.
     gpu_runs: BTreeSet<String>,
-    /// Commands run, in order.
-    ran: Vec<Vec<String>>,
-    /// Block (until cancelled) when running a command containing this.
+    /// The moved-aside family.
+    stash: Option<TorchFacts>,
+    /// Putting the stash back fails.
+    stash_broken: bool,
+    /// Journal writes (stage) and whether it is open.
+    journal: Vec<RunStage>,
+    journal_open: bool,
+    /// A requirements step fails with this output.
+    requirements_fail: Option<String>,
+    /// Everything done, in order: commands, "fetch <build>", "stash", "put back", "forget".
+    log: Vec<String>,
+    /// Block (until cancelled) in a command or fetch containing this.
     hang_on: Option<String>,
 }
 
 #[derive(Clone, Default)]
 struct Sim(Arc<Mutex<World>>);
+
+impl Sim {
+    fn w(&self) -> std::sync::MutexGuard<'_, World> {
+        self.0.lock().unwrap()
+    }
+    fn hangs(&self, what: &str) -> bool {
+        self.w().hang_on.as_ref().is_some_and(|h| what.contains(h.as_str()))
+    }
+    fn commands(&self) -> Vec<String> {
+        self.w().log.iter().filter(|l| l.starts_with("run ")).cloned().collect()
+    }
+}
 
 fn torch(version: &str) -> TorchFacts {
     let cuda = version.split_once("+cu").map(|(_, c)| format!("{}.{}", &c[..c.len() - 1], &c[c.len() - 1..]));
@@ -49,6 +76,11 @@ fn torch(version: &str) -> TorchFacts {
     }
 }
 
+/// "/wh/torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl" for a build.
+fn wheel(build: &str) -> PathBuf {
+    PathBuf::from(format!("/wh/links/torch-{build}-cp311-cp311-linux_x86_64.whl"))
+}
+
 impl Runner for Sim {
     async fn run(
         &self,
@@ -57,12 +89,8 @@ impl Runner for Sim {
         cancel: CancellationToken,
     ) -> Result<RunOutcome, ExecError> {
         let argv = spec.argv.clone();
-        let hang = {
-            let mut w = self.0.lock().unwrap();
-            w.ran.push(argv.clone());
-            w.hang_on.as_ref().is_some_and(|h| argv.iter().any(|a| a.contains(h.as_str())))
-        };
-        if hang {
+        self.w().log.push(format!("run {}", argv.join(" ")));
+        if argv.iter().any(|a| self.hangs(a)) {
             cancel.cancelled().await;
             return Ok(RunOutcome {
                 state: ExitState::Cancelled,
@@ -71,53 +99,47 @@ impl Runner for Sim {
                 duration: Duration::ZERO,
             });
         }
-        let say = |text: &str| {
-            let lines = lines.clone();
-            let text = text.to_string();
-            async move {
-                if let Some(tx) = lines {
-                    let _ = tx.send(OutputLine { stream: Stream::Stdout, text, carriage_return: false }).await;
-                }
-            }
-        };
-        let mut w_out = String::new();
-        let (code, stderr) = {
-            let mut w = self.0.lock().unwrap();
+        let (code, out) = {
+            let mut w = self.w();
             if argv.iter().any(|a| a == "uninstall") {
                 w.installed = None;
-                w_out.push_str("Successfully uninstalled torch\n");
-                (0, String::new())
-            } else {
-                let pins: Vec<&String> = argv.iter().filter(|a| a.starts_with("torch==")).collect();
-                match pins.first() {
-                    Some(pin) if w.available.contains(pin.as_str()) => {
-                        w.installed = Some(torch(pin.trim_start_matches("torch==")));
-                        w_out.push_str(&format!(
-                            "Downloading {}-cp311-cp311-linux_x86_64.whl (812 bytes)\n",
-                            pin.replace("==", "-")
-                        ));
-                        (0, String::new())
-                    }
-                    Some(pin) => (
-                        1,
-                        format!(
-                            "ERROR: Could not find a version that satisfies the requirement {pin} (from versions: none)\nERROR: No matching distribution found for {pin}\n"
-                        ),
-                    ),
+                (0, "Successfully uninstalled torch\n".to_string())
+            } else if argv.iter().any(|a| a == "-r") {
+                match w.requirements_fail.clone() {
+                    Some(text) => (1, text),
                     None => (0, String::new()),
                 }
+            } else if let Some(file) = argv.iter().find(|a| a.ends_with(".whl")) {
+                let name = Path::new(file).file_name().unwrap().to_string_lossy().to_string();
+                let build = name.trim_start_matches("torch-").split('-').next().unwrap().to_string();
+                w.installed = Some(torch(&build));
+                (0, format!("Processing {file}\nSuccessfully installed torch-{build}\n"))
+            } else if let Some(pin) = argv.iter().find(|a| a.starts_with("torch==")) {
+                // A reinstall from the index (the old way back).
+                let build = pin.trim_start_matches("torch==").to_string();
+                if !w.index_down && w.available.contains(&build) {
+                    w.installed = Some(torch(&build));
+                    (0, String::new())
+                } else {
+                    (1, format!("ERROR: No matching distribution found for {pin}\n"))
+                }
+            } else {
+                (0, String::new())
             }
         };
-        for l in w_out.lines() {
-            say(l).await;
+        if let Some(tx) = lines {
+            for l in out.lines() {
+                let _ = tx.send(OutputLine { stream: Stream::Stdout, text: l.into(), carriage_return: false }).await;
+            }
         }
-        Ok(RunOutcome { state: ExitState::Code(code), stdout: w_out, stderr, duration: Duration::from_millis(1) })
+        let (stdout, stderr) = if code == 0 { (out, String::new()) } else { (String::new(), out) };
+        Ok(RunOutcome { state: ExitState::Code(code), stdout, stderr, duration: Duration::from_millis(1) })
     }
 }
 
 impl Probes for Sim {
-    async fn smoke(&self, _python: &Path) -> SmokeReport {
-        let w = self.0.lock().unwrap();
+    async fn smoke(&self, _python: &Path, _cancel: &CancellationToken) -> SmokeReport {
+        let w = self.w();
         let (importable, version, cuda, works) = match &w.installed {
             None => (false, None, None, false),
             Some(t) => (true, Some(t.version.clone()), t.cuda.clone(), w.gpu_runs.contains(&t.variant())),
@@ -127,38 +149,114 @@ impl Probes for Sim {
             ok: works,
             torch: TorchInfo { version, cuda },
             cuda_available: works,
-            devices: vec![],
-            checks: vec![],
-            diagnoses: vec![],
             torch_importable: importable,
             import_error: (!importable).then(|| "ModuleNotFoundError: No module named 'torch'".to_string()),
-            warnings: vec![],
-            gpu_gflops: None,
-            cpu_gflops: None,
-            cudnn: None,
             ..SmokeReport::default()
         }
     }
 
     async fn installed(&self, _python: &Path) -> Option<TorchFacts> {
-        self.0.lock().unwrap().installed.clone()
+        self.w().installed.clone()
     }
 
     fn diagnose_output(&self, _stage: crate::diagnose::Stage, text: &str) -> Vec<Diagnosis> {
         if text.contains("No matching distribution") {
-            vec![Diagnosis {
-                id: "F19".into(),
-                title: "build not found".into(),
-                explanation: String::new(),
-                fix: String::new(),
-            }]
+            vec![Diagnosis { id: "F19".into(), title: "build not found".into(), explanation: String::new(), fix: String::new() }]
         } else {
             vec![]
         }
     }
+}
 
-    fn build_unavailable(&self, text: &str) -> bool {
-        text.contains("No matching distribution")
+impl Swap for Sim {
+    type Preserved = TorchFacts;
+
+    async fn acquire(
+        &self,
+        _python: &Path,
+        choice: &Choice,
+        events: &mpsc::Sender<InstallEvent>,
+        index: usize,
+        cancel: &CancellationToken,
+    ) -> Result<Acquired, AcquireError> {
+        let build = format!("{}+{}", choice.torch, choice.variant);
+        self.w().log.push(format!("fetch {build}"));
+        if self.hangs(&build) {
+            cancel.cancelled().await;
+            return Err(AcquireError::Cancelled);
+        }
+        let (down, has) = {
+            let w = self.w();
+            (w.index_down, w.available.contains(&build))
+        };
+        if down {
+            return Err(AcquireError::Failed("could not connect to 127.0.0.1:9 (connection refused)".into()));
+        }
+        if !has {
+            return Err(AcquireError::Unavailable(format!("the index has no torch {build} for this Python")));
+        }
+        let _ = events.send(InstallEvent::Progress { index, label: format!("torch-{build}"), done: 10, total: Some(10) }).await;
+        Ok(Acquired {
+            family: vec![("torch".into(), wheel(&build))],
+            links_dir: PathBuf::from("/wh/links"),
+            dependencies_fetched: true,
+            downloaded: 10,
+            notes: vec![],
+        })
+    }
+
+    async fn preserve(&self, _python: &Path, previous: &TorchFacts) -> Result<TorchFacts, String> {
+        let mut w = self.w();
+        w.log.push("stash".into());
+        w.stash = w.installed.take();
+        Ok(previous.clone())
+    }
+
+    async fn put_back(&self, preserved: &TorchFacts) -> Result<(), String> {
+        let mut w = self.w();
+        w.log.push("put back".into());
+        if w.stash_broken {
+            return Err("rename failed: permission denied".into());
+        }
+        w.installed = w.stash.take();
+        assert_eq!(w.installed.as_ref(), Some(preserved));
+        Ok(())
+    }
+
+    async fn forget(&self, _preserved: &TorchFacts) {
+        let mut w = self.w();
+        w.log.push("forget".into());
+        w.stash = None;
+    }
+
+    async fn journal(
+        &self,
+        stage: RunStage,
+        _previous: Option<&TorchFacts>,
+        _choice: &Choice,
+        _preserved: Option<&TorchFacts>,
+    ) -> Result<(), String> {
+        let mut w = self.w();
+        w.journal.push(stage);
+        w.journal_open = true;
+        Ok(())
+    }
+
+    async fn adopt_journal(&self, _python: &Path) -> Result<Option<Interrupted<TorchFacts>>, String> {
+        let w = self.w();
+        if !w.journal_open {
+            return Ok(None);
+        }
+        Ok(Some(Interrupted {
+            stage: *w.journal.last().unwrap(),
+            previous: w.stash.clone(),
+            choice: None,
+            preserved: w.stash.clone(),
+        }))
+    }
+
+    async fn close_journal(&self) {
+        self.w().journal_open = false;
     }
 }
 
@@ -206,22 +304,19 @@ fn choice(variant: &str) -> Choice {
     }
 }
 
-fn install_step(variant: &str) -> Step {
+fn step(stage: Stage, argv: &[&str]) -> Step {
     Step {
-        stage: Stage::Install,
-        argv: vec![
-            "/env/bin/python".into(),
-            "-m".into(),
-            "pip".into(),
-            "install".into(),
-            format!("torch==2.5.1+{variant}"),
-            "--index-url".into(),
-            format!("http://127.0.0.1:9/whl/{variant}"),
-        ],
-        summary: format!("Install torch 2.5.1+{variant}"),
+        stage,
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        summary: format!("{stage:?}"),
         changes: String::new(),
         writes: vec![],
     }
+}
+
+fn install_step(variant: &str) -> Step {
+    let pin = format!("torch==2.5.1+{variant}");
+    step(Stage::Install, &["/env/bin/python", "-m", "pip", "install", "--no-index", "--find-links", "<wheelhouse>", &pin])
 }
 
 fn plan(variant: &str, fallback: Option<&str>) -> Plan {
@@ -230,19 +325,18 @@ fn plan(variant: &str, fallback: Option<&str>) -> Plan {
         choice: Some(choice(variant)),
         candidates: vec![],
         steps: vec![
-            Step {
-                stage: Stage::Uninstall,
-                argv: ["/env/bin/python", "-m", "pip", "uninstall", "-y", "torch"].map(String::from).to_vec(),
-                summary: "Uninstall torch".into(),
-                changes: String::new(),
-                writes: vec![],
-            },
+            step(Stage::Fetch, &[]),
+            step(Stage::Uninstall, &[]),
             install_step(variant),
+            step(Stage::Verify, &[]),
         ],
         nothing_to_do: false,
         warnings: vec![],
         explanation: String::new(),
-        fallback: fallback.map(|f| Fallback { choice: choice(f), steps: vec![install_step(f)] }),
+        fallback: fallback.map(|f| Fallback {
+            choice: choice(f),
+            steps: vec![step(Stage::Fetch, &[]), install_step(f), step(Stage::Verify, &[])],
+        }),
         data_source: "bundled".into(),
         data_version: String::new(),
         target_python: None,
@@ -253,7 +347,7 @@ fn plan(variant: &str, fallback: Option<&str>) -> Plan {
 fn world(available: &[&str], gpu_runs: &[&str]) -> Sim {
     let sim = Sim::default();
     {
-        let mut w = sim.0.lock().unwrap();
+        let mut w = sim.w();
         w.installed = Some(torch("2.5.1+cpu"));
         w.available = available.iter().map(|s| s.to_string()).collect();
         w.gpu_runs = gpu_runs.iter().map(|s| s.to_string()).collect();
@@ -266,13 +360,13 @@ struct Ran {
     events: Vec<InstallEvent>,
 }
 
-async fn run_with(sim: &Sim, plan: &Plan, auto_rollback: bool, cancel: CancellationToken) -> Ran {
+async fn run_with(sim: &Sim, plan: &Plan, cancel: CancellationToken) -> Ran {
     let dir = tempfile::tempdir().unwrap();
     let log = RunLog::create_in(dir.path());
-    let installer = Installer { runner: sim, probes: sim, log: &log, env: vec![] };
+    let installer = Installer { runner: sim, probes: sim, swap: sim, log: &log, env: vec![] };
     let opts = InstallOptions {
         dry_run: false,
-        auto_rollback,
+        auto_rollback: true,
         index_base: "http://127.0.0.1:9/whl".into(),
         step_timeout: None,
     };
@@ -289,142 +383,253 @@ async fn run_with(sim: &Sim, plan: &Plan, auto_rollback: bool, cancel: Cancellat
     Ran { report, events: collect.await.unwrap() }
 }
 
-#[tokio::test]
-async fn cpu_to_cuda_succeeds_with_smoke_after_each_stage() {
-    let sim = world(&["torch==2.5.1+cu124", "torch==2.5.1+cpu"], &["cu124"]);
-    let ran = run_with(&sim, &plan("cu124", Some("cu121")), true, CancellationToken::new()).await;
-    assert_eq!(ran.report.outcome, Outcome::Installed, "{}", ran.report.environment);
-    assert!(ran.report.ok);
-    assert_eq!(ran.report.installed.as_ref().unwrap().variant, "cu124");
-    assert_eq!(ran.report.previous.as_ref().unwrap().version, "2.5.1+cpu");
-    let smokes: Vec<(super::Expectation, bool)> = ran
-        .events
+fn smokes(events: &[InstallEvent]) -> Vec<(Expectation, bool)> {
+    events
         .iter()
         .filter_map(|e| match e {
             InstallEvent::Smoke { expected, met, .. } => Some((*expected, *met)),
             _ => None,
         })
-        .collect();
-    use super::Expectation::*;
-    assert_eq!(smokes, vec![(Anything, true), (TorchAbsent, true), (CudaWorks, true)]);
-    assert!(ran.events.iter().any(
-        |e| matches!(e, InstallEvent::Progress { label, .. } if label.starts_with("Downloading torch-2.5.1+cu124"))
-    ));
+        .collect()
+}
+
+fn cancel_after(ms: u64) -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        c2.cancel();
+    });
+    cancel
+}
+
+#[tokio::test]
+async fn fetches_first_then_swaps_and_commits() {
+    let sim = world(&["2.5.1+cu124", "2.5.1+cpu"], &["cu124"]);
+    let ran = run_with(&sim, &plan("cu124", Some("cu121")), CancellationToken::new()).await;
+    assert_eq!(ran.report.outcome, Outcome::Installed, "{}", ran.report.environment);
+    assert!(ran.report.ok);
+    assert_eq!(ran.report.installed.as_ref().unwrap().variant, "cu124");
+    assert_eq!(ran.report.previous.as_ref().unwrap().version, "2.5.1+cpu");
+    use Expectation::*;
+    assert_eq!(smokes(&ran.events), vec![(Anything, true), (TorchAbsent, true), (CudaWorks, true)]);
+    let w = sim.w();
+    // Every byte first, then the change; the install reads the fetched file, offline.
+    assert_eq!(w.log[0], "fetch 2.5.1+cu124");
+    assert_eq!(w.log[1], "stash");
+    assert_eq!(
+        w.log[2],
+        "run /env/bin/python -m pip install --no-index --find-links /wh/links /wh/links/torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl"
+    );
+    assert_eq!(w.log[3], "forget");
+    assert_eq!(w.log.len(), 4, "{:?}", w.log);
+    assert!(!w.journal_open, "the journal is closed after the commit");
+    assert_eq!(w.journal.first(), Some(&RunStage::Uninstall), "journaled before the first change");
+    let stages: Vec<RunStage> = match ran.events.iter().find(|e| matches!(e, InstallEvent::Stages(_))) {
+        Some(InstallEvent::Stages(s)) => s.iter().map(|s| s.stage).collect(),
+        _ => vec![],
+    };
+    assert_eq!(stages, [RunStage::Baseline, RunStage::Fetch, RunStage::Uninstall, RunStage::Install, RunStage::Verify]);
     assert!(matches!(ran.events.last(), Some(InstallEvent::Finished(_))));
 }
 
 #[tokio::test]
-async fn missing_build_falls_back_to_the_planned_fallback() {
-    let sim = world(&["torch==2.5.1+cu121", "torch==2.5.1+cpu"], &["cu121"]);
-    let ran = run_with(&sim, &plan("cu124", Some("cu121")), true, CancellationToken::new()).await;
+async fn a_build_the_index_lacks_moves_to_the_fallback_before_any_change() {
+    let sim = world(&["2.5.1+cu121", "2.5.1+cpu"], &["cu121"]);
+    let ran = run_with(&sim, &plan("cu124", Some("cu121")), CancellationToken::new()).await;
     assert_eq!(ran.report.outcome, Outcome::Installed, "{}", ran.report.environment);
     assert_eq!(ran.report.installed.as_ref().unwrap().variant, "cu121");
-    assert!(ran.report.diagnoses.iter().any(|d| d.id == "F19"));
-    assert!(ran.events.iter().any(|e| matches!(e, InstallEvent::Stages(s) if s.iter().any(|s| s.name == "fallback"))));
+    let w = sim.w();
+    assert_eq!(w.log[..3], ["fetch 2.5.1+cu124", "fetch 2.5.1+cu121", "stash"]);
+    assert!(ran.events.iter().any(|e| matches!(e, InstallEvent::Stages(s) if s.iter().any(|s| s.stage == RunStage::Fallback))));
 }
 
 #[tokio::test]
-async fn both_builds_missing_rolls_back_to_the_cpu_build_under_yes() {
-    let sim = world(&["torch==2.5.1+cpu"], &[]);
-    let ran = run_with(&sim, &plan("cu124", Some("cu121")), true, CancellationToken::new()).await;
+async fn nothing_fetchable_changes_nothing() {
+    // Neither build on the index: the old build was never touched.
+    let sim = world(&["2.5.1+cpu"], &[]);
+    let ran = run_with(&sim, &plan("cu124", Some("cu121")), CancellationToken::new()).await;
+    assert_eq!(ran.report.outcome, Outcome::Unchanged, "{}", ran.report.environment);
+    assert!(ran.report.environment.contains("still installed, untouched"), "{}", ran.report.environment);
+    let w = sim.w();
+    assert_eq!(w.installed.as_ref().unwrap().version, "2.5.1+cpu");
+    assert!(!w.log.iter().any(|l| l.starts_with("run ") || l == "stash"), "{:?}", w.log);
+    assert!(!w.journal_open);
+}
+
+#[tokio::test]
+async fn a_dead_index_changes_nothing_and_tries_no_fallback() {
+    let sim = world(&["2.5.1+cu124", "2.5.1+cu121"], &["cu124"]);
+    sim.w().index_down = true;
+    let ran = run_with(&sim, &plan("cu124", Some("cu121")), CancellationToken::new()).await;
+    assert_eq!(ran.report.outcome, Outcome::Unchanged);
+    assert!(ran.report.environment.contains("connection refused"), "{}", ran.report.environment);
+    assert_eq!(sim.w().log, ["fetch 2.5.1+cu124"]);
+    assert_eq!(sim.w().installed.as_ref().unwrap().version, "2.5.1+cpu");
+}
+
+#[tokio::test]
+async fn installed_but_not_working_tries_the_fallback_then_restores_the_stash_offline() {
+    let sim = world(&["2.5.1+cu124", "2.5.1+cu121"], &[]);
+    let ran = run_with(&sim, &plan("cu124", Some("cu121")), CancellationToken::new()).await;
     assert_eq!(ran.report.outcome, Outcome::RolledBack, "{}", ran.report.environment);
-    assert!(!ran.report.ok);
-    assert_eq!(sim.0.lock().unwrap().installed.as_ref().unwrap().version, "2.5.1+cpu");
-    let last = sim.0.lock().unwrap().ran.last().cloned().unwrap();
-    assert!(last.contains(&"torch==2.5.1+cpu".to_string()));
-    assert!(last.contains(&"http://127.0.0.1:9/whl/cpu".to_string()), "{last:?}");
+    let w = sim.w();
+    assert!(w.log.iter().any(|l| l.contains("torch-2.5.1+cu121")), "{:?}", w.log);
+    assert_eq!(w.installed.as_ref().unwrap().version, "2.5.1+cpu");
+    assert_eq!(w.log.last().map(String::as_str), Some("put back"));
+    // No reinstall from the index: the stash is the way back.
+    assert!(!w.log.iter().any(|l| l.contains("torch==2.5.1+cpu")), "{:?}", w.log);
+    assert!(!w.journal_open);
+    assert!(ran.report.restore_commands.is_empty());
 }
 
 #[tokio::test]
-async fn without_yes_a_failure_says_how_to_restore_and_changes_nothing_more() {
-    let sim = world(&["torch==2.5.1+cpu"], &[]);
-    let ran = run_with(&sim, &plan("cu124", None), false, CancellationToken::new()).await;
-    assert_eq!(ran.report.outcome, Outcome::Failed);
-    assert!(sim.0.lock().unwrap().installed.is_none());
-    let cmd = ran.report.restore_command.clone().unwrap();
-    assert_eq!(cmd[4..], ["torch==2.5.1+cpu", "--index-url", "http://127.0.0.1:9/whl/cpu"]);
-    assert!(ran.report.environment.contains("No torch is installed"), "{}", ran.report.environment);
-}
-
-#[tokio::test]
-async fn installed_but_not_working_tries_fallback_then_rolls_back() {
-    let sim = world(&["torch==2.5.1+cu124", "torch==2.5.1+cu121", "torch==2.5.1+cpu"], &[]);
-    let ran = run_with(&sim, &plan("cu124", Some("cu121")), true, CancellationToken::new()).await;
-    assert_eq!(ran.report.outcome, Outcome::RolledBack, "{}", ran.report.environment);
-    let ran_cmds = sim.0.lock().unwrap().ran.clone();
-    assert!(ran_cmds.iter().any(|c| c.contains(&"torch==2.5.1+cu121".to_string())));
-    assert_eq!(sim.0.lock().unwrap().installed.as_ref().unwrap().version, "2.5.1+cpu");
-}
-
-#[tokio::test]
-async fn failed_rollback_is_reported_as_broken_with_the_command() {
-    // The CPU build is not on the index any more: rollback cannot work.
-    let sim = world(&["torch==2.5.1+cu124"], &[]);
-    let ran = run_with(&sim, &plan("cu124", None), true, CancellationToken::new()).await;
-    assert_eq!(ran.report.outcome, Outcome::Broken, "{}", ran.report.environment);
-    assert!(ran.report.restore_command.is_some());
-}
-
-#[tokio::test]
-async fn cancel_during_install_describes_the_state() {
-    let sim = world(&["torch==2.5.1+cu124"], &["cu124"]);
-    sim.0.lock().unwrap().hang_on = Some("torch==2.5.1+cu124".into());
-    let cancel = CancellationToken::new();
-    let c2 = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        c2.cancel();
-    });
-    let ran = run_with(&sim, &plan("cu124", Some("cu121")), true, cancel).await;
+async fn cancel_during_the_install_puts_the_previous_build_back() {
+    let sim = world(&["2.5.1+cu124"], &["cu124"]);
+    sim.w().hang_on = Some("torch-2.5.1+cu124".into());
+    let ran = run_with(&sim, &plan("cu124", Some("cu121")), cancel_after(50)).await;
     assert_eq!(ran.report.outcome, Outcome::Cancelled);
-    assert!(ran.report.environment.contains("No torch is installed"), "{}", ran.report.environment);
-    assert!(ran.report.restore_command.is_some());
-    // Cancelling must not trigger the fallback or a rollback.
-    assert!(!sim.0.lock().unwrap().ran.iter().any(|c| c.contains(&"torch==2.5.1+cu121".to_string())));
+    assert!(ran.report.environment.contains("installed again"), "{}", ran.report.environment);
+    let w = sim.w();
+    assert_eq!(w.installed.as_ref().unwrap().version, "2.5.1+cpu");
+    assert!(!w.log.iter().any(|l| l.contains("cu121")), "cancel is not a reason for the fallback: {:?}", w.log);
+    assert!(!w.journal_open);
 }
 
 #[tokio::test]
-async fn uninstall_that_leaves_torch_importable_stops_before_installing() {
+async fn cancel_during_the_fetch_changes_nothing() {
+    let sim = world(&["2.5.1+cu124"], &["cu124"]);
+    sim.w().hang_on = Some("2.5.1+cu124".into());
+    let ran = run_with(&sim, &plan("cu124", None), cancel_after(50)).await;
+    assert_eq!(ran.report.outcome, Outcome::Cancelled);
+    assert!(ran.report.environment.contains("untouched"), "{}", ran.report.environment);
+    assert_eq!(sim.w().log, ["fetch 2.5.1+cu124"]);
+}
+
+#[tokio::test]
+async fn a_stash_that_cannot_go_back_is_broken_and_keeps_the_journal() {
+    let sim = world(&["2.5.1+cu124"], &[]);
+    sim.w().stash_broken = true;
+    let ran = run_with(&sim, &plan("cu124", None), CancellationToken::new()).await;
+    assert_eq!(ran.report.outcome, Outcome::Broken, "{}", ran.report.environment);
+    assert!(ran.report.environment.contains("torchup rollback"), "{}", ran.report.environment);
+    assert!(ran.report.restore_command.is_some());
+    assert!(sim.w().journal_open, "the next torchup must find the journal");
+}
+
+#[tokio::test]
+async fn rollback_finishes_what_an_interrupted_run_left() {
+    let sim = world(&["2.5.1+cu124"], &[]);
+    sim.w().stash_broken = true;
+    let _ = run_with(&sim, &plan("cu124", None), CancellationToken::new()).await;
+    sim.w().stash_broken = false;
+    let dir = tempfile::tempdir().unwrap();
+    let log = RunLog::create_in(dir.path());
+    let installer = Installer { runner: &sim, probes: &sim, swap: &sim, log: &log, env: vec![] };
+    let opts = InstallOptions { dry_run: false, auto_rollback: false, index_base: "x".into(), step_timeout: None };
+    let (tx, _rx) = mpsc::channel(1024);
+    let report =
+        installer.rollback(Path::new("/env/bin/python"), Manager::Pip, &opts, &tx, &CancellationToken::new()).await;
+    assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.environment);
+    assert_eq!(sim.w().installed.as_ref().unwrap().version, "2.5.1+cpu");
+    assert!(!sim.w().journal_open);
+    // A second rollback has nothing to do.
+    let again =
+        installer.rollback(Path::new("/env/bin/python"), Manager::Pip, &opts, &tx, &CancellationToken::new()).await;
+    assert_eq!(again.outcome, Outcome::Unchanged);
+    assert!(again.environment.contains("Nothing to roll back"), "{}", again.environment);
+}
+
+#[tokio::test]
+async fn a_failing_requirements_step_keeps_the_verified_build_and_names_the_culprit() {
+    let sim = world(&["2.5.1+cu124"], &["cu124"]);
+    sim.w().requirements_fail = Some(
+        "ERROR: Cannot install -r req.txt (line 2) because these package versions have conflicting dependencies.\n    oldlib 1.0 depends on torch==2.3.0+cpu\n"
+            .into(),
+    );
+    let mut p = plan("cu124", None);
+    p.steps.insert(3, step(Stage::Requirements, &["/env/bin/python", "-m", "pip", "install", "-r", "req.txt"]));
+    let ran = run_with(&sim, &p, CancellationToken::new()).await;
+    assert_eq!(ran.report.outcome, Outcome::RequirementsFailed, "{}", ran.report.environment);
+    assert!(ran.report.environment.contains("torch==2.3.0+cpu"), "{}", ran.report.environment);
+    let w = sim.w();
+    assert_eq!(w.installed.as_ref().unwrap().version, "2.5.1+cu124");
+    assert!(w.log.contains(&"forget".to_string()) && !w.journal_open);
+}
+
+#[tokio::test]
+async fn uninstall_that_leaves_torch_importable_puts_the_stash_back() {
     #[derive(Clone)]
     struct Shadowed(Sim);
-    impl Runner for Shadowed {
-        async fn run(
-            &self,
-            spec: RunSpec,
-            lines: Option<mpsc::Sender<OutputLine>>,
-            cancel: CancellationToken,
-        ) -> Result<RunOutcome, ExecError> {
-            let keep = self.0.0.lock().unwrap().installed.clone();
-            let out = self.0.run(spec, lines, cancel).await;
-            // A user-site copy keeps torch importable whatever pip removes.
-            self.0.0.lock().unwrap().installed = keep;
-            out
+    impl Probes for Shadowed {
+        async fn smoke(&self, python: &Path, cancel: &CancellationToken) -> SmokeReport {
+            // A user-site copy keeps torch importable whatever is moved aside.
+            let mut r = self.0.smoke(python, cancel).await;
+            r.torch_importable = true;
+            r.import_error = None;
+            r
+        }
+        async fn installed(&self, python: &Path) -> Option<TorchFacts> {
+            self.0.installed(python).await
+        }
+        fn diagnose_output(&self, stage: crate::diagnose::Stage, text: &str) -> Vec<Diagnosis> {
+            self.0.diagnose_output(stage, text)
         }
     }
-    let sim = world(&["torch==2.5.1+cu124"], &["cu124"]);
+    let sim = world(&["2.5.1+cu124"], &["cu124"]);
     let dir = tempfile::tempdir().unwrap();
     let log = RunLog::create_in(dir.path());
     let shadowed = Shadowed(sim.clone());
-    let installer = Installer { runner: &shadowed, probes: &sim, log: &log, env: vec![] };
+    let installer = Installer { runner: &sim, probes: &shadowed, swap: &sim, log: &log, env: vec![] };
     let opts = InstallOptions { dry_run: false, auto_rollback: true, index_base: "x".into(), step_timeout: None };
     let (tx, _rx) = mpsc::channel(1024);
     let report =
         installer.run(&facts(Some("2.5.1+cpu")), &plan("cu124", None), &opts, &tx, &CancellationToken::new()).await;
-    assert_eq!(report.outcome, Outcome::Unchanged, "{}", report.environment);
+    assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.environment);
     assert!(report.environment.contains("can still be imported"));
-    assert!(!sim.0.lock().unwrap().ran.iter().any(|c| c.contains(&"torch==2.5.1+cu124".to_string())));
+    assert!(!sim.commands().iter().any(|c| c.contains("cu124")), "{:?}", sim.w().log);
+    assert_eq!(sim.w().installed.as_ref().unwrap().version, "2.5.1+cpu");
 }
 
 #[tokio::test]
-async fn dry_run_runs_nothing() {
-    let sim = world(&["torch==2.5.1+cu124"], &["cu124"]);
+async fn dry_run_runs_and_fetches_nothing() {
+    let sim = world(&["2.5.1+cu124"], &["cu124"]);
     let dir = tempfile::tempdir().unwrap();
     let log = RunLog::create_in(dir.path());
-    let installer = Installer { runner: &sim, probes: &sim, log: &log, env: vec![] };
+    let installer = Installer { runner: &sim, probes: &sim, swap: &sim, log: &log, env: vec![] };
     let opts = InstallOptions { dry_run: true, auto_rollback: true, index_base: "x".into(), step_timeout: None };
     let (tx, _rx) = mpsc::channel(1024);
     let report =
         installer.run(&facts(Some("2.5.1+cpu")), &plan("cu124", None), &opts, &tx, &CancellationToken::new()).await;
     assert_eq!(report.outcome, Outcome::DryRun);
-    assert!(sim.0.lock().unwrap().ran.is_empty());
+    assert!(sim.w().log.is_empty());
+}
+
+#[tokio::test]
+async fn nothing_to_do_still_runs_the_smoke_test() {
+    let sim = world(&[], &[]);
+    sim.w().installed = Some(torch("2.5.1+cu124"));
+    let dir = tempfile::tempdir().unwrap();
+    let log = RunLog::create_in(dir.path());
+    let installer = Installer { runner: &sim, probes: &sim, swap: &sim, log: &log, env: vec![] };
+    let opts = InstallOptions { dry_run: false, auto_rollback: true, index_base: "x".into(), step_timeout: None };
+    let mut p = plan("cu124", None);
+    p.nothing_to_do = true;
+    p.choice = None;
+    let (tx, mut rx) = mpsc::channel(1024);
+    let report = installer.run(&facts(Some("2.5.1+cu124")), &p, &opts, &tx, &CancellationToken::new()).await;
+    drop(tx);
+    let mut events = Vec::new();
+    while let Some(e) = rx.recv().await {
+        events.push(e);
+    }
+    // The GPU does not run cu124 in this world: "nothing to do" is not "verified".
+    assert!(!report.ok);
+    assert_eq!(report.outcome, Outcome::Unchanged);
+    assert_eq!(smokes(&events), vec![(Expectation::CudaWorks, false)]);
+    sim.w().gpu_runs.insert("cu124".into());
+    let (tx, _rx) = mpsc::channel(1024);
+    let report = installer.run(&facts(Some("2.5.1+cu124")), &p, &opts, &tx, &CancellationToken::new()).await;
+    assert!(report.ok);
+    assert_eq!(report.outcome, Outcome::NothingToDo);
 }

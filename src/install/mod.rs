@@ -1,6 +1,8 @@
-//! Staged install: baseline smoke → record → uninstall → smoke → install → smoke →
-//! requirements → smoke, with fallback and rollback. Emits [`InstallEvent`]s that the
-//! CLI printer and the TUI render; knows nothing about either.
+//! Staged install, acquire then swap: baseline smoke → fetch every file (nothing changes)
+//! → journal → move the installed family aside → smoke → install the fetched files offline
+//! → smoke → requirements → smoke → commit, with fallback and an offline rollback from the
+//! stash. Emits [`InstallEvent`]s that the CLI printer and the TUI render; knows nothing
+//! about either.
 
 pub mod engine;
 #[cfg(test)]
@@ -10,6 +12,8 @@ pub mod probes;
 pub mod progress;
 pub mod restore;
 pub mod stage;
+pub mod real_swap;
+pub mod swap;
 
 use std::time::Duration;
 
@@ -37,8 +41,8 @@ pub enum Expectation {
 pub struct StageInfo {
     /// Position in the stage list.
     pub index: usize,
-    /// "baseline", "uninstall", "install", "requirements", "fallback", "rollback", ...
-    pub name: String,
+    /// What the stage does (its name in the list: `stage.as_str()`).
+    pub stage: stage::RunStage,
     /// One line for humans.
     pub summary: String,
 }

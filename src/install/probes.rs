@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use super::engine::Probes;
-use crate::diagnose::{self, Diagnosis, FailureKind, OsContext};
+use crate::diagnose::{self, Diagnosis, OsContext};
 use crate::exec::TokioRunner;
 use crate::facts::platform::HostEnv;
 use crate::facts::python::probe::run_probe;
@@ -59,8 +61,9 @@ fn not_run(python: &Path, why: String) -> SmokeReport {
 }
 
 impl Probes for RealProbes {
-    async fn smoke(&self, python: &Path) -> SmokeReport {
-        match crate::smoke::run(python, &self.child_env, &self.runner, self.smoke_timeout).await {
+    async fn smoke(&self, python: &Path, cancel: &CancellationToken) -> SmokeReport {
+        let run = crate::smoke::run::run_cancellable(python, &self.child_env, &self.runner, self.smoke_timeout, cancel.clone());
+        match run.await {
             Ok(mut report) => {
                 let ctx = self.ctx.clone().with_python(python.display().to_string());
                 crate::smoke::diagnoses::attach(&mut report, &ctx);
@@ -80,10 +83,5 @@ impl Probes for RealProbes {
 
     fn diagnose_output(&self, stage: diagnose::Stage, text: &str) -> Vec<Diagnosis> {
         diagnose::Rules::bundled().diagnose_text(stage, text, &self.ctx)
-    }
-
-    fn build_unavailable(&self, text: &str) -> bool {
-        diagnose::Rules::bundled().analyze_install_failure(diagnose::Stage::Install, text, &self.ctx).kind
-            == FailureKind::BuildUnavailable
     }
 }

@@ -62,6 +62,10 @@ pub struct Request {
     /// Absolute path the requirements step's constraints file is written to.
     #[serde(default)]
     pub constraints_file: Option<String>,
+    /// Absolute directory the install step reads the fetched files from (`--find-links`);
+    /// the session fills in the environment's directory in torchup's wheelhouse.
+    #[serde(default)]
+    pub links_dir: Option<String>,
 }
 
 /// The chosen build.

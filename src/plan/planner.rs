@@ -6,7 +6,7 @@ use super::check::{Assume, evaluate};
 use super::decide::{Evaluated, decide};
 use super::steps::{self, Installed};
 use super::want::want;
-use super::{Fallback, PLAN_SCHEMA, Plan, Request, Stage, Step, rows};
+use super::{Fallback, PLAN_SCHEMA, Plan, Request, rows};
 use crate::compat::available::{DataSource, IndexSnapshot};
 use crate::compat::data::CompatData;
 use crate::compat::tags::InterpreterTags;
@@ -74,16 +74,8 @@ pub fn plan(facts: &Facts, req: &Request, data: &CompatData, index: Option<&Inde
     plan.refused = d.refused.clone();
     plan.warnings.extend(d.warnings.iter().cloned());
 
-    if d.nothing_to_do
-        && let Some(p) = &facts.python
-    {
-        plan.steps.push(Step {
-            stage: Stage::Verify,
-            argv: vec![p.executable.clone(), "-c".into(), steps::VERIFY_CUDA.into()],
-            summary: "check that the installed build imports, sees the GPU and multiplies matrices on it".into(),
-            changes: "nothing".into(),
-            writes: vec![],
-        });
+    if d.nothing_to_do && facts.python.is_some() {
+        plan.steps.push(steps::verify_step(true));
     }
 
     if let Some(c) = d.chosen {

@@ -1,12 +1,14 @@
-//! The steps of a plan, as argv vectors: create a venv (PEP 668), uninstall the installed
-//! torch family, install exact pins from one index, install a requirements file under a
-//! constraints file, verify.
+//! The steps of a plan, in the order the engine runs them: create a venv (PEP 668), fetch
+//! every file of the build into torchup's wheelhouse (nothing changes yet), move the installed
+//! torch family aside (the guide's "uninstall"; kept until the new build passes), install the
+//! fetched files offline, install a requirements file under a constraints file, verify with
+//! the embedded smoke test.
 //!
 //! Always `<python> -m pip` (or `uv pip --python <python>`, or conda with `-p <prefix>`), so
-//! the install lands in the interpreter that runs the code. `--index-url` only, never
-//! `--extra-index-url` or `--trusted-host`. `--no-cache-dir` because pip's cache can hand back
-//! a previously downloaded `+cpu` or truncated wheel (failure catalog F04/F30) and a second
-//! 2.5 GB copy fills small disks (F32).
+//! the install lands in the interpreter that runs the code. The install step reads only the
+//! wheelhouse (`--no-index --find-links`): the pins are exact and come from one index, and
+//! they were fetched from it (resumable, hash-checked) before anything changed. `--index-url`
+//! only, never `--extra-index-url` or `--trusted-host`.
 
 use super::catalog::{AudioPin, Offer};
 use super::{Choice, Manager, Request, Stage, Step};
@@ -18,18 +20,9 @@ pub const DEFAULT_INDEX_URL: &str = "https://download.pytorch.org/whl";
 /// The conda channel of the guide's Option B (frozen at torch 2.5).
 pub const CONDA_CHANNEL_URL: &str = "https://conda.anaconda.org/pytorch";
 
-/// The verify step: the guide's test, as one line a user can paste too. Exits 1 unless a
-/// CUDA matmul on the GPU gives the exact answer (256·256·256 = 2^24 is exact in float32).
-pub const VERIFY_CUDA: &str = "import sys, torch; ok = torch.cuda.is_available(); \
-print('torch', torch.__version__, 'CUDA', torch.version.cuda, 'available', ok); \
-x = torch.ones(256, 256, device='cuda') if ok else None; \
-good = ok and float((x @ x).sum()) == 256.0 ** 3; \
-print('GPU', torch.cuda.get_device_name(0) if ok else None, 'matmul', 'PASSED' if good else 'FAILED'); \
-sys.exit(0 if good else 1)";
-
-/// The verify step for a CPU build.
-pub const VERIFY_CPU: &str = "import sys, torch; x = torch.ones(256, 256); good = float((x @ x).sum()) == 256.0 ** 3; \
-print('torch', torch.__version__, 'matmul', 'PASSED' if good else 'FAILED'); sys.exit(0 if good else 1)";
+/// Where the install step finds the fetched files when the request names no directory
+/// (the session fills in the real per-environment directory of the wheelhouse).
+pub const WHEELHOUSE_PLACEHOLDER: &str = "<wheelhouse>";
 
 /// Steps plus what they imply.
 #[derive(Debug, Clone, Default)]
@@ -161,49 +154,53 @@ pub fn build(facts: &Facts, req: &Request, o: &Offer<'_>, installed: &Installed,
         _ => format!("{base}/{}", o.variant),
     };
 
-    uninstall_step(&mut out, p, &python, runner, &installed);
-
     let label_list = pins.iter().map(|(n, v)| format!("{n} {v}")).collect::<Vec<_>>().join(", ");
+    let from =
+        if runner == Runner::Conda { "the pytorch and nvidia conda channels".to_string() } else { index_url.clone() };
+    let links = req.links_dir.clone().unwrap_or_else(|| WHEELHOUSE_PLACEHOLDER.to_string());
+    let pin_args = || -> Vec<String> {
+        pins.iter()
+            .map(|(n, v)| format!("{}=={v}", if runner == Runner::Conda && n == "torch" { "pytorch" } else { n.as_str() }))
+            .collect()
+    };
+    let conda_install = |extra: &str| -> Vec<String> {
+        let mut a = vec!["conda".into(), "install".into(), "-p".into(), p.prefix.clone(), "-y".into(), extra.into()];
+        a.extend(pin_args());
+        a.push(format!("pytorch-cuda={}", o.conda.clone().unwrap_or_default()));
+        a.extend(["-c".into(), "pytorch".into(), "-c".into(), "nvidia".into()]);
+        a
+    };
+
+    // Fetch: torchup's own resumable, verified download (conda: its package cache).
+    out.steps.push(Step {
+        stage: Stage::Fetch,
+        argv: if runner == Runner::Conda { conda_install("--download-only") } else { Vec::new() },
+        summary: format!("download and verify {label_list} and their dependencies from {from} (nothing changes yet)"),
+        changes: "nothing in the environment; the files go to torchup's wheelhouse".into(),
+        writes: vec![],
+    });
+
+    uninstall_step(&mut out, p, runner, &installed);
+
     let install_argv = match runner {
         Runner::Pip => {
-            let mut a = vec![python.clone(), "-m".into(), "pip".into(), "install".into(), "--no-cache-dir".into()];
-            // pip ≥ 24.1 reports download bytes to a pipe with `--progress-bar raw` (the live
-            // progress bar); a venv created by the plan has a pip of unknown version.
-            let pip = (python == p.executable).then_some(p.pip_version.as_deref()).flatten();
-            if pip.is_some_and(crate::install::progress::pip_supports_raw_progress) {
-                a.extend(["--progress-bar".into(), "raw".into()]);
-            }
-            a.extend(pins.iter().map(|(n, v)| format!("{n}=={v}")));
-            a.extend(["--index-url".into(), index_url.clone()]);
+            let mut a = vec![python.clone(), "-m".into(), "pip".into(), "install".into(), "--no-index".into()];
+            a.extend(["--find-links".into(), links.clone()]);
+            a.extend(pin_args());
             a
         }
         Runner::Uv => {
-            let mut a = vec![
-                "uv".into(),
-                "pip".into(),
-                "install".into(),
-                "--python".into(),
-                python.clone(),
-                "--no-cache".into(),
-            ];
-            a.extend(pins.iter().map(|(n, v)| format!("{n}=={v}")));
-            a.extend(["--index-url".into(), index_url.clone()]);
+            let mut a = vec!["uv".into(), "pip".into(), "install".into(), "--python".into(), python.clone()];
+            a.extend(["--no-index".into(), "--find-links".into(), links.clone()]);
+            a.extend(pin_args());
             a
         }
-        Runner::Conda => {
-            let mut a = vec!["conda".into(), "install".into(), "-p".into(), p.prefix.clone(), "-y".into()];
-            a.extend(pins.iter().map(|(n, v)| format!("{}=={v}", if n == "torch" { "pytorch" } else { n.as_str() })));
-            a.push(format!("pytorch-cuda={}", o.conda.clone().unwrap_or_default()));
-            a.extend(["-c".into(), "pytorch".into(), "-c".into(), "nvidia".into()]);
-            a
-        }
+        Runner::Conda => conda_install("--offline"),
     };
-    let from =
-        if runner == Runner::Conda { "the pytorch and nvidia conda channels".to_string() } else { index_url.clone() };
     out.steps.push(Step {
         stage: Stage::Install,
         argv: install_argv,
-        summary: format!("install {label_list} from {from}"),
+        summary: format!("install the fetched {label_list} (offline, from the verified files)"),
         changes: format!("installs {label_list}"),
         writes: vec![],
     });
@@ -212,18 +209,7 @@ pub fn build(facts: &Facts, req: &Request, o: &Offer<'_>, installed: &Installed,
         requirements_step(&mut out, facts, req, &python, runner, &pins, r);
     }
 
-    let verify = if o.cuda.is_some() { VERIFY_CUDA } else { VERIFY_CPU };
-    out.steps.push(Step {
-        stage: Stage::Verify,
-        argv: vec![python.clone(), "-c".into(), verify.into()],
-        summary: if o.cuda.is_some() {
-            "check that torch imports, sees the GPU and multiplies matrices on it".into()
-        } else {
-            "check that torch imports and computes".into()
-        },
-        changes: "nothing".into(),
-        writes: vec![],
-    });
+    out.steps.push(verify_step(o.cuda.is_some()));
 
     let pin_of = |name: &str| pins.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     out.choice = Some(Choice {
@@ -310,14 +296,15 @@ fn pins(facts: &Facts, o: &Offer<'_>, runner: Runner, warnings: &mut Vec<String>
     out
 }
 
-fn uninstall_step(out: &mut Steps, p: &PythonFacts, python: &str, runner: Runner, installed: &Installed) {
+fn uninstall_step(out: &mut Steps, p: &PythonFacts, runner: Runner, installed: &Installed) {
     if installed.members.is_empty() {
         return;
     }
     let list = installed.members.join(", ");
     let conda_can = p.env == EnvKind::Conda && p.conda_available;
-    if installed.by_conda && conda_can {
-        // conda-installed torch must leave through conda, or pip and conda fight over it.
+    if installed.by_conda && conda_can && runner == Runner::Conda {
+        // conda-installed torch leaves through conda (its revision history is the way back),
+        // or pip and conda fight over it.
         let conda_names: Vec<String> = installed
             .members
             .iter()
@@ -329,37 +316,40 @@ fn uninstall_step(out: &mut Steps, p: &PythonFacts, python: &str, runner: Runner
         out.steps.push(Step {
             stage: Stage::Uninstall,
             argv,
-            summary: format!("remove the conda-installed {}", conda_names.join(", ")),
+            summary: format!("remove the conda-installed {} (conda's revision history restores it)", conda_names.join(", ")),
             changes: format!("removes {} from the conda env", conda_names.join(", ")),
             writes: vec![],
         });
-        if installed.members.iter().any(|m| m == "xformers") {
-            out.steps.push(pip_uninstall(python, runner, &["xformers".to_string()]));
-        }
         return;
     }
     if installed.by_conda {
         out.warnings.push(format!(
-            "torch was installed by conda but conda is not available: pip may fail to remove it; if so run `conda remove -p {} pytorch` and run torchup again",
+            "torch was installed by conda: torchup moves pip's view of it aside; if the install fails with a conda conflict, run `conda remove -p {} pytorch` and run torchup again",
             p.prefix
         ));
     }
-    let mut step = pip_uninstall(python, runner, &installed.members);
-    step.summary = format!("remove the installed {list}");
-    out.steps.push(step);
+    // torchup's own work: every file the distributions' RECORDs list is renamed into a stash
+    // beside site-packages (instant, no extra space) and renamed back on any failure.
+    out.steps.push(Step {
+        stage: Stage::Uninstall,
+        argv: Vec::new(),
+        summary: format!("move the installed {list} aside (kept until the new build passes the smoke test)"),
+        changes: format!("removes {list} from the environment; the files are kept for a rollback"),
+        writes: vec![],
+    });
 }
 
-fn pip_uninstall(python: &str, runner: Runner, members: &[String]) -> Step {
-    let mut argv = match runner {
-        Runner::Uv => vec!["uv".to_string(), "pip".into(), "uninstall".into(), "--python".into(), python.to_string()],
-        _ => vec![python.to_string(), "-m".into(), "pip".into(), "uninstall".into(), "-y".into()],
-    };
-    argv.extend(members.iter().cloned());
+/// The last step: the embedded smoke test (`torchup smoke-script` prints it).
+pub fn verify_step(cuda: bool) -> Step {
     Step {
-        stage: Stage::Uninstall,
-        argv,
-        summary: format!("remove the installed {}", members.join(", ")),
-        changes: format!("removes {}", members.join(", ")),
+        stage: Stage::Verify,
+        argv: Vec::new(),
+        summary: if cuda {
+            "run torchup's GPU smoke test (`torchup smoke-script` prints it): import, CUDA build, GPU architecture, a matmul on the GPU compared with the CPU".into()
+        } else {
+            "run torchup's smoke test (`torchup smoke-script` prints it): import and compute".into()
+        },
+        changes: "nothing; the moved-aside previous build is deleted once it passes".into(),
         writes: vec![],
     }
 }

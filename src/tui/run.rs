@@ -125,7 +125,7 @@ impl RunData {
     }
 
     fn stage_name(&self, index: usize) -> String {
-        self.stages.iter().find(|s| s.info.index == index).map(|s| s.info.name.clone()).unwrap_or_default()
+        self.stages.iter().find(|s| s.info.index == index).map(|s| s.info.stage.as_str().to_string()).unwrap_or_default()
     }
 }
 
@@ -143,13 +143,13 @@ pub(crate) fn apply(app: &mut App, event: InstallEvent) -> Vec<Effect> {
     };
     match event {
         InstallEvent::Stages(list) => {
-            if list.iter().any(|s| s.name == "fallback") {
+            if list.iter().any(|s| s.stage == crate::install::stage::RunStage::Fallback) {
                 run.fallback_tried = true;
             }
             let old = std::mem::take(&mut run.stages);
             run.stages = list
                 .into_iter()
-                .map(|info| match old.iter().find(|s| s.info.index == info.index && s.info.name == info.name) {
+                .map(|info| match old.iter().find(|s| s.info.index == info.index && s.info.stage == info.stage) {
                     Some(prev) => StageView { info, ..prev.clone() },
                     None => StageView { info, state: StageState::Pending, smoke: None, diagnoses: vec![] },
                 })
@@ -361,7 +361,7 @@ fn render_stages(app: &App, run: &RunData, frame: &mut Frame, area: Rect) {
             StageState::Done { ok: false, elapsed } => (g.cross.to_string(), t.bad(), text::duration(elapsed)),
         };
         let name_w = w.saturating_sub(3 + time.len() + 1);
-        let name = text::truncate(&s.info.name, name_w, g.ellipsis);
+        let name = text::truncate(s.info.stage.as_str(), name_w, g.ellipsis);
         lines.push(Line::from(vec![
             Span::styled(format!(" {mark} "), style),
             Span::styled(

@@ -10,6 +10,7 @@ pub mod probes;
 pub mod progress;
 pub mod restore;
 pub mod stage;
+pub mod stash;
 
 use std::time::Duration;
 

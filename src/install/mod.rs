@@ -5,6 +5,8 @@
 pub mod engine;
 #[cfg(test)]
 mod engine_tests;
+pub mod journal;
+pub mod lock;
 pub mod log;
 pub mod probes;
 pub mod progress;

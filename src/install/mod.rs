@@ -7,12 +7,15 @@
 pub mod engine;
 #[cfg(test)]
 mod engine_tests;
+pub mod journal;
+pub mod lock;
 pub mod log;
 pub mod probes;
 pub mod progress;
 pub mod restore;
 pub mod stage;
 pub mod real_swap;
+pub mod stash;
 pub mod swap;
 
 use std::time::Duration;

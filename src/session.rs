@@ -17,7 +17,9 @@ use crate::facts::platform::{HostEnv, Platform};
 use crate::install::engine::{InstallOptions, Installer};
 use crate::install::log::RunLog;
 use crate::install::probes::RealProbes;
-use crate::install::real_swap::RealSwap;
+use crate::compat::tags::InterpreterTags;
+use crate::fetch::{FetchOptions, NetConfig};
+use crate::install::real_swap::{RealSwap, SwapSettings};
 use crate::plan::{Plan, Request};
 use crate::smoke::verify::VerifyOptions;
 
@@ -102,12 +104,37 @@ impl Session {
     /// Everything a staged install (or rollback) needs on this machine: the real probes
     /// (diagnosing for `ctx`, usually `OsContext::from_facts`), a fresh run log in the
     /// state directory and the options.
-    pub fn install_kit(&self, ctx: OsContext, dry_run: bool, auto_rollback: bool) -> InstallKit {
+    pub fn install_kit(&self, ctx: OsContext, facts: Option<&Facts>, dry_run: bool, auto_rollback: bool) -> InstallKit {
         InstallKit {
             probes: RealProbes::new(self.platform.os, self.env.clone(), self.cwd.clone(), ctx),
-            swap: RealSwap,
+            swap: RealSwap::new(self.swap_settings(facts)),
             log: RunLog::create_in(&crate::paths::log_dir_in(&self.state_dir)),
             options: InstallOptions { dry_run, auto_rollback, index_base: self.index_url.clone(), step_timeout: None },
+        }
+    }
+
+    /// What fetching, the stash and the journal need, for the target described by `facts`.
+    pub fn swap_settings(&self, facts: Option<&Facts>) -> SwapSettings {
+        let python = facts.and_then(|f| f.python.as_ref());
+        let prefix = python.map(|p| PathBuf::from(&p.prefix));
+        SwapSettings {
+            state_dir: self.state_dir.clone(),
+            index_base: self.index_url.clone(),
+            offline: self.offline,
+            index_cache: Some(self.cache_dir.join("index")),
+            wheelhouse: self.cache_dir.join("wheelhouse"),
+            tags: facts.and_then(|f| {
+                let p = f.python.as_ref()?;
+                InterpreterTags::from_python(p, f.os, &f.arch).ok()
+            }),
+            os: self.platform.os,
+            python: python.map(|p| PathBuf::from(&p.executable)),
+            net: NetConfig::from_pip(self.platform.os, &self.env, prefix.as_deref()),
+            prefix,
+            pip_version: python.and_then(|p| p.pip_version.clone()),
+            fetch: FetchOptions::default(),
+            child_env: Vec::new(),
+            command: std::env::args().collect::<Vec<_>>().join(" "),
         }
     }
 

@@ -99,7 +99,7 @@ async fn execute(
     dry_run: bool,
     interactive: bool,
 ) -> InstallReport {
-    let kit = session.install_kit(crate::diagnose::OsContext::from_facts(facts), dry_run, yes);
+    let kit = session.install_kit(crate::diagnose::OsContext::from_facts(facts), Some(facts), dry_run, yes);
     let installer = kit.installer();
     let opts = &kit.options;
     let cancel = CancellationToken::new();

@@ -44,6 +44,8 @@ impl<W: Write> Printer<W> {
 
     pub fn event(&mut self, ev: &InstallEvent) {
         match ev {
+            // The gauge line follows `Progress`; per-file events only go to the log.
+            InstallEvent::Fetch { .. } => {}
             InstallEvent::Stages(s) => self.stages = s.clone(),
             InstallEvent::StageStarted { index } => {
                 self.stage_started = Some(Instant::now());

@@ -144,7 +144,7 @@ impl WizardEngine {
             // The wizard starts one run at a time; a leftover one must not keep going.
             cancel.cancel();
         }
-        let kit = self.session.install_kit(ctx, dry_run, false);
+        let kit = self.session.install_kit(ctx, self.facts.as_ref(), dry_run, false);
         let cancel = CancellationToken::new();
         let tx = tx.clone();
         let (etx, mut erx) = mpsc::channel::<InstallEvent>(EVENT_BUFFER);

@@ -64,6 +64,11 @@ pub enum InstallEvent {
         stream: Stream,
         text: String,
     },
+    /// A download event of torchup's fetcher (per file: started, bytes, retry, verified).
+    Fetch {
+        index: usize,
+        event: crate::fetch::FetchEvent,
+    },
     /// A download or phase progress update.
     Progress {
         index: usize,

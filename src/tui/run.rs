@@ -142,6 +142,8 @@ pub(crate) fn apply(app: &mut App, event: InstallEvent) -> Vec<Effect> {
         return vec![];
     };
     match event {
+        // The Run screen's gauge follows `Progress` (the engine aggregates the files).
+        InstallEvent::Fetch { .. } => {}
         InstallEvent::Stages(list) => {
             if list.iter().any(|s| s.stage == crate::install::stage::RunStage::Fallback) {
                 run.fallback_tried = true;

@@ -24,6 +24,10 @@ fn main() -> ExitCode {
         }
     };
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    // Every command that looks at or changes an environment names an unfinished install.
+    if matches!(cli.command, None | Some(Command::Verify { .. } | Command::Doctor { .. })) {
+        cli::interrupted::print_notices(&torchup::paths::state_dir());
+    }
     let result = runtime.block_on(async {
         match cli.command {
             None if interactive => cli::wizard::run(&cli.global, None).await,
@@ -32,8 +36,16 @@ fn main() -> ExitCode {
             Some(Command::Plan { json, facts, choice }) => {
                 cli::plan::run(&cli.global, json, facts.as_deref(), &choice).await
             }
-            Some(Command::Install { yes, dry_run, json, choice }) => {
-                cli::install::run(&cli.global, yes, dry_run, json, &choice, interactive).await
+            Some(Command::Install { yes, dry_run, json, resume, wait, connections, choice }) => {
+                let flags = cli::install::InstallFlags { yes, dry_run, json, resume, wait, connections };
+                cli::install::run(&cli.global, &flags, &choice, interactive).await
+            }
+            Some(Command::Rollback { yes, json, wait }) => {
+                cli::interrupted::rollback(&cli.global, yes, json, wait, interactive).await
+            }
+            Some(Command::SmokeScript) => {
+                print!("{}", torchup::smoke::SMOKE_TEST_PY);
+                Ok(Exit::Ok)
             }
             Some(Command::Verify { json }) if interactive && !json => {
                 cli::wizard::run(&cli.global, Some(cli::wizard::StartAt::Verify)).await

@@ -73,9 +73,32 @@ pub enum Command {
         dry_run: bool,
         #[arg(long)]
         json: bool,
+        /// Finish an install that was interrupted (its journal): put the previous build back,
+        /// then install again from the already fetched files
+        #[arg(long)]
+        resume: bool,
+        /// Wait for another torchup changing this environment instead of stopping
+        #[arg(long)]
+        wait: bool,
+        /// Connections per big file while downloading (ranged segments; 1 = one stream)
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=16))]
+        connections: u16,
         #[command(flatten)]
         choice: ChoiceArgs,
     },
+    /// Put back the build an interrupted install moved aside (from its journal; no network)
+    Rollback {
+        /// Do not ask
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+        /// Wait for another torchup changing this environment instead of stopping
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Print the embedded smoke test that `verify` and every install stage run
+    SmokeScript,
     /// Run the GPU smoke test now and compare with the last saved result
     Verify {
         #[arg(long)]

@@ -13,26 +13,79 @@ use super::install_printer::Printer;
 use super::output::print_json;
 use super::{ChoiceArgs, CliError, Exit, GlobalArgs};
 use crate::facts::Facts;
+use crate::install::journal::Journal;
 use crate::install::{InstallEvent, InstallReport, Outcome};
 use crate::plan::Plan;
 use crate::session::Session;
 use crate::shell::Shell;
 
-pub async fn run(
-    g: &GlobalArgs,
-    yes: bool,
-    dry_run: bool,
-    json: bool,
-    c: &ChoiceArgs,
-    interactive: bool,
-) -> Result<Exit, CliError> {
+/// `torchup install`'s own flags.
+#[derive(Debug, Clone, Default)]
+pub struct InstallFlags {
+    pub yes: bool,
+    pub dry_run: bool,
+    pub json: bool,
+    /// Finish an interrupted install (its journal).
+    pub resume: bool,
+    /// Wait for another torchup on this environment.
+    pub wait: bool,
+    /// Connections per big file.
+    pub connections: u16,
+}
+
+pub async fn run(g: &GlobalArgs, f: &InstallFlags, c: &ChoiceArgs, interactive: bool) -> Result<Exit, CliError> {
+    let (yes, dry_run, json) = (f.yes, f.dry_run, f.json);
     let session = super::session(g)?;
     let gathered = session.detect().await;
     if let Some(e) = gathered.python_error {
         return Err(CliError::environment(e.to_string()));
     }
     let facts = gathered.facts;
-    let req = super::plan::request_from(g, c, &session.cwd, &session.constraints_file())?;
+    let prefix = facts.python.as_ref().map(|p| std::path::PathBuf::from(&p.prefix));
+
+    // One torchup per environment; an interrupted run is finished or undone first.
+    let _lock = match (&prefix, dry_run) {
+        (Some(p), false) => Some(super::interrupted::lock(&session.state_dir, p, f.wait).await?),
+        _ => None,
+    };
+    let mut c = c.clone();
+    if let Some(p) = &prefix {
+        let journal = Journal::load(&session.state_dir, p).map_err(|e| CliError::failed(e.to_string()))?;
+        match journal {
+            Some(j) if !f.resume && !dry_run => {
+                return stop_before_changes(json, &facts, j.describe());
+            }
+            Some(j) if f.resume => {
+                eprintln!("torchup: resuming: {}", j.describe());
+                if let Some(choice) = &j.choice
+                    && c.variant == "auto"
+                    && c.torch.is_none()
+                {
+                    c.variant = choice.variant.clone();
+                    c.torch = Some(choice.torch.clone());
+                    c.manager = choice.manager.as_str().to_string();
+                }
+                let python = if j.python.as_os_str().is_empty() { None } else { Some(j.python.clone()) };
+                let manager = j.choice.as_ref().map(|c| c.manager).unwrap_or_default();
+                let back = put_back(&session, &facts, python, manager).await;
+                if back.outcome != Outcome::RolledBack {
+                    if json {
+                        print_json(&back)?;
+                    } else {
+                        print_summary(&back, Shell::detect(facts.os, &session.env));
+                    }
+                    return Ok(Exit::Failed);
+                }
+                eprintln!("torchup: the previous build is back; installing again from the fetched files");
+            }
+            None if f.resume => eprintln!("torchup: no interrupted install to resume here; installing as planned"),
+            _ => {}
+        }
+    }
+    // The facts may have changed (a resume put the previous build back).
+    let facts = if f.resume { session.detect().await.facts } else { facts };
+
+    let req = super::plan::request_from(g, &c, &session.cwd, &session.constraints_file())?;
     let (plan, note) = session.plan(&facts, &req).await.map_err(CliError::environment)?;
     if let Some(note) = note {
         eprintln!("torchup: {note}");
@@ -67,7 +120,7 @@ pub async fn run(
         }
     }
 
-    let report = execute(&session, &facts, &plan, yes, dry_run, interactive).await;
+    let report = execute(&session, &facts, &plan, f).await;
     if json {
         print_json(&report)?;
     } else {
@@ -77,6 +130,26 @@ pub async fn run(
         Outcome::Installed | Outcome::NothingToDo | Outcome::DryRun => Exit::Ok,
         _ => Exit::Failed,
     })
+}
+
+/// Put back what an interrupted run moved aside (`install --resume`'s first half).
+async fn put_back(
+    session: &Session,
+    facts: &Facts,
+    python: Option<std::path::PathBuf>,
+    manager: crate::plan::Manager,
+) -> InstallReport {
+    let target = python
+        .or_else(|| facts.python.as_ref().map(|p| std::path::PathBuf::from(&p.executable)))
+        .unwrap_or_default();
+    let kit = session.install_kit(crate::diagnose::OsContext::from_facts(facts), Some(facts), false, true);
+    let cancel = cancel_on_signals();
+    let (tx, rx) = mpsc::channel::<InstallEvent>(512);
+    let printer = spawn_printer(rx);
+    let report = kit.installer().rollback(&target, manager, &kit.options, &tx, &cancel).await;
+    drop(tx);
+    let _ = printer.await;
+    report
 }
 
 /// End before anything changed: one line on stderr, and with `--json` still one report.
@@ -89,39 +162,36 @@ fn stop_before_changes(json: bool, facts: &Facts, why: String) -> Result<Exit, C
     Ok(Exit::Failed)
 }
 
-/// Run the plan with live progress; offer the rollback on a terminal when it was not
-/// automatic.
-async fn execute(
-    session: &Session,
-    facts: &Facts,
-    plan: &Plan,
-    yes: bool,
-    dry_run: bool,
-    interactive: bool,
-) -> InstallReport {
-    let kit = session.install_kit(crate::diagnose::OsContext::from_facts(facts), Some(facts), dry_run, yes);
-    let installer = kit.installer();
-    let opts = &kit.options;
+/// The cancel token of a command that changes the environment: Ctrl-C (and, where the
+/// platform has them, SIGTERM and SIGHUP) cancel it; the engine then puts the previous
+/// build back before it returns.
+pub fn cancel_on_signals() -> CancellationToken {
     let cancel = CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
-    let ctrl_c = tokio::spawn(async move {
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ntorchup: stopping (Ctrl-C)…");
-            on_ctrl_c.cancel();
+            let _ = writeln!(std::io::stderr(), "\ntorchup: stopping (Ctrl-C)…");
+            on_signal.cancel();
         }
     });
+    cancel
+}
 
+/// Run the plan with live progress.
+async fn execute(session: &Session, facts: &Facts, plan: &Plan, f: &InstallFlags) -> InstallReport {
+    let mut kit = session.install_kit(crate::diagnose::OsContext::from_facts(facts), Some(facts), f.dry_run, f.yes);
+    kit.swap.set_connections(f.connections as usize);
+    let installer = kit.installer();
+    let cancel = cancel_on_signals();
     let (tx, rx) = mpsc::channel::<InstallEvent>(512);
     let printer = spawn_printer(rx);
-    let report = installer.run(facts, plan, opts, &tx, &cancel).await;
-    let _ = interactive;
+    let report = installer.run(facts, plan, &kit.options, &tx, &cancel).await;
     drop(tx);
     let _ = printer.await;
-    ctrl_c.abort();
     report
 }
 
-fn spawn_printer(mut rx: mpsc::Receiver<InstallEvent>) -> tokio::task::JoinHandle<()> {
+pub(crate) fn spawn_printer(mut rx: mpsc::Receiver<InstallEvent>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let live = std::io::stderr().is_terminal();
         let mut printer = Printer::new(std::io::stderr(), live);
@@ -132,7 +202,7 @@ fn spawn_printer(mut rx: mpsc::Receiver<InstallEvent>) -> tokio::task::JoinHandl
 }
 
 /// Ask on stderr, read a line from stdin.
-fn confirm(question: &str, default: bool) -> bool {
+pub(crate) fn confirm(question: &str, default: bool) -> bool {
     eprint!("{question}");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
@@ -147,7 +217,7 @@ fn confirm(question: &str, default: bool) -> bool {
 }
 
 /// The end of a run, for humans (stderr is for progress; this goes to stdout).
-fn print_summary(report: &InstallReport, shell: Shell) {
+pub(crate) fn print_summary(report: &InstallReport, shell: Shell) {
     println!();
     let head = match report.outcome {
         Outcome::Installed => "Installed and verified.",

@@ -7,6 +7,7 @@ pub mod detect;
 pub mod doctor;
 pub mod install;
 pub mod install_printer;
+pub mod interrupted;
 pub mod logging;
 pub mod output;
 pub mod plan;

@@ -672,7 +672,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
     }
 
     async fn journal(&self, run: &mut Run<'_, S>, stage: RunStage, active: &Choice) -> Result<(), Stop> {
-        match self.swap.journal(stage, run.previous.as_ref(), active, run.preserved.as_ref()).await {
+        match self.swap.journal(&run.target, stage, run.previous.as_ref(), active, run.preserved.as_ref()).await {
             Ok(()) => {
                 run.journaled = true;
                 Ok(())

@@ -231,6 +231,7 @@ impl Swap for Sim {
 
     async fn journal(
         &self,
+        _python: &Path,
         stage: RunStage,
         _previous: Option<&TorchFacts>,
         _choice: &Choice,

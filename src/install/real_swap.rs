@@ -70,6 +70,11 @@ impl RealSwap {
         RealSwap { settings, journal: Mutex::new(None), fetcher: std::sync::OnceLock::new() }
     }
 
+    /// Connections per big file (`--connections`); before the first fetch.
+    pub fn set_connections(&mut self, n: usize) {
+        self.settings.fetch.connections = n.max(1);
+    }
+
     pub fn settings(&self) -> &SwapSettings {
         &self.settings
     }
@@ -356,6 +361,7 @@ impl Swap for RealSwap {
 
     async fn journal(
         &self,
+        python: &Path,
         stage: RunStage,
         previous: Option<&TorchFacts>,
         choice: &Choice,
@@ -365,11 +371,10 @@ impl Swap for RealSwap {
         match guard.as_mut() {
             Some(j) => j.update_stage(stage).map_err(|e| e.to_string()),
             None => {
-                let python = self.settings.python.clone().unwrap_or_default();
                 let info = RunInfo {
                     command: self.settings.command.clone(),
-                    prefix: self.prefix_of(&python),
-                    python,
+                    prefix: self.prefix_of(python),
+                    python: python.to_path_buf(),
                     previous: previous.cloned(),
                     choice: Some(choice.clone()),
                 };

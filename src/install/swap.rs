@@ -97,6 +97,7 @@ pub trait Swap: Send + Sync {
     /// so a killed run is noticed by the next command).
     fn journal(
         &self,
+        python: &Path,
         stage: RunStage,
         previous: Option<&TorchFacts>,
         choice: &Choice,

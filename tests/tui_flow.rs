@@ -198,7 +198,7 @@ async fn a_blocking_check_holds_proceed_until_the_recheck_is_clear() {
 }
 
 #[tokio::test]
-async fn failed_install_rollback_from_the_result_screen() {
+async fn failed_fetch_changes_nothing_and_offers_the_fallback() {
     let mut install = events_until_download();
     install.extend(events_fail_hash());
     let keys = vec![
@@ -209,9 +209,9 @@ async fn failed_install_rollback_from_the_result_screen() {
         key(KeyCode::Char('q')),
     ];
     let o = drive(Mode::Wizard, install, keys).await;
-    // Enter on the result screen takes the first action: roll back.
-    assert_eq!(kinds(&o.seen), vec!["detect", "plan", "preflight", "install", "rollback"]);
-    assert!(o.screen.contains("Your previous build is back."), "{}", o.screen);
+    // Nothing changed (the download failed before the swap): no rollback is offered, and
+    // Enter on the result screen takes the first action: the planned fallback.
+    assert_eq!(kinds(&o.seen), vec!["detect", "plan", "preflight", "install", "install"]);
 }
 
 #[tokio::test]

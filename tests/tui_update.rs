@@ -275,10 +275,10 @@ fn run_tracks_stages_smoke_progress_and_finishes_on_result() {
     h.at(11.0);
     h.events(events_until_download());
     let run = h.app.run.as_ref().expect("a run");
-    assert_eq!(run.stages.len(), 3);
+    assert_eq!(run.stages.len(), 5);
     assert!(matches!(run.stages[0].state, StageState::Done { ok: true, .. }));
-    assert!(run.stages[1].smoke.as_ref().is_some_and(|s| s.met));
-    assert!(matches!(run.stages[2].state, StageState::Running { .. }));
+    assert!(run.stages[0].smoke.as_ref().is_some_and(|s| s.met));
+    assert!(matches!(run.stages[1].state, StageState::Running { .. }), "the fetch runs");
     // Progress 12.4 MB each second: the rate comes from the clock.
     for (i, ev) in download_progress(4).into_iter().enumerate() {
         h.at(12.0 + i as f64);
@@ -329,7 +329,8 @@ fn esc_during_an_install_cancels_but_stays() {
     assert_eq!(h.key(KeyCode::Enter), vec![Effect::Cancel]);
     assert!(h.send(Msg::Install(InstallEvent::Finished(Box::new(report_cancelled())))).is_empty());
     assert_eq!(screen_name(&h.app.screen), "result");
-    assert_eq!(actions(&h.app)[0], ResultAction::Rollback);
+    // Cancelled during the download: nothing changed, nothing to roll back.
+    assert!(!actions(&h.app).contains(&ResultAction::Rollback));
 }
 
 #[test]
@@ -352,25 +353,29 @@ fn ctrl_c_cancels_then_quits() {
 }
 
 #[test]
-fn a_failed_install_offers_rollback_then_the_fallback() {
+fn a_failed_fetch_changes_nothing_and_offers_the_fallback() {
     let mut h = Harness::wizard();
     h.go_run();
     h.events(events_until_download());
     h.events(events_fail_hash());
     assert_eq!(screen_name(&h.app.screen), "result");
     let run = h.app.run.as_ref().expect("run");
-    assert!(matches!(run.stages[2].state, StageState::Done { ok: false, .. }));
-    assert_eq!(run.stages[2].diagnoses[0].id, "F30");
+    assert!(matches!(run.stages[1].state, StageState::Done { ok: false, .. }));
+    assert_eq!(run.stages[1].diagnoses[0].id, "F30");
     assert_eq!(
         actions(&h.app),
-        vec![
-            ResultAction::Rollback,
-            ResultAction::RetryFallback,
-            ResultAction::OpenLog,
-            ResultAction::ShowLog,
-            ResultAction::Quit
-        ]
+        vec![ResultAction::RetryFallback, ResultAction::OpenLog, ResultAction::ShowLog, ResultAction::Quit]
     );
+}
+
+#[test]
+fn a_build_left_moved_aside_offers_rollback_then_the_fallback() {
+    let mut h = Harness::wizard();
+    h.go_run();
+    h.events(events_until_download());
+    h.send(Msg::Install(InstallEvent::Finished(Box::new(report_broken()))));
+    assert_eq!(screen_name(&h.app.screen), "result");
+    assert_eq!(actions(&h.app)[0], ResultAction::Rollback);
     assert_eq!(h.ch('o'), vec![Effect::OpenLog(LOG.into())]);
     assert_eq!(
         h.ch('b'),
@@ -394,7 +399,11 @@ fn the_fallback_is_not_offered_twice() {
     let mut ev = events_until_download();
     ev.push(InstallEvent::Stages({
         let mut s = stage_list();
-        s.push(torchup::install::StageInfo { index: 3, name: "fallback".into(), summary: "cu126".into() });
+        s.push(torchup::install::StageInfo {
+            index: 5,
+            stage: torchup::install::stage::RunStage::Fallback,
+            summary: "cu126".into(),
+        });
         s
     }));
     h.events(ev);

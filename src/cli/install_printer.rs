@@ -16,6 +16,8 @@ pub struct Printer<W: Write> {
     stage_started: Option<Instant>,
     download: Option<DownloadRate>,
     status_shown: bool,
+    /// Off a terminal: the download and the tenth last logged.
+    logged_tenth: Option<(String, u8)>,
 }
 
 /// Rate over the current download.
@@ -27,7 +29,7 @@ struct DownloadRate {
 impl<W: Write> Printer<W> {
     /// `live`: stderr is a terminal, so a redrawn status line is fine.
     pub fn new(out: W, live: bool) -> Self {
-        Printer { out, live, stages: Vec::new(), stage_started: None, download: None, status_shown: false }
+        Printer { out, live, stages: Vec::new(), stage_started: None, download: None, status_shown: false, logged_tenth: None }
     }
 
     fn clear_status(&mut self) {
@@ -94,8 +96,15 @@ impl<W: Write> Printer<W> {
     }
 
     fn progress(&mut self, label: &str, done: u64, total: Option<u64>) {
-        // Off a terminal pip's own lines are printed as they come; a status line adds nothing.
+        // Off a terminal: one line per tenth of the download, for logs.
         if !self.live {
+            let Some(total) = total.filter(|t| *t > 0) else { return };
+            let tenth = (done.min(total) * 10 / total) as u8;
+            let (last_label, last_tenth) = self.logged_tenth.clone().unwrap_or_default();
+            if last_label != label || tenth > last_tenth {
+                self.logged_tenth = Some((label.to_string(), tenth));
+                let _ = writeln!(self.out, "      {label}: {}% ({} of {})", tenth * 10, human_bytes(done), human_bytes(total));
+            }
             return;
         }
         let now = Instant::now();

@@ -20,7 +20,7 @@ use crate::compat::index::{IndexClient, IndexOptions, PageFailure};
 use crate::compat::tags::{InterpreterTags, compatible_files};
 use crate::exec::{RunSpec, Runner, TokioRunner};
 use crate::facts::{Os, TorchFacts};
-use crate::fetch::{FetchError, FetchEvent, FetchItem, FetchOptions, FetchProgress, Fetched, Fetcher, NetConfig, Wheelhouse, human_bytes, link_dir};
+use crate::fetch::{FetchError, FetchEvent, FetchItem, FetchOptions, FetchProgress, Fetched, Fetcher, NetConfig, Wheelhouse, link_dir};
 use crate::plan::Choice;
 
 /// pip learned `--report` in 22.2.
@@ -474,23 +474,12 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// "torch 2.5.1 cu124: 1.2 GB of 2.5 GB at 4.1 MB/s, 5 min left".
+/// The gauge's title: stable while the download runs, so front ends compute the rate and
+/// ETA from the bytes ("Downloading torch 2.5.1 cu124 (3 files)").
 fn gauge_label(what: &str, p: &FetchProgress) -> String {
-    let mut s = format!("Downloading {what}: {}", human_bytes(p.done()));
-    if let Some(t) = p.total() {
-        s.push_str(&format!(" of {}", human_bytes(t)));
-    }
-    if let Some(r) = p.rate().filter(|r| *r > 0.0) {
-        s.push_str(&format!(" at {}/s", human_bytes(r as u64)));
-    }
-    if let Some(eta) = p.eta() {
-        let secs = eta.as_secs();
-        s.push_str(&if secs >= 90 { format!(", {} min left", secs.div_ceil(60)) } else { format!(", {secs} s left") });
-    }
-    if p.all_finished() {
-        s = format!("Fetched {what}: {}", human_bytes(p.done()));
-    }
-    s
+    let n = p.files().count();
+    let files = if n == 1 { String::new() } else { format!(" ({n} files)") };
+    format!("Downloading {what}{files}")
 }
 
 #[cfg(test)]

@@ -78,12 +78,13 @@ pub fn actions(app: &App) -> Vec<ResultAction> {
     match r.outcome {
         Outcome::DryRun => a.push(ResultAction::RunForReal),
         // The environment changed and the previous build is not back: that comes first.
-        Outcome::Failed | Outcome::Broken | Outcome::Cancelled => {
+        Outcome::Failed | Outcome::Broken => {
             a.push(ResultAction::Rollback);
             if fallback && r.outcome == Outcome::Failed {
                 a.push(ResultAction::RetryFallback);
             }
         }
+        Outcome::Cancelled if !r.restore_commands.is_empty() => a.push(ResultAction::Rollback),
         Outcome::Unchanged | Outcome::RolledBack if fallback => a.push(ResultAction::RetryFallback),
         _ => {}
     }

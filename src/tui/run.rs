@@ -174,11 +174,14 @@ pub(crate) fn apply(app: &mut App, event: InstallEvent) -> Vec<Effect> {
             run.log.push(kind, &text);
         }
         InstallEvent::Progress { index, label, done, total } => {
-            let same = run.download.as_ref().is_some_and(|d| d.index == index && d.label == label && done >= d.done);
+            // One download per stage: the label may change with every update (bytes, rate),
+            // and a fetch of several files only grows.
+            let same = run.download.as_ref().is_some_and(|d| d.index == index && done >= d.done);
             if !same {
-                run.download = Some(Download { index, label, done, total, samples: VecDeque::new() });
+                run.download = Some(Download { index, label: label.clone(), done, total, samples: VecDeque::new() });
             }
             if let Some(d) = run.download.as_mut() {
+                d.label = label;
                 d.done = done;
                 d.total = total;
                 d.samples.push_back((now, done));

@@ -451,15 +451,24 @@ fn stages(names: &[(&str, &str)]) -> Vec<StageInfo> {
     names
         .iter()
         .enumerate()
-        .map(|(index, (n, s))| StageInfo { index, name: n.to_string(), summary: s.to_string() })
+        .map(|(index, (n, s))| StageInfo {
+            index,
+            stage: serde_json::from_value(serde_json::Value::String(n.to_string())).expect("a stage name"),
+            summary: s.to_string(),
+        })
         .collect()
 }
 
 pub fn stage_list() -> Vec<StageInfo> {
     stages(&[
         ("baseline", r"Smoke test of what is installed now (C:\Users\mei\cyberpuppy\.venv\Scripts\python.exe)"),
-        ("uninstall", "Remove the CPU build (torch 2.5.1+cpu and its companions)"),
-        ("install", "Install torch 2.9.1 + cu130 from one index, exact pins"),
+        (
+            "fetch",
+            "download and verify torch 2.9.1+cu130, torchvision 0.24.1+cu130 and their dependencies from https://download.pytorch.org/whl/cu130 (nothing changes yet)",
+        ),
+        ("uninstall", "move the installed torch, torchvision, torchaudio aside (kept until the new build passes the smoke test)"),
+        ("install", "install the fetched torch 2.9.1+cu130, torchvision 0.24.1+cu130 (offline, from the verified files)"),
+        ("verify", "run torchup's GPU smoke test (`torchup smoke-script` prints it): import, CUDA build, GPU architecture, a matmul on the GPU compared with the CPU"),
     ])
 }
 
@@ -481,53 +490,26 @@ pub fn previous() -> Option<TorchFacts> {
 
 /// Events up to the middle of the 2.5 GB download (progress in flight).
 pub fn events_until_download() -> Vec<InstallEvent> {
-    let mut ev = vec![
+    vec![
         InstallEvent::Stages(stage_list()),
         InstallEvent::StageStarted { index: 0 },
         InstallEvent::StageFinished { index: 0, ok: true, elapsed: secs(2.4) },
         InstallEvent::Smoke { index: 0, expected: Expectation::Anything, met: true, report: Box::new(smoke_cpu()) },
         InstallEvent::StageStarted { index: 1 },
-        line(1, "Found existing installation: torch 2.5.1+cpu"),
-        line(1, "Uninstalling torch-2.5.1+cpu:"),
-        line(1, "  Successfully uninstalled torch-2.5.1+cpu"),
-        line(1, "Found existing installation: torchvision 0.20.1+cpu"),
-        line(1, "Uninstalling torchvision-0.20.1+cpu:"),
-        line(1, "  Successfully uninstalled torchvision-0.20.1+cpu"),
-        line(1, "Found existing installation: torchaudio 2.5.1+cpu"),
-        line(1, "Uninstalling torchaudio-2.5.1+cpu:"),
-        line(1, "  Successfully uninstalled torchaudio-2.5.1+cpu"),
-        InstallEvent::StageFinished { index: 1, ok: true, elapsed: secs(6.8) },
-        InstallEvent::Smoke {
-            index: 1,
-            expected: Expectation::TorchAbsent,
-            met: true,
-            report: Box::new(smoke_absent()),
-        },
-        InstallEvent::StageStarted { index: 2 },
-        line(2, "Looking in indexes: https://download.pytorch.org/whl/cu130"),
-        line(2, "Collecting torch==2.9.1+cu130"),
-        line(
-            2,
-            "  Downloading https://download.pytorch.org/whl/cu130/torch-2.9.1%2Bcu130-cp311-cp311-win_amd64.whl (2510.2 MB)",
-        ),
-    ];
-    ev.push(InstallEvent::Progress {
-        index: 2,
-        label: "Downloading torch-2.9.1+cu130-cp311-cp311-win_amd64.whl".into(),
-        done: 0,
-        total: Some(2_510_200_000),
-    });
-    ev
+        InstallEvent::Progress { index: 1, label: DOWNLOAD.into(), done: 0, total: Some(2_517_600_000) },
+    ]
 }
+
+const DOWNLOAD: &str = "Downloading torch 2.9.1 cu130 (2 files)";
 
 /// The progress events of the download, to be delivered `spacing` apart.
 pub fn download_progress(steps: u64) -> Vec<InstallEvent> {
     (1..=steps)
         .map(|i| InstallEvent::Progress {
-            index: 2,
-            label: "Downloading torch-2.9.1+cu130-cp311-cp311-win_amd64.whl".into(),
+            index: 1,
+            label: DOWNLOAD.into(),
             done: i * 12_400_000,
-            total: Some(2_510_200_000),
+            total: Some(2_517_600_000),
         })
         .collect()
 }
@@ -548,18 +530,27 @@ pub fn report_installed() -> InstallReport {
     }
 }
 
-/// The rest of a successful run after the download.
+/// The rest of a successful run after the download: the swap takes seconds.
 pub fn events_finish_ok() -> Vec<InstallEvent> {
     vec![
-        line(2, "Collecting torchvision==0.24.1+cu130"),
-        line(
-            2,
-            "  Downloading https://download.pytorch.org/whl/cu130/torchvision-0.24.1%2Bcu130-cp311-cp311-win_amd64.whl (7.4 MB)",
-        ),
-        line(2, "Installing collected packages: torch, torchvision, torchaudio"),
-        line(2, "Successfully installed torch-2.9.1+cu130 torchaudio-2.9.1+cu130 torchvision-0.24.1+cu130"),
-        InstallEvent::StageFinished { index: 2, ok: true, elapsed: secs(252.0) },
-        InstallEvent::Smoke { index: 2, expected: Expectation::CudaWorks, met: true, report: Box::new(smoke_ok()) },
+        InstallEvent::StageFinished { index: 1, ok: true, elapsed: secs(612.0) },
+        InstallEvent::StageStarted { index: 2 },
+        InstallEvent::StageFinished { index: 2, ok: true, elapsed: secs(0.2) },
+        InstallEvent::Smoke {
+            index: 2,
+            expected: Expectation::TorchAbsent,
+            met: true,
+            report: Box::new(smoke_absent()),
+        },
+        InstallEvent::StageStarted { index: 3 },
+        line(3, r"Looking in links: C:\Users\mei\AppData\Local\torchup\cache\wheelhouse\links\venv-4cd5172e33caecb6"),
+        line(3, r"Processing c:\users\mei\appdata\local\torchup\cache\wheelhouse\links\venv-4cd5172e33caecb6\torch-2.9.1+cu130-cp311-cp311-win_amd64.whl"),
+        line(3, "Installing collected packages: torch, torchvision"),
+        line(3, "Successfully installed torch-2.9.1+cu130 torchvision-0.24.1+cu130"),
+        InstallEvent::StageFinished { index: 3, ok: true, elapsed: secs(38.0) },
+        InstallEvent::Smoke { index: 3, expected: Expectation::CudaWorks, met: true, report: Box::new(smoke_ok()) },
+        InstallEvent::StageStarted { index: 4 },
+        InstallEvent::StageFinished { index: 4, ok: true, elapsed: secs(0.3) },
         InstallEvent::Finished(Box::new(report_installed())),
     ]
 }
@@ -568,27 +559,19 @@ pub fn f30() -> Diagnosis {
     Diagnosis {
         id: "F30".into(),
         title: "The download was cut short (hash mismatch)".into(),
-        explanation: "pip received 2.31 GB of the 2.51 GB wheel: the connection dropped and the partial file failed its sha256 check.".into(),
-        fix: "Retry on a steadier connection; torchup already passes --no-cache-dir. On a bad link, download the .whl with a resumable downloader and install the file.".into(),
+        explanation: "The 2.51 GB wheel failed its sha256 check twice: the connection or a proxy altered it.".into(),
+        fix: "Run torchup install again: it resumes the download and checks every byte; on a bad link pass --connections 1.".into(),
     }
 }
 
-/// A run whose download fails its hash check: stopped, not rolled back (the wizard offers it).
+/// A run whose download fails its hash check twice: stopped before any change.
 pub fn events_fail_hash() -> Vec<InstallEvent> {
     vec![
-        err_line(
-            2,
-            "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. If you have updated the package versions, please update the hashes.",
+        InstallEvent::StageFinished { index: 1, ok: false, elapsed: secs(231.0) },
+        InstallEvent::Diagnosis { index: 1, diagnosis: f30() },
+        InstallEvent::Notice(
+            "Stopped: torch 2.9.1 cu130 could not be fetched: torch-2.9.1+cu130-cp311-cp311-win_amd64.whl does not match the index's sha256 (downloaded twice).".into(),
         ),
-        err_line(
-            2,
-            "    torch==2.9.1+cu130 from https://download.pytorch.org/whl/cu130/torch-2.9.1%2Bcu130-cp311-cp311-win_amd64.whl:",
-        ),
-        err_line(2, "        Expected sha256 5b1d2e0c8f0f6c0e9a3d4b6a7c8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f901"),
-        err_line(2, "             Got        0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d"),
-        InstallEvent::StageFinished { index: 2, ok: false, elapsed: secs(231.0) },
-        InstallEvent::Diagnosis { index: 2, diagnosis: f30() },
-        InstallEvent::Notice("Stopped: the install step failed.".into()),
         InstallEvent::Finished(Box::new(report_failed())),
     ]
 }
@@ -610,14 +593,13 @@ pub fn restore_argv() -> Vec<String> {
 pub fn report_failed() -> InstallReport {
     InstallReport {
         ok: false,
-        outcome: Outcome::Failed,
+        outcome: Outcome::Unchanged,
         installed: None,
-        environment: "Stopped: the install step failed. torch is not installed now (torch 2.5.1+cpu was removed)."
-            .into(),
-        restore_command: Some(restore_argv()),
-        restore_commands: vec![restore_argv()],
+        environment: "Stopped: torch 2.9.1 cu130 could not be fetched: torch-2.9.1+cu130-cp311-cp311-win_amd64.whl does not match the index's sha256 (downloaded twice). Your previous build torch 2.5.1+cpu is still installed, untouched.".into(),
+        restore_command: None,
+        restore_commands: vec![],
         diagnoses: vec![f30()],
-        smoke: Some(smoke_absent()),
+        smoke: Some(smoke_cpu()),
         ..report_installed()
     }
 }
@@ -635,20 +617,26 @@ pub fn report_rolled_back() -> InstallReport {
     }
 }
 
-pub fn report_broken() -> InstallReport {
+/// Cancelled during the download: nothing had changed.
+pub fn report_cancelled() -> InstallReport {
     InstallReport {
-        outcome: Outcome::Broken,
-        environment: "The previous build could not be reinstalled: torch is not installed now.".into(),
+        outcome: Outcome::Cancelled,
+        environment: "Cancelled. Your previous build torch 2.5.1+cpu is still installed, untouched.".into(),
+        diagnoses: vec![],
         ..report_failed()
     }
 }
 
-pub fn report_cancelled() -> InstallReport {
+/// The moved-aside build could not be put back (a locked file): the journal stays and the
+/// wizard offers the rollback first.
+pub fn report_broken() -> InstallReport {
     InstallReport {
-        outcome: Outcome::Cancelled,
-        environment: "Cancelled during the install step: torch is not installed now (torch 2.5.1+cpu was removed)."
-            .into(),
+        outcome: Outcome::Broken,
+        environment: "Stopped: torch 2.9.1 cu130 was installed but the GPU smoke test failed. The previous build was not restored (a file is in use); No torch is installed in this environment now. Its files are kept: run `torchup rollback` to put them back, or use the command below.".into(),
+        restore_command: Some(restore_argv()),
+        restore_commands: vec![restore_argv()],
         diagnoses: vec![],
+        smoke: Some(smoke_absent()),
         ..report_failed()
     }
 }
@@ -666,11 +654,11 @@ pub fn report_dry_run() -> InstallReport {
 
 pub fn rollback_events() -> Vec<InstallEvent> {
     vec![
-        InstallEvent::Stages(stages(&[("rollback", "Reinstall the previous build torch 2.5.1+cpu")])),
+        InstallEvent::Stages(stages(&[("rollback", "put the previous build torch 2.5.1+cpu back")])),
         InstallEvent::StageStarted { index: 0 },
-        line(0, "Looking in indexes: https://download.pytorch.org/whl/cpu"),
-        line(0, "Successfully installed torch-2.5.1+cpu torchaudio-2.5.1+cpu torchvision-0.20.1+cpu"),
-        InstallEvent::StageFinished { index: 0, ok: true, elapsed: secs(48.0) },
+        line(0, "Found existing installation: torch 2.9.1+cu130"),
+        line(0, "  Successfully uninstalled torch-2.9.1+cu130"),
+        InstallEvent::StageFinished { index: 0, ok: true, elapsed: secs(1.2) },
         InstallEvent::Finished(Box::new(report_rolled_back())),
     ]
 }

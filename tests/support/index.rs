@@ -35,6 +35,11 @@ pub enum Fault {
     Garbage,
     /// 302 to this location (a path on this server, or a full URL).
     Redirect(String),
+    /// Serve normally but close the connection after this many body bytes (a server dying
+    /// mid-file, a dropped Wi-Fi).
+    CloseAfter(usize),
+    /// Serve normally at this many bytes per second (a slow link; signals land mid-file).
+    Throttle(u64),
 }
 
 #[derive(Debug)]
@@ -177,13 +182,37 @@ fn serve(shared: &Shared, mut sock: TcpStream) {
     }
     let head = String::from_utf8_lossy(&head);
     let url = head.lines().next().and_then(|l| l.split(' ').nth(1)).unwrap_or("/").to_string();
-    let reply = handle(shared, &url);
-    let _ = send(&mut sock, reply);
+    let range = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        if !k.trim().eq_ignore_ascii_case("range") {
+            return None;
+        }
+        let spec = v.trim().strip_prefix("bytes=")?;
+        let (a, b) = spec.split_once('-')?;
+        Some((a.trim().parse::<usize>().ok()?, b.trim().parse::<usize>().ok()))
+    });
+    let (reply, pace) = handle(shared, &url);
+    let reply = match (reply, range) {
+        (Reply::Bytes { status: 200, content_type, body }, Some((start, end))) if start < body.len() => {
+            let end = end.map(|e| e.min(body.len() - 1)).unwrap_or(body.len() - 1);
+            let total = body.len();
+            Reply::Partial { content_type, body: body[start..=end].to_vec(), start, total }
+        }
+        (r, _) => r,
+    };
+    let _ = send(&mut sock, reply, pace, &shared.stop);
     let _ = sock.flush();
     let _ = sock.shutdown(std::net::Shutdown::Both);
 }
 
-fn handle(shared: &Shared, url: &str) -> Reply {
+/// How the body goes out: at once, or limited (bytes per second, bytes before closing).
+#[derive(Debug, Clone, Copy, Default)]
+struct Pace {
+    bytes_per_sec: Option<u64>,
+    close_after: Option<usize>,
+}
+
+fn handle(shared: &Shared, url: &str) -> (Reply, Pace) {
     let raw = url.to_string();
     let path = percent_decode(raw.split(['?', '#']).next().unwrap_or(""));
     lock(&shared.requests).push(path.clone());
@@ -203,7 +232,9 @@ fn handle(shared: &Shared, url: &str) -> Reply {
         found
     };
     let normal = || route(shared, &path);
-    match fault {
+    let reply = match fault {
+        Some(Fault::CloseAfter(n)) => return (normal(), Pace { close_after: Some(n), ..Pace::default() }),
+        Some(Fault::Throttle(bps)) => return (normal(), Pace { bytes_per_sec: Some(bps.max(1)), ..Pace::default() }),
         None => normal(),
         Some(Fault::NotFound) => text(404, "Not Found"),
         Some(Fault::ServerError) => text(500, "Internal Server Error"),
@@ -224,11 +255,14 @@ fn handle(shared: &Shared, url: &str) -> Reply {
             Reply::Bytes { status: 200, content_type: "application/octet-stream", body: junk }
         }
         Some(Fault::Redirect(to)) => Reply::Redirect(to),
-    }
+    };
+    (reply, Pace::default())
 }
 
 enum Reply {
     Bytes { status: u16, content_type: &'static str, body: Vec<u8> },
+    /// 206: `body` is bytes `start..` of a `total`-byte file.
+    Partial { content_type: &'static str, body: Vec<u8>, start: usize, total: usize },
     Redirect(String),
 }
 
@@ -240,13 +274,21 @@ fn html(body: String) -> Reply {
     Reply::Bytes { status: 200, content_type: "text/html", body: body.into_bytes() }
 }
 
-fn send(sock: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
+fn send(sock: &mut TcpStream, reply: Reply, pace: Pace, stop: &AtomicBool) -> std::io::Result<()> {
     let (status, extra, body) = match reply {
-        Reply::Bytes { status, content_type, body } => (status, format!("Content-Type: {content_type}\r\n"), body),
+        Reply::Bytes { status, content_type, body } => {
+            let ranges = if content_type == "application/octet-stream" { "Accept-Ranges: bytes\r\n" } else { "" };
+            (status, format!("Content-Type: {content_type}\r\n{ranges}"), body)
+        }
+        Reply::Partial { content_type, body, start, total } => {
+            let end = start + body.len().saturating_sub(1);
+            (206, format!("Content-Type: {content_type}\r\nAccept-Ranges: bytes\r\nContent-Range: bytes {start}-{end}/{total}\r\n"), body)
+        }
         Reply::Redirect(to) => (302, format!("Location: {to}\r\n"), Vec::new()),
     };
     let reason = match status {
         200 => "OK",
+        206 => "Partial Content",
         302 => "Found",
         404 => "Not Found",
         500 => "Internal Server Error",
@@ -255,7 +297,18 @@ fn send(sock: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
     let head =
         format!("HTTP/1.1 {status} {reason}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n", body.len());
     sock.write_all(head.as_bytes())?;
-    sock.write_all(&body)
+    let limit = pace.close_after.unwrap_or(body.len()).min(body.len());
+    let Some(bps) = pace.bytes_per_sec else { return sock.write_all(&body[..limit]) };
+    // Paced: a chunk every 50 ms, so a second holds `bps` bytes.
+    let chunk = ((bps / 20).max(1)) as usize;
+    let mut sent = 0;
+    while sent < limit && !stop.load(Ordering::SeqCst) {
+        let n = chunk.min(limit - sent);
+        sock.write_all(&body[sent..sent + n])?;
+        sent += n;
+        thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// The normal answer for `path`.

@@ -4,6 +4,7 @@
 
 mod lines;
 mod process;
+pub mod supervise;
 
 pub use lines::LineSplitter;
 pub use process::{TokioRunner, kill_tree};

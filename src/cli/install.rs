@@ -102,13 +102,21 @@ async fn execute(
     let kit = session.install_kit(crate::diagnose::OsContext::from_facts(facts), dry_run, yes);
     let installer = kit.installer();
     let opts = &kit.options;
-    let cancel = CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ntorchup: stopping (Ctrl-C)…");
-            on_ctrl_c.cancel();
-        }
+    // SIGINT, SIGTERM and SIGHUP (Ctrl-C, Ctrl-Break) all cancel the run the same way: the
+    // children's trees stop and the engine restores what it moved aside.
+    let mut signals = super::signals();
+    let cancel = signals.as_ref().map(|s| s.token()).unwrap_or_else(CancellationToken::new);
+    let announce = signals.take().map(|mut s| {
+        tokio::spawn(async move {
+            if let Some(sig) = s.next().await
+                && !sig.terminal_gone()
+            {
+                // The terminal may be gone (EIO/EPIPE): never panic on a write.
+                let _ = writeln!(std::io::stderr(), "\ntorchup: stopping ({})…", sig.describe());
+            }
+            // Keep listening (and so cancelling) until the run ends.
+            while s.next().await.is_some() {}
+        })
     });
 
     let (tx, rx) = mpsc::channel::<InstallEvent>(512);
@@ -138,7 +146,9 @@ async fn execute(
     }
     drop(tx);
     let _ = printer.await;
-    ctrl_c.abort();
+    if let Some(task) = announce {
+        task.abort();
+    }
     report
 }
 
@@ -169,7 +179,9 @@ fn confirm(question: &str, default: bool) -> bool {
 
 /// The end of a run, for humans (stderr is for progress; this goes to stdout).
 fn print_summary(report: &InstallReport, shell: Shell) {
-    println!();
+    // After a hangup the terminal is gone: writes fail with EIO/EPIPE and are dropped.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out);
     let head = match report.outcome {
         Outcome::Installed => "Installed and verified.",
         Outcome::NothingToDo => "Nothing to do.",
@@ -181,28 +193,28 @@ fn print_summary(report: &InstallReport, shell: Shell) {
         Outcome::Cancelled => "Cancelled.",
         Outcome::RequirementsFailed => "Installed, but the requirements step failed.",
     };
-    println!("{head}");
-    println!("{}", report.environment);
+    let _ = writeln!(out, "{head}");
+    let _ = writeln!(out, "{}", report.environment);
     if let Some(smoke) = &report.smoke
         && report.outcome == Outcome::Installed
     {
         for line in crate::smoke::render::guide_lines(smoke) {
-            println!("  {}", line.text);
+            let _ = writeln!(out, "  {}", line.text);
         }
     }
     for d in &report.diagnoses {
-        println!("  ! {} {}", d.id, d.title);
+        let _ = writeln!(out, "  ! {} {}", d.id, d.title);
         if !d.fix.is_empty() {
-            println!("    fix: {}", d.fix);
+            let _ = writeln!(out, "    fix: {}", d.fix);
         }
     }
     if !report.restore_commands.is_empty() {
-        println!("To restore the previous build:");
+        let _ = writeln!(out, "To restore the previous build:");
         for argv in &report.restore_commands {
-            println!("  {}", shell.render(argv));
+            let _ = writeln!(out, "  {}", shell.render(argv));
         }
     }
     if let Some(log) = &report.log_path {
-        println!("Full log: {log}");
+        let _ = writeln!(out, "Full log: {log}");
     }
 }

@@ -4,6 +4,7 @@
 
 mod lines;
 mod process;
+pub mod signals;
 pub mod supervise;
 
 pub use lines::LineSplitter;

@@ -63,7 +63,9 @@ fn build_command(spec: &RunSpec) -> Result<(Command, bool), ExecError> {
     cmd.stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        // A supervisor must get SIGTERM on drop (see TreeGuard), never tokio's SIGKILL, or
+        // it could not take its tree down.
+        .kill_on_drop(supervisor.is_none());
     #[cfg(unix)]
     cmd.process_group(0);
     #[cfg(target_os = "linux")]
@@ -170,6 +172,8 @@ async fn run_child(
     let started = Instant::now();
     let mut child = spawn(cmd).await.map_err(|source| ExecError::Spawn { program: program.clone(), source })?;
     let pid = child.id();
+    // Dropped before the child ended (an aborted task, a cancelled future): stop the tree.
+    let mut guard = TreeGuard { pid, supervised, armed: true };
 
     if let (Some(bytes), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
         // Write in a task so a child that does not read cannot block us.
@@ -198,10 +202,30 @@ async fn run_child(
         }
     };
 
+    guard.armed = false;
     // Grandchildren may hold the pipes open after the child exits; do not wait forever.
     let stdout = join_pump(out_task).await;
     let stderr = join_pump(err_task).await;
     Ok(RunOutcome { state, stdout, stderr, duration: started.elapsed() })
+}
+
+/// Stops a child's tree when the future running it is dropped mid-run: a supervisor gets
+/// SIGTERM (it kills its tree and exits), a direct child's group gets SIGKILL.
+struct TreeGuard {
+    pid: Option<u32>,
+    supervised: bool,
+    armed: bool,
+}
+
+impl Drop for TreeGuard {
+    fn drop(&mut self) {
+        let (true, Some(pid)) = (self.armed, self.pid) else { return };
+        if self.supervised {
+            terminate_tree(pid);
+        } else {
+            kill_tree(pid);
+        }
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {

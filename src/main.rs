@@ -58,7 +58,9 @@ fn main() -> ExitCode {
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
-            eprintln!("torchup: {e}");
+            // The terminal may be gone (SIGHUP): a failed write must not panic.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "torchup: {e}");
             ExitCode::from(e.exit as u8)
         }
     }

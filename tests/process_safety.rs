@@ -152,7 +152,8 @@ async fn leftovers_of_a_finished_command_are_stopped_and_its_status_kept() {
     let out = TokioRunner.run(RunSpec::new(["sh", "-c", "kill -9 $$"]), None, CancellationToken::new()).await.unwrap();
     assert_eq!(out.state, ExitState::Signal);
 
-    let out = TokioRunner.run(RunSpec::new(["cat"]).stdin("piped through"), None, CancellationToken::new()).await.unwrap();
+    let out =
+        TokioRunner.run(RunSpec::new(["cat"]).stdin("piped through"), None, CancellationToken::new()).await.unwrap();
     assert_eq!(out.stdout, "piped through");
 }
 

@@ -7,7 +7,6 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::install_printer::Printer;
 use super::output::print_json;
@@ -105,7 +104,7 @@ async fn execute(
     // SIGINT, SIGTERM and SIGHUP (Ctrl-C, Ctrl-Break) all cancel the run the same way: the
     // children's trees stop and the engine restores what it moved aside.
     let mut signals = super::signals();
-    let cancel = signals.as_ref().map(|s| s.token()).unwrap_or_else(CancellationToken::new);
+    let cancel = signals.as_ref().map(|s| s.token()).unwrap_or_default();
     let announce = signals.take().map(|mut s| {
         tokio::spawn(async move {
             if let Some(sig) = s.next().await

@@ -238,3 +238,20 @@ fn wait_queues_behind_the_holder() {
     killer.join().unwrap();
     let _ = helper.wait();
 }
+
+#[tokio::test]
+async fn dropping_a_running_child_stops_its_tree() {
+    // The wizard aborts its verify task on Ctrl-C: the runner's future is dropped mid-run.
+    enable_supervisor();
+    let marker = unique("abort");
+    let spec = tree_script().env(TREE_VAR, &marker);
+    let task = tokio::spawn(async move { TokioRunner.run(spec, None, CancellationToken::new()).await });
+    let start = Instant::now();
+    while tree_members(&marker).len() < 5 {
+        assert!(start.elapsed() < Duration::from_secs(20), "the tree never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    task.abort();
+    let _ = task.await;
+    wait_for("the dropped child's tree to die", 10, || tree_members(&marker).is_empty());
+}

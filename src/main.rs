@@ -7,6 +7,15 @@ use clap::Parser;
 use torchup::cli::{self, Cli, Command, Exit};
 
 fn main() -> ExitCode {
+    // `torchup __torchup-supervise <pid> -- argv…`: this process is a child's supervisor.
+    if let Some(code) = torchup::exec::supervise::run_if_requested() {
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
+    // No child outlives torchup: children run through the supervisor (Linux) or inside a
+    // kill-on-close job (Windows).
+    if let Ok(exe) = std::env::current_exe() {
+        torchup::exec::supervise::enable(exe);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -61,7 +70,9 @@ fn main() -> ExitCode {
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
-            eprintln!("torchup: {e}");
+            // The terminal may be gone (SIGHUP): a failed write must not panic.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "torchup: {e}");
             ExitCode::from(e.exit as u8)
         }
     }

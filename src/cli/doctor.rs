@@ -15,6 +15,7 @@ use super::output::{color_enabled, print_json};
 use super::verify::{paint, verify_error};
 use super::{CliError, Exit, GlobalArgs};
 use crate::exec::TokioRunner;
+use crate::exec::signals::Signals;
 use crate::facts::python::PythonError;
 use crate::smoke::doctor::{CudaStack, DOCTOR_SCHEMA, DoctorReport, render_doctor};
 use crate::smoke::verify::{VerifyError, verify};
@@ -25,11 +26,16 @@ use crate::smoke::{self, History};
 pub async fn collect(g: &GlobalArgs) -> Result<DoctorReport, CliError> {
     let session = super::session(g)?;
     let history = History::in_dir(&session.state_dir);
-    let opts = session.verify_options();
+    let signals = super::signals();
+    let mut opts = session.verify_options();
+    opts.cancel = signals.as_ref().map(Signals::token).unwrap_or_default();
     let (gathered, verified) = tokio::join!(session.detect(), verify(&opts, &history, &TokioRunner));
     let (verification, verify_error_text) = match verified {
         Ok(v) => (Some(v), None),
         Err(e @ VerifyError::Python(PythonError::Explicit { .. })) => return Err(verify_error(e)),
+        Err(e @ VerifyError::Smoke(crate::smoke::run::SmokeError::Cancelled)) => {
+            return Err(super::verify::cancelled_or(e, &signals));
+        }
         Err(e) => (None, Some(e.to_string())),
     };
     let facts = gathered.facts;

@@ -162,17 +162,22 @@ fn stop_before_changes(json: bool, facts: &Facts, why: String) -> Result<Exit, C
     Ok(Exit::Failed)
 }
 
-/// The cancel token of a command that changes the environment: Ctrl-C (and, where the
-/// platform has them, SIGTERM and SIGHUP) cancel it; the engine then puts the previous
-/// build back before it returns.
+/// The cancel token of a command that changes the environment: SIGINT, SIGTERM and
+/// SIGHUP (Ctrl-C, Ctrl-Break) all cancel it the same way — the children's trees stop and
+/// the engine puts back what it moved aside before it returns. The listener lives until
+/// the token is dropped by the runtime's end.
 pub fn cancel_on_signals() -> CancellationToken {
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
+    let Some(mut s) = super::signals() else { return CancellationToken::new() };
+    let cancel = s.token();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = writeln!(std::io::stderr(), "\ntorchup: stopping (Ctrl-C)…");
-            on_signal.cancel();
+        if let Some(sig) = s.next().await
+            && !sig.terminal_gone()
+        {
+            // The terminal may be gone (EIO/EPIPE): never panic on a write.
+            let _ = writeln!(std::io::stderr(), "\ntorchup: stopping ({})…", sig.describe());
         }
+        // Keep listening (and so cancelling) until the command ends.
+        while s.next().await.is_some() {}
     });
     cancel
 }
@@ -218,7 +223,9 @@ pub(crate) fn confirm(question: &str, default: bool) -> bool {
 
 /// The end of a run, for humans (stderr is for progress; this goes to stdout).
 pub(crate) fn print_summary(report: &InstallReport, shell: Shell) {
-    println!();
+    // After a hangup the terminal is gone: writes fail with EIO/EPIPE and are dropped.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out);
     let head = match report.outcome {
         Outcome::Installed => "Installed and verified.",
         Outcome::NothingToDo => "Nothing to do.",
@@ -230,28 +237,28 @@ pub(crate) fn print_summary(report: &InstallReport, shell: Shell) {
         Outcome::Cancelled => "Cancelled.",
         Outcome::RequirementsFailed => "Installed, but the requirements step failed.",
     };
-    println!("{head}");
-    println!("{}", report.environment);
+    let _ = writeln!(out, "{head}");
+    let _ = writeln!(out, "{}", report.environment);
     if let Some(smoke) = &report.smoke
         && report.outcome == Outcome::Installed
     {
         for line in crate::smoke::render::guide_lines(smoke) {
-            println!("  {}", line.text);
+            let _ = writeln!(out, "  {}", line.text);
         }
     }
     for d in &report.diagnoses {
-        println!("  ! {} {}", d.id, d.title);
+        let _ = writeln!(out, "  ! {} {}", d.id, d.title);
         if !d.fix.is_empty() {
-            println!("    fix: {}", d.fix);
+            let _ = writeln!(out, "    fix: {}", d.fix);
         }
     }
     if !report.restore_commands.is_empty() {
-        println!("To restore the previous build:");
+        let _ = writeln!(out, "To restore the previous build:");
         for argv in &report.restore_commands {
-            println!("  {}", shell.render(argv));
+            let _ = writeln!(out, "  {}", shell.render(argv));
         }
     }
     if let Some(log) = &report.log_path {
-        println!("Full log: {log}");
+        let _ = writeln!(out, "Full log: {log}");
     }
 }

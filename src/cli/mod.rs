@@ -55,3 +55,16 @@ pub fn session(g: &GlobalArgs) -> Result<crate::session::Session, CliError> {
     crate::session::Session::for_host(g.python.clone(), &g.index_url, g.offline)
         .map_err(|e| CliError::environment(e.to_string()))
 }
+
+/// The command's signal listeners (SIGINT/SIGTERM/SIGHUP; Ctrl-C/Ctrl-Break). None only if
+/// the runtime refused them (logged): the command then runs without a cancel path, as the
+/// default signal actions still stop it and the supervisor stops its children.
+pub fn signals() -> Option<crate::exec::signals::Signals> {
+    match crate::exec::signals::Signals::install() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for signals");
+            None
+        }
+    }
+}

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::output::{color_enabled, print_json};
 use super::{CliError, Exit, GlobalArgs};
 use crate::exec::TokioRunner;
+use crate::exec::signals::Signals;
 use crate::facts::Driver;
 use crate::facts::python::PythonError;
 use crate::smoke::render::Comparison;
@@ -45,6 +46,16 @@ pub fn verify_error(e: VerifyError) -> CliError {
     }
 }
 
+/// A verify error, or a cancellation named by its signal ("cancelled (Ctrl-C)").
+pub fn cancelled_or(e: VerifyError, signals: &Option<Signals>) -> CliError {
+    match (&e, signals.as_ref().and_then(Signals::received)) {
+        (VerifyError::Smoke(crate::smoke::run::SmokeError::Cancelled), Some(sig)) => {
+            CliError::failed(format!("cancelled ({}); the smoke test was stopped", sig.describe()))
+        }
+        _ => verify_error(e),
+    }
+}
+
 /// ANSI styling of a line by tone.
 pub fn paint(line: &Line, color: bool) -> String {
     if !color || line.text.is_empty() {
@@ -64,7 +75,10 @@ pub fn paint(line: &Line, color: bool) -> String {
 pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
     let session = super::session(g)?;
     let history = History::in_dir(&session.state_dir);
-    let v: Verification = verify(&session.verify_options(), &history, &TokioRunner).await.map_err(verify_error)?;
+    let signals = super::signals();
+    let mut opts = session.verify_options();
+    opts.cancel = signals.as_ref().map(Signals::token).unwrap_or_default();
+    let v: Verification = verify(&opts, &history, &TokioRunner).await.map_err(|e| cancelled_or(e, &signals))?;
     if let Some(w) = &v.history_warning {
         eprintln!("torchup: warning: {w}");
     }

@@ -99,31 +99,14 @@ pub async fn run_with<E: EngineHandle + ?Sized>(
     Ok(Ended { exit, install_running: app.installing() })
 }
 
-/// SIGINT/SIGTERM from outside (raw mode turns a typed Ctrl-C into a key, handled by
-/// `update`): stop the running child, then quit.
+/// SIGINT/SIGTERM/SIGHUP (Windows: Ctrl-C, Ctrl-Break) from outside (raw mode turns a
+/// typed Ctrl-C into a key, handled by `update`): each one is an interrupt; the first stops
+/// the running child, a second quits at once.
 async fn forward_signals(tx: crate::tui::MsgSender) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let Some(mut signals) = super::signals() else { return };
+    while signals.next().await.is_some() {
+        if tx.send(Msg::Interrupt).is_err() {
             return;
-        };
-        loop {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            if tx.send(Msg::Interrupt).is_err() {
-                return;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        while tokio::signal::ctrl_c().await.is_ok() {
-            if tx.send(Msg::Interrupt).is_err() {
-                return;
-            }
         }
     }
 }

@@ -4,6 +4,8 @@
 
 mod lines;
 mod process;
+pub mod signals;
+pub mod supervise;
 
 pub use lines::LineSplitter;
 pub use process::{TokioRunner, kill_tree};

@@ -12,6 +12,8 @@ use super::{ExecError, ExitState, LineSplitter, OutputLine, RunOutcome, RunSpec,
 
 /// How long a cancelled child gets to exit after SIGTERM before the group is killed.
 const GRACE: Duration = Duration::from_secs(3);
+/// Extra time a supervised child gets (its supervisor escalates to SIGKILL after 2 s).
+const SUPERVISED_EXTRA: Duration = Duration::from_secs(2);
 
 /// Runs children with tokio, each in its own process group.
 #[derive(Debug, Clone, Default)]
@@ -28,10 +30,24 @@ impl Runner for TokioRunner {
     }
 }
 
-fn build_command(spec: &RunSpec) -> Result<Command, ExecError> {
+fn build_command(spec: &RunSpec) -> Result<(Command, bool), ExecError> {
     let (program, args) = spec.argv.split_first().ok_or(ExecError::EmptyArgv)?;
-    let mut cmd = Command::new(program);
-    cmd.args(args);
+    let supervisor = super::supervise::supervisor();
+    let mut cmd = match supervisor {
+        Some(exe) => {
+            // The supervisor starts the program; a missing one must still read as "not found".
+            check_program(spec, program)?;
+            let argv = super::supervise::supervised_argv(exe, std::process::id(), &spec.argv);
+            let mut cmd = Command::new(&argv[0]);
+            cmd.args(&argv[1..]);
+            cmd
+        }
+        None => {
+            let mut cmd = Command::new(program);
+            cmd.args(args);
+            cmd
+        }
+    };
     if spec.clear_env {
         cmd.env_clear();
     }
@@ -47,15 +63,103 @@ fn build_command(spec: &RunSpec) -> Result<Command, ExecError> {
     cmd.stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        // A supervisor must get SIGTERM on drop (see TreeGuard), never tokio's SIGKILL, or
+        // it could not take its tree down.
+        .kill_on_drop(supervisor.is_none());
     #[cfg(unix)]
     cmd.process_group(0);
+    #[cfg(target_os = "linux")]
+    {
+        // The supervisor cleans up its tree on SIGTERM; a direct child just dies with us.
+        let death_signal = if supervisor.is_some() { libc::SIGTERM } else { libc::SIGKILL };
+        let parent = std::process::id() as i32;
+        // SAFETY: only async-signal-safe calls between fork and exec (prctl, getppid).
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, death_signal as libc::c_ulong, 0, 0, 0);
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::other("torchup exited while starting a child"));
+                }
+                Ok(())
+            });
+        }
+    }
     #[cfg(windows)]
     {
         // CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW: no console pops up, Ctrl-C stays ours.
         cmd.creation_flags(0x0000_0200 | 0x0800_0000);
     }
-    Ok(cmd)
+    Ok((cmd, supervisor.is_some()))
+}
+
+/// Fail like a direct spawn would when the program cannot be found (PATH as the child sees it).
+fn check_program(spec: &RunSpec, program: &str) -> Result<(), ExecError> {
+    let path_change = spec.env.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone());
+    let path = match path_change {
+        Some(v) => v.map(std::ffi::OsString::from),
+        None if spec.clear_env => None,
+        None => std::env::var_os("PATH"),
+    };
+    let cwd = spec.cwd.clone().or_else(|| std::env::current_dir().ok()).unwrap_or_default();
+    which::which_in(program, path, cwd).map(|_| ()).map_err(|e| ExecError::Spawn {
+        program: program.to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()),
+    })
+}
+
+/// Spawn from the one long-lived spawner thread (Linux): the parent-death signal is tied to
+/// the thread that forks, and tokio retires its blocking threads.
+async fn spawn(cmd: Command) -> std::io::Result<Child> {
+    #[cfg(target_os = "linux")]
+    {
+        spawner::spawn(cmd).await
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let mut cmd = cmd;
+        cmd.spawn()
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod spawner {
+    use std::sync::OnceLock;
+    use std::sync::mpsc::Sender;
+
+    use tokio::process::{Child, Command};
+    use tokio::sync::oneshot;
+
+    struct Request {
+        cmd: Command,
+        handle: tokio::runtime::Handle,
+        reply: oneshot::Sender<std::io::Result<Child>>,
+    }
+
+    fn sender() -> Option<&'static Sender<Request>> {
+        static TX: OnceLock<Option<Sender<Request>>> = OnceLock::new();
+        TX.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Request>();
+            let started = std::thread::Builder::new().name("torchup-spawner".into()).spawn(move || {
+                for mut req in rx {
+                    let _in_runtime = req.handle.enter();
+                    let _ = req.reply.send(req.cmd.spawn());
+                }
+            });
+            started.ok().map(|_| tx)
+        })
+        .as_ref()
+    }
+
+    pub(super) async fn spawn(mut cmd: Command) -> std::io::Result<Child> {
+        let (Ok(handle), Some(tx)) = (tokio::runtime::Handle::try_current(), sender()) else {
+            return cmd.spawn();
+        };
+        let (reply, answer) = oneshot::channel();
+        if let Err(std::sync::mpsc::SendError(mut req)) = tx.send(Request { cmd, handle, reply }) {
+            return req.cmd.spawn();
+        }
+        answer.await.map_err(|_| std::io::Error::other("the spawner thread is gone"))?
+    }
 }
 
 async fn run_child(
@@ -64,10 +168,12 @@ async fn run_child(
     cancel: CancellationToken,
 ) -> Result<RunOutcome, ExecError> {
     let program = spec.argv.first().cloned().unwrap_or_default();
-    let mut cmd = build_command(&spec)?;
+    let (cmd, supervised) = build_command(&spec)?;
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|source| ExecError::Spawn { program: program.clone(), source })?;
+    let mut child = spawn(cmd).await.map_err(|source| ExecError::Spawn { program: program.clone(), source })?;
     let pid = child.id();
+    // Dropped before the child ended (an aborted task, a cancelled future): stop the tree.
+    let mut guard = TreeGuard { pid, supervised, armed: true };
 
     if let (Some(bytes), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
         // Write in a task so a child that does not read cannot block us.
@@ -87,19 +193,39 @@ async fn run_child(
             Err(source) => return Err(ExecError::Io { program, source }),
         },
         _ = cancel.cancelled() => {
-            stop(&mut child, pid).await;
+            stop(&mut child, pid, supervised).await;
             ExitState::Cancelled
         }
         _ = sleep_until_opt(deadline) => {
-            stop(&mut child, pid).await;
+            stop(&mut child, pid, supervised).await;
             ExitState::TimedOut
         }
     };
 
+    guard.armed = false;
     // Grandchildren may hold the pipes open after the child exits; do not wait forever.
     let stdout = join_pump(out_task).await;
     let stderr = join_pump(err_task).await;
     Ok(RunOutcome { state, stdout, stderr, duration: started.elapsed() })
+}
+
+/// Stops a child's tree when the future running it is dropped mid-run: a supervisor gets
+/// SIGTERM (it kills its tree and exits), a direct child's group gets SIGKILL.
+struct TreeGuard {
+    pid: Option<u32>,
+    supervised: bool,
+    armed: bool,
+}
+
+impl Drop for TreeGuard {
+    fn drop(&mut self) {
+        let (true, Some(pid)) = (self.armed, self.pid) else { return };
+        if self.supervised {
+            terminate_tree(pid);
+        } else {
+            kill_tree(pid);
+        }
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
@@ -153,11 +279,13 @@ fn exit_state(st: std::process::ExitStatus) -> ExitState {
 }
 
 /// Ask the whole tree to stop, wait a grace period, then kill it.
-async fn stop(child: &mut Child, pid: Option<u32>) {
+async fn stop(child: &mut Child, pid: Option<u32>, supervised: bool) {
     if let Some(pid) = pid {
         terminate_tree(pid);
     }
-    if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
+    // A supervisor needs its own grace period plus time to kill and reap the tree.
+    let grace = if supervised { GRACE + SUPERVISED_EXTRA } else { GRACE };
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
         if let Some(pid) = pid {
             kill_tree(pid);
         }

@@ -24,7 +24,9 @@ pub const JOURNAL_SCHEMA: u32 = 1;
 /// Why the journal could not be written or read.
 #[derive(Debug, Error)]
 pub enum JournalError {
-    #[error("cannot write the install journal {path}: {source}; check the free space and permissions of the state directory")]
+    #[error(
+        "cannot write the install journal {path}: {source}; check the free space and permissions of the state directory"
+    )]
     Write {
         path: PathBuf,
         #[source]
@@ -187,16 +189,19 @@ impl Journal {
         let mut out = Vec::new();
         for entry in rd.flatten() {
             let path = entry.path();
-            let is_journal = path.extension().is_some_and(|e| e == "json")
-                && !entry.file_name().to_string_lossy().starts_with('.');
+            let is_journal =
+                path.extension().is_some_and(|e| e == "json") && !entry.file_name().to_string_lossy().starts_with('.');
             if !is_journal {
                 continue;
             }
-            match std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| {
-                Self::parse(&path, &b).map_err(|e| e.to_string())
-            }) {
+            match std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| Self::parse(&path, &b).map_err(|e| e.to_string()))
+            {
                 Ok(j) => out.push(j),
-                Err(reason) => tracing::warn!(path = %path.display(), %reason, "skipping an unreadable install journal"),
+                Err(reason) => {
+                    tracing::warn!(path = %path.display(), %reason, "skipping an unreadable install journal")
+                }
             }
         }
         out.sort_by_key(|j| j.started);

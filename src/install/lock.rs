@@ -245,7 +245,10 @@ mod tests {
         assert_eq!(pid, std::process::id());
         assert_eq!(command, "torchup install");
         let msg = err.to_string();
-        assert!(msg.starts_with(&format!("another torchup (pid {}, `torchup install`, since ", std::process::id())), "{msg}");
+        assert!(
+            msg.starts_with(&format!("another torchup (pid {}, `torchup install`, since ", std::process::id())),
+            "{msg}"
+        );
         assert!(msg.ends_with("is changing this environment; wait for it or pass --wait"), "{msg}");
         assert_eq!(EnvLock::holder(t.path(), &prefix).map(|h| h.pid), Some(std::process::id()));
         drop(first);

@@ -323,7 +323,12 @@ impl Stash {
                 }
             }
         }
-        tracing::info!(moved_back = report.moved_back, verified = report.verified, mismatches = report.mismatches.len(), "stash restored");
+        tracing::info!(
+            moved_back = report.moved_back,
+            verified = report.verified,
+            mismatches = report.mismatches.len(),
+            "stash restored"
+        );
         Ok(report)
     }
 
@@ -338,7 +343,11 @@ impl Stash {
     }
 
     /// [`Stash::take`] on tokio's blocking pool.
-    pub async fn take_async(site_packages: PathBuf, dists: Vec<String>, stash_dir: PathBuf) -> Result<Stash, StashError> {
+    pub async fn take_async(
+        site_packages: PathBuf,
+        dists: Vec<String>,
+        stash_dir: PathBuf,
+    ) -> Result<Stash, StashError> {
         blocking(move || {
             let names: Vec<&str> = dists.iter().map(String::as_str).collect();
             Stash::take(&site_packages, &names, &stash_dir)

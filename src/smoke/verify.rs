@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use thiserror::Error;
+use tokio_util::sync::CancellationToken;
 
 use super::history::{History, HistoryEntry};
 use super::run::{SmokeError, run_argv};
@@ -31,11 +32,22 @@ pub struct VerifyOptions {
     /// Environment changes for the interpreter (tests; empty for users).
     pub child_env: Vec<(String, Option<String>)>,
     pub timeout: Duration,
+    /// Stops the smoke test's interpreter (its whole tree) when cancelled: the command's
+    /// signal token ([`crate::exec::signals::Signals::token`]).
+    pub cancel: CancellationToken,
 }
 
 impl VerifyOptions {
     pub fn new(platform: Platform, env: HostEnv, cwd: PathBuf, python: Option<PathBuf>) -> Self {
-        VerifyOptions { platform, env, cwd, python, child_env: Vec::new(), timeout: super::DEFAULT_TIMEOUT }
+        VerifyOptions {
+            platform,
+            env,
+            cwd,
+            python,
+            child_env: Vec::new(),
+            timeout: super::DEFAULT_TIMEOUT,
+            cancel: CancellationToken::new(),
+        }
     }
 }
 
@@ -112,6 +124,7 @@ pub async fn verify<R: Runner>(
     let (first, gpu, _) = tokio::join!(attempt(opts, &candidates[0], runner), gpu::probe(&gpu_opts), rules);
     let (python, mut report) = match first {
         Ok(r) => (candidates[0].clone(), r),
+        Err(first_err @ SmokeError::Cancelled) => return Err(first_err.into()),
         Err(first_err) => retry(opts, &candidates[1..], runner).await.ok_or(first_err)?,
     };
     let ctx = OsContext::new(opts.platform.os, opts.platform.wsl).with_python(python.display.clone());
@@ -126,7 +139,7 @@ pub async fn verify<R: Runner>(
 }
 
 async fn attempt<R: Runner>(opts: &VerifyOptions, target: &Found, runner: &R) -> Result<SmokeReport, SmokeError> {
-    run_argv(&target.argv, &opts.child_env, runner, opts.timeout, Default::default()).await
+    run_argv(&target.argv, &opts.child_env, runner, opts.timeout, opts.cancel.clone()).await
 }
 
 /// The next interpreters in order, for when the first would not run the script at all

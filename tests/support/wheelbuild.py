@@ -125,6 +125,10 @@ def build_one(source_root, out_dir, spec):
         "Tag: %s\n\n" % tag
     ).encode()
     files["%s/top_level.txt" % dist_info] = (pkg + "\n").encode()
+    if pkg == "torch":
+        # Like the real wheel: pip writes a `torchrun` launcher into bin/ (Scripts\ on
+        # Windows) and lists it in RECORD as ../../../bin/torchrun.
+        files["%s/entry_points.txt" % dist_info] = b"[console_scripts]\ntorchrun = torch.distributed.run:main\n"
 
     record_lines = ["%s,%s,%d" % (name, record_hash(data), len(data)) for name, data in sorted(files.items())]
     record_lines.append("%s/RECORD,," % dist_info)

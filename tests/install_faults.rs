@@ -25,9 +25,15 @@ const LIMIT: Duration = Duration::from_secs(180);
 
 /// Makes pip's offline install step (the swap) slow inside the test venv, so a signal lands
 /// in the middle of it: a `sitecustomize` that sleeps in `pip install --no-index`.
+/// With `TORCHUP_TEST_FILL=<file>` it instead fills the disk holding that file, leaving
+/// 1 MiB, as another program would (the disk fills up during the swap).
 const SLOW_SWAP: &str = "import os, sys, time\n\
-if os.environ.get('TORCHUP_TEST_SLOW_SWAP') and 'install' in sys.orig_argv and '--no-index' in sys.orig_argv:\n    \
-    open(os.environ['TORCHUP_TEST_SLOW_SWAP'], 'w').close()\n    time.sleep(60)\n";
+swap = 'install' in sys.orig_argv and '--no-index' in sys.orig_argv\n\
+if swap and os.environ.get('TORCHUP_TEST_SLOW_SWAP'):\n    \
+    open(os.environ['TORCHUP_TEST_SLOW_SWAP'], 'w').close()\n    time.sleep(60)\n\
+if swap and os.environ.get('TORCHUP_TEST_FILL'):\n    \
+    p = os.environ['TORCHUP_TEST_FILL']; st = os.statvfs(os.path.dirname(p))\n    \
+    fd = os.open(p, os.O_CREAT | os.O_WRONLY); os.posix_fallocate(fd, 0, max(1, st.f_bavail * st.f_frsize - (1 << 20))); os.close(fd)\n";
 
 /// Checks every installed file of the torch family against its RECORD (sha256), and prints
 /// the mismatches; exit 0 when all match.
@@ -371,26 +377,29 @@ fn a_second_install_on_the_same_environment_waits_its_turn() {
     w.assert_previous_exactly();
 }
 
-/// A full disk during the swap: the venv lives on a small tmpfs that pip fills. Needs root
-/// (mount); skipped with the reason otherwise.
+/// A full disk during the swap: the venv lives on its own small file system (an ext4 loop
+/// image), and another program fills it just as pip starts writing. Needs root (mount);
+/// skipped with the reason otherwise.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_disk_during_the_swap_puts_the_previous_build_back() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED a_full_disk_during_the_swap: needs root to mount a tmpfs");
+        eprintln!("SKIPPED a_full_disk_during_the_swap: needs root to mount a file system");
         return;
     }
     let iso = support::env::Isolated::with_prefix("torchup disk ").unwrap();
+    let image = iso.path("disk.img");
     let mnt = iso.path("small disk");
     std::fs::create_dir_all(&mnt).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        eprintln!("SKIPPED a_full_disk_during_the_swap: mount -t tmpfs is not allowed here");
+    // Sparse: the 8 GiB image takes no room until written (the preflight's estimate for a
+    // CUDA build is ~7 GB, so the disk must look big enough to start).
+    let ok = |c: &mut Command| c.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let made = ok(Command::new("truncate").args(["-s", "8G"]).arg(&image))
+        && ok(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&image))
+        && ok(Command::new("mount").args(["-o", "loop"]).arg(&image).arg(&mnt));
+    if !made {
+        eprintln!("SKIPPED a_full_disk_during_the_swap: cannot make and mount a loop file system here");
         return;
     }
     struct Unmount(PathBuf);
@@ -404,42 +413,31 @@ fn a_full_disk_during_the_swap_puts_the_previous_build_back() {
     for v in ["cu124", "cpu"] {
         let mut specs = support::wheels::WheelSpec::family("2.5.1", v, &tags);
         if v == "cu124" {
-            // A CUDA build far bigger than what is left on the small disk.
-            specs[0].payload_mib = 48;
+            specs[0].payload_mib = 16;
         }
         support::wheels::build_wheels(&iso.path(format!("idx/{v}")), &specs).unwrap();
     }
     let index = support::index::IndexServer::start(iso.path("idx")).unwrap();
     let venv = support::python::make_venv_fast(&mnt.join("venv"), &iso).unwrap();
     venv.pip_install(&iso, &index.url("cpu"), &support::laptop::CPU_FAMILY).unwrap().ok().unwrap();
-    // Leave ~8 MiB free.
-    let free = fs_free(&mnt);
-    let filler = free.saturating_sub(8 << 20);
-    std::fs::write(mnt.join("filler"), vec![0u8; filler as usize]).unwrap();
+    let site = venv.site_packages(&iso).unwrap();
+    std::fs::write(site.join("sitecustomize.py"), SLOW_SWAP).unwrap();
+    let filler = mnt.join("filler");
     let mut cmd = iso.command(env!("CARGO_BIN_EXE_torchup"));
     cmd.args(["install", "--yes", "--json", "--variant", "cu124", "--torch", "2.5.1", "--python"])
         .arg(&venv.python)
         .arg("--index-url")
         .arg(index.base_url())
+        .env("TORCHUP_TEST_FILL", &filler)
         .env("TORCHUP_FAKE_GPU", FakeGpu::rtx3050_laptop().to_json())
         .env("TORCHUP_NVIDIA_SMI", support::laptop::rtx3050_smi());
     let o = support::proc::run(&mut cmd, LIMIT).unwrap();
     let r = report(&o);
+    assert!(filler.exists(), "the disk was filled during the swap");
     assert_eq!(code(&o), 1, "{}\n{}", o.stdout, o.stderr);
     assert_eq!(r["outcome"], "rolled-back", "{r}");
     let t = venv.run_code_bare(&iso, "import torch; print(torch.__version__)").unwrap();
     assert_eq!(t.stdout.trim(), "2.5.1+cpu", "{}", t.stderr);
-}
-
-#[cfg(target_os = "linux")]
-fn fs_free(path: &Path) -> u64 {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: statvfs writes into the zeroed struct we pass; the path is a valid C string.
-    unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        if libc::statvfs(c.as_ptr(), &mut st) != 0 {
-            return 0;
-        }
-        st.f_bavail as u64 * st.f_frsize as u64
-    }
+    let check = venv.run_code_bare(&iso, RECORD_CHECK).unwrap();
+    assert!(check.success(), "RECORD mismatch after the full disk:\n{}{}", check.stdout, check.stderr);
 }

@@ -294,6 +294,26 @@ impl Swap for RealSwap {
                 false
             }
         };
+        // The real sizes, before any change: the unpacked files must fit beside the old
+        // build (which stays on the disk, moved aside, until the new one passes).
+        let wheels: Vec<PathBuf> =
+            std::fs::read_dir(&links).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        let target = self.prefix_of(python);
+        let need = tokio::task::spawn_blocking(move || wheels.iter().map(|w| unpacked_size(w)).sum::<u64>())
+            .await
+            .unwrap_or(0);
+        if let Ok(free) = fs4::available_space(&target) {
+            let want = need + need / 10 + (64 << 20);
+            if free < want {
+                return Err(AcquireError::Failed(format!(
+                    "not enough free space for the swap: the new build unpacks to {}, and the disk holding {} has {} free; free at least {} and run `torchup install` again (the download is kept)",
+                    crate::fetch::human_bytes(need),
+                    target.display(),
+                    crate::fetch::human_bytes(free),
+                    crate::fetch::human_bytes(want - free)
+                )));
+            }
+        }
         Ok(Acquired {
             family: names.into_iter().zip(family_paths).collect(),
             links_dir: links,
@@ -406,6 +426,13 @@ impl Swap for RealSwap {
             tracing::warn!("cannot remove the install journal: {e}");
         }
     }
+}
+
+/// The bytes a wheel unpacks to (its zip directory's sizes); 0 when it cannot be read.
+fn unpacked_size(wheel: &Path) -> u64 {
+    let Ok(file) = std::fs::File::open(wheel) else { return 0 };
+    let Ok(mut zip) = zip::ZipArchive::new(std::io::BufReader::new(file)) else { return 0 };
+    (0..zip.len()).filter_map(|i| zip.by_index_raw(i).ok().map(|f| f.size())).sum()
 }
 
 /// (distribution, exact version) of the family members `choice` pins, torch first.

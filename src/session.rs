@@ -9,16 +9,16 @@ use std::path::Path;
 use crate::compat::available::IndexSnapshot;
 use crate::compat::data::CompatData;
 use crate::compat::index::{IndexClient, IndexOptions};
+use crate::compat::tags::InterpreterTags;
 use crate::diagnose::OsContext;
 use crate::exec::TokioRunner;
 use crate::facts::Facts;
 use crate::facts::gather::{GatherOptions, Gathered, Partial, gather_observed, gather_report};
 use crate::facts::platform::{HostEnv, Platform};
+use crate::fetch::{FetchOptions, NetConfig};
 use crate::install::engine::{InstallOptions, Installer};
 use crate::install::log::RunLog;
 use crate::install::probes::RealProbes;
-use crate::compat::tags::InterpreterTags;
-use crate::fetch::{FetchOptions, NetConfig};
 use crate::install::real_swap::{RealSwap, SwapSettings};
 use crate::plan::{Plan, Request};
 use crate::smoke::verify::VerifyOptions;
@@ -193,7 +193,13 @@ pub struct InstallKit {
 
 impl InstallKit {
     pub fn installer(&self) -> Installer<'_, TokioRunner, RealProbes, RealSwap> {
-        Installer { runner: &self.probes.runner, probes: &self.probes, swap: &self.swap, log: &self.log, env: Vec::new() }
+        Installer {
+            runner: &self.probes.runner,
+            probes: &self.probes,
+            swap: &self.swap,
+            log: &self.log,
+            env: Vec::new(),
+        }
     }
 }
 

@@ -26,14 +26,14 @@ const LIMIT: Duration = Duration::from_secs(180);
 /// Makes pip's offline install step (the swap) slow inside the test venv, so a signal lands
 /// in the middle of it: a `sitecustomize` that sleeps in `pip install --no-index`.
 /// With `TORCHUP_TEST_FILL=<file>` it instead fills the disk holding that file, leaving
-/// 1 MiB, as another program would (the disk fills up during the swap).
+/// 1 MiB (root may use the reserved blocks too), as another program would.
 const SLOW_SWAP: &str = "import os, sys, time\n\
 swap = 'install' in sys.orig_argv and '--no-index' in sys.orig_argv\n\
 if swap and os.environ.get('TORCHUP_TEST_SLOW_SWAP'):\n    \
     open(os.environ['TORCHUP_TEST_SLOW_SWAP'], 'w').close()\n    time.sleep(60)\n\
 if swap and os.environ.get('TORCHUP_TEST_FILL'):\n    \
     p = os.environ['TORCHUP_TEST_FILL']; st = os.statvfs(os.path.dirname(p))\n    \
-    fd = os.open(p, os.O_CREAT | os.O_WRONLY); os.posix_fallocate(fd, 0, max(1, st.f_bavail * st.f_frsize - (1 << 20))); os.close(fd)\n";
+    fd = os.open(p, os.O_CREAT | os.O_WRONLY); os.posix_fallocate(fd, 0, max(1, st.f_bfree * st.f_frsize - (1 << 20))); os.close(fd)\n";
 
 /// Checks every installed file of the torch family against its RECORD (sha256), and prints
 /// the mismatches; exit 0 when all match.
@@ -224,13 +224,34 @@ fn signal(child: &Child, sig: i32) {
 fn a_dead_or_mistyped_index_changes_nothing() {
     let w = World::new(&["cu124"]);
     // Nothing listens on port 9 of loopback (discard is never served in test sandboxes).
-    let dead = w.torchup(&["install", "--yes", "--json", "--index-url", "http://127.0.0.1:9/whl", "--variant", "cu124", "--torch", "2.5.1"]);
+    let dead = w.torchup(&[
+        "install",
+        "--yes",
+        "--json",
+        "--index-url",
+        "http://127.0.0.1:9/whl",
+        "--variant",
+        "cu124",
+        "--torch",
+        "2.5.1",
+    ]);
     assert_eq!(code(&dead), 1, "{}\n{}", dead.stdout, dead.stderr);
     assert_eq!(report(&dead)["outcome"], "unchanged", "{}", dead.stdout);
     w.assert_previous_exactly();
     // A typo in the path: every page is a 404 on a server that answers.
     let typo = format!("{}/wrong", w.laptop.index.base_url());
-    let o = w.torchup(&["install", "--yes", "--json", "--force", "--index-url", &typo, "--variant", "cu124", "--torch", "2.5.1"]);
+    let o = w.torchup(&[
+        "install",
+        "--yes",
+        "--json",
+        "--force",
+        "--index-url",
+        &typo,
+        "--variant",
+        "cu124",
+        "--torch",
+        "2.5.1",
+    ]);
     assert_eq!(code(&o), 1, "{}\n{}", o.stdout, o.stderr);
     let r = report(&o);
     assert_eq!(r["outcome"], "unchanged", "{r}");

@@ -515,3 +515,29 @@ fn a_failed_plan_can_be_retried() {
     assert!(matches!(e.as_slice(), [Effect::Plan { id: again, .. }] if *again == id + 1));
     assert!(h.app.planning.error.is_none());
 }
+
+#[test]
+fn an_interrupted_install_is_named_and_b_puts_the_previous_build_back() {
+    let mut h = Harness::wizard();
+    h.app.set_interrupted(Some(torchup::tui::app::InterruptedRun {
+        line: "an install was interrupted at 'install'; the previous build was torch 2.5.1+cpu".into(),
+        python: PY.into(),
+        manager: Manager::Pip,
+        previous: Some(torch_cpu()),
+    }));
+    let notice = h.app.notice.as_ref().map(|n| n.text.clone()).unwrap_or_default();
+    assert!(notice.contains("interrupted at 'install'") && notice.contains("press b"), "{notice}");
+    h.detected(facts());
+    assert_eq!(
+        h.ch('b'),
+        vec![Effect::Rollback { python: PY.into(), previous: Some(torch_cpu()), manager: Manager::Pip }]
+    );
+    assert_eq!(screen_name(&h.app.screen), "run");
+    h.events(rollback_events());
+    assert_eq!(screen_name(&h.app.screen), "result");
+    assert!(h.app.interrupted.is_none());
+    // Without an interrupted install, b does nothing on the Check screen.
+    let mut h = Harness::wizard();
+    h.detected(facts());
+    assert!(h.ch('b').is_empty());
+}

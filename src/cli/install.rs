@@ -139,9 +139,8 @@ async fn put_back(
     python: Option<std::path::PathBuf>,
     manager: crate::plan::Manager,
 ) -> InstallReport {
-    let target = python
-        .or_else(|| facts.python.as_ref().map(|p| std::path::PathBuf::from(&p.executable)))
-        .unwrap_or_default();
+    let target =
+        python.or_else(|| facts.python.as_ref().map(|p| std::path::PathBuf::from(&p.executable))).unwrap_or_default();
     let kit = session.install_kit(crate::diagnose::OsContext::from_facts(facts), Some(facts), false, true);
     let cancel = cancel_on_signals();
     let (tx, rx) = mpsc::channel::<InstallEvent>(512);

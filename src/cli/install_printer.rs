@@ -29,7 +29,15 @@ struct DownloadRate {
 impl<W: Write> Printer<W> {
     /// `live`: stderr is a terminal, so a redrawn status line is fine.
     pub fn new(out: W, live: bool) -> Self {
-        Printer { out, live, stages: Vec::new(), stage_started: None, download: None, status_shown: false, logged_tenth: None }
+        Printer {
+            out,
+            live,
+            stages: Vec::new(),
+            stage_started: None,
+            download: None,
+            status_shown: false,
+            logged_tenth: None,
+        }
     }
 
     fn clear_status(&mut self) {
@@ -103,7 +111,13 @@ impl<W: Write> Printer<W> {
             let (last_label, last_tenth) = self.logged_tenth.clone().unwrap_or_default();
             if last_label != label || tenth > last_tenth {
                 self.logged_tenth = Some((label.to_string(), tenth));
-                let _ = writeln!(self.out, "      {label}: {}% ({} of {})", tenth * 10, human_bytes(done), human_bytes(total));
+                let _ = writeln!(
+                    self.out,
+                    "      {label}: {}% ({} of {})",
+                    tenth * 10,
+                    human_bytes(done),
+                    human_bytes(total)
+                );
             }
             return;
         }

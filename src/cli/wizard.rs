@@ -83,6 +83,7 @@ pub async fn run_with<E: EngineHandle + ?Sized>(
         index_url: g.index_url.clone(),
         now: Instant::now(),
     });
+    app.set_interrupted(interrupted_run(&crate::paths::state_dir()));
     let (tx, rx) = mpsc::unbounded_channel();
     let signals = tokio::spawn(forward_signals(tx.clone()));
     let result = run_loop(&mut terminal, &mut app, effects, engine, EventStream::new(), tx, rx).await;
@@ -122,4 +123,18 @@ fn install_panic_logging() {
             previous(info);
         }));
     });
+}
+
+/// The first unfinished install journal whose run is not still going, for the Check
+/// screen's notice and its `b` action.
+fn interrupted_run(state_dir: &std::path::Path) -> Option<crate::tui::app::InterruptedRun> {
+    use crate::install::journal::Journal;
+    use crate::install::lock::EnvLock;
+    let j = Journal::unfinished(state_dir).into_iter().find(|j| EnvLock::holder(state_dir, &j.prefix).is_none())?;
+    Some(crate::tui::app::InterruptedRun {
+        line: j.describe(),
+        python: j.python.display().to_string(),
+        manager: j.choice.as_ref().map(|c| c.manager).unwrap_or_default(),
+        previous: j.previous.clone(),
+    })
 }

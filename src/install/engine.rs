@@ -252,8 +252,11 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         run.last_smoke = Some(base_report);
         run.finish_stage(baseline, true, started).await;
         // The previous build lives in the interpreter we install into; a new venv starts empty.
-        run.previous =
-            if run.target == python { self.probes.installed(python).await.or_else(|| facts.torch.clone()) } else { None };
+        run.previous = if run.target == python {
+            self.probes.installed(python).await.or_else(|| facts.torch.clone())
+        } else {
+            None
+        };
         match &run.previous {
             Some(p) => self.log.note(&format!(
                 "previous build: torch {} (cuda {:?}) torchvision {:?} torchaudio {:?}",
@@ -272,12 +275,10 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
                 Stage::Fetch => self.fetch_stage(run, index, step, plan, &mut state, opts).await,
                 Stage::Uninstall => self.uninstall_stage(run, index, step, &state.active, opts).await,
                 Stage::Install => self.install_stage(run, index, step, plan, &mut state, opts).await,
-                Stage::Requirements => {
-                    match self.requirements_stage(run, index, step, &state.active, opts).await {
-                        Ok(()) => Ok(()),
-                        Err(report) => return *report,
-                    }
-                }
+                Stage::Requirements => match self.requirements_stage(run, index, step, &state.active, opts).await {
+                    Ok(()) => Ok(()),
+                    Err(report) => return *report,
+                },
                 Stage::Verify => {
                     self.commit(run, index, &state.active).await;
                     Ok(())
@@ -316,8 +317,13 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         let started = Instant::now();
         let report = self.probes.smoke(python, run.cancel).await;
         let met = report.ok && report.cuda_available;
-        run.send(InstallEvent::Smoke { index, expected: Expectation::CudaWorks, met, report: Box::new(report.clone()) })
-            .await;
+        run.send(InstallEvent::Smoke {
+            index,
+            expected: Expectation::CudaWorks,
+            met,
+            report: Box::new(report.clone()),
+        })
+        .await;
         if !met {
             run.diagnose(index, smoke_diagnoses(&report)).await;
         }
@@ -327,7 +333,8 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
             return self.report(run, false, Outcome::Cancelled, None, "Cancelled. Nothing was changed.".into(), None);
         }
         if met {
-            let env = "The installed build already works with this GPU and driver (smoke test passed); nothing was changed.";
+            let env =
+                "The installed build already works with this GPU and driver (smoke test passed); nothing was changed.";
             self.report(run, true, Outcome::NothingToDo, None, env.into(), None)
         } else {
             let env = "Nothing was changed, but the installed build failed the smoke test: see the diagnoses.";
@@ -335,7 +342,13 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         }
     }
 
-    async fn venv_stage(&self, run: &mut Run<'_, S>, index: usize, step: &Step, opts: &InstallOptions) -> Result<(), Stop> {
+    async fn venv_stage(
+        &self,
+        run: &mut Run<'_, S>,
+        index: usize,
+        step: &Step,
+        opts: &InstallOptions,
+    ) -> Result<(), Stop> {
         match self.run_step(run, index, step, opts).await {
             StepResult::Ok => Ok(()),
             StepResult::Cancelled => Err(Stop::Cancelled),
@@ -536,13 +549,13 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
             return Err(Stop::Failed(why));
         };
         state.fallback_used = true;
-        run.send(InstallEvent::Notice(format!(
-            "{why}; trying the fallback {} {}",
-            fb.choice.torch, fb.choice.variant
-        )))
-        .await;
+        run.send(InstallEvent::Notice(format!("{why}; trying the fallback {} {}", fb.choice.torch, fb.choice.variant)))
+            .await;
         let fb_index = run
-            .add_stage(RunStage::Fallback, format!("install the fallback torch {} {}", fb.choice.torch, fb.choice.variant))
+            .add_stage(
+                RunStage::Fallback,
+                format!("install the fallback torch {} {}", fb.choice.torch, fb.choice.variant),
+            )
             .await;
         // Remove what the failed attempt installed, then fetch (usually from the
         // wheelhouse) and install the fallback.
@@ -687,10 +700,9 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
     /// `conda list --revisions`' last number, before a conda uninstall.
     async fn conda_revision(&self, step: &Step) -> Option<(String, u64)> {
         let prefix = step.argv.iter().position(|a| a == "-p").and_then(|i| step.argv.get(i + 1))?;
-        let spec = RunSpec::new(
-            ["conda", "list", "-p", prefix.as_str(), "--revisions", "--json"].map(String::from).to_vec(),
-        )
-        .envs(&self.env);
+        let spec =
+            RunSpec::new(["conda", "list", "-p", prefix.as_str(), "--revisions", "--json"].map(String::from).to_vec())
+                .envs(&self.env);
         let out = self.runner.run(spec, None, CancellationToken::new()).await.ok()?;
         let revs: serde_json::Value = serde_json::from_str(&out.stdout).ok()?;
         let rev = revs.as_array()?.iter().filter_map(|r| r.get("rev").and_then(|v| v.as_u64())).max()?;
@@ -817,7 +829,13 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
 
     /// Put the previous build back: from the stash (offline, byte for byte), else conda's
     /// revision, else (with `--yes`) from the index it came from.
-    async fn rollback_inner(&self, run: &mut Run<'_, S>, opts: &InstallOptions, why: &str, cancelled: bool) -> InstallReport {
+    async fn rollback_inner(
+        &self,
+        run: &mut Run<'_, S>,
+        opts: &InstallOptions,
+        why: &str,
+        cancelled: bool,
+    ) -> InstallReport {
         let what = match &run.previous {
             Some(p) => format!("put the previous build torch {} back", p.version),
             None => "remove the partly installed torch family (there was none before)".to_string(),
@@ -845,15 +863,26 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
                 rev.to_string(),
                 "-y".into(),
             ];
-            let step =
-                Step { stage: Stage::Install, argv, summary: "conda revision".into(), changes: String::new(), writes: vec![] };
-            if let StepResult::Failed(out) = self.run_step_with(run, index, &step, opts, CancellationToken::new()).await {
+            let step = Step {
+                stage: Stage::Install,
+                argv,
+                summary: "conda revision".into(),
+                changes: String::new(),
+                writes: vec![],
+            };
+            if let StepResult::Failed(out) = self.run_step_with(run, index, &step, opts, CancellationToken::new()).await
+            {
                 problem = Some(format!("conda could not return to revision {rev} ({})", out.state.describe()));
             }
         } else if run.previous.is_some() && opts.auto_rollback {
             for argv in restore_plan(run.previous.as_ref(), &run.target, run.manager, &opts.index_base) {
-                let step =
-                    Step { stage: Stage::Install, argv, summary: "reinstall".into(), changes: String::new(), writes: vec![] };
+                let step = Step {
+                    stage: Stage::Install,
+                    argv,
+                    summary: "reinstall".into(),
+                    changes: String::new(),
+                    writes: vec![],
+                };
                 if !matches!(
                     self.run_step_with(run, index, &step, opts, CancellationToken::new()).await,
                     StepResult::Ok
@@ -1040,9 +1069,7 @@ pub fn torch_puller(text: &str, active: &Choice) -> Option<String> {
         })
     };
     let preferred = text.lines().filter(|l| l.contains("depends on") || l.contains("requires"));
-    preferred.chain(text.lines()).find_map(|l| {
-        PULL.captures_iter(l).map(|c| c[1].replace(' ', "")).find(|r| !ours(r))
-    })
+    preferred.chain(text.lines()).find_map(|l| PULL.captures_iter(l).map(|c| c[1].replace(' ', "")).find(|r| !ours(r)))
 }
 
 fn restore_plan(previous: Option<&TorchFacts>, target: &Path, manager: Manager, base: &str) -> Vec<Vec<String>> {
@@ -1116,16 +1143,28 @@ mod tests {
         let a = Acquired {
             family: vec![
                 ("torch".into(), PathBuf::from("/wh/links/torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl")),
-                ("torchvision".into(), PathBuf::from("/wh/links/torchvision-0.20.1+cu124-cp311-cp311-linux_x86_64.whl")),
+                (
+                    "torchvision".into(),
+                    PathBuf::from("/wh/links/torchvision-0.20.1+cu124-cp311-cp311-linux_x86_64.whl"),
+                ),
             ],
             links_dir: PathBuf::from("/wh/links"),
             dependencies_fetched: true,
             ..Acquired::default()
         };
-        let planned: Vec<String> =
-            ["/p/python", "-m", "pip", "install", "--no-index", "--find-links", "<wheelhouse>", "torch==2.5.1+cu124", "torchvision==0.20.1+cu124"]
-                .map(String::from)
-                .to_vec();
+        let planned: Vec<String> = [
+            "/p/python",
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--find-links",
+            "<wheelhouse>",
+            "torch==2.5.1+cu124",
+            "torchvision==0.20.1+cu124",
+        ]
+        .map(String::from)
+        .to_vec();
         let got = install_argv(&planned, &a, "https://x/whl/cu124");
         assert_eq!(
             got,

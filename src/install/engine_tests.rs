@@ -161,7 +161,12 @@ impl Probes for Sim {
 
     fn diagnose_output(&self, _stage: crate::diagnose::Stage, text: &str) -> Vec<Diagnosis> {
         if text.contains("No matching distribution") {
-            vec![Diagnosis { id: "F19".into(), title: "build not found".into(), explanation: String::new(), fix: String::new() }]
+            vec![Diagnosis {
+                id: "F19".into(),
+                title: "build not found".into(),
+                explanation: String::new(),
+                fix: String::new(),
+            }]
         } else {
             vec![]
         }
@@ -195,7 +200,9 @@ impl Swap for Sim {
         if !has {
             return Err(AcquireError::Unavailable(format!("the index has no torch {build} for this Python")));
         }
-        let _ = events.send(InstallEvent::Progress { index, label: format!("torch-{build}"), done: 10, total: Some(10) }).await;
+        let _ = events
+            .send(InstallEvent::Progress { index, label: format!("torch-{build}"), done: 10, total: Some(10) })
+            .await;
         Ok(Acquired {
             family: vec![("torch".into(), wheel(&build))],
             links_dir: PathBuf::from("/wh/links"),
@@ -317,7 +324,10 @@ fn step(stage: Stage, argv: &[&str]) -> Step {
 
 fn install_step(variant: &str) -> Step {
     let pin = format!("torch==2.5.1+{variant}");
-    step(Stage::Install, &["/env/bin/python", "-m", "pip", "install", "--no-index", "--find-links", "<wheelhouse>", &pin])
+    step(
+        Stage::Install,
+        &["/env/bin/python", "-m", "pip", "install", "--no-index", "--find-links", "<wheelhouse>", &pin],
+    )
 }
 
 fn plan(variant: &str, fallback: Option<&str>) -> Plan {
@@ -442,7 +452,11 @@ async fn a_build_the_index_lacks_moves_to_the_fallback_before_any_change() {
     assert_eq!(ran.report.installed.as_ref().unwrap().variant, "cu121");
     let w = sim.w();
     assert_eq!(w.log[..3], ["fetch 2.5.1+cu124", "fetch 2.5.1+cu121", "stash"]);
-    assert!(ran.events.iter().any(|e| matches!(e, InstallEvent::Stages(s) if s.iter().any(|s| s.stage == RunStage::Fallback))));
+    assert!(
+        ran.events
+            .iter()
+            .any(|e| matches!(e, InstallEvent::Stages(s) if s.iter().any(|s| s.stage == RunStage::Fallback)))
+    );
 }
 
 #[tokio::test]

@@ -12,9 +12,9 @@ pub mod lock;
 pub mod log;
 pub mod probes;
 pub mod progress;
+pub mod real_swap;
 pub mod restore;
 pub mod stage;
-pub mod real_swap;
 pub mod stash;
 pub mod swap;
 

@@ -62,7 +62,13 @@ fn not_run(python: &Path, why: String) -> SmokeReport {
 
 impl Probes for RealProbes {
     async fn smoke(&self, python: &Path, cancel: &CancellationToken) -> SmokeReport {
-        let run = crate::smoke::run::run_cancellable(python, &self.child_env, &self.runner, self.smoke_timeout, cancel.clone());
+        let run = crate::smoke::run::run_cancellable(
+            python,
+            &self.child_env,
+            &self.runner,
+            self.smoke_timeout,
+            cancel.clone(),
+        );
         match run.await {
             Ok(mut report) => {
                 let ctx = self.ctx.clone().with_python(python.display().to_string());

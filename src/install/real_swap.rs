@@ -20,7 +20,9 @@ use crate::compat::index::{IndexClient, IndexOptions, PageFailure};
 use crate::compat::tags::{InterpreterTags, compatible_files};
 use crate::exec::{RunSpec, Runner, TokioRunner};
 use crate::facts::{Os, TorchFacts};
-use crate::fetch::{FetchError, FetchEvent, FetchItem, FetchOptions, FetchProgress, Fetched, Fetcher, NetConfig, Wheelhouse, link_dir};
+use crate::fetch::{
+    FetchError, FetchEvent, FetchItem, FetchOptions, FetchProgress, Fetched, Fetcher, NetConfig, Wheelhouse, link_dir,
+};
 use crate::plan::Choice;
 
 /// pip learned `--report` in 22.2.
@@ -137,7 +139,12 @@ impl RealSwap {
             })?;
             items.push((
                 pkg.to_string(),
-                FetchItem { url: file.url.clone(), filename: file.filename.clone(), sha256: file.sha256.clone(), size: None },
+                FetchItem {
+                    url: file.url.clone(),
+                    filename: file.filename.clone(),
+                    sha256: file.sha256.clone(),
+                    size: None,
+                },
             ));
         }
         Ok(items)
@@ -233,7 +240,10 @@ impl RealSwap {
         report_items(&text).map(Some).map_err(AcquireError::Failed)
     }
 
-    async fn with_journal<T>(&self, f: impl FnOnce(&mut Journal) -> Result<T, super::journal::JournalError>) -> Result<Option<T>, String> {
+    async fn with_journal<T>(
+        &self,
+        f: impl FnOnce(&mut Journal) -> Result<T, super::journal::JournalError>,
+    ) -> Result<Option<T>, String> {
         let mut guard = self.journal.lock().await;
         match guard.as_mut() {
             Some(j) => f(j).map(Some).map_err(|e| e.to_string()),
@@ -263,7 +273,8 @@ impl Swap for RealSwap {
             .join(super::lock::env_key(&self.prefix_of(python)));
         let fresh = |dir: &Path| -> Result<(), AcquireError> {
             let _ = std::fs::remove_dir_all(dir);
-            std::fs::create_dir_all(dir).map_err(|e| AcquireError::Failed(format!("cannot create {}: {e}", dir.display())))
+            std::fs::create_dir_all(dir)
+                .map_err(|e| AcquireError::Failed(format!("cannot create {}: {e}", dir.display())))
         };
         fresh(&links)?;
         link_dir(&family, &links).map_err(|e| AcquireError::Failed(format!("cannot link the fetched files: {e}")))?;
@@ -272,7 +283,12 @@ impl Swap for RealSwap {
         let mut notes: Vec<String> = family
             .iter()
             .filter(|f| !f.origin_verified)
-            .map(|f| format!("{}: integrity checked (its RECORD), origin not verified (the source publishes no hash)", f.filename))
+            .map(|f| {
+                format!(
+                    "{}: integrity checked (its RECORD), origin not verified (the source publishes no hash)",
+                    f.filename
+                )
+            })
             .collect();
 
         let deps = self.dependency_items(python, &family_paths, &links, &choice.index_url, cancel).await?;
@@ -280,10 +296,14 @@ impl Swap for RealSwap {
             Some(items) => {
                 let fetched = self.fetch(items, events, index, "dependencies", cancel).await?;
                 downloaded += fetched.iter().map(|f| f.downloaded_bytes).sum::<u64>();
-                notes.extend(fetched.iter().filter(|f| !f.origin_verified).map(|f| {
-                    format!("{}: integrity checked (its RECORD), origin not verified", f.filename)
-                }));
-                link_dir(&fetched, &links).map_err(|e| AcquireError::Failed(format!("cannot link the fetched files: {e}")))?;
+                notes.extend(
+                    fetched
+                        .iter()
+                        .filter(|f| !f.origin_verified)
+                        .map(|f| format!("{}: integrity checked (its RECORD), origin not verified", f.filename)),
+                );
+                link_dir(&fetched, &links)
+                    .map_err(|e| AcquireError::Failed(format!("cannot link the fetched files: {e}")))?;
                 true
             }
             None => {
@@ -328,9 +348,11 @@ impl Swap for RealSwap {
             return Err(format!("where torch {} is installed is unknown", previous.version));
         };
         let mut dists: Vec<String> = vec!["torch".into()];
-        for (name, v) in
-            [("torchvision", &previous.torchvision), ("torchaudio", &previous.torchaudio), ("xformers", &previous.xformers)]
-        {
+        for (name, v) in [
+            ("torchvision", &previous.torchvision),
+            ("torchaudio", &previous.torchaudio),
+            ("xformers", &previous.xformers),
+        ] {
             if v.is_some() {
                 dists.push(name.into());
             }
@@ -414,7 +436,12 @@ impl Swap for RealSwap {
         let mut found = Journal::load(&self.settings.state_dir, &prefix).map_err(|e| e.to_string())?;
         let Some(j) = found.as_mut() else { return Ok(None) };
         j.adopt().map_err(|e| e.to_string())?;
-        let out = Interrupted { stage: j.stage, previous: j.previous.clone(), choice: j.choice.clone(), preserved: j.stash.clone() };
+        let out = Interrupted {
+            stage: j.stage,
+            previous: j.previous.clone(),
+            choice: j.choice.clone(),
+            preserved: j.stash.clone(),
+        };
         *self.journal.lock().await = found;
         Ok(Some(out))
     }

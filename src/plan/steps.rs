@@ -160,7 +160,9 @@ pub fn build(facts: &Facts, req: &Request, o: &Offer<'_>, installed: &Installed,
     let links = req.links_dir.clone().unwrap_or_else(|| WHEELHOUSE_PLACEHOLDER.to_string());
     let pin_args = || -> Vec<String> {
         pins.iter()
-            .map(|(n, v)| format!("{}=={v}", if runner == Runner::Conda && n == "torch" { "pytorch" } else { n.as_str() }))
+            .map(|(n, v)| {
+                format!("{}=={v}", if runner == Runner::Conda && n == "torch" { "pytorch" } else { n.as_str() })
+            })
             .collect()
     };
     let conda_install = |extra: &str| -> Vec<String> {
@@ -316,7 +318,10 @@ fn uninstall_step(out: &mut Steps, p: &PythonFacts, runner: Runner, installed: &
         out.steps.push(Step {
             stage: Stage::Uninstall,
             argv,
-            summary: format!("remove the conda-installed {} (conda's revision history restores it)", conda_names.join(", ")),
+            summary: format!(
+                "remove the conda-installed {} (conda's revision history restores it)",
+                conda_names.join(", ")
+            ),
             changes: format!("removes {} from the conda env", conda_names.join(", ")),
             writes: vec![],
         });

@@ -117,6 +117,17 @@ pub struct AppOptions {
     pub now: Instant,
 }
 
+/// An install that did not finish (its journal), found when the wizard starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterruptedRun {
+    /// The journal's one line ("an install was interrupted at 'install'; …").
+    pub line: String,
+    /// The interpreter it was installing into.
+    pub python: String,
+    pub manager: crate::plan::Manager,
+    pub previous: Option<crate::facts::TorchFacts>,
+}
+
 /// All of the wizard's state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct App {
@@ -145,6 +156,8 @@ pub struct App {
     pub notice: Option<Notice>,
     /// Quit when the running install reports `Finished` (after Ctrl-C / "stop and quit").
     pub quit_when_finished: bool,
+    /// An interrupted install to put right (the Check screen offers `b`).
+    pub interrupted: Option<InterruptedRun>,
     /// [`Effect::Quit`] was emitted.
     pub quitting: bool,
 }
@@ -186,9 +199,22 @@ impl App {
             confirm: None,
             notice: None,
             quit_when_finished: false,
+            interrupted: None,
             quitting: false,
         };
         (app, effects)
+    }
+
+    /// Tell the wizard about an interrupted install: a notice, and `b` on the Check screen
+    /// puts the previous build back.
+    pub fn set_interrupted(&mut self, run: Option<InterruptedRun>) {
+        if let Some(r) = &run {
+            self.warn(format!(
+                "{} — press b to put it back now",
+                r.line.replace(" — run `torchup rollback` to restore it or `torchup install --resume` to finish", "")
+            ));
+        }
+        self.interrupted = run;
     }
 
     /// An install or rollback is running (its `Finished` has not arrived).

@@ -15,6 +15,7 @@ use crate::facts::{EnvKind, Facts, Gpu, GpuState, PythonCandidate, TorchFacts, p
 use super::app::{App, Screen, go_choose};
 use super::effect::Effect;
 use super::msg::PythonProbe;
+use super::run::{RunData, RunKind, RunUi};
 use super::theme::Theme;
 use super::widgets::{bars, chrome, text};
 
@@ -114,6 +115,14 @@ pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
     match key.code {
         KeyCode::Up | KeyCode::Char('k') => set_cursor(app, cursor.saturating_sub(1)),
         KeyCode::Down | KeyCode::Char('j') => set_cursor(app, (cursor + 1).min(n.saturating_sub(1))),
+        KeyCode::Char('b') if app.interrupted.is_some() => {
+            let Some(r) = app.interrupted.take() else { return Some(vec![]) };
+            app.notice = None;
+            app.run = Some(RunData::new(RunKind::Rollback, false, None, app.clock));
+            app.quit_when_finished = false;
+            app.screen = Screen::Run(RunUi::default());
+            Some(vec![Effect::Rollback { python: r.python, previous: r.previous, manager: r.manager }])
+        }
         KeyCode::Char('r') => {
             if app.detection.running {
                 return Some(vec![]);

@@ -125,7 +125,11 @@ impl RunData {
     }
 
     fn stage_name(&self, index: usize) -> String {
-        self.stages.iter().find(|s| s.info.index == index).map(|s| s.info.stage.as_str().to_string()).unwrap_or_default()
+        self.stages
+            .iter()
+            .find(|s| s.info.index == index)
+            .map(|s| s.info.stage.as_str().to_string())
+            .unwrap_or_default()
     }
 }
 

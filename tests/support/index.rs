@@ -260,9 +260,18 @@ fn handle(shared: &Shared, url: &str) -> (Reply, Pace) {
 }
 
 enum Reply {
-    Bytes { status: u16, content_type: &'static str, body: Vec<u8> },
+    Bytes {
+        status: u16,
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
     /// 206: `body` is bytes `start..` of a `total`-byte file.
-    Partial { content_type: &'static str, body: Vec<u8>, start: usize, total: usize },
+    Partial {
+        content_type: &'static str,
+        body: Vec<u8>,
+        start: usize,
+        total: usize,
+    },
     Redirect(String),
 }
 
@@ -282,7 +291,13 @@ fn send(sock: &mut TcpStream, reply: Reply, pace: Pace, stop: &AtomicBool) -> st
         }
         Reply::Partial { content_type, body, start, total } => {
             let end = start + body.len().saturating_sub(1);
-            (206, format!("Content-Type: {content_type}\r\nAccept-Ranges: bytes\r\nContent-Range: bytes {start}-{end}/{total}\r\n"), body)
+            (
+                206,
+                format!(
+                    "Content-Type: {content_type}\r\nAccept-Ranges: bytes\r\nContent-Range: bytes {start}-{end}/{total}\r\n"
+                ),
+                body,
+            )
         }
         Reply::Redirect(to) => (302, format!("Location: {to}\r\n"), Vec::new()),
     };

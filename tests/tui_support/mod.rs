@@ -466,9 +466,18 @@ pub fn stage_list() -> Vec<StageInfo> {
             "fetch",
             "download and verify torch 2.9.1+cu130, torchvision 0.24.1+cu130 and their dependencies from https://download.pytorch.org/whl/cu130 (nothing changes yet)",
         ),
-        ("uninstall", "move the installed torch, torchvision, torchaudio aside (kept until the new build passes the smoke test)"),
-        ("install", "install the fetched torch 2.9.1+cu130, torchvision 0.24.1+cu130 (offline, from the verified files)"),
-        ("verify", "run torchup's GPU smoke test (`torchup smoke-script` prints it): import, CUDA build, GPU architecture, a matmul on the GPU compared with the CPU"),
+        (
+            "uninstall",
+            "move the installed torch, torchvision, torchaudio aside (kept until the new build passes the smoke test)",
+        ),
+        (
+            "install",
+            "install the fetched torch 2.9.1+cu130, torchvision 0.24.1+cu130 (offline, from the verified files)",
+        ),
+        (
+            "verify",
+            "run torchup's GPU smoke test (`torchup smoke-script` prints it): import, CUDA build, GPU architecture, a matmul on the GPU compared with the CPU",
+        ),
     ])
 }
 
@@ -544,7 +553,10 @@ pub fn events_finish_ok() -> Vec<InstallEvent> {
         },
         InstallEvent::StageStarted { index: 3 },
         line(3, r"Looking in links: C:\Users\mei\AppData\Local\torchup\cache\wheelhouse\links\venv-4cd5172e33caecb6"),
-        line(3, r"Processing c:\users\mei\appdata\local\torchup\cache\wheelhouse\links\venv-4cd5172e33caecb6\torch-2.9.1+cu130-cp311-cp311-win_amd64.whl"),
+        line(
+            3,
+            r"Processing c:\users\mei\appdata\local\torchup\cache\wheelhouse\links\venv-4cd5172e33caecb6\torch-2.9.1+cu130-cp311-cp311-win_amd64.whl",
+        ),
         line(3, "Installing collected packages: torch, torchvision"),
         line(3, "Successfully installed torch-2.9.1+cu130 torchvision-0.24.1+cu130"),
         InstallEvent::StageFinished { index: 3, ok: true, elapsed: secs(38.0) },

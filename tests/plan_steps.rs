@@ -31,56 +31,63 @@ fn stages(p: &Plan) -> Vec<Stage> {
 
 const WIN_PY: &str = r"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe";
 
+/// The step of a stage.
+fn step(p: &Plan, stage: Stage) -> &Step {
+    p.steps.iter().find(|s| s.stage == stage).unwrap_or_else(|| panic!("no {stage:?} step in {:?}", stages(p)))
+}
+
 #[test]
 fn guide_machine_pip_steps() {
     let p = run("win-rtx3050-581-py311-conda-cpu", |_| {});
-    assert_eq!(stages(&p), [Stage::Uninstall, Stage::Install, Stage::Verify]);
-    assert_eq!(argv(&p.steps[0]), [WIN_PY, "-m", "pip", "uninstall", "-y", "torch", "torchvision", "torchaudio"]);
+    // Fetch every byte first; then move the CPU build aside; install the fetched files
+    // offline; verify with the embedded smoke test.
+    assert_eq!(stages(&p), [Stage::Fetch, Stage::Uninstall, Stage::Install, Stage::Verify]);
+    assert!(p.steps[0].argv.is_empty(), "the fetch is torchup's own work");
+    assert!(p.steps[0].summary.contains("https://download.pytorch.org/whl/cu130"), "{}", p.steps[0].summary);
+    assert!(p.steps[1].argv.is_empty(), "the uninstall is torchup's rename into the stash");
+    assert!(p.steps[1].summary.contains("torch, torchvision, torchaudio aside"), "{}", p.steps[1].summary);
     assert_eq!(
-        argv(&p.steps[1]),
+        argv(&p.steps[2]),
         [
             WIN_PY,
             "-m",
             "pip",
             "install",
-            "--no-cache-dir",
-            // pip 24.2 in this profile: byte progress for the live bar.
-            "--progress-bar",
-            "raw",
+            "--no-index",
+            "--find-links",
+            steps::WHEELHOUSE_PLACEHOLDER,
             "torch==2.15.0+cu130",
             "torchvision==0.30.0+cu130",
             "torchaudio==2.11.0+cu130",
-            "--index-url",
-            "https://download.pytorch.org/whl/cu130",
         ]
     );
-    assert_eq!(argv(&p.steps[2])[..2], [WIN_PY, "-c"]);
-    assert_eq!(p.steps[2].argv[2], steps::VERIFY_CUDA);
+    assert!(p.steps[3].argv.is_empty() && p.steps[3].summary.contains("torchup smoke-script"));
     assert_eq!(p.target_python.as_deref(), Some(WIN_PY));
     let c = p.choice.as_ref().unwrap();
     assert_eq!((c.manager, c.torchaudio.as_deref()), (Manager::Pip, Some("2.11.0+cu130")));
-    // The fallback removes whatever the failed attempt left, then installs its own pins.
+    assert_eq!(c.index_url, "https://download.pytorch.org/whl/cu130");
+    // The fallback is fetched and installed the same way, from its own index.
     let f = p.fallback.as_ref().unwrap();
-    assert_eq!(argv(&f.steps[0]), [WIN_PY, "-m", "pip", "uninstall", "-y", "torch", "torchvision", "torchaudio"]);
-    assert!(f.steps[1].argv.contains(&"torch==2.14.0+cu126".to_string()));
-    assert!(f.steps[1].argv.ends_with(&["--index-url".into(), "https://download.pytorch.org/whl/cu126".into()]));
+    assert_eq!(f.choice.index_url, "https://download.pytorch.org/whl/cu126");
+    let fi = f.steps.iter().find(|s| s.stage == Stage::Install).unwrap();
+    assert!(fi.argv.contains(&"torch==2.14.0+cu126".to_string()), "{:?}", fi.argv);
 }
 
 #[test]
 fn uninstall_lists_only_what_is_installed() {
     let p = run("win-rtx4060-laptop-566-py312", |_| {});
-    assert_eq!(argv(&p.steps[0])[3..], ["uninstall", "-y", "torch", "torchvision"]);
+    assert!(step(&p, Stage::Uninstall).summary.contains("move the installed torch, torchvision aside"));
     let p = run("linux-gtx1080ti-535-py312-venv", |_| {});
-    assert_eq!(stages(&p), [Stage::Install, Stage::Verify], "nothing installed, nothing to remove");
+    assert_eq!(stages(&p), [Stage::Fetch, Stage::Install, Stage::Verify], "nothing installed, nothing to move aside");
     let p = run("win-rtx3050-581-torch251-cu124-cputv", |_| {});
-    assert_eq!(argv(&p.steps[0])[3..], ["uninstall", "-y", "torch", "torchvision", "torchaudio", "xformers"]);
+    assert!(step(&p, Stage::Uninstall).summary.contains("torch, torchvision, torchaudio, xformers aside"));
 }
 
 #[test]
 fn torchaudio_is_never_pinned_to_torch_after_2_11() {
     // Installed torchaudio, torch 2.14.1 on cu126: torchaudio 2.11.0 comes back.
     let p = run("linux-multigpu-4090-1080ti-575", |_| {});
-    let install = &p.steps[1];
+    let install = step(&p, Stage::Install);
     assert!(install.argv.contains(&"torchaudio==2.11.0+cu126".to_string()), "{:?}", install.argv);
     // cu132 has no modern torchaudio: it is dropped and the user is told.
     let p = run("linux-multigpu-4090-1080ti-575", |r| {
@@ -91,10 +98,10 @@ fn torchaudio_is_never_pinned_to_torch_after_2_11() {
     assert!(p.warnings.iter().any(|w| w.contains("torchaudio has no build on the cu132 index")));
     // Not installed and torch > 2.11: not added.
     let p = run("linux-rtx5070-laptop-580-py312", |_| {});
-    assert!(!p.steps[0].argv.iter().any(|a| a.starts_with("torchaudio")));
+    assert!(!step(&p, Stage::Install).argv.iter().any(|a| a.starts_with("torchaudio")));
     // torch ≤ 2.11: the guide's trio.
     let p = run("linux-rtx3050-580-py38", |_| {});
-    assert!(p.steps[1].argv.contains(&"torchaudio==2.4.1+cu124".to_string()));
+    assert!(step(&p, Stage::Install).argv.contains(&"torchaudio==2.4.1+cu124".to_string()));
 }
 
 #[test]
@@ -114,8 +121,9 @@ fn one_index_only_and_no_dangerous_flags_in_any_plan() {
                 }
                 assert!(!s.argv.iter().any(|a| a == "pip" && s.argv[0] == "pip"), "{name}: bare pip");
                 if s.stage == Stage::Install && s.argv[0] != "conda" {
-                    let n = s.argv.iter().filter(|a| *a == "--index-url").count();
-                    assert_eq!(n, 1, "{name}: exactly one --index-url in {:?}", s.argv);
+                    // Installs read only the fetched files.
+                    assert!(s.argv.iter().any(|a| a == "--no-index"), "{name}: {:?}", s.argv);
+                    assert!(!s.argv.iter().any(|a| a == "--index-url"), "{name}: {:?}", s.argv);
                     for pin in s.argv.iter().filter(|a| a.starts_with("torch")) {
                         assert!(pin.contains("=="), "{name}: unpinned {pin}");
                     }
@@ -132,21 +140,21 @@ fn uv_manager() {
     f.torch = facts("linux-multigpu-4090-1080ti-575").torch;
     let p = run_with(&f, |r| r.manager = Manager::Uv);
     let py = "/home/ana/proj/.venv/bin/python";
-    assert_eq!(argv(&p.steps[0]), ["uv", "pip", "uninstall", "--python", py, "torch", "torchvision", "torchaudio"]);
+    assert_eq!(stages(&p), [Stage::Fetch, Stage::Uninstall, Stage::Install, Stage::Verify]);
     assert_eq!(
-        argv(&p.steps[1]),
+        argv(step(&p, Stage::Install)),
         [
             "uv",
             "pip",
             "install",
             "--python",
             py,
-            "--no-cache",
+            "--no-index",
+            "--find-links",
+            steps::WHEELHOUSE_PLACEHOLDER,
             "torch==2.14.1+cu126",
             "torchvision==0.29.1+cu126",
             "torchaudio==2.11.0+cu126",
-            "--index-url",
-            "https://download.pytorch.org/whl/cu126",
         ]
     );
     assert_eq!(p.choice.as_ref().unwrap().manager, Manager::Uv);
@@ -163,16 +171,15 @@ fn conda_option_b_for_torch_2_5() {
         r.torch = Some("2.5.1".into());
         r.variant = Some("cu124".into());
     });
-    // torch came from pip in this env: pip removes it, conda installs the new one.
-    assert_eq!(argv(&p.steps[0]), [WIN_PY, "-m", "pip", "uninstall", "-y", "torch", "torchvision", "torchaudio"]);
-    assert_eq!(
-        argv(&p.steps[1]),
-        [
+    let prefix = r"C:\Users\mei\miniconda3\envs\cyberpuppy";
+    let conda = |extra: &'static str| {
+        vec![
             "conda",
             "install",
             "-p",
-            r"C:\Users\mei\miniconda3\envs\cyberpuppy",
+            prefix,
             "-y",
+            extra,
             "pytorch==2.5.1",
             "torchvision==0.20.1",
             "torchaudio==2.5.1",
@@ -182,7 +189,12 @@ fn conda_option_b_for_torch_2_5() {
             "-c",
             "nvidia",
         ]
-    );
+    };
+    // conda fetches into its package cache first, installs offline from it.
+    assert_eq!(argv(step(&p, Stage::Fetch)), conda("--download-only"));
+    assert_eq!(argv(step(&p, Stage::Install)), conda("--offline"));
+    // torch came from pip in this env: torchup moves it aside (RECORD), conda installs.
+    assert!(step(&p, Stage::Uninstall).argv.is_empty());
     let c = p.choice.as_ref().unwrap();
     assert_eq!((c.manager, c.index_url.as_str()), (Manager::Conda, steps::CONDA_CHANNEL_URL));
 }
@@ -191,16 +203,19 @@ fn conda_option_b_for_torch_2_5() {
 fn conda_installed_torch_leaves_through_conda_then_pip_installs() {
     let p = run("linux-conda-condatorch-580-py311", |_| {});
     let prefix = "/home/mei/miniconda3/envs/cyberpuppy";
-    assert_eq!(argv(&p.steps[0]), ["conda", "remove", "-p", prefix, "-y", "pytorch", "torchvision", "torchaudio"]);
     assert_eq!(
-        argv(&p.steps[1])[..5],
-        [&format!("{prefix}/bin/python") as &str, "-m", "pip", "install", "--no-cache-dir"]
+        argv(step(&p, Stage::Uninstall)),
+        ["conda", "remove", "-p", prefix, "-y", "pytorch", "torchvision", "torchaudio"]
     );
-    // Without conda on PATH: pip tries, and the user is told what to run.
+    assert_eq!(
+        argv(step(&p, Stage::Install))[..5],
+        [&format!("{prefix}/bin/python") as &str, "-m", "pip", "install", "--no-index"]
+    );
+    // Without conda on PATH: torchup warns what to run if pip and conda conflict.
     let mut f = facts("linux-conda-condatorch-580-py311");
     f.python.as_mut().unwrap().conda_available = false;
     let p = run_with(&f, |_| {});
-    assert_eq!(argv(&p.steps[0])[1..4], ["-m", "pip", "uninstall"]);
+    assert!(step(&p, Stage::Uninstall).argv.is_empty());
     assert!(p.warnings.iter().any(|w| w.contains(&format!("conda remove -p {prefix} pytorch"))));
 }
 
@@ -211,8 +226,8 @@ fn requirements_go_in_under_a_constraints_file() {
         r.workdir = Some("/home/ana/proj".into());
         r.constraints_file = Some("/home/ana/.local/state/torchup/constraints/torch-constraints.txt".into());
     });
-    assert_eq!(stages(&p), [Stage::Install, Stage::Requirements, Stage::Verify]);
-    let s = &p.steps[1];
+    assert_eq!(stages(&p), [Stage::Fetch, Stage::Install, Stage::Requirements, Stage::Verify]);
+    let s = step(&p, Stage::Requirements);
     let cons = "/home/ana/.local/state/torchup/constraints/torch-constraints.txt";
     assert_eq!(
         argv(s),
@@ -236,13 +251,12 @@ fn requirements_go_in_under_a_constraints_file() {
 #[test]
 fn pep668_plans_a_venv_and_installs_into_it() {
     let p = run("linux-debian-pep668-rtx3050-580", |r| r.workdir = Some("/home/deb/proj".into()));
-    assert_eq!(stages(&p), [Stage::Venv, Stage::Install, Stage::Verify]);
+    assert_eq!(stages(&p), [Stage::Venv, Stage::Fetch, Stage::Install, Stage::Verify]);
     assert_eq!(argv(&p.steps[0]), ["/usr/bin/python3", "-m", "venv", "/home/deb/proj/.venv"]);
-    assert_eq!(p.steps[1].argv[0], "/home/deb/proj/.venv/bin/python");
-    assert_eq!(p.steps[2].argv[0], "/home/deb/proj/.venv/bin/python");
+    assert_eq!(step(&p, Stage::Install).argv[0], "/home/deb/proj/.venv/bin/python");
     assert_eq!(p.target_python.as_deref(), Some("/home/deb/proj/.venv/bin/python"));
     let f = p.fallback.as_ref().unwrap();
-    assert!(f.steps.iter().all(|s| s.stage != Stage::Venv && s.argv[0] != "/usr/bin/python3"));
+    assert!(f.steps.iter().all(|s| s.stage != Stage::Venv && s.argv.first().map(String::as_str) != Some("/usr/bin/python3")));
     // With uv, uv makes the venv.
     let mut facts = facts("linux-debian-pep668-rtx3050-580");
     facts.python.as_mut().unwrap().uv_available = true;
@@ -265,19 +279,19 @@ fn windows_venv_paths() {
 fn mirror_index_url() {
     let p = run("linux-gtx1080ti-535-py312-venv", |r| r.index_url = "https://mirror.corp.example/pytorch/whl/".into());
     assert_eq!(p.choice.as_ref().unwrap().index_url, "https://mirror.corp.example/pytorch/whl/cu126");
-    assert!(p.steps[0].argv.ends_with(&["--index-url".into(), "https://mirror.corp.example/pytorch/whl/cu126".into()]));
+    assert!(step(&p, Stage::Fetch).summary.contains("https://mirror.corp.example/pytorch/whl/cu126"));
 }
 
 #[test]
 fn commands_are_quoted_for_the_target_shell() {
     let p = run("win-rtx3050-581-py311-conda-cpu", |_| {});
-    let line = Shell::PowerShell.render(&p.steps[2].argv);
-    assert!(line.starts_with(r#"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe -c "import sys, torch;"#), "{line}");
-    let p = run("linux-gtx1080ti-535-py312-venv", |_| {});
-    let line = Shell::Posix.render(&p.steps[0].argv);
+    let line = Shell::PowerShell.render(&step(&p, Stage::Install).argv);
+    assert!(line.starts_with(r"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe -m pip install --no-index"), "{line}");
+    let p = run("linux-gtx1080ti-535-py312-venv", |r| r.links_dir = Some("/home/ana/.cache/torchup/wheel house".into()));
+    let line = Shell::Posix.render(&step(&p, Stage::Install).argv);
     assert_eq!(
         line,
-        "/home/ana/proj/.venv/bin/python -m pip install --no-cache-dir --progress-bar raw torch==2.14.1+cu126 torchvision==0.29.1+cu126 --index-url https://download.pytorch.org/whl/cu126"
+        "/home/ana/proj/.venv/bin/python -m pip install --no-index --find-links \"/home/ana/.cache/torchup/wheel house\" torch==2.14.1+cu126 torchvision==0.29.1+cu126"
     );
 }
 
@@ -286,5 +300,5 @@ fn nothing_to_do_only_verifies() {
     let p = run("linux-rtx3050-580-torch28-cu128", |_| {});
     assert!(p.nothing_to_do);
     assert_eq!(stages(&p), [Stage::Verify]);
-    assert_eq!(argv(&p.steps[0])[0], "/home/mei/proj/.venv/bin/python");
+    assert!(p.steps[0].argv.is_empty(), "the embedded smoke test");
 }

@@ -304,7 +304,7 @@ fn uninstall_step(out: &mut Steps, p: &PythonFacts, runner: Runner, installed: &
     }
     let list = installed.members.join(", ");
     let conda_can = p.env == EnvKind::Conda && p.conda_available;
-    if installed.by_conda && conda_can && runner == Runner::Conda {
+    if installed.by_conda && conda_can {
         // conda-installed torch leaves through conda (its revision history is the way back),
         // or pip and conda fight over it.
         let conda_names: Vec<String> = installed

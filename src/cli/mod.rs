@@ -5,6 +5,7 @@
 pub mod args;
 pub mod detect;
 pub mod doctor;
+pub mod fetch_printer;
 pub mod install;
 pub mod install_printer;
 pub mod logging;

@@ -3,6 +3,7 @@
 //! (`--json` prints exactly one JSON document on stdout, human text goes to stderr).
 
 pub mod args;
+pub mod cache;
 pub mod detect;
 pub mod doctor;
 pub mod fetch_printer;
@@ -15,7 +16,7 @@ pub mod verify;
 pub mod wizard;
 pub mod wizard_engine;
 
-pub use args::{ChoiceArgs, Cli, Command, GlobalArgs};
+pub use args::{CacheAction, ChoiceArgs, Cli, Command, GlobalArgs};
 
 /// Exit codes (contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

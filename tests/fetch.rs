@@ -248,7 +248,10 @@ async fn a_wrong_hash_is_retried_once_then_refused_and_nothing_is_kept() {
     c.server.fault("/files/d.whl", FileFault::WrongBytes);
     let (r, _) = fetch(&c.fetcher(quick()), vec![item.clone()]).await;
     let e = r.unwrap_err();
-    assert!(matches!(&e, FetchError::HashMismatch { file, expected, .. } if file == "d.whl" && Some(expected) == item.sha256.as_ref()), "{e}");
+    assert!(
+        matches!(&e, FetchError::HashMismatch { file, expected, .. } if file == "d.whl" && Some(expected) == item.sha256.as_ref()),
+        "{e}"
+    );
     assert!(e.to_string().contains("--index-url"));
     assert_eq!(c.server.requests().len(), 2, "downloaded twice");
     assert!(c.wheelhouse().list().is_empty());
@@ -310,7 +313,7 @@ async fn big_files_use_ranged_segments_when_the_server_accepts_ranges() {
     let ranges = ranged(&c.server);
     assert_eq!(ranges.len(), 3, "segments 2..4 on their own connections: {ranges:?}");
     assert_eq!(c.server.requests().len(), 4);
-    assert_eq!(c.server.bytes_sent() >= body.len() as u64, true);
+    assert!(c.server.bytes_sent() >= body.len() as u64);
 
     // Without Accept-Ranges: one stream.
     let c = Case::new();
@@ -433,7 +436,10 @@ async fn several_files_at_once_and_the_first_failure_stops_the_rest() {
     let items: Vec<FetchItem> = (0..5).map(|i| c.serve(&format!("m{i}.whl"), &noise(200_000, 20 + i), true)).collect();
     let (r, _) = fetch(&c.fetcher(quick()), items.clone()).await;
     let got = r.unwrap();
-    assert_eq!(got.iter().map(|f| f.filename.as_str()).collect::<Vec<_>>(), ["m0.whl", "m1.whl", "m2.whl", "m3.whl", "m4.whl"]);
+    assert_eq!(
+        got.iter().map(|f| f.filename.as_str()).collect::<Vec<_>>(),
+        ["m0.whl", "m1.whl", "m2.whl", "m3.whl", "m4.whl"]
+    );
 
     let c = Case::new();
     let mut items: Vec<FetchItem> = (0..2).map(|i| c.serve(&format!("n{i}.whl"), &noise(MIB, 30 + i), true)).collect();

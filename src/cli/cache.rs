@@ -126,7 +126,10 @@ mod tests {
             cap: 12_000_000_000,
             total: 2_500_000_000,
             partial_bytes: 300_000_000,
-            files: vec![entry("torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl", 2_500_000_000, true), entry("x.whl", 5, false)],
+            files: vec![
+                entry("torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl", 2_500_000_000, true),
+                entry("x.whl", 5, false),
+            ],
         };
         insta::assert_snapshot!(render_list(&l), @r"
         Wheelhouse: /c/wheelhouse

@@ -111,7 +111,12 @@ mod tests {
         let errors = [
             FetchError::Cancelled,
             FetchError::HashMismatch { file: "a.whl".into(), expected: "aa".into(), actual: "bb".into() },
-            FetchError::Http { file: "a.whl".into(), url: "https://x/a.whl".into(), status: 500, hint: status_hint(500) },
+            FetchError::Http {
+                file: "a.whl".into(),
+                url: "https://x/a.whl".into(),
+                status: 500,
+                hint: status_hint(500),
+            },
             FetchError::Stalled { file: "a.whl".into(), secs: 30, attempts: 5 },
             FetchError::DiskFull { file: "a.whl".into(), dir: "/c".into(), needed: 10, free: 1 },
             FetchError::InsecureUrl { url: "http://x/a.whl".into() },

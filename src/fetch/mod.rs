@@ -144,20 +144,21 @@ impl Fetcher {
             checked.push((item, url));
         }
         let stop = cancel.child_token();
-        let results: Vec<(usize, Result<Fetched, FetchError>)> = futures_util::stream::iter(checked.into_iter().enumerate())
-            .map(|(i, (item, url))| {
-                let (events, stop) = (&events, &stop);
-                async move {
-                    let r = self.fetch_one(&item, url, events, stop).await;
-                    if r.is_err() {
-                        stop.cancel();
+        let results: Vec<(usize, Result<Fetched, FetchError>)> =
+            futures_util::stream::iter(checked.into_iter().enumerate())
+                .map(|(i, (item, url))| {
+                    let (events, stop) = (&events, &stop);
+                    async move {
+                        let r = self.fetch_one(&item, url, events, stop).await;
+                        if r.is_err() {
+                            stop.cancel();
+                        }
+                        (i, r)
                     }
-                    (i, r)
-                }
-            })
-            .buffer_unordered(self.opts.max_files.max(1))
-            .collect()
-            .await;
+                })
+                .buffer_unordered(self.opts.max_files.max(1))
+                .collect()
+                .await;
         let mut ok = Vec::new();
         let mut first_err: Option<FetchError> = None;
         for (i, r) in results {
@@ -197,7 +198,10 @@ impl Fetcher {
             return Err(FetchError::BadUrl { url: net::redact(&url), reason: format!("`{h}` is not a SHA-256") });
         }
         if !wheelhouse::safe_filename(&item.filename) {
-            return Err(FetchError::BadUrl { url: net::redact(&url), reason: format!("unsafe file name `{}`", item.filename) });
+            return Err(FetchError::BadUrl {
+                url: net::redact(&url),
+                reason: format!("unsafe file name `{}`", item.filename),
+            });
         }
         Ok(url)
     }
@@ -352,7 +356,11 @@ fn part_key(item: &FetchItem, url: &Url) -> String {
 
 /// Take the exclusive lock of one partial download, waiting (cancellably) while another
 /// torchup process or task holds it.
-async fn wait_for_lock(path: &std::path::Path, file: &str, cancel: &CancellationToken) -> Result<std::fs::File, FetchError> {
+async fn wait_for_lock(
+    path: &std::path::Path,
+    file: &str,
+    cancel: &CancellationToken,
+) -> Result<std::fs::File, FetchError> {
     let f = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -395,8 +403,11 @@ mod tests {
             size,
         };
         assert_eq!(check_file(&p, &item(Some(sha), Some(3), "x.whl")).unwrap(), (sha.to_string(), 3, true));
-        assert_eq!(check_file(&p, &item(Some(&sha.to_uppercase()), None, "x.whl")).unwrap().2, true);
-        assert!(matches!(check_file(&p, &item(Some(&"0".repeat(64)), None, "x.whl")), Err(FetchError::HashMismatch { .. })));
+        assert!(check_file(&p, &item(Some(&sha.to_uppercase()), None, "x.whl")).unwrap().2);
+        assert!(matches!(
+            check_file(&p, &item(Some(&"0".repeat(64)), None, "x.whl")),
+            Err(FetchError::HashMismatch { .. })
+        ));
         assert!(matches!(check_file(&p, &item(Some(sha), Some(4), "x.whl")), Err(FetchError::SizeMismatch { .. })));
         assert!(matches!(check_file(&p, &item(None, None, "x.whl")), Err(FetchError::RecordMismatch { .. })));
         assert!(matches!(check_file(&p, &item(None, None, "x.tar.gz")), Err(FetchError::RecordMismatch { .. })));
@@ -417,7 +428,8 @@ mod tests {
             ("https://example.com/a.whl", "a.whl", Some("xyz"), "is not a SHA-256"),
             ("https://example.com/a.whl", "../a.whl", None, "unsafe file name"),
         ] {
-            let item = FetchItem { url: url.into(), filename: name.into(), sha256: sha.map(str::to_string), size: None };
+            let item =
+                FetchItem { url: url.into(), filename: name.into(), sha256: sha.map(str::to_string), size: None };
             let e = f.fetch_all(vec![item], tx.clone(), CancellationToken::new()).await.unwrap_err().to_string();
             assert!(e.contains(want), "{url}: {e}");
         }
@@ -426,7 +438,8 @@ mod tests {
     #[test]
     fn keys() {
         let url = Url::parse("https://u:pw@h/a.whl").unwrap();
-        let item = FetchItem { url: url.to_string(), filename: "a.whl".into(), sha256: Some("AB".repeat(32)), size: None };
+        let item =
+            FetchItem { url: url.to_string(), filename: "a.whl".into(), sha256: Some("AB".repeat(32)), size: None };
         assert_eq!(part_key(&item, &url), "ab".repeat(32));
         let no_hash = FetchItem { sha256: None, ..item };
         let k = part_key(&no_hash, &url);

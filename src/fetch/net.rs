@@ -141,7 +141,12 @@ impl NetConfig {
 
     /// The HTTP client for downloads from `loopback` or remote hosts. Loopback gets no proxy
     /// (a proxy cannot reach this machine's loopback). Redirects stay on allowed schemes.
-    pub fn client(&self, loopback: bool, connect_timeout: Duration, max_redirects: usize) -> Result<reqwest::Client, FetchError> {
+    pub fn client(
+        &self,
+        loopback: bool,
+        connect_timeout: Duration,
+        max_redirects: usize,
+    ) -> Result<reqwest::Client, FetchError> {
         let policy_cfg = self.clone();
         let policy = Policy::custom(move |attempt: Attempt| {
             if attempt.previous().len() > max_redirects {
@@ -198,7 +203,10 @@ impl NetConfig {
     fn proxies(&self) -> Result<Vec<reqwest::Proxy>, FetchError> {
         let no_proxy = self.no_proxy.as_deref().and_then(reqwest::NoProxy::from_string);
         let bad = |what: &str, e: reqwest::Error| {
-            FetchError::Config(format!("invalid {what} proxy URL: {}; fix it in pip's config or the variable", root_cause(&e)))
+            FetchError::Config(format!(
+                "invalid {what} proxy URL: {}; fix it in pip's config or the variable",
+                root_cause(&e)
+            ))
         };
         let mut out = Vec::new();
         if let Some(p) = &self.proxy {
@@ -344,7 +352,8 @@ mod tests {
     fn config_files_then_variables() {
         let tmp = tempfile::tempdir().unwrap();
         let conf = tmp.path().join("pip.conf");
-        std::fs::write(&conf, "[global]\nproxy = http://from-file:1\ncert = /etc/ca.pem\ntrusted-host = a.lan\n").unwrap();
+        std::fs::write(&conf, "[global]\nproxy = http://from-file:1\ncert = /etc/ca.pem\ntrusted-host = a.lan\n")
+            .unwrap();
         std::fs::write(tmp.path().join(".netrc"), "machine files.lan login u password p\n").unwrap();
         let env = HostEnv::from_pairs([
             ("PIP_CONFIG_FILE", conf.to_string_lossy().into_owned()),
@@ -371,7 +380,8 @@ mod tests {
 
     #[test]
     fn plain_http_only_to_loopback_or_trusted_hosts() {
-        let cfg = NetConfig { trusted_hosts: vec!["mirror.lan".into(), "other.lan:8080".into()], ..NetConfig::direct() };
+        let cfg =
+            NetConfig { trusted_hosts: vec!["mirror.lan".into(), "other.lan:8080".into()], ..NetConfig::direct() };
         for ok in [
             "https://download.pytorch.org/a.whl",
             "http://127.0.0.1:9/a.whl",

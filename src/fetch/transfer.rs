@@ -117,7 +117,8 @@ impl Transfer<'_> {
                     .open(&self.files.part)
                     .map_err(|e| Step::Fatal(FetchError::write(&self.file, &self.files.part, &e)))?;
                 self.check_space(state.total.map(|t| t - state.done()))?;
-                let ev = FetchEvent::Started { file: self.file.clone(), total: state.total, resumed_from: state.done() };
+                let ev =
+                    FetchEvent::Started { file: self.file.clone(), total: state.total, resumed_from: state.done() };
                 tracing::info!("{}: resuming at {} bytes", self.file, state.done());
                 self.event(ev).await;
                 (self.shared(part, state), None)
@@ -138,7 +139,12 @@ impl Transfer<'_> {
     }
 
     fn shared(&self, part: File, state: PartState) -> Shared {
-        Shared { part, state: Mutex::new(state), last_save: Mutex::new(Instant::now()), last_event: Mutex::new(Instant::now()) }
+        Shared {
+            part,
+            state: Mutex::new(state),
+            last_save: Mutex::new(Instant::now()),
+            last_event: Mutex::new(Instant::now()),
+        }
     }
 
     /// A new download from byte 0: one GET, whose headers decide single stream or segments.
@@ -166,7 +172,8 @@ impl Transfer<'_> {
         if let Some(dir) = self.files.part.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Step::Fatal(FetchError::write(&self.file, dir, &e)))?;
         }
-        let part = File::create(&self.files.part).map_err(|e| Step::Fatal(FetchError::write(&self.file, &self.files.part, &e)))?;
+        let part = File::create(&self.files.part)
+            .map_err(|e| Step::Fatal(FetchError::write(&self.file, &self.files.part, &e)))?;
         if let Some(total) = state.total {
             part.set_len(total).map_err(|e| Step::Fatal(FetchError::write(&self.file, &self.files.part, &e)))?;
         }
@@ -203,8 +210,9 @@ impl Transfer<'_> {
         no_ranges: &AtomicBool,
     ) -> Result<(), Step> {
         let n = lock(&shared.state).segments.len();
-        let tasks: Vec<_> =
-            (0..n).map(|i| self.segment(shared, i, if i == 0 { first.take() } else { None }, downloaded, no_ranges)).collect();
+        let tasks: Vec<_> = (0..n)
+            .map(|i| self.segment(shared, i, if i == 0 { first.take() } else { None }, downloaded, no_ranges))
+            .collect();
         futures_util::future::try_join_all(tasks).await.map(|_| ())
     }
 
@@ -299,7 +307,13 @@ impl Transfer<'_> {
     }
 
     /// Copy a response body into segment `i` until the segment is full or the body ends.
-    async fn stream(&self, shared: &Shared, i: usize, mut resp: reqwest::Response, downloaded: &AtomicU64) -> Result<(), Step> {
+    async fn stream(
+        &self,
+        shared: &Shared,
+        i: usize,
+        mut resp: reqwest::Response,
+        downloaded: &AtomicU64,
+    ) -> Result<(), Step> {
         loop {
             let chunk = tokio::select! {
                 _ = self.cancel.cancelled() => return Err(Step::Fatal(FetchError::Cancelled)),
@@ -391,12 +405,9 @@ impl Transfer<'_> {
 
     fn with_url(&self, step: Step) -> Step {
         match step {
-            Step::Fatal(FetchError::Http { status, hint, .. }) => Step::Fatal(FetchError::Http {
-                file: self.file.clone(),
-                url: self.redacted.clone(),
-                status,
-                hint,
-            }),
+            Step::Fatal(FetchError::Http { status, hint, .. }) => {
+                Step::Fatal(FetchError::Http { file: self.file.clone(), url: self.redacted.clone(), status, hint })
+            }
             other => other,
         }
     }
@@ -406,12 +417,9 @@ impl Transfer<'_> {
         let (Some(needed), Some(dir)) = (needed, self.files.part.parent()) else { return Ok(()) };
         let _ = std::fs::create_dir_all(dir);
         match fs4::available_space(dir) {
-            Ok(free) if free < needed => Err(Step::Fatal(FetchError::DiskFull {
-                file: self.file.clone(),
-                dir: dir.to_path_buf(),
-                needed,
-                free,
-            })),
+            Ok(free) if free < needed => {
+                Err(Step::Fatal(FetchError::DiskFull { file: self.file.clone(), dir: dir.to_path_buf(), needed, free }))
+            }
             _ => Ok(()),
         }
     }

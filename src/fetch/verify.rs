@@ -46,10 +46,8 @@ pub fn check_wheel_record(path: &Path) -> Result<(), String> {
             return Err(format!("unsafe member path `{n}`"));
         }
     }
-    let records: Vec<&String> = names
-        .iter()
-        .filter(|n| n.ends_with(".dist-info/RECORD") && n.matches('/').count() == 1)
-        .collect();
+    let records: Vec<&String> =
+        names.iter().filter(|n| n.ends_with(".dist-info/RECORD") && n.matches('/').count() == 1).collect();
     let record_name = match records.as_slice() {
         [one] => (*one).clone(),
         [] => return Err("no .dist-info/RECORD".into()),
@@ -71,9 +69,8 @@ pub fn check_wheel_record(path: &Path) -> Result<(), String> {
         }
         listed.insert(name, (row.get(1).unwrap_or("").to_string(), row.get(2).unwrap_or("").to_string()));
     }
-    let unhashed_ok = |n: &str| {
-        n == record_name || n == format!("{dist_info}RECORD.jws") || n == format!("{dist_info}RECORD.p7s")
-    };
+    let unhashed_ok =
+        |n: &str| n == record_name || n == format!("{dist_info}RECORD.jws") || n == format!("{dist_info}RECORD.p7s");
     for name in &names {
         if name.ends_with('/') {
             continue; // directory entry

@@ -373,11 +373,8 @@ impl Wheelhouse {
 
     fn index_lock(&self) -> io::Result<File> {
         std::fs::create_dir_all(&self.root)?;
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.root.join(".index.lock"))?;
+        let f =
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(self.root.join(".index.lock"))?;
         fs4::FileExt::lock(&f)?;
         Ok(f)
     }
@@ -420,10 +417,7 @@ pub fn link_dir(fetched: &[Fetched], dest: &Path) -> io::Result<()> {
 
 /// A single path component that cannot escape its directory.
 pub(crate) fn safe_filename(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && !name.contains(['/', '\\', ':', '\0'])
-        && name != ".."
+    !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\', ':', '\0']) && name != ".."
 }
 
 fn unix(t: Option<SystemTime>) -> u64 {

@@ -123,7 +123,8 @@ impl FileServer {
                     match listener.accept() {
                         Ok((sock, _)) => {
                             let shared = Arc::clone(&shared);
-                            let _ = thread::Builder::new().name("file-request".into()).spawn(move || serve(&shared, sock));
+                            let _ =
+                                thread::Builder::new().name("file-request".into()).spawn(move || serve(&shared, sock));
                         }
                         Err(_) => thread::sleep(Duration::from_millis(2)),
                     }
@@ -275,7 +276,13 @@ fn simple(sock: &mut TcpStream, status: u16, extra: &str) -> (u16, u64) {
 }
 
 /// Send the answer; returns (status, body bytes sent).
-fn answer(shared: &Shared, sock: &mut TcpStream, head: &Head, fault: Option<FileFault>, opts: &ServeOptions) -> (u16, u64) {
+fn answer(
+    shared: &Shared,
+    sock: &mut TcpStream,
+    head: &Head,
+    fault: Option<FileFault>,
+    opts: &ServeOptions,
+) -> (u16, u64) {
     match &fault {
         Some(FileFault::ServerError) => return simple(sock, 500, ""),
         Some(FileFault::Status(s)) => return simple(sock, *s, ""),

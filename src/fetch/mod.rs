@@ -94,7 +94,7 @@ impl Default for FetchOptions {
             retry_delay: Duration::from_secs(1),
             max_redirects: 10,
             progress_interval: Duration::from_millis(100),
-            save_interval: Duration::from_millis(500),
+            save_interval: Duration::from_millis(100),
         }
     }
 }

@@ -476,6 +476,20 @@ async fn credentials_come_from_the_url_or_netrc() {
     assert_eq!(c2.server.requests()[0].authorization.as_deref(), Some("Basic Ym9iOnB3"));
 }
 
+#[tokio::test]
+async fn a_file_larger_than_the_free_space_is_refused_before_writing() {
+    let c = Case::new();
+    let item = c.serve("big.whl", b"small really", true);
+    // 1 PiB: no test machine has that much free.
+    c.server.fault("/files/big.whl", FileFault::ClaimLength(1 << 50));
+    let (r, _) = fetch(&c.fetcher(quick()), vec![item]).await;
+    let e = r.unwrap_err();
+    assert!(matches!(&e, FetchError::DiskFull { needed, .. } if *needed == 1 << 50), "{e}");
+    assert!(e.to_string().contains("TORCHUP_CACHE_DIR") && !e.to_string().contains('\n'), "{e}");
+    assert!(c.wheelhouse().list().is_empty());
+    assert!(c.partials().is_empty(), "nothing was written");
+}
+
 #[test]
 fn wheel_helper_builds_a_valid_zip() {
     let tmp = tempfile::tempdir().unwrap();

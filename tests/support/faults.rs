@@ -40,6 +40,9 @@ pub enum FileFault {
     IgnoreRange,
     /// Hold this connection to this many bytes per second.
     Throttle(u64),
+    /// Claim this Content-Length (a huge file: the client's disk space check), send the real
+    /// bytes, close.
+    ClaimLength(u64),
 }
 
 /// Server-wide behaviour.
@@ -346,7 +349,11 @@ fn answer(
     if status == 206 {
         head_text.push_str(&format!("Content-Range: bytes {start}-{}/{len}\r\n", end - 1));
     }
-    head_text.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", end - start));
+    let claimed = match &fault {
+        Some(FileFault::ClaimLength(n)) => *n,
+        _ => end - start,
+    };
+    head_text.push_str(&format!("Content-Length: {claimed}\r\nConnection: close\r\n\r\n"));
     if sock.write_all(head_text.as_bytes()).is_err() {
         return (status, 0);
     }

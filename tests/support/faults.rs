@@ -14,7 +14,7 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -91,6 +91,8 @@ struct Shared {
     opts: Mutex<ServeOptions>,
     /// The instant the shared bandwidth is next free (total throttle).
     bucket: Mutex<Instant>,
+    /// Body bytes written so far (live, unlike `SeenRequest::sent`).
+    sent: AtomicU64,
     stop: AtomicBool,
 }
 
@@ -117,6 +119,7 @@ impl FileServer {
             rules: Mutex::default(),
             opts: Mutex::new(ServeOptions::default()),
             bucket: Mutex::new(Instant::now()),
+            sent: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
         let accept = {
@@ -173,13 +176,16 @@ impl FileServer {
         lock(&self.shared.requests).clone()
     }
 
+    /// Forget the requests so far and reset [`FileServer::bytes_sent`].
     pub fn clear_requests(&self) {
         lock(&self.shared.requests).clear();
+        self.shared.sent.store(0, Ordering::SeqCst);
     }
 
-    /// Body bytes sent so far, over all requests.
+    /// Body bytes written to sockets so far, over all requests, counted as they are written
+    /// (requests still in progress included).
     pub fn bytes_sent(&self) -> u64 {
-        lock(&self.shared.requests).iter().map(|r| r.sent).sum()
+        self.shared.sent.load(Ordering::SeqCst)
     }
 }
 
@@ -398,6 +404,7 @@ fn answer(
             break;
         }
         sent += n as u64;
+        shared.sent.fetch_add(n as u64, Ordering::SeqCst);
     }
     (status, sent)
 }

@@ -87,7 +87,10 @@ fn main() {
     );
 
     let settings = [
-        ("a) 4 MiB/s per connection, Range", ServeOptions { per_connection_bps: Some(4 * MIB), ..ServeOptions::default() }),
+        (
+            "a) 4 MiB/s per connection, Range",
+            ServeOptions { per_connection_bps: Some(4 * MIB), ..ServeOptions::default() },
+        ),
         ("b) 16 MiB/s in total", ServeOptions { total_bps: Some(16 * MIB), ..ServeOptions::default() }),
         ("c) unthrottled loopback", ServeOptions::default()),
     ];
@@ -100,9 +103,18 @@ fn main() {
             // pip download, verifying the same hash.
             let dest = iso.path(format!("pip-{n}"));
             let mut cmd = iso.command(&venv.python);
-            cmd.args(["-m", "pip", "download", "--no-deps", "--no-cache-dir", "--disable-pip-version-check", "-q", "-d"])
-                .arg(&dest)
-                .arg(format!("{}#sha256={}", item.url, wheel.sha256));
+            cmd.args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-cache-dir",
+                "--disable-pip-version-check",
+                "-q",
+                "-d",
+            ])
+            .arg(&dest)
+            .arg(format!("{}#sha256={}", item.url, wheel.sha256));
             let start = Instant::now();
             let out = support::proc::run(&mut cmd, Duration::from_secs(600)).expect("pip runs");
             assert!(out.success(), "pip download failed: {}", out.combined());

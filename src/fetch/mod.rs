@@ -132,6 +132,10 @@ impl Fetcher {
     /// `max_files` at once. Results are in the order of `items`. The first failure cancels
     /// the other transfers (their `.part` files stay for the next run) and is returned.
     /// Afterwards the wheelhouse cap is enforced, never evicting these files.
+    ///
+    /// Read `events` concurrently (or drop the receiver): progress events are dropped when
+    /// the channel is full, but the few lifecycle events (started, retrying, verified,
+    /// finished) wait for room.
     pub async fn fetch_all(
         &self,
         items: Vec<FetchItem>,

@@ -220,6 +220,10 @@ impl Fetcher {
             return None;
         }
         self.pin(&entry.sha256);
+        // An eviction may have run between the lookup and the pin.
+        if !entry.path.is_file() {
+            return None;
+        }
         let _ = self.wheelhouse.touch(&[(entry.sha256.clone(), entry.filename.clone())]);
         Some(Fetched {
             filename: item.filename.clone(),
@@ -285,12 +289,13 @@ impl Fetcher {
                 .map_err(|e| FetchError::Io { path: files.part.clone(), reason: e.to_string() })?;
             match checked {
                 Ok((sha256, size, origin_verified)) => {
+                    // Pinned before it appears, so no other torchup's eviction can take it.
+                    self.pin(&sha256);
                     let entry = self
                         .wheelhouse
                         .insert(&files.part, &sha256, &item.filename, origin_verified)
                         .map_err(|e| FetchError::write(&item.filename, self.wheelhouse.root(), &e))?;
                     files.remove();
-                    self.pin(&sha256);
                     let file = item.filename.clone();
                     let _ = events.send(FetchEvent::Verified { file: file.clone(), origin_verified }).await;
                     let _ = events.send(FetchEvent::Finished { file, size, downloaded }).await;

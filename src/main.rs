@@ -61,6 +61,7 @@ fn main() -> ExitCode {
             }
             Some(Command::Verify { json }) => cli::verify::run(&cli.global, json).await,
             Some(Command::Doctor { json }) => cli::doctor::run(&cli.global, json).await,
+            Some(Command::Cache { action, json }) => cli::cache::run(action, json),
             #[cfg(feature = "torch")]
             Some(Command::LibtorchCheck { json }) => cli::verify::libtorch_check(json),
         }

@@ -109,11 +109,32 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Downloaded, verified wheels kept for retries, rollbacks and later runs: list or clean
+    Cache {
+        #[command(subcommand)]
+        action: Option<CacheAction>,
+        /// Print one JSON document on stdout
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// The GPU check through the libtorch torchup was built with (feature `torch`)
     #[cfg(feature = "torch")]
     LibtorchCheck {
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `torchup cache` actions (default: list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum CacheAction {
+    /// Files in the wheelhouse with sizes, the total and the cap
+    List,
+    /// Remove files unused for 30 days and partial downloads idle for 7 days
+    Clean {
+        /// Remove every file and partial download no running torchup is using
+        #[arg(long)]
+        all: bool,
     },
 }
 

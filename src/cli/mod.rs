@@ -3,8 +3,10 @@
 //! (`--json` prints exactly one JSON document on stdout, human text goes to stderr).
 
 pub mod args;
+pub mod cache;
 pub mod detect;
 pub mod doctor;
+pub mod fetch_printer;
 pub mod install;
 pub mod install_printer;
 pub mod interrupted;
@@ -15,7 +17,7 @@ pub mod verify;
 pub mod wizard;
 pub mod wizard_engine;
 
-pub use args::{ChoiceArgs, Cli, Command, GlobalArgs};
+pub use args::{CacheAction, ChoiceArgs, Cli, Command, GlobalArgs};
 
 /// Exit codes (contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -39,8 +39,9 @@ pub enum FetchError {
     )]
     Stalled { file: String, secs: u64, attempts: u32 },
     #[error(
-        "not enough disk space in {dir} for {file} (need {needed} more bytes, {free} free): free some space or \
-         point TORCHUP_CACHE_DIR at a larger disk; the partial download is kept"
+        "not enough disk space in {dir} for {file} ({}): free some space or point TORCHUP_CACHE_DIR at a larger \
+         disk; the partial download is kept",
+        space_note(*needed, *free)
     )]
     DiskFull { file: String, dir: PathBuf, needed: u64, free: u64 },
     #[error("cannot write {path}: {reason}; check the permissions and free space of that directory")]
@@ -90,6 +91,16 @@ pub(crate) fn is_disk_full(e: &std::io::Error) -> bool {
     }
 }
 
+/// "need 2.5 GB more, 1.0 GB free" (`needed` 0: unknown, a write failed).
+fn space_note(needed: u64, free: u64) -> String {
+    use crate::install::progress::human_bytes;
+    if needed == 0 {
+        format!("{} free", human_bytes(free))
+    } else {
+        format!("need {} more, {} free", human_bytes(needed), human_bytes(free))
+    }
+}
+
 /// The hint after an HTTP status.
 pub(crate) fn status_hint(status: u16) -> String {
     match status {
@@ -118,7 +129,7 @@ mod tests {
                 hint: status_hint(500),
             },
             FetchError::Stalled { file: "a.whl".into(), secs: 30, attempts: 5 },
-            FetchError::DiskFull { file: "a.whl".into(), dir: "/c".into(), needed: 10, free: 1 },
+            FetchError::DiskFull { file: "a.whl".into(), dir: "/c".into(), needed: 2_500_000_000, free: 1_000 },
             FetchError::InsecureUrl { url: "http://x/a.whl".into() },
         ];
         for e in errors {
@@ -127,6 +138,10 @@ mod tests {
             assert!(s.len() > 30, "{s}");
         }
         assert!(FetchError::Stalled { file: "a".into(), secs: 1, attempts: 1 }.is_transient());
+        let full = FetchError::DiskFull { file: "a.whl".into(), dir: "/c".into(), needed: 2_500_000_000, free: 1_000 };
+        assert!(full.to_string().contains("(need 2.5 GB more, 1 kB free)"), "{full}");
+        let full = FetchError::DiskFull { file: "a.whl".into(), dir: "/c".into(), needed: 0, free: 0 };
+        assert!(full.to_string().contains("(0 B free)"), "{full}");
         assert!(!FetchError::HashMismatch { file: "a".into(), expected: "".into(), actual: "".into() }.is_transient());
     }
 

@@ -160,6 +160,9 @@ impl NetConfig {
         let mut b = reqwest::Client::builder()
             .user_agent(crate::compat::index::USER_AGENT)
             .connect_timeout(connect_timeout)
+            // Segments must be separate TCP connections: CDNs throttle per connection, and
+            // HTTP/2 would multiplex every range over one (as pip, curl -Z and aria2 use 1.1).
+            .http1_only()
             .redirect(policy)
             // Wheels are zip files: never let a transparent decompression change the bytes.
             .no_gzip()

@@ -167,18 +167,6 @@ impl FetchProgress {
     }
 }
 
-/// "2.4 GiB", "512 KiB", "17 B".
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,12 +223,5 @@ mod tests {
         assert_eq!(p.transferred(), 300);
         assert!(p.file("b").unwrap().from_cache);
         assert_eq!(p.eta(), Some(Duration::ZERO));
-    }
-
-    #[test]
-    fn bytes_read_well() {
-        assert_eq!(human_bytes(17), "17 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(2_684_354_560), "2.5 GiB");
     }
 }

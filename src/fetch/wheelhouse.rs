@@ -151,9 +151,13 @@ impl Wheelhouse {
         let want = dir.join(filename);
         if !want.is_file() {
             let other = files_in(&dir).into_iter().next()?;
+            let other_name = other.file_name()?.to_str()?.to_string();
+            let verified = self.entry(&hex, &other_name)?.origin_verified;
             if std::fs::hard_link(&other, &want).is_err() {
                 std::fs::copy(&other, &want).ok()?;
             }
+            // The new name inherits how the bytes were checked.
+            let _ = self.record(&[(hex.clone(), filename.to_string())], Some(verified));
         }
         self.entry(&hex, filename)
     }
@@ -473,10 +477,16 @@ mod tests {
         // same bytes asked for under another name: linked in place
         let other = wh.lookup(&e.sha256, "a_other.whl").unwrap();
         assert_eq!(std::fs::read(&other.path).unwrap(), b"aaaa");
+        // an unverified origin stays unverified under another name
+        let p = tmp.path().join("u.incoming");
+        std::fs::write(&p, b"uuuu").unwrap();
+        let (sha, _) = sha256_file(&p).unwrap();
+        wh.insert(&p, &sha, "u.whl", false).unwrap();
+        assert!(!wh.lookup(&sha, "u2.whl").unwrap().origin_verified);
         assert!(wh.lookup(&"0".repeat(64), "a-1.0-py3-none-any.whl").is_none());
         assert!(wh.lookup(&e.sha256, "../escape").is_none());
         assert_eq!(wh.lookup_by_name("a-1.0-py3-none-any.whl").unwrap().sha256, e.sha256);
-        assert_eq!(wh.list().len(), 2);
+        assert_eq!(wh.list().len(), 4);
         // a second insert of the same bytes keeps the stored file
         let again = add(&wh, tmp.path(), "a-1.0-py3-none-any.whl", b"aaaa");
         assert_eq!(again.path, e.path);

@@ -4,6 +4,7 @@
 //! - [`python`]: the machine's base Python and real venvs (`make_venv`).
 //! - [`wheels`]: real wheels of a fake torch family (torch, torchvision, torchaudio, xformers).
 //! - [`index::IndexServer`]: a local PEP 503 index shaped like download.pytorch.org/whl.
+//! - [`faults::FileServer`]: a file server with Range and injected faults (downloads).
 //! - [`gpu::FakeGpu`]: the simulated machine the fake torch reads from TORCHUP_FAKE_GPU.
 //! - [`proc`]: run a child with a time limit.
 //!
@@ -13,6 +14,7 @@
 #![allow(dead_code)]
 
 pub mod env;
+pub mod faults;
 pub mod gpu;
 pub mod index;
 pub mod laptop;

@@ -10,7 +10,7 @@ pub const DEFAULT_INDEX_URL: &str = "https://download.pytorch.org/whl";
 #[derive(Debug, Parser)]
 #[command(
     name = "torchup",
-    version,
+    version = crate::build_info::VERSION_LINE,
     about = "Move PyTorch from the CPU build to a verified CUDA build",
     long_about = "torchup checks your NVIDIA GPU, driver and Python, picks the PyTorch build that will \
 actually run on them, installs it with exact pins from one index, and verifies it with a GPU smoke \

@@ -80,14 +80,19 @@ pub fn installed_env_candidate(input: &DiscoverInput) -> Option<Found> {
 
 /// Which tool installer owns `env_dir`, when it is one's private environment: pipx (its
 /// `pipx_metadata.json`, or a folder under a `pipx` home / `PIPX_HOME`), `uv tool` (its
-/// `uv-receipt.toml`, or under `UV_TOOL_DIR`), uvx (a cached environment under uv's cache:
-/// `UV_CACHE_DIR` or a `uv` folder's `archive-v*`/`environments-v*`/`builds-v*`).
+/// `uv-receipt.toml`, or under `UV_TOOL_DIR`), uvx (a cached environment: inside a folder
+/// marked with `CACHEDIR.TAG`, as uv's cache root is, under `UV_CACHE_DIR`, or a `uv`
+/// folder's `archive-v*`/`environments-v*`/`builds-v*`). `uv venv` also writes a
+/// `CACHEDIR.TAG`, but into the venv itself, so only the folders above it count.
 pub fn private_tool_env(env_dir: &Path, env: &HostEnv) -> Option<&'static str> {
     if env_dir.join("pipx_metadata.json").is_file() {
         return Some("pipx");
     }
     if env_dir.join("uv-receipt.toml").is_file() {
         return Some("uv tool");
+    }
+    if env_dir.ancestors().skip(1).any(|dir| dir.join("CACHEDIR.TAG").is_file()) {
+        return Some("uvx");
     }
     let under = |var: &str| env.get(var).is_some_and(|home| env_dir.starts_with(Path::new(&home)));
     if under("PIPX_HOME") {
@@ -637,6 +642,16 @@ mod tests {
             assert_eq!(private_tool_env(env_dir, &HostEnv::default()), Some(owner), "{dir}");
             assert_eq!(targets(&discover_as(Os::Linux, &exe, root, path()), root), only_path, "{dir}");
         }
+        // uvx's cache moved elsewhere: its root is marked CACHEDIR.TAG (a uv venv's own tag
+        // does not count).
+        let exe = private("my-uv-cache/archive-v0/Gme25B", None);
+        std::fs::write(root.join("my-uv-cache/CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55").unwrap();
+        assert_eq!(targets(&discover_as(Os::Linux, &exe, root, path()), root), only_path);
+        let uv_venv = root.join("proj/.venv");
+        make_exe(&uv_venv.join("bin/python"));
+        std::fs::write(uv_venv.join("CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55").unwrap();
+        let found = discover_as(Os::Linux, &uv_venv.join("bin/torchup"), root, path());
+        assert_eq!(targets(&found, root)[0], ("/proj/.venv/bin/python".to_string(), INSTALLED_HERE.to_string()));
         // A tool home moved by its variable.
         let exe = private("tools/mine/torchup", None);
         let found = discover_as(

@@ -60,22 +60,40 @@ pub const INSTALLED_HERE: &str = "torchup is installed in this environment";
 /// environments (pipx, `uv tool`, uvx) are never a target: None, and discovery goes on as
 /// usual.
 pub fn installed_env_candidate(input: &DiscoverInput) -> Option<Found> {
-    let exe = input.env.own_exe()?;
-    let scripts = exe.parent()?;
-    let folder = scripts.file_name()?.to_string_lossy();
-    let in_scripts = match input.os {
-        Os::Windows => folder.eq_ignore_ascii_case("Scripts"),
-        _ => folder == "bin",
-    };
-    if !in_scripts {
-        return None;
-    }
-    let env_dir = scripts.parent()?;
+    let env_dir = own_env_dir(input)?;
     if private_tool_env(env_dir, input.env).is_some() {
         return None;
     }
     let python = interpreter_in_dir(input.os, env_dir)?;
     Some(Found::path(&python, INSTALLED_HERE, true))
+}
+
+/// The environment folder whose `bin/` (`Scripts\`) holds torchup's own executable.
+fn own_env_dir<'a>(input: &DiscoverInput<'a>) -> Option<&'a Path> {
+    let scripts = input.env.own_exe()?.parent()?;
+    let folder = scripts.file_name()?.to_string_lossy();
+    let in_scripts = match input.os {
+        Os::Windows => folder.eq_ignore_ascii_case("Scripts"),
+        _ => folder == "bin",
+    };
+    if in_scripts { scripts.parent() } else { None }
+}
+
+/// uvx (and `pipx run`) put the private environment's `bin/` first on PATH while torchup
+/// runs: its interpreter is listed with the reason it is never a target.
+fn mark_private_tool_env(input: &DiscoverInput, found: &mut [Found]) {
+    let Some(env_dir) = own_env_dir(input) else { return };
+    let Some(owner) = private_tool_env(env_dir, input.env) else { return };
+    let scripts = input.env.own_exe().and_then(Path::parent);
+    for f in found.iter_mut().filter(|f| f.argv.len() == 1) {
+        let dir = Path::new(&f.argv[0]).parent();
+        if dir.is_some() && (dir == scripts || dir == Some(env_dir)) {
+            f.eligible = false;
+            f.problem = Some(format!(
+                "the private environment {owner} runs torchup in; activate the env you train in or pass --python"
+            ));
+        }
+    }
 }
 
 /// Which tool installer owns `env_dir`, when it is one's private environment: pipx (its
@@ -350,6 +368,7 @@ pub fn discover(input: &DiscoverInput) -> Vec<Found> {
     }
     rest.extend(cwd_venvs(input));
     rest.extend(conda_envs(input));
+    mark_private_tool_env(input, &mut rest);
     if explicit {
         for f in &mut rest {
             f.eligible = false;
@@ -652,6 +671,12 @@ mod tests {
         std::fs::write(uv_venv.join("CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55").unwrap();
         let found = discover_as(Os::Linux, &uv_venv.join("bin/torchup"), root, path());
         assert_eq!(targets(&found, root)[0], ("/proj/.venv/bin/python".to_string(), INSTALLED_HERE.to_string()));
+        // uvx runs torchup with its private env's bin first on PATH.
+        let exe = private("home/.cache/uv/archive-v0/Q9x", None);
+        let bin = exe.parent().unwrap();
+        let found = discover_as(Os::Linux, &exe, root, vec![("PATH", format!("{}:{}", bin.display(), usr.display()))]);
+        assert_eq!(targets(&found, root), only_path);
+        assert!(found[0].problem.as_deref().unwrap().starts_with("the private environment uvx runs torchup in"));
         // A tool home moved by its variable.
         let exe = private("tools/mine/torchup", None);
         let found = discover_as(

@@ -28,7 +28,7 @@ pub struct Cli {
 /// Flags every subcommand accepts.
 #[derive(Debug, Clone, Args, Default)]
 pub struct GlobalArgs {
-    /// Target Python interpreter (default: active venv, conda env, then python on PATH)
+    /// Target Python interpreter (default: active venv, conda env, the env torchup is installed in, then python on PATH)
     #[arg(long, global = true, value_name = "PATH")]
     pub python: Option<PathBuf>,
     /// PyTorch wheel index base URL (a mirror); variants are <URL>/<variant>

@@ -88,12 +88,14 @@ def elf_needs(objdump, path):
 def check(args):
     wheel = args.wheel
     name = os.path.basename(wheel)
-    m = re.match(r"^torchup-([^-]+)-(py3-none-[^.]+)\.whl$", name)
+    m = re.match(r"^torchup-([^-]+)-py3-none-(.+)\.whl$", name)
     require(m is not None, "file name %s is torchup-<version>-py3-none-<platform>.whl" % name)
-    version, file_tag = m.group(1), m.group(2)
+    version = m.group(1)
+    # A compressed tag set: manylinux2014_x86_64.manylinux_2_17_x86_64 is two tags.
+    file_tags = sorted("py3-none-" + p for p in m.group(2).split("."))
     if args.tag:
-        require(file_tag == args.tag, "tag %s (expected %s)" % (file_tag, args.tag))
-    windows = "win" in file_tag
+        require(args.tag in file_tags, "tags %s include %s" % (", ".join(file_tags), args.tag))
+    windows = any("win" in t for t in file_tags)
     exe = "torchup.exe" if windows else "torchup"
 
     with zipfile.ZipFile(wheel) as z:
@@ -104,7 +106,8 @@ def check(args):
                          dist_info + "/METADATA", dist_info + "/WHEEL", dist_info + "/RECORD"]:
             require(required in names, "contains " + required)
         wheel_meta = parse_headers(z.read(dist_info + "/WHEEL").decode())
-        require(wheel_meta.get("Tag") == [file_tag], "WHEEL Tag %s matches the file name" % wheel_meta.get("Tag"))
+        require(sorted(wheel_meta.get("Tag", [])) == file_tags,
+                "WHEEL Tag lines %s match the file name" % ", ".join(wheel_meta.get("Tag", [])))
         require(wheel_meta.get("Root-Is-Purelib") == ["false"], "Root-Is-Purelib: false (platform wheel)")
         meta_text = z.read(dist_info + "/METADATA").decode()
         meta = parse_headers(meta_text)

@@ -28,9 +28,9 @@ import zipfile
 
 # DLLs every supported Windows (10/11) has. Anything else must ship with the program.
 WINDOWS_SYSTEM_DLLS = {
-    "advapi32.dll", "bcrypt.dll", "bcryptprimitives.dll", "cfgmgr32.dll", "comctl32.dll",
+    "advapi32.dll", "bcrypt.dll", "bcryptprimitives.dll", "cfgmgr32.dll", "combase.dll", "comctl32.dll",
     "comdlg32.dll", "crypt32.dll", "dbghelp.dll", "dnsapi.dll", "gdi32.dll", "imm32.dll",
-    "iphlpapi.dll", "kernel32.dll", "kernelbase.dll", "msvcrt.dll", "mswsock.dll", "ncrypt.dll",
+    "iphlpapi.dll", "kernel32.dll", "kernelbase.dll", "ktmw32.dll", "msvcrt.dll", "mswsock.dll", "ncrypt.dll",
     "netapi32.dll", "ntdll.dll", "ole32.dll", "oleaut32.dll", "pdh.dll", "powrprof.dll",
     "psapi.dll", "rpcrt4.dll", "secur32.dll", "setupapi.dll", "shell32.dll", "shlwapi.dll",
     "ucrtbase.dll", "user32.dll", "userenv.dll", "version.dll", "winhttp.dll", "wininet.dll",

@@ -4,6 +4,7 @@
 //! [`install`] (through [`exec`]) → [`smoke`] results and [`diagnose`] findings →
 //! a front end ([`cli`] or [`tui`]). The engine knows nothing about the UI.
 
+pub mod build_info;
 pub mod cli;
 pub mod compat;
 pub mod diagnose;

@@ -171,6 +171,9 @@ fn one_venv_many_views() {
     let d = doc(&out);
     assert_eq!(d["schema"], 1);
     assert_eq!(d["torchup_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(d["build"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(d["build"]["data_version"], torchup::build_info::DATA_VERSION);
+    assert_eq!(d["build"]["commit"], torchup::build_info::GIT_COMMIT);
     assert_eq!(d["facts"]["os"], "linux");
     assert_eq!(d["facts"]["driver"]["version"], "581.29");
     assert_eq!(d["facts"]["gpus"][0]["memory_mib"], 4096);

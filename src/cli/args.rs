@@ -10,7 +10,7 @@ pub const DEFAULT_INDEX_URL: &str = "https://download.pytorch.org/whl";
 #[derive(Debug, Parser)]
 #[command(
     name = "torchup",
-    version,
+    version = crate::build_info::VERSION_LINE,
     about = "Move PyTorch from the CPU build to a verified CUDA build",
     long_about = "torchup checks your NVIDIA GPU, driver and Python, picks the PyTorch build that will \
 actually run on them, installs it with exact pins from one index, and verifies it with a GPU smoke \
@@ -28,7 +28,7 @@ pub struct Cli {
 /// Flags every subcommand accepts.
 #[derive(Debug, Clone, Args, Default)]
 pub struct GlobalArgs {
-    /// Target Python interpreter (default: active venv, conda env, then python on PATH)
+    /// Target Python interpreter (default: active venv, conda env, the env torchup is installed in, then python on PATH)
     #[arg(long, global = true, value_name = "PATH")]
     pub python: Option<PathBuf>,
     /// PyTorch wheel index base URL (a mirror); variants are <URL>/<variant>

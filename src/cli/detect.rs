@@ -6,6 +6,7 @@
 
 use crate::facts::gather::{GatherOptions, gather_report};
 use crate::facts::platform::{HostEnv, Platform};
+use crate::facts::python::discover::INSTALLED_HERE;
 use crate::facts::{EnvKind, FactSource, Facts, GpuState, PythonCandidate, parse_capability};
 
 use super::{CliError, Exit, GlobalArgs, output};
@@ -143,7 +144,9 @@ fn python_lines(f: &Facts) -> Vec<String> {
     let bits = if p.bits == 32 { ", 32-bit" } else { "" };
     let mut out = vec![format!("Python {} ({}{bits}) {}", p.version, env_label(p.env), p.executable)];
     let mut detail = Vec::new();
-    if !p.chosen_because.is_empty() {
+    if p.chosen_because.starts_with(INSTALLED_HERE) {
+        detail.push(format!("chosen because {}", p.chosen_because));
+    } else if !p.chosen_because.is_empty() {
         detail.push(format!("chosen from {}", p.chosen_because));
     }
     detail.push(match &p.pip_version {

@@ -43,6 +43,7 @@ pub async fn collect(g: &GlobalArgs) -> Result<DoctorReport, CliError> {
     Ok(DoctorReport {
         schema: DOCTOR_SCHEMA,
         torchup_version: env!("CARGO_PKG_VERSION").to_string(),
+        build: crate::build_info::BuildInfo::current(),
         generated_at: Timestamp::now(),
         cuda_stack: CudaStack::from_parts(&facts, report),
         diagnoses: smoke::diagnoses::for_doctor(&facts, report),

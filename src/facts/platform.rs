@@ -1,33 +1,53 @@
 //! The host: OS, CPU architecture, WSL, and a snapshot of the environment variables
-//! torchup reads. Functions take a [`HostEnv`] value instead of reading the process
+//! torchup reads (and where torchup's own executable is). Functions take a [`HostEnv`] value instead of reading the process
 //! environment, so every platform's behaviour (Windows paths included) is testable
 //! on Linux without `std::env::set_var`.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
 use super::Os;
 
-/// Environment variables as a value.
+/// Environment variables as a value, plus the path of torchup's own executable (an
+/// installed torchup targets the environment it sits in: python discovery).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostEnv {
     vars: BTreeMap<String, OsString>,
     /// Windows compares variable names case-insensitively.
     case_insensitive: bool,
+    /// Where the running torchup binary is; None in tests unless they set it.
+    own_exe: Option<PathBuf>,
 }
 
 impl HostEnv {
-    /// The current process environment.
+    /// The current process environment and executable.
     pub fn capture() -> Self {
         HostEnv {
             vars: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))).collect(),
             case_insensitive: cfg!(windows),
+            own_exe: std::env::current_exe().ok(),
         }
     }
 
     /// An environment made of the given pairs (tests, other platforms).
     pub fn from_pairs<K: Into<String>, V: Into<OsString>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        HostEnv { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), case_insensitive: false }
+        HostEnv {
+            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            case_insensitive: false,
+            own_exe: None,
+        }
+    }
+
+    /// This environment as seen by a torchup binary at `exe`.
+    pub fn with_own_exe(mut self, exe: impl Into<PathBuf>) -> Self {
+        self.own_exe = Some(exe.into());
+        self
+    }
+
+    /// The path of the running torchup binary (None when not captured).
+    pub fn own_exe(&self) -> Option<&Path> {
+        self.own_exe.as_deref()
     }
 
     /// Treat names case-insensitively, as Windows does.

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::render::{Comparison, Line, Tone, check_label, render_verify};
 use super::{Change, DiagnosisRef, SmokeReport};
+use crate::build_info::BuildInfo;
 use crate::facts::{Facts, parse_capability};
 
 /// Schema version of the doctor document.
@@ -21,6 +22,10 @@ pub const DOCTOR_SCHEMA: u32 = 1;
 pub struct DoctorReport {
     pub schema: u32,
     pub torchup_version: String,
+    /// Commit, build date, bundled data version and target of the torchup that wrote this
+    /// (`torchup --version`); empty in documents from before it was recorded.
+    #[serde(default)]
+    pub build: BuildInfo,
     pub generated_at: Timestamp,
     /// What is true about this machine (the `detect --json` document).
     pub facts: Facts,
@@ -129,10 +134,12 @@ pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
     let when = report.generated_at.to_zoned_datetime(tz.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string();
     push(Tone::Heading, "## torchup doctor report".into());
     push(Tone::Plain, String::new());
+    let build = report.build.summary();
+    let build = if build.is_empty() { build } else { format!(" ({build})") };
     push(
         Tone::Plain,
         format!(
-            "torchup {} · {when} · {} {}{}",
+            "torchup {}{build} · {when} · {} {}{}",
             report.torchup_version,
             f.os.as_str(),
             f.arch,
@@ -407,6 +414,7 @@ mod tests {
         let report = DoctorReport {
             schema: DOCTOR_SCHEMA,
             torchup_version: "0.1.0".into(),
+            build: BuildInfo::default(),
             generated_at: "2026-03-01T12:00:00Z".parse().unwrap(),
             facts,
             verify: Some(v),

@@ -80,8 +80,8 @@ pub struct Verification {
 }
 
 /// The interpreters verify tries, in order: `--python` alone when given, else the same
-/// target order as detection (active venv, conda env, `python`/`python3` on PATH, `py -3`),
-/// decided from the filesystem without running anything.
+/// target order as detection (active venv, conda env, the env torchup is installed in,
+/// `python`/`python3` on PATH, `py -3`), decided from the filesystem without running anything.
 pub fn targets(opts: &VerifyOptions) -> Result<Vec<Found>, PythonError> {
     let input =
         DiscoverInput { os: opts.platform.os, env: &opts.env, cwd: &opts.cwd, explicit: opts.python.as_deref() };

@@ -1,6 +1,7 @@
 //! Finding interpreters without running them: the target order (`--python`, the active
-//! `VIRTUAL_ENV`, the active `CONDA_PREFIX`, `python`/`python3` on PATH, Windows `py -3`) and
-//! every other candidate a front end can offer (venvs in the current directory, conda envs).
+//! `VIRTUAL_ENV`, the active `CONDA_PREFIX`, the environment torchup itself is installed in,
+//! `python`/`python3` on PATH, Windows `py -3`) and every other candidate a front end can
+//! offer (venvs in the current directory, conda envs).
 //!
 //! Everything is decided from a [`DiscoverInput`] (OS, environment, current directory) and
 //! the filesystem, so the Windows rules run in the Linux tests.
@@ -48,6 +49,94 @@ impl Found {
         self.problem = Some(problem.into());
         self
     }
+}
+
+/// `found_by` (and so `chosen_because`) of the environment torchup's own executable is in.
+pub const INSTALLED_HERE: &str = "torchup is installed in this environment";
+
+/// The environment torchup's own executable was installed into (`pip install torchup`
+/// inside the env the user wants to fix): the executable sits in the env's `bin/` (Unix)
+/// or `Scripts\` (Windows) folder next to an interpreter. Tool installers' private
+/// environments (pipx, `uv tool`, uvx) are never a target: None, and discovery goes on as
+/// usual.
+pub fn installed_env_candidate(input: &DiscoverInput) -> Option<Found> {
+    let env_dir = own_env_dir(input)?;
+    if private_tool_env(env_dir, input.env).is_some() {
+        return None;
+    }
+    let python = interpreter_in_dir(input.os, env_dir)?;
+    Some(Found::path(&python, INSTALLED_HERE, true))
+}
+
+/// The environment folder whose `bin/` (`Scripts\`) holds torchup's own executable.
+fn own_env_dir<'a>(input: &DiscoverInput<'a>) -> Option<&'a Path> {
+    let scripts = input.env.own_exe()?.parent()?;
+    let folder = scripts.file_name()?.to_string_lossy();
+    let in_scripts = match input.os {
+        Os::Windows => folder.eq_ignore_ascii_case("Scripts"),
+        _ => folder == "bin",
+    };
+    if in_scripts { scripts.parent() } else { None }
+}
+
+/// uvx (and `pipx run`) put the private environment's `bin/` first on PATH while torchup
+/// runs: its interpreter is listed with the reason it is never a target.
+fn mark_private_tool_env(input: &DiscoverInput, found: &mut [Found]) {
+    let Some(env_dir) = own_env_dir(input) else { return };
+    let Some(owner) = private_tool_env(env_dir, input.env) else { return };
+    let scripts = input.env.own_exe().and_then(Path::parent);
+    for f in found.iter_mut().filter(|f| f.argv.len() == 1) {
+        let dir = Path::new(&f.argv[0]).parent();
+        if dir.is_some() && (dir == scripts || dir == Some(env_dir)) {
+            f.eligible = false;
+            f.problem = Some(format!(
+                "the private environment {owner} runs torchup in; activate the env you train in or pass --python"
+            ));
+        }
+    }
+}
+
+/// Which tool installer owns `env_dir`, when it is one's private environment: pipx (its
+/// `pipx_metadata.json`, or a folder under a `pipx` home / `PIPX_HOME`), `uv tool` (its
+/// `uv-receipt.toml`, or under `UV_TOOL_DIR`), uvx (a cached environment: inside a folder
+/// marked with `CACHEDIR.TAG`, as uv's cache root is, under `UV_CACHE_DIR`, or a `uv`
+/// folder's `archive-v*`/`environments-v*`/`builds-v*`). `uv venv` also writes a
+/// `CACHEDIR.TAG`, but into the venv itself, so only the folders above it count.
+pub fn private_tool_env(env_dir: &Path, env: &HostEnv) -> Option<&'static str> {
+    if env_dir.join("pipx_metadata.json").is_file() {
+        return Some("pipx");
+    }
+    if env_dir.join("uv-receipt.toml").is_file() {
+        return Some("uv tool");
+    }
+    if env_dir.ancestors().skip(1).any(|dir| dir.join("CACHEDIR.TAG").is_file()) {
+        return Some("uvx");
+    }
+    let under = |var: &str| env.get(var).is_some_and(|home| env_dir.starts_with(Path::new(&home)));
+    if under("PIPX_HOME") {
+        return Some("pipx");
+    }
+    if under("UV_TOOL_DIR") {
+        return Some("uv tool");
+    }
+    if under("UV_CACHE_DIR") {
+        return Some("uvx");
+    }
+    let names: Vec<String> = env_dir.iter().map(|c| c.to_string_lossy().to_ascii_lowercase()).collect();
+    for pair in names.windows(2) {
+        let (parent, child) = (pair[0].as_str(), pair[1].as_str());
+        if (matches!(parent, "pipx" | ".pipx") && matches!(child, "venvs" | ".cache" | "cache"))
+            || (parent == ".cache" && child == "pipx")
+        {
+            return Some("pipx");
+        }
+        if parent == "uv"
+            && (child == "tools" || ["archive-v", "environments-v", "builds-v"].iter().any(|p| child.starts_with(p)))
+        {
+            return Some(if child == "tools" { "uv tool" } else { "uvx" });
+        }
+    }
+    None
 }
 
 /// The interpreter of a virtual environment: `bin/python` (Unix), `Scripts\python.exe` (Windows).
@@ -265,6 +354,7 @@ pub fn discover(input: &DiscoverInput) -> Vec<Found> {
     if let Some(c) = input.env.get("CONDA_PREFIX") {
         rest.push(env_dir_candidate(input.os, "CONDA_PREFIX", &c, true));
     }
+    rest.extend(installed_env_candidate(input));
     rest.extend(path_interpreters(input));
     if let Some(py) = py_launcher(input) {
         let launcher = py.to_string_lossy().into_owned();
@@ -278,6 +368,7 @@ pub fn discover(input: &DiscoverInput) -> Vec<Found> {
     }
     rest.extend(cwd_venvs(input));
     rest.extend(conda_envs(input));
+    mark_private_tool_env(input, &mut rest);
     if explicit {
         for f in &mut rest {
             f.eligible = false;
@@ -466,6 +557,187 @@ mod tests {
         let stub = apps.join("python.exe");
         let input = DiscoverInput { explicit: Some(&stub), ..input };
         assert!(discover(&input)[0].problem.as_deref().unwrap().contains("F42"));
+    }
+
+    /// A torchup binary at `exe` discovering with only `pairs` set.
+    fn discover_as(os: Os, exe: &Path, cwd: &Path, pairs: Vec<(&str, String)>) -> Vec<Found> {
+        let env = HostEnv::from_pairs(pairs).with_own_exe(exe);
+        let env = if os == Os::Windows { env.windows_style() } else { env };
+        discover(&DiscoverInput { os, env: &env, cwd, explicit: None })
+    }
+
+    fn targets(found: &[Found], root: &Path) -> Vec<(String, String)> {
+        found
+            .iter()
+            .filter(|f| f.eligible)
+            .map(|f| (f.display.replace(&*root.to_string_lossy(), ""), f.found_by.clone()))
+            .collect()
+    }
+
+    /// `pip install torchup` into a venv, then `/p/.venv/bin/torchup` run without activating
+    /// it: that venv comes before PATH; an active venv still comes first.
+    #[cfg(unix)]
+    #[test]
+    fn torchup_installed_in_a_venv_targets_that_venv() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let venv = root.join("proj/.venv");
+        make_exe(&venv.join("bin/python"));
+        make_exe(&venv.join("bin/torchup"));
+        std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        let usr = root.join("usr/bin");
+        make_exe(&usr.join("python3"));
+        let path = ("PATH", usr.display().to_string());
+        let exe = venv.join("bin/torchup");
+
+        let found = discover_as(Os::Linux, &exe, root, vec![path.clone()]);
+        assert_eq!(
+            targets(&found, root),
+            vec![
+                ("/proj/.venv/bin/python".to_string(), INSTALLED_HERE.to_string()),
+                ("/usr/bin/python3".to_string(), "PATH".to_string())
+            ]
+        );
+
+        let active = root.join("active");
+        make_exe(&active.join("bin/python"));
+        let found = discover_as(Os::Linux, &exe, root, vec![path, ("VIRTUAL_ENV", active.display().to_string())]);
+        assert_eq!(targets(&found, root)[0], ("/active/bin/python".to_string(), "VIRTUAL_ENV".to_string()));
+        assert_eq!(targets(&found, root)[1].1, INSTALLED_HERE);
+    }
+
+    /// The interpreter of the env is found in either layout: a venv's `bin/python3` only,
+    /// a conda env's `bin/python`.
+    #[cfg(unix)]
+    #[test]
+    fn torchup_in_a_conda_env_or_a_python3_only_venv() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let conda = root.join("miniconda3/envs/train");
+        make_exe(&conda.join("bin/python"));
+        make_exe(&conda.join("bin/torchup"));
+        std::fs::create_dir_all(conda.join("conda-meta")).unwrap();
+        let found = discover_as(Os::Linux, &conda.join("bin/torchup"), root, vec![]);
+        assert_eq!(targets(&found, root), vec![("/miniconda3/envs/train/bin/python".into(), INSTALLED_HERE.into())]);
+
+        let venv = root.join("v3");
+        make_exe(&venv.join("bin/python3"));
+        let found = discover_as(Os::Linux, &venv.join("bin/torchup"), root, vec![]);
+        assert_eq!(targets(&found, root), vec![("/v3/bin/python3".into(), INSTALLED_HERE.into())]);
+    }
+
+    /// pipx, `uv tool` and uvx keep torchup in a private env: never the target; neither is a
+    /// folder without an interpreter (`cargo install` → ~/.cargo/bin) or a build folder.
+    #[cfg(unix)]
+    #[test]
+    fn private_tool_envs_and_plain_folders_are_not_targets() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let usr = root.join("usr/bin");
+        make_exe(&usr.join("python3"));
+        let path = || vec![("PATH", usr.display().to_string())];
+        let only_path = vec![("/usr/bin/python3".to_string(), "PATH".to_string())];
+
+        let private = |dir: &str, marker: Option<&str>| {
+            let env_dir = root.join(dir);
+            make_exe(&env_dir.join("bin/python"));
+            std::fs::write(env_dir.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+            if let Some(m) = marker {
+                std::fs::write(env_dir.join(m), "{}").unwrap();
+            }
+            env_dir.join("bin/torchup")
+        };
+        for (dir, marker, owner) in [
+            ("home/.local/share/pipx/venvs/torchup", None, "pipx"),
+            ("somewhere/torchup", Some("pipx_metadata.json"), "pipx"),
+            ("home/.cache/pipx/1a2b3c", None, "pipx"),
+            ("home/.local/share/uv/tools/torchup", None, "uv tool"),
+            ("elsewhere/torchup", Some("uv-receipt.toml"), "uv tool"),
+            ("home/.cache/uv/archive-v0/Xb7pA3", None, "uvx"),
+            ("home/.cache/uv/environments-v2/torchup-5f1e", None, "uvx"),
+        ] {
+            let exe = private(dir, marker);
+            let env_dir = exe.parent().unwrap().parent().unwrap();
+            assert_eq!(private_tool_env(env_dir, &HostEnv::default()), Some(owner), "{dir}");
+            assert_eq!(targets(&discover_as(Os::Linux, &exe, root, path()), root), only_path, "{dir}");
+        }
+        // uvx's cache moved elsewhere: its root is marked CACHEDIR.TAG (a uv venv's own tag
+        // does not count).
+        let exe = private("my-uv-cache/archive-v0/Gme25B", None);
+        std::fs::write(root.join("my-uv-cache/CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55").unwrap();
+        assert_eq!(targets(&discover_as(Os::Linux, &exe, root, path()), root), only_path);
+        let uv_venv = root.join("proj/.venv");
+        make_exe(&uv_venv.join("bin/python"));
+        std::fs::write(uv_venv.join("CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55").unwrap();
+        let found = discover_as(Os::Linux, &uv_venv.join("bin/torchup"), root, path());
+        assert_eq!(targets(&found, root)[0], ("/proj/.venv/bin/python".to_string(), INSTALLED_HERE.to_string()));
+        // uvx runs torchup with its private env's bin first on PATH.
+        let exe = private("home/.cache/uv/archive-v0/Q9x", None);
+        let bin = exe.parent().unwrap();
+        let found = discover_as(Os::Linux, &exe, root, vec![("PATH", format!("{}:{}", bin.display(), usr.display()))]);
+        assert_eq!(targets(&found, root), only_path);
+        assert!(found[0].problem.as_deref().unwrap().starts_with("the private environment uvx runs torchup in"));
+        // A tool home moved by its variable.
+        let exe = private("tools/mine/torchup", None);
+        let found = discover_as(
+            Os::Linux,
+            &exe,
+            root,
+            vec![("PATH", usr.display().to_string()), ("UV_TOOL_DIR", root.join("tools/mine").display().to_string())],
+        );
+        assert_eq!(targets(&found, root), only_path);
+
+        make_exe(&root.join("home/.cargo/bin/torchup"));
+        let found = discover_as(Os::Linux, &root.join("home/.cargo/bin/torchup"), root, path());
+        assert_eq!(targets(&found, root), only_path, "no interpreter next to it");
+        make_exe(&root.join("target/debug/python"));
+        let found = discover_as(Os::Linux, &root.join("target/debug/torchup"), root, path());
+        assert_eq!(targets(&found, root), only_path, "not an env's bin folder");
+    }
+
+    /// Windows: `Scripts\torchup.exe` of a venv (`Scripts\python.exe`), of a conda env or a
+    /// python.org install (`python.exe` one folder up); pipx's venvs are skipped.
+    #[cfg(unix)]
+    #[test]
+    fn torchup_installed_on_windows_targets_its_env() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let venv = root.join("my project/venv");
+        make_exe(&venv.join("Scripts/python.exe"));
+        std::fs::write(venv.join("pyvenv.cfg"), "home = C:\\Python311\n").unwrap();
+        let found = discover_as(Os::Windows, &venv.join("Scripts/torchup.exe"), root, vec![]);
+        assert_eq!(targets(&found, root), vec![("/my project/venv/Scripts/python.exe".into(), INSTALLED_HERE.into())]);
+
+        let conda = root.join("Users/Me/miniconda3/envs/train");
+        make_exe(&conda.join("python.exe"));
+        std::fs::create_dir_all(conda.join("conda-meta")).unwrap();
+        let found = discover_as(Os::Windows, &conda.join("Scripts/torchup.exe"), root, vec![]);
+        assert_eq!(
+            targets(&found, root),
+            vec![("/Users/Me/miniconda3/envs/train/python.exe".into(), INSTALLED_HERE.into())]
+        );
+
+        let system = root.join("Python312");
+        make_exe(&system.join("python.exe"));
+        let found = discover_as(
+            Os::Windows,
+            &system.join("scripts/torchup.exe"),
+            root,
+            vec![("PATH", system.display().to_string())],
+        );
+        assert_eq!(
+            targets(&found, root),
+            vec![("/Python312/python.exe".into(), format!("{INSTALLED_HERE}, PATH"))],
+            "the same interpreter found twice is one candidate"
+        );
+
+        let pipx = root.join("Users/Me/pipx/venvs/torchup");
+        make_exe(&pipx.join("Scripts/python.exe"));
+        let found = discover_as(Os::Windows, &pipx.join("Scripts/torchup.exe"), root, vec![]);
+        assert!(targets(&found, root).is_empty(), "{found:#?}");
+        // A Unix layout does not count on Windows.
+        let found = discover_as(Os::Windows, &root.join("my project/venv/bin/torchup.exe"), root, vec![]);
+        assert!(targets(&found, root).is_empty(), "{found:#?}");
     }
 
     #[cfg(unix)]

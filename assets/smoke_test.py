@@ -129,6 +129,8 @@ class Smoke(object):
             "diagnoses": [],
             "torch_importable": False,
             "import_error": None,
+            "torch_installed": None,
+            "torch_requires": [],
             "warnings": [],
             "gpu_gflops": None,
             "cpu_gflops": None,
@@ -207,6 +209,7 @@ class Smoke(object):
             self.doc["import_error"] = traceback.format_exc().strip()
             if isinstance(exc, KeyboardInterrupt):
                 raise
+            self._torch_distribution()
             if isinstance(exc, ImportError) and getattr(exc, "name", None) == "torch":
                 return False, "torch is not installed in this interpreter (%s)" % _exc_text(exc)
             return False, _exc_text(exc)
@@ -224,6 +227,18 @@ class Smoke(object):
                 doc["packages"][dist] = v
         where = " (user site-packages: shadows the environment's own)" if doc["torch_from_user_site"] else ""
         return True, "torch %s from %s%s" % (doc["torch"]["version"], path, where)
+
+    def _torch_distribution(self):
+        """torch is installed but does not import: its version and the CUDA library wheels it
+        requires (a missing libcudnn.so.9 is named after the nvidia-* wheel that ships it)."""
+        self.doc["torch_installed"] = _version_of("torch")
+        try:
+            from importlib import metadata
+
+            reqs = metadata.requires("torch") or []
+        except Exception:
+            reqs = []
+        self.doc["torch_requires"] = [r for r in reqs if re.match(r"(?i)^(nvidia|cuda)[-_]", r)]
 
     def cuda_build(self):
         torch = self.torch

@@ -86,6 +86,14 @@ pub struct SmokeReport {
     /// Full import error text (Windows DLL errors live there).
     #[serde(default)]
     pub import_error: Option<String>,
+    /// The installed torch distribution's version when `import torch` failed: torch is
+    /// there but does not import (history says so instead of "torch → none").
+    #[serde(default)]
+    pub torch_installed: Option<String>,
+    /// torch's `Requires-Dist` entries for CUDA library wheels (`nvidia-*`, `cuda-*`), read
+    /// when the import failed: they name the wheel that ships a missing library.
+    #[serde(default)]
+    pub torch_requires: Vec<String>,
     /// Warnings torch emitted during `is_available()` etc.
     #[serde(default)]
     pub warnings: Vec<String>,
@@ -225,6 +233,8 @@ pub(crate) mod test_support {
             diagnoses: vec![],
             torch_importable: true,
             import_error: None,
+            torch_installed: None,
+            torch_requires: vec![],
             warnings: vec![],
             gpu_gflops: None,
             cpu_gflops: None,

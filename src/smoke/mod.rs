@@ -13,6 +13,7 @@ pub mod compare;
 pub mod diagnoses;
 pub mod doctor;
 pub mod history;
+pub mod notes;
 #[cfg(feature = "torch")]
 pub mod libtorch;
 pub mod parse;
@@ -97,6 +98,9 @@ pub struct SmokeReport {
     /// Warnings torch emitted during `is_available()` etc.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Normal messages that are not problems (numpy absent): see [`notes`].
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// Measured matmul throughput, GFLOP/s.
     #[serde(default)]
     pub gpu_gflops: Option<f64>,
@@ -236,6 +240,7 @@ pub(crate) mod test_support {
             torch_installed: None,
             torch_requires: vec![],
             warnings: vec![],
+            notes: vec![],
             gpu_gflops: None,
             cpu_gflops: None,
             cudnn: None,

@@ -96,7 +96,7 @@ impl ScriptDoc {
                 ms: c.ms.unwrap_or(0.0),
             })
             .collect();
-        SmokeReport {
+        let mut report = SmokeReport {
             schema: VERIFY_SCHEMA,
             // Recomputed here, never taken from the script: one definition of "CUDA works".
             ok: SmokeReport::cuda_works(&checks),
@@ -119,6 +119,7 @@ impl ScriptDoc {
             torch_installed: self.torch_installed,
             torch_requires: self.torch_requires,
             warnings: self.warnings,
+            notes: Vec::new(),
             gpu_gflops: self.gpu_gflops,
             cpu_gflops: self.cpu_gflops,
             cudnn: self.cudnn,
@@ -131,7 +132,9 @@ impl ScriptDoc {
             captured_stdout: self.captured_stdout,
             stderr_tail: None,
             total_ms: self.total_ms.unwrap_or(0.0),
-        }
+        };
+        super::notes::separate(&mut report);
+        report
     }
 }
 

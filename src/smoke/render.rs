@@ -148,6 +148,14 @@ pub fn render_verify(report: &SmokeReport, comparison: Comparison<'_>, tz: &Time
         }
     }
 
+    if !report.notes.is_empty() {
+        out.push(Line::new(Tone::Plain, ""));
+        out.push(Line::new(Tone::Heading, "Notes:"));
+        for n in &report.notes {
+            out.push(Line::new(Tone::Dim, format!("  {n}")));
+        }
+    }
+
     if !report.diagnoses.is_empty() {
         out.push(Line::new(Tone::Plain, ""));
         out.push(Line::new(Tone::Heading, "Diagnoses:"));

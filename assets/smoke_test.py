@@ -187,6 +187,21 @@ class Smoke(object):
     # -- the checks, in order ---------------------------------------------------------------
 
     def run(self):
+        self.run_checks()
+        if self.torch is not None and self.doc["cpu_gflops"] is None:
+            self.cpu_throughput()
+
+    def cpu_throughput(self):
+        """No GPU check got that far: still measure the CPU (the figure a GPU is compared with,
+        and what a CPU-only user trains at). Not a check: it cannot fail the verdict."""
+        self.emit("begin", "cpu_throughput")
+        try:
+            cpu = self._gflops("cpu", lambda: None)
+            self.doc["cpu_gflops"] = round(cpu, 1) if cpu else None
+        except Exception:
+            pass
+
+    def run_checks(self):
         if not self.check("import_torch", self.import_torch):
             return
         if not self.check("cuda_build", self.cuda_build):

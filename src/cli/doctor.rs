@@ -26,6 +26,7 @@ pub async fn collect(g: &GlobalArgs) -> Result<DoctorReport, CliError> {
     let session = super::session(g)?;
     let history = History::in_dir(&session.state_dir);
     let opts = session.verify_options();
+    let libtorch = tokio::task::spawn_blocking(libtorch_check);
     let (gathered, verified) = tokio::join!(session.detect(), verify(&opts, &history, &TokioRunner));
     let (verification, verify_error_text) = match verified {
         Ok(v) => (Some(v), None),
@@ -45,7 +46,20 @@ pub async fn collect(g: &GlobalArgs) -> Result<DoctorReport, CliError> {
         verify: verification.map(|v| v.report),
         verify_error: verify_error_text,
         facts,
+        // A panic inside libtorch's check is reported as no check, never as a crash of doctor.
+        libtorch: libtorch.await.ok().flatten(),
     })
+}
+
+/// The libtorch check beside the Python smoke test, when torchup was built with it.
+#[cfg(feature = "torch")]
+fn libtorch_check() -> Option<smoke::SmokeReport> {
+    Some(smoke::libtorch::run())
+}
+
+#[cfg(not(feature = "torch"))]
+fn libtorch_check() -> Option<smoke::SmokeReport> {
+    None
 }
 
 fn exit_for(report: &DoctorReport) -> Exit {

@@ -34,6 +34,10 @@ pub struct DoctorReport {
     pub changes: Vec<Change>,
     pub previous_verify_at: Option<Timestamp>,
     pub diagnoses: Vec<DiagnosisRef>,
+    /// The in-process check through the libtorch torchup was built with (feature `torch`),
+    /// beside the Python smoke test; absent from builds without the feature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub libtorch: Option<SmokeReport>,
 }
 
 /// The CUDA pieces side by side.
@@ -281,6 +285,17 @@ pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
         None => push(Tone::Fail, "Not run.".into()),
     }
 
+    if let Some(lt) = &report.libtorch {
+        push(Tone::Plain, String::new());
+        push(Tone::Heading, "### libtorch check (built into torchup, feature `torch`)".into());
+        for c in &lt.checks {
+            let (mark, tone) = if c.ok { ("✓", Tone::Ok) } else { ("✗", Tone::Fail) };
+            push(tone, format!("- {mark} {}: {}", check_label(&c.name), c.detail));
+        }
+        let verdict = if lt.ok { "CUDA works through libtorch." } else { "CUDA does not work through libtorch." };
+        push(if lt.ok { Tone::Ok } else { Tone::Fail }, format!("- {verdict}"));
+    }
+
     push(Tone::Plain, String::new());
     push(Tone::Heading, "### Diagnoses".into());
     if report.diagnoses.is_empty() {
@@ -419,6 +434,7 @@ mod tests {
                 title: "Sysmem fallback".into(),
                 fix: "Prefer No Sysmem Fallback".into(),
             }],
+            libtorch: None,
         };
         let text: Vec<String> = render_doctor(&report, &TimeZone::UTC).into_iter().map(|l| l.text).collect();
         let all = text.join("\n");

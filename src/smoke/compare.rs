@@ -66,9 +66,10 @@ pub enum Change {
         to: Option<String>,
         from_cuda: Option<String>,
         to_cuda: Option<String>,
-        #[serde(default = "imports_default")]
+        /// Serialized only when false (the usual case keeps the document as it was).
+        #[serde(default = "imports_default", skip_serializing_if = "is_true")]
         from_imports: bool,
-        #[serde(default = "imports_default")]
+        #[serde(default = "imports_default", skip_serializing_if = "is_true")]
         to_imports: bool,
     },
     /// The overall verdict.
@@ -115,6 +116,10 @@ fn or_none(v: &Option<String>) -> &str {
 
 fn imports_default() -> bool {
     true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// A torch version as history shows it: "none" only when torch is not installed at all.

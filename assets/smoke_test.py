@@ -68,6 +68,23 @@ def _version_of(dist):
         return None
 
 
+def _torch_version_file():
+    """torch/version.py's __version__ without importing torch: "2.5.1+cu124" where the wheel's
+    metadata says only "2.5.1" (PyPI's CUDA builds carry no local label)."""
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("torch")
+        origin = spec and spec.origin
+        if not origin:
+            return None
+        with open(os.path.join(os.path.dirname(origin), "version.py")) as f:
+            m = re.search(r"^__version__\s*(?::\s*str\s*)?=\s*['\"]([^'\"]+)['\"]", f.read(), re.M)
+        return m.group(1) if m else None
+    except Exception:
+        return None
+
+
 def _cudnn_text(v):
     """torch.backends.cudnn.version(): 8902 = 8.9.2, 90100 = 9.1.0."""
     if not v:
@@ -246,7 +263,7 @@ class Smoke(object):
     def _torch_distribution(self):
         """torch is installed but does not import: its version and the CUDA library wheels it
         requires (a missing libcudnn.so.9 is named after the nvidia-* wheel that ships it)."""
-        self.doc["torch_installed"] = _version_of("torch")
+        self.doc["torch_installed"] = _torch_version_file() or _version_of("torch")
         try:
             from importlib import metadata
 

@@ -363,8 +363,11 @@ mod tests {
         broken.import_error = Some("ImportError: libcudnn.so.9: cannot open shared object file".into());
         broken.checks = vec![Check { name: "import_torch".into(), ok: false, detail: String::new(), ms: 1.0 }];
         let text: Vec<String> =
-            compare(&entry(None, before), &entry(None, broken.clone())).iter().map(|c| c.to_string()).collect();
+            compare(&entry(None, before.clone()), &entry(None, broken.clone())).iter().map(|c| c.to_string()).collect();
         assert_eq!(text[0], "torch 2.5.1+cu124 → 2.5.1+cu124 (installed, does not import)");
+        let json = serde_json::to_value(&compare(&entry(None, before.clone()), &entry(None, broken.clone()))[0]).unwrap();
+        assert_eq!((json["to"].as_str(), json["to_imports"].as_bool()), (Some("2.5.1+cu124"), Some(false)));
+        assert!(json.get("from_imports").is_none(), "only the unusual state is serialized: {json}");
         let text: Vec<String> =
             compare(&entry(None, broken.clone()), &entry(None, report("2.5.1+cu124", true)))
                 .iter()

@@ -76,7 +76,11 @@ fn ms_text(ms: f64) -> String {
 pub fn guide_lines(report: &SmokeReport) -> Vec<Line> {
     let mut out = Vec::new();
     let Some(version) = report.torch.version.as_deref().filter(|_| report.torch_importable) else {
-        out.push(Line::new(Tone::Fail, "PyTorch version: (torch cannot be imported)"));
+        let text = match &report.torch_installed {
+            Some(v) => format!("PyTorch version: {v} (installed, cannot be imported)"),
+            None => "PyTorch version: (torch cannot be imported)".to_string(),
+        };
+        out.push(Line::new(Tone::Fail, text));
         out.push(Line::new(Tone::Fail, "GPU not detected!"));
         return out;
     };

@@ -129,12 +129,13 @@ if ! ensure_venv "$TCH_TORCH"; then
   exit 1
 fi
 TCH_VENV="$CACHE/torch-$TCH_TORCH"
-# LIBTORCH_USE_PYTORCH=1: torch-sys asks the `python` on PATH for torch's lib directory;
-# a separate target dir keeps the default build's artefacts untouched.
-PATH="$TCH_VENV/bin:$PATH" LIBTORCH_USE_PYTORCH=1 \
-  cargo build --features torch --target-dir target/libtorch
+# LIBTORCH_USE_PYTORCH=1: torch-sys asks the `python` on PATH for torch's lib directory.
+# The default target dir: only torchup, tch and torch-sys are rebuilt (the next plain build
+# rebuilds torchup without the feature).
+PATH="$TCH_VENV/bin:$PATH" LIBTORCH_USE_PYTORCH=1 cargo build --features torch
+bin="${CARGO_TARGET_DIR:-target}/debug/torchup"
 set +e
-out=$(target/libtorch/debug/torchup libtorch-check --json)
+out=$("$bin" libtorch-check --json)
 code=$?
 set -e
 echo "$out"

@@ -134,6 +134,8 @@ TCH_VENV="$CACHE/torch-$TCH_TORCH"
 # rebuilds torchup without the feature).
 PATH="$TCH_VENV/bin:$PATH" LIBTORCH_USE_PYTORCH=1 cargo build --features torch
 bin="${CARGO_TARGET_DIR:-target}/debug/torchup"
+# torchup's own state dir for these runs, so the developer's state and logs stay untouched.
+export TORCHUP_STATE_DIR="$CACHE/work/torchup-state"
 set +e
 out=$("$bin" libtorch-check --json)
 code=$?
@@ -148,4 +150,14 @@ assert doc["ok"] is False, doc
 print("libtorch-check answered: cuda_available false (no GPU here)")
 '
 [ "$code" = 1 ] || { echo "expected exit 1 without a GPU, got $code" >&2; exit 1; }
+# doctor built with the feature reports the libtorch check beside the Python smoke test.
+"$bin" doctor --json --python "$VENV/bin/python" | "$PY" -c '
+import json, sys
+doc = json.load(sys.stdin)
+lt = doc["libtorch"]
+assert lt["cuda_available"] is False and lt["checks"][0]["name"] == "cuda_available", lt
+assert doc["verify"]["torch"]["cuda"] == "12.4", doc["verify"]["torch"]
+print("doctor: libtorch check beside the Python smoke test:", lt["checks"][0]["detail"])
+'
+rm -rf "$TORCHUP_STATE_DIR"
 echo "real-torch script done in $(elapsed) s"

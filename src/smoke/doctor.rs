@@ -456,5 +456,30 @@ mod tests {
         ] {
             assert!(all.contains(want), "missing {want:?} in\n{all}");
         }
+        assert!(!all.contains("libtorch"), "no libtorch section without the feature's result");
+        let json = serde_json::to_value(&report).unwrap();
+        assert!(json.get("libtorch").is_none(), "absent from builds without the feature");
+
+        // Built with the `torch` feature: the libtorch check sits beside the Python smoke test.
+        let libtorch = SmokeReport {
+            checks: vec![super::super::Check {
+                name: "cuda_available".into(),
+                ok: false,
+                detail: "libtorch: Cuda::is_available() = false, 0 device(s)".into(),
+                ms: 0.1,
+            }],
+            ..SmokeReport::default()
+        };
+        let report = DoctorReport { libtorch: Some(libtorch), ..report };
+        let all: Vec<String> = render_doctor(&report, &TimeZone::UTC).into_iter().map(|l| l.text).collect();
+        let all = all.join("\n");
+        assert!(
+            all.contains(
+                "### libtorch check (built into torchup, feature `torch`)\n- ✗ cuda.is_available(): libtorch: Cuda::is_available() = false, 0 device(s)\n- CUDA does not work through libtorch."
+            ),
+            "{all}"
+        );
+        assert!(all.find("### Smoke test") < all.find("### libtorch check"), "beside, after the Python test");
+        assert_eq!(serde_json::to_value(&report).unwrap()["libtorch"]["checks"][0]["ok"], false);
     }
 }

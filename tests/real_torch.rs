@@ -57,17 +57,17 @@ fn site(venv: &Path) -> PathBuf {
 }
 
 /// A hard-linked copy of `venv` (`cp -al`), removed when dropped.
-struct Copy {
+struct VenvCopy {
     dir: PathBuf,
 }
 
-impl Copy {
-    fn of(venv: &Path, name: &str) -> Copy {
+impl VenvCopy {
+    fn of(venv: &Path, name: &str) -> VenvCopy {
         let dir = work_dir().join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let st = Command::new("cp").arg("-al").arg(venv).arg(&dir).status().unwrap();
         assert!(st.success(), "cp -al {} {}", venv.display(), dir.display());
-        Copy { dir }
+        VenvCopy { dir }
     }
 
     fn python(&self) -> PathBuf {
@@ -75,7 +75,7 @@ impl Copy {
     }
 
     /// Remove `nvidia/<name>` (unlinks only this copy's names; the cached venv keeps its files).
-    fn remove_nvidia(&self, name: &str) -> &Copy {
+    fn remove_nvidia(&self, name: &str) -> &VenvCopy {
         let path = site(&self.dir).join("nvidia").join(name);
         assert!(path.exists(), "{} is not in this venv", path.display());
         std::fs::remove_dir_all(&path).unwrap();
@@ -83,7 +83,7 @@ impl Copy {
     }
 }
 
-impl Drop for Copy {
+impl Drop for VenvCopy {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -168,7 +168,7 @@ fn the_smoke_script_against_real_torch_without_a_gpu() {
 #[test]
 #[ignore = "real torch: run scripts/real_torch.sh"]
 fn verify_doctor_and_history_on_real_torch() {
-    let copy = Copy::of(&real_venv(), "verify");
+    let copy = VenvCopy::of(&real_venv(), "verify");
     let iso = Isolated::with_prefix("torchup real ").unwrap();
     let python = copy.python().display().to_string();
 
@@ -268,7 +268,7 @@ async fn missing_cuda_libraries_on_real_imports() {
 }
 
 async fn check_missing(venv: &Path, removed: &[&str], lib: &str, pin: &str, installed: &str) -> String {
-    let copy = Copy::of(venv, &format!("no-{}", removed.join("-")));
+    let copy = VenvCopy::of(venv, &format!("no-{}", removed.join("-")));
     for r in removed {
         copy.remove_nvidia(r);
     }
@@ -295,7 +295,7 @@ fn cudnn_version_incompatibility_on_real_wheels() {
         eprintln!("NOTE: TORCHUP_REAL_TORCH_2130_VENV not set: the cuDNN incompatibility was not reproduced");
         return;
     };
-    let copy = Copy::of(&v2130, "old-cudnn");
+    let copy = VenvCopy::of(&v2130, "old-cudnn");
     copy.remove_nvidia("cudnn");
     let old = site(&real_venv()).join("nvidia/cudnn");
     let st = Command::new("cp").arg("-al").arg(&old).arg(site(&copy.dir).join("nvidia/cudnn")).status().unwrap();

@@ -149,7 +149,7 @@ pub struct WheelPin {
 
 /// The requirement that installs this family, from torch's `Requires-Dist`.
 pub fn wheel_for(family: &Family, requires: &[String]) -> Option<WheelPin> {
-    let reqs: Vec<Requirement> = requires.iter().filter_map(|r| parse_requirement(r)).collect();
+    let reqs: Vec<Requirement> = requires.iter().map(String::as_str).filter_map(parse_requirement).collect();
     if let Some(r) = reqs.iter().find(|r| is_family_wheel(&r.name, family.wheel)) {
         return Some(WheelPin { pin: format!("{}{}", r.name, r.spec), wheel: r.name.clone() });
     }

@@ -763,13 +763,43 @@ fn missing_cuda_libraries_of_real_linux_wheels_name_the_wheel_that_ships_them() 
     let r2130 = || requires("requires-torch2130.txt");
     let cases = [
         ("linux-torch251-no-cudnn.txt", "2.5.1+cu124", r251(), "libcudnn.so.9", "nvidia-cudnn-cu12==9.1.0.70"),
-        ("linux-torch251-no-nvjitlink.txt", "2.5.1+cu124", r251(), "libnvJitLink.so.12", "nvidia-nvjitlink-cu12==12.4.127"),
-        ("linux-torch251-no-cuda_runtime.txt", "2.5.1+cu124", r251(), "libcudart.so.*[0-9]", "nvidia-cuda-runtime-cu12==12.4.127"),
-        ("linux-torch251-no-cublas_cudart.txt", "2.5.1+cu124", r251(), "libcublas.so.*[0-9]", "nvidia-cublas-cu12==12.4.5.8"),
+        (
+            "linux-torch251-no-nvjitlink.txt",
+            "2.5.1+cu124",
+            r251(),
+            "libnvJitLink.so.12",
+            "nvidia-nvjitlink-cu12==12.4.127",
+        ),
+        (
+            "linux-torch251-no-cuda_runtime.txt",
+            "2.5.1+cu124",
+            r251(),
+            "libcudart.so.*[0-9]",
+            "nvidia-cuda-runtime-cu12==12.4.127",
+        ),
+        (
+            "linux-torch251-no-cublas_cudart.txt",
+            "2.5.1+cu124",
+            r251(),
+            "libcublas.so.*[0-9]",
+            "nvidia-cublas-cu12==12.4.5.8",
+        ),
         ("linux-torch251-no-all.txt", "2.5.1+cu124", r251(), "libcublas.so.*[0-9]", "nvidia-cublas-cu12==12.4.5.8"),
-        ("linux-torch2130-no-cusparselt.txt", "2.13.0+cu130", r2130(), "libcusparseLt.so.0", "nvidia-cusparselt-cu13==0.8.1"),
+        (
+            "linux-torch2130-no-cusparselt.txt",
+            "2.13.0+cu130",
+            r2130(),
+            "libcusparseLt.so.0",
+            "nvidia-cusparselt-cu13==0.8.1",
+        ),
         ("linux-torch2130-no-cudnn.txt", "2.13.0+cu130", r2130(), "libcudnn.so.9", "nvidia-cudnn-cu13==9.20.0.48"),
-        ("linux-torch2130-no-cu13.txt", "2.13.0+cu130", r2130(), "libcublasLt.so.*[0-9]", "cuda-toolkit[cublas]==13.0.3"),
+        (
+            "linux-torch2130-no-cu13.txt",
+            "2.13.0+cu130",
+            r2130(),
+            "libcublasLt.so.*[0-9]",
+            "cuda-toolkit[cublas]==13.0.3",
+        ),
     ];
     for (file, installed, reqs, lib, pin) in cases {
         let report = broken_import(&real_fixture(file), installed, reqs);
@@ -779,7 +809,8 @@ fn missing_cuda_libraries_of_real_linux_wheels_name_the_wheel_that_ships_them() 
         assert!(d[0].explanation.contains(&format!("torch {installed} is installed but does not import")), "{file}");
         assert!(d[0].explanation.contains(pin), "{file}: {}", d[0].explanation);
         assert!(
-            d[0].fix.contains(&format!("/home/me/venv/bin/python -m pip install --force-reinstall --no-deps \"{pin}\"")),
+            d[0].fix
+                .contains(&format!("/home/me/venv/bin/python -m pip install --force-reinstall --no-deps \"{pin}\"")),
             "{file}: {}",
             d[0].fix
         );
@@ -812,7 +843,11 @@ fn cudnn_version_incompatibility_of_real_wheels_is_diagnosed() {
     let text = real_fixture("linux-torch2130-with-cudnn910.txt");
     let d = diagnose_text(Stage::Verify, &text, &OsContext::linux());
     assert_eq!(ids(&d), ["L03"], "{d:?}");
-    assert!(d[0].explanation.starts_with("torch was built against cuDNN 9.20.0 but loaded cuDNN 9.1.0"), "{}", d[0].explanation);
+    assert!(
+        d[0].explanation.starts_with("torch was built against cuDNN 9.20.0 but loaded cuDNN 9.1.0"),
+        "{}",
+        d[0].explanation
+    );
     assert!(d[0].fix.contains("LD_LIBRARY_PATH"));
     // In a smoke report the failure is the cudnn_conv check's detail.
     let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap();

@@ -32,9 +32,8 @@ fn venv_from(var: &str) -> Option<PathBuf> {
 }
 
 fn real_venv() -> PathBuf {
-    venv_from("TORCHUP_REAL_TORCH_VENV").unwrap_or_else(|| {
-        panic!("TORCHUP_REAL_TORCH_VENV is not a venv: run this tier with scripts/real_torch.sh")
-    })
+    venv_from("TORCHUP_REAL_TORCH_VENV")
+        .unwrap_or_else(|| panic!("TORCHUP_REAL_TORCH_VENV is not a venv: run this tier with scripts/real_torch.sh"))
 }
 
 fn work_dir() -> PathBuf {
@@ -100,7 +99,8 @@ fn code(o: &Output) -> i32 {
 }
 
 fn doc(o: &Output) -> Value {
-    serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{}\n{}", o.stdout, o.stderr))
+    serde_json::from_str(&o.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{}\n{}", o.stdout, o.stderr))
 }
 
 fn names(d: &Value) -> Vec<String> {
@@ -157,7 +157,10 @@ fn the_smoke_script_against_real_torch_without_a_gpu() {
     // (torchup turns it into a note).
     let w = d["warnings"].as_array().unwrap();
     assert!(
-        w.iter().any(|w| w.as_str().unwrap().starts_with("UserWarning: Failed to initialize NumPy: No module named 'numpy'")),
+        w.iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .starts_with("UserWarning: Failed to initialize NumPy: No module named 'numpy'")),
         "{w:?}"
     );
     eprintln!("real torch 2.5.1, no GPU: CPU {cpu} GFLOP/s, script {} ms", d["total_ms"]);
@@ -229,9 +232,10 @@ fn verify_doctor_and_history_on_real_torch() {
     assert_eq!(d["torch_importable"], false);
     assert_eq!(d["torch_installed"], "2.5.1+cu124");
     assert!(
-        d["import_error"].as_str().unwrap().ends_with(
-            "ImportError: libcudnn.so.9: cannot open shared object file: No such file or directory"
-        ),
+        d["import_error"]
+            .as_str()
+            .unwrap()
+            .ends_with("ImportError: libcudnn.so.9: cannot open shared object file: No such file or directory"),
         "{}",
         d["import_error"]
     );
@@ -259,10 +263,24 @@ async fn missing_cuda_libraries_on_real_imports() {
         all.push(check_missing(&venv, removed, lib, pin, "2.5.1+cu124").await);
     }
     if let Some(v2130) = venv_from("TORCHUP_REAL_TORCH_2130_VENV") {
-        all.push(check_missing(&v2130, &["cusparselt"], "libcusparseLt.so.0", "nvidia-cusparselt-cu13==0.8.1", "2.13.0+cu130").await);
-        all.push(check_missing(&v2130, &["cu13"], "libcublasLt.so.*[0-9]", "cuda-toolkit[cublas]==13.0.3", "2.13.0+cu130").await);
+        all.push(
+            check_missing(
+                &v2130,
+                &["cusparselt"],
+                "libcusparseLt.so.0",
+                "nvidia-cusparselt-cu13==0.8.1",
+                "2.13.0+cu130",
+            )
+            .await,
+        );
+        all.push(
+            check_missing(&v2130, &["cu13"], "libcublasLt.so.*[0-9]", "cuda-toolkit[cublas]==13.0.3", "2.13.0+cu130")
+                .await,
+        );
     } else {
-        eprintln!("NOTE: TORCHUP_REAL_TORCH_2130_VENV not set: the torch 2.13.0 cases (cuSPARSELt, cuda-toolkit) were not run");
+        eprintln!(
+            "NOTE: TORCHUP_REAL_TORCH_2130_VENV not set: the torch 2.13.0 cases (cuSPARSELt, cuda-toolkit) were not run"
+        );
     }
     eprintln!("{}", all.join("\n"));
 }

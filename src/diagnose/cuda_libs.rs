@@ -70,9 +70,8 @@ static LINUX_LOADER: LazyLock<Regex> = LazyLock::new(|| {
     // Invariant: a literal pattern.
     Regex::new(r"(lib[A-Za-z_]+\.so(?:\.[0-9]+)*): cannot open shared object file").expect("valid regex")
 });
-static LINUX_PRELOAD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(lib[A-Za-z_]+\.so\.\*\[0-9\]) not found in the system path").expect("valid regex")
-});
+static LINUX_PRELOAD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(lib[A-Za-z_]+\.so\.\*\[0-9\]) not found in the system path").expect("valid regex"));
 static WINDOWS_DLL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"\[WinError 126\].*?Error loading "[^"]*?[\\/]+torch[\\/]+lib[\\/]+((?:cudnn|cublas|cudart|cufft|curand|cusolver|cusparse|nvJitLink|nvrtc|cupti|nvToolsExt|c10_cuda|torch_cuda|caffe2_nvrtc)[^"\\/]*\.dll)" or one of its dependencies"#,
@@ -112,7 +111,8 @@ struct Requirement {
 
 fn parse_requirement(line: &str) -> Option<Requirement> {
     let head = line.split(';').next()?.trim();
-    let end = head.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')).unwrap_or(head.len());
+    let end =
+        head.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')).unwrap_or(head.len());
     let name = head[..end].to_ascii_lowercase().replace('_', "-");
     if name.is_empty() {
         return None;
@@ -124,7 +124,8 @@ fn parse_requirement(line: &str) -> Option<Requirement> {
         extras = inner[..close].split(',').map(|e| e.trim().to_ascii_lowercase()).collect();
         rest = inner[close + 1..].trim();
     }
-    let spec: String = rest.trim_start_matches('(').trim_end_matches(')').chars().filter(|c| !c.is_whitespace()).collect();
+    let spec: String =
+        rest.trim_start_matches('(').trim_end_matches(')').chars().filter(|c| !c.is_whitespace()).collect();
     Some(Requirement { name, extras, spec })
 }
 
@@ -187,8 +188,9 @@ mod tests {
 
     #[test]
     fn the_library_is_found_in_each_real_form() {
-        let m = missing_library("ImportError: libcudnn.so.9: cannot open shared object file: No such file or directory")
-            .unwrap();
+        let m =
+            missing_library("ImportError: libcudnn.so.9: cannot open shared object file: No such file or directory")
+                .unwrap();
         assert_eq!((m.file.as_str(), m.family.unwrap().stem, m.windows), ("libcudnn.so.9", "cudnn", false));
         let m = missing_library("ValueError: libcublas.so.*[0-9] not found in the system path ['', '/x']").unwrap();
         assert_eq!((m.file.as_str(), m.family.unwrap().stem), ("libcublas.so.*[0-9]", "cublas"));
@@ -211,7 +213,9 @@ mod tests {
         assert_eq!(missing_library("OSError: libcuda.so: cannot open shared object file"), None);
         assert_eq!(missing_library("ImportError: libgomp.so.1: cannot open shared object file"), None);
         assert_eq!(
-            missing_library(r#"OSError: [WinError 126] x. Error loading "C:\v\torch\lib\c10.dll" or one of its dependencies."#),
+            missing_library(
+                r#"OSError: [WinError 126] x. Error loading "C:\v\torch\lib\c10.dll" or one of its dependencies."#
+            ),
             None,
             "c10.dll is the VC++ runtime case (F14)"
         );
@@ -227,7 +231,10 @@ mod tests {
             pin("libcusparse.so.12", TORCH_251),
             both("nvidia-cusparse-cu12==12.3.1.170", "nvidia-cusparse-cu12")
         );
-        assert_eq!(pin("libcusparseLt.so.0", TORCH_2130), both("nvidia-cusparselt-cu13==0.8.1", "nvidia-cusparselt-cu13"));
+        assert_eq!(
+            pin("libcusparseLt.so.0", TORCH_2130),
+            both("nvidia-cusparselt-cu13==0.8.1", "nvidia-cusparselt-cu13")
+        );
         assert_eq!(pin("libcusparseLt.so.0", TORCH_251), None, "torch 2.5.1 does not use cuSPARSELt");
         assert_eq!(pin("libcudart.so.13", TORCH_2130), both("cuda-toolkit[cudart]==13.0.3", "nvidia-cuda-runtime"));
         assert_eq!(pin("libcudart.so.12", &[]), None);

@@ -331,6 +331,27 @@ fn gpu_older(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
     compare_with_build(r, false)
 }
 
+// ---- real-wheel failures (issue 12) -----------------------------------------------------
+
+/// torch is installed but `import torch` could not load a CUDA library from the `nvidia-*`
+/// wheels (Linux): which library, and the wheel torch's `Requires-Dist` says ships it.
+fn cuda_library_missing(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
+    if r.torch_importable {
+        return None;
+    }
+    let missing = super::cuda_libs::missing_library(r.import_error.as_deref()?)?;
+    let family = missing.family.filter(|_| !missing.windows)?;
+    let mut v = vars([("lib", missing.file), ("family", family.wheel.to_string())]);
+    if let Some(t) = &r.torch_installed {
+        v.insert("torch".into(), t.clone());
+    }
+    if let Some(w) = super::cuda_libs::wheel_for(&family, &r.torch_requires) {
+        v.insert("wheel".into(), w.wheel);
+        v.insert("pin".into(), w.pin);
+    }
+    Some(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,25 +388,4 @@ mod tests {
             assert_eq!(matches!(p.eval, Eval::Facts(_)), p.input == ProbeInput::Facts);
         }
     }
-}
-
-// ---- real-wheel failures (issue 12) -----------------------------------------------------
-
-/// torch is installed but `import torch` could not load a CUDA library from the `nvidia-*`
-/// wheels (Linux): which library, and the wheel torch's `Requires-Dist` says ships it.
-fn cuda_library_missing(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
-    if r.torch_importable {
-        return None;
-    }
-    let missing = super::cuda_libs::missing_library(r.import_error.as_deref()?)?;
-    let family = missing.family.filter(|_| !missing.windows)?;
-    let mut v = vars([("lib", missing.file), ("family", family.wheel.to_string())]);
-    if let Some(t) = &r.torch_installed {
-        v.insert("torch".into(), t.clone());
-    }
-    if let Some(w) = super::cuda_libs::wheel_for(&family, &r.torch_requires) {
-        v.insert("wheel".into(), w.wheel);
-        v.insert("pin".into(), w.pin);
-    }
-    Some(v)
 }

@@ -149,8 +149,7 @@ impl fmt::Display for Change {
             Change::Torch { from, to, from_cuda, to_cuda, from_imports, to_imports } => {
                 write!(f, "torch {} → {}", torch_label(from, *from_imports), torch_label(to, *to_imports))?;
                 let both_import = *from_imports && *to_imports;
-                if both_import
-                    && (from == to || (from_cuda != to_cuda && !from.as_deref().unwrap_or("").contains('+')))
+                if both_import && (from == to || (from_cuda != to_cuda && !from.as_deref().unwrap_or("").contains('+')))
                 {
                     write!(f, " (CUDA {} → {})", or_none(from_cuda), or_none(to_cuda))?;
                 }
@@ -365,14 +364,14 @@ mod tests {
         let text: Vec<String> =
             compare(&entry(None, before.clone()), &entry(None, broken.clone())).iter().map(|c| c.to_string()).collect();
         assert_eq!(text[0], "torch 2.5.1+cu124 → 2.5.1+cu124 (installed, does not import)");
-        let json = serde_json::to_value(&compare(&entry(None, before.clone()), &entry(None, broken.clone()))[0]).unwrap();
+        let json =
+            serde_json::to_value(&compare(&entry(None, before.clone()), &entry(None, broken.clone()))[0]).unwrap();
         assert_eq!((json["to"].as_str(), json["to_imports"].as_bool()), (Some("2.5.1+cu124"), Some(false)));
         assert!(json.get("from_imports").is_none(), "only the unusual state is serialized: {json}");
-        let text: Vec<String> =
-            compare(&entry(None, broken.clone()), &entry(None, report("2.5.1+cu124", true)))
-                .iter()
-                .map(|c| c.to_string())
-                .collect();
+        let text: Vec<String> = compare(&entry(None, broken.clone()), &entry(None, report("2.5.1+cu124", true)))
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         assert_eq!(text[0], "torch 2.5.1+cu124 (installed, does not import) → 2.5.1+cu124");
         // Not installed at all is still "none".
         broken.torch_installed = None;

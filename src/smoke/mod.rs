@@ -13,9 +13,9 @@ pub mod compare;
 pub mod diagnoses;
 pub mod doctor;
 pub mod history;
-pub mod notes;
 #[cfg(feature = "torch")]
 pub mod libtorch;
+pub mod notes;
 pub mod parse;
 pub mod render;
 pub mod run;

@@ -370,7 +370,12 @@ pub fn smoke_ok() -> SmokeReport {
             check("devices", true, "GPU 0: NVIDIA GeForce RTX 3050 Laptop GPU, 4096 MiB, compute capability 8.6", 2.0),
             check("arch_supported", true, "GPU 0 (sm_86): covered by sm_86", 1.0),
             check("matmul", true, "GPU 0: 1000x1000 matmul matches the CPU (relative error 2.1e-07)", 95.0),
-            check("fp16_autocast", true, "GPU 0: torch.amp.autocast('cuda') matmul in float16 (relative error 3.4e-04)", 12.0),
+            check(
+                "fp16_autocast",
+                true,
+                "GPU 0: torch.amp.autocast('cuda') matmul in float16 (relative error 3.4e-04)",
+                12.0,
+            ),
             check("cudnn_conv", true, "cuDNN 9.10.2\nGPU 0: conv2d matches the CPU (relative error 1.1e-04)", 41.0),
             check("throughput", true, "GPU 0 3712 GFLOP/s, CPU 185 GFLOP/s: 20.1x (fp32 1024x1024 matmul)", 330.0),
         ],
@@ -451,7 +456,8 @@ pub fn smoke_driver_too_old() -> SmokeReport {
             fix: "Update the driver to 580 or newer, or install the cu118 build (torchup, Choose).".into(),
         }],
         warnings: vec![
-            "UserWarning: CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).".into(),
+            "UserWarning: CUDA initialization: The NVIDIA driver on your system is too old (found version 11040)."
+                .into(),
         ],
         gpu_gflops: None,
         cpu_gflops: Some(183.0),

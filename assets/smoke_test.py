@@ -68,6 +68,23 @@ def _version_of(dist):
         return None
 
 
+def _torch_version_file():
+    """torch/version.py's __version__ without importing torch: "2.5.1+cu124" where the wheel's
+    metadata says only "2.5.1" (PyPI's CUDA builds carry no local label)."""
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("torch")
+        origin = spec and spec.origin
+        if not origin:
+            return None
+        with open(os.path.join(os.path.dirname(origin), "version.py")) as f:
+            m = re.search(r"^__version__\s*(?::\s*str\s*)?=\s*['\"]([^'\"]+)['\"]", f.read(), re.M)
+        return m.group(1) if m else None
+    except Exception:
+        return None
+
+
 def _cudnn_text(v):
     """torch.backends.cudnn.version(): 8902 = 8.9.2, 90100 = 9.1.0."""
     if not v:
@@ -129,6 +146,8 @@ class Smoke(object):
             "diagnoses": [],
             "torch_importable": False,
             "import_error": None,
+            "torch_installed": None,
+            "torch_requires": [],
             "warnings": [],
             "gpu_gflops": None,
             "cpu_gflops": None,
@@ -185,6 +204,21 @@ class Smoke(object):
     # -- the checks, in order ---------------------------------------------------------------
 
     def run(self):
+        self.run_checks()
+        if self.torch is not None and self.doc["cpu_gflops"] is None:
+            self.cpu_throughput()
+
+    def cpu_throughput(self):
+        """No GPU check got that far: still measure the CPU (the figure a GPU is compared with,
+        and what a CPU-only user trains at). Not a check: it cannot fail the verdict."""
+        self.emit("begin", "cpu_throughput")
+        try:
+            cpu = self._gflops("cpu", lambda: None)
+            self.doc["cpu_gflops"] = round(cpu, 1) if cpu else None
+        except Exception:
+            pass
+
+    def run_checks(self):
         if not self.check("import_torch", self.import_torch):
             return
         if not self.check("cuda_build", self.cuda_build):
@@ -207,6 +241,7 @@ class Smoke(object):
             self.doc["import_error"] = traceback.format_exc().strip()
             if isinstance(exc, KeyboardInterrupt):
                 raise
+            self._torch_distribution()
             if isinstance(exc, ImportError) and getattr(exc, "name", None) == "torch":
                 return False, "torch is not installed in this interpreter (%s)" % _exc_text(exc)
             return False, _exc_text(exc)
@@ -224,6 +259,18 @@ class Smoke(object):
                 doc["packages"][dist] = v
         where = " (user site-packages: shadows the environment's own)" if doc["torch_from_user_site"] else ""
         return True, "torch %s from %s%s" % (doc["torch"]["version"], path, where)
+
+    def _torch_distribution(self):
+        """torch is installed but does not import: its version and the CUDA library wheels it
+        requires (a missing libcudnn.so.9 is named after the nvidia-* wheel that ships it)."""
+        self.doc["torch_installed"] = _torch_version_file() or _version_of("torch")
+        try:
+            from importlib import metadata
+
+            reqs = metadata.requires("torch") or []
+        except Exception:
+            reqs = []
+        self.doc["torch_requires"] = [r for r in reqs if re.match(r"(?i)^(nvidia|cuda)[-_]", r)]
 
     def cuda_build(self):
         torch = self.torch

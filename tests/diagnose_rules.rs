@@ -60,8 +60,8 @@ fn baseline_smoke() -> Value {
         "devices": [{"name": "NVIDIA GeForce RTX 3050 Laptop GPU", "memory_mib": 4096, "compute_capability": "8.6",
                      "arch_supported": true}],
         "checks": [
-            {"name": "import torch", "ok": true, "detail": "2.5.1+cu124", "ms": 900.0},
-            {"name": "arch", "ok": true, "detail": "sm_86 in sm_50 sm_60 sm_61 sm_70 sm_75 sm_80 sm_86 sm_90", "ms": 0.1},
+            {"name": "import_torch", "ok": true, "detail": "torch 2.5.1+cu124 from /venv/lib/python3.11/site-packages/torch", "ms": 900.0},
+            {"name": "arch_supported", "ok": true, "detail": "GPU 0 (sm_86): covered by sm_86\narch list: sm_50 sm_60 sm_61 sm_70 sm_75 sm_80 sm_86 sm_90", "ms": 0.1},
             {"name": "matmul", "ok": true, "detail": "max abs diff 1.2e-4", "ms": 12.0}
         ],
         "diagnoses": [], "torch_importable": true, "warnings": []
@@ -414,7 +414,7 @@ fn smoke_cpu_build() {
 fn smoke_import_error_winerror_126() {
     let patch = json!({
         "ok": false, "torch_importable": false, "torch": {"version": null, "cuda": null}, "cuda_available": false,
-        "devices": [], "checks": [{"name": "import torch", "ok": false, "detail": "OSError", "ms": 40.0}],
+        "devices": [], "checks": [{"name": "import_torch", "ok": false, "detail": "OSError", "ms": 40.0}],
         "import_error": format!("Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\n{C10}"),
     });
     let d = diagnose_smoke(&smoke_with(&patch.to_string()), &OsContext::windows());
@@ -427,7 +427,7 @@ fn smoke_import_error_winerror_126() {
 fn smoke_torch_absent_is_not_a_diagnosis() {
     let s = smoke_with(
         r#"{"ok": false, "torch_importable": false, "torch": {"version": null, "cuda": null}, "cuda_available": false,
-            "devices": [], "checks": [{"name": "import torch", "ok": false, "detail": "No module named 'torch'", "ms": 30.0}],
+            "devices": [], "checks": [{"name": "import_torch", "ok": false, "detail": "torch is not installed in this interpreter (ModuleNotFoundError: No module named 'torch')", "ms": 30.0}],
             "import_error": "ModuleNotFoundError: No module named 'torch'"}"#,
     );
     assert_eq!(diagnose_smoke(&s, &OsContext::linux()), vec![]);
@@ -449,7 +449,7 @@ fn smoke_arch_missing_newer_and_older() {
 
     let newer = smoke_with(
         r#"{"ok": false, "devices": [{"name": "NVIDIA GeForce RTX 5070 Laptop GPU", "memory_mib": 8151, "compute_capability": "12.0", "arch_supported": false}],
-        "checks": [{"name": "arch", "ok": false, "detail": "sm_120 not in ['sm_50', 'sm_60', 'sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_90']", "ms": 0.1}]}"#,
+        "checks": [{"name": "arch_supported", "ok": false, "detail": "GPU 0 (sm_120) is NOT in this build's arch list: kernels will fail with 'no kernel image is available for execution on the device'\narch list: sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90", "ms": 0.1}]}"#,
     );
     let d = diagnose_smoke(&newer, &ctx);
     assert_eq!(ids(&d), ["F11"]);
@@ -457,7 +457,7 @@ fn smoke_arch_missing_newer_and_older() {
 
     let older = smoke_with(
         r#"{"ok": false, "devices": [{"name": "NVIDIA GeForce GTX 1080 Ti", "memory_mib": 11264, "compute_capability": "6.1", "arch_supported": false}],
-        "checks": [{"name": "arch", "ok": false, "detail": "sm_61 not in sm_70 sm_75 sm_80 sm_86 sm_90 sm_100 sm_120", "ms": 0.1}]}"#,
+        "checks": [{"name": "arch_supported", "ok": false, "detail": "GPU 0 (sm_61) is NOT in this build's arch list: kernels will fail with 'no kernel image is available for execution on the device'\narch list: sm_70 sm_75 sm_80 sm_86 sm_90 sm_100 sm_120", "ms": 0.1}]}"#,
     );
     assert_eq!(ids(&diagnose_smoke(&older, &ctx)), ["F12"]);
 
@@ -729,4 +729,143 @@ fn large_outputs_are_cheap() {
     assert_eq!(ids(&d), ["F32"]);
     eprintln!("diagnosed {} KiB in {elapsed:?}", text.len() / 1024);
     assert!(elapsed < std::time::Duration::from_secs(5), "{elapsed:?}");
+}
+
+// ---- real-wheel failures (issue 12): messages recorded from real torch wheels ----------------
+
+fn real_fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real_torch").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn requires(name: &str) -> Vec<String> {
+    real_fixture(name).lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect()
+}
+
+/// The smoke report of a torch that is installed but failed to import with this traceback.
+fn broken_import(traceback: &str, installed: &str, reqs: Vec<String>) -> SmokeReport {
+    let last = traceback.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().to_string();
+    smoke_with(
+        &json!({
+            "ok": false, "torch_importable": false, "torch": {"version": null, "cuda": null},
+            "cuda_available": false, "devices": [], "cudnn": null, "arch_list": [], "gpu_gflops": null, "cpu_gflops": null,
+            "warnings": [], "checks": [{"name": "import_torch", "ok": false, "detail": last, "ms": 900.0}],
+            "import_error": traceback, "torch_installed": installed, "torch_requires": reqs,
+        })
+        .to_string(),
+    )
+}
+
+#[test]
+fn missing_cuda_libraries_of_real_linux_wheels_name_the_wheel_that_ships_them() {
+    let ctx = OsContext::linux().with_python("/home/me/venv/bin/python");
+    let r251 = || requires("requires-torch251.txt");
+    let r2130 = || requires("requires-torch2130.txt");
+    let cases = [
+        ("linux-torch251-no-cudnn.txt", "2.5.1+cu124", r251(), "libcudnn.so.9", "nvidia-cudnn-cu12==9.1.0.70"),
+        (
+            "linux-torch251-no-nvjitlink.txt",
+            "2.5.1+cu124",
+            r251(),
+            "libnvJitLink.so.12",
+            "nvidia-nvjitlink-cu12==12.4.127",
+        ),
+        (
+            "linux-torch251-no-cuda_runtime.txt",
+            "2.5.1+cu124",
+            r251(),
+            "libcudart.so.*[0-9]",
+            "nvidia-cuda-runtime-cu12==12.4.127",
+        ),
+        (
+            "linux-torch251-no-cublas_cudart.txt",
+            "2.5.1+cu124",
+            r251(),
+            "libcublas.so.*[0-9]",
+            "nvidia-cublas-cu12==12.4.5.8",
+        ),
+        ("linux-torch251-no-all.txt", "2.5.1+cu124", r251(), "libcublas.so.*[0-9]", "nvidia-cublas-cu12==12.4.5.8"),
+        (
+            "linux-torch2130-no-cusparselt.txt",
+            "2.13.0+cu130",
+            r2130(),
+            "libcusparseLt.so.0",
+            "nvidia-cusparselt-cu13==0.8.1",
+        ),
+        ("linux-torch2130-no-cudnn.txt", "2.13.0+cu130", r2130(), "libcudnn.so.9", "nvidia-cudnn-cu13==9.20.0.48"),
+        (
+            "linux-torch2130-no-cu13.txt",
+            "2.13.0+cu130",
+            r2130(),
+            "libcublasLt.so.*[0-9]",
+            "cuda-toolkit[cublas]==13.0.3",
+        ),
+    ];
+    for (file, installed, reqs, lib, pin) in cases {
+        let report = broken_import(&real_fixture(file), installed, reqs);
+        let d = diagnose_smoke(&report, &ctx);
+        assert_eq!(ids(&d), ["L01"], "{file}: {d:?}");
+        assert!(d[0].title.contains(&format!("torch cannot load {lib}")), "{file}: {}", d[0].title);
+        assert!(d[0].explanation.contains(&format!("torch {installed} is installed but does not import")), "{file}");
+        assert!(d[0].explanation.contains(pin), "{file}: {}", d[0].explanation);
+        assert!(
+            d[0].fix
+                .contains(&format!("/home/me/venv/bin/python -m pip install --force-reinstall --no-deps \"{pin}\"")),
+            "{file}: {}",
+            d[0].fix
+        );
+        assert!(d[0].fix.contains("torchup install --resume") && d[0].fix.contains("fresh venv"), "{file}");
+        // The same text pasted as a log (no metadata): still L01, naming both majors' wheels.
+        let log = diagnose_text(Stage::Training, &real_fixture(file), &ctx);
+        assert_eq!(ids(&log), ["L01"], "{file}");
+        assert!(log[0].explanation.contains("(CUDA 12 builds) or"), "{file}: {}", log[0].explanation);
+    }
+}
+
+#[test]
+fn windows_cuda_dlls_from_published_messages_are_the_torch_wheel_not_vcredist() {
+    for (file, dll) in [("windows-cudnn64_9.txt", "cudnn64_9.dll"), ("windows-c10_cuda.txt", "c10_cuda.dll")] {
+        let text = real_fixture(file);
+        let d = diagnose_text(Stage::Verify, &text, &OsContext::windows());
+        assert_eq!(ids(&d), ["L02"], "{file}: F14 (VC++) is overridden: {d:?}");
+        assert!(d[0].title.contains(dll), "{}", d[0].title);
+        assert!(d[0].fix.contains("torchup install --resume"), "{}", d[0].fix);
+        // As an import error in a smoke report: the Linux probe stays out of it.
+        let report = broken_import(&text, "2.5.1+cu124", vec![]);
+        assert_eq!(ids(&diagnose_smoke(&report, &OsContext::windows())), ["L02"], "{file}");
+    }
+    // c10.dll itself failing is still the VC++ runtime.
+    assert_eq!(ids(&diagnose_text(Stage::Verify, &rule_example("F14"), &OsContext::windows())), ["F14"]);
+}
+
+#[test]
+fn cudnn_version_incompatibility_of_real_wheels_is_diagnosed() {
+    let text = real_fixture("linux-torch2130-with-cudnn910.txt");
+    let d = diagnose_text(Stage::Verify, &text, &OsContext::linux());
+    assert_eq!(ids(&d), ["L03"], "{d:?}");
+    assert!(
+        d[0].explanation.starts_with("torch was built against cuDNN 9.20.0 but loaded cuDNN 9.1.0"),
+        "{}",
+        d[0].explanation
+    );
+    assert!(d[0].fix.contains("LD_LIBRARY_PATH"));
+    // In a smoke report the failure is the cudnn_conv check's detail.
+    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    let s = smoke_with(
+        &json!({"ok": false, "checks": [
+            {"name": "matmul", "ok": true, "detail": "GPU 0: 1000x1000 matmul matches the CPU (relative error 1.2e-07)", "ms": 80.0},
+            {"name": "cudnn_conv", "ok": false, "detail": last, "ms": 3.0}]})
+        .to_string(),
+    );
+    assert_eq!(ids(&diagnose_smoke(&s, &OsContext::windows())), ["L03"]);
+}
+
+#[test]
+fn the_numpy_warning_of_real_torch_is_not_a_diagnosis() {
+    let warning = "UserWarning: Failed to initialize NumPy: No module named 'numpy' (Triggered internally at ../torch/csrc/utils/tensor_numpy.cpp:84.)";
+    let s = smoke_with(&json!({"warnings": [warning]}).to_string());
+    assert_eq!(diagnose_smoke(&s, &OsContext::linux()), vec![]);
+    // NumPy 2 against a torch built for NumPy 1 is F29, a different message.
+    let f29 = "UserWarning: Failed to initialize NumPy: _ARRAY_API not found (Triggered internally at ../torch/csrc/utils/tensor_numpy.cpp:84.)";
+    assert_eq!(ids(&diagnose_text(Stage::Verify, f29, &OsContext::linux())), ["F29"]);
 }

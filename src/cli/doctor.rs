@@ -29,6 +29,7 @@ pub async fn collect(g: &GlobalArgs) -> Result<DoctorReport, CliError> {
     let signals = super::signals();
     let mut opts = session.verify_options();
     opts.cancel = signals.as_ref().map(Signals::token).unwrap_or_default();
+    let libtorch = tokio::task::spawn_blocking(libtorch_check);
     let (gathered, verified) = tokio::join!(session.detect(), verify(&opts, &history, &TokioRunner));
     let (verification, verify_error_text) = match verified {
         Ok(v) => (Some(v), None),
@@ -52,7 +53,20 @@ pub async fn collect(g: &GlobalArgs) -> Result<DoctorReport, CliError> {
         verify: verification.map(|v| v.report),
         verify_error: verify_error_text,
         facts,
+        // A panic inside libtorch's check is reported as no check, never as a crash of doctor.
+        libtorch: libtorch.await.ok().flatten(),
     })
+}
+
+/// The libtorch check beside the Python smoke test, when torchup was built with it.
+#[cfg(feature = "torch")]
+fn libtorch_check() -> Option<smoke::SmokeReport> {
+    Some(smoke::libtorch::run())
+}
+
+#[cfg(not(feature = "torch"))]
+fn libtorch_check() -> Option<smoke::SmokeReport> {
+    None
 }
 
 fn exit_for(report: &DoctorReport) -> Exit {

@@ -13,6 +13,7 @@
 //! [`OsContext`], so Windows advice can be produced (and tested) anywhere.
 //! See docs/diagnoses.md.
 
+pub mod cuda_libs;
 mod probes;
 pub mod rules;
 mod template;

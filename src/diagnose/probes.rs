@@ -66,6 +66,14 @@ pub(crate) const PROBES: &[ProbeDef] = &[
     smoke("smoke.arch-missing", &["gpu", "cc", "sm"], arch_missing),
     smoke("smoke.gpu-newer", &["gpu", "cc", "sm", "arch_list"], gpu_newer),
     smoke("smoke.gpu-older", &["gpu", "cc", "sm", "arch_list"], gpu_older),
+    // ---- real-wheel failures (issue 12) ----
+    ProbeDef {
+        name: "smoke.cuda-library-missing",
+        input: ProbeInput::Smoke,
+        always: &["lib", "family"],
+        sometimes: &["torch", "wheel", "pin"],
+        eval: Eval::Smoke(cuda_library_missing),
+    },
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static ProbeDef> {
@@ -321,6 +329,27 @@ fn gpu_newer(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
 
 fn gpu_older(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
     compare_with_build(r, false)
+}
+
+// ---- real-wheel failures (issue 12) -----------------------------------------------------
+
+/// torch is installed but `import torch` could not load a CUDA library from the `nvidia-*`
+/// wheels (Linux): which library, and the wheel torch's `Requires-Dist` says ships it.
+fn cuda_library_missing(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
+    if r.torch_importable {
+        return None;
+    }
+    let missing = super::cuda_libs::missing_library(r.import_error.as_deref()?)?;
+    let family = missing.family.filter(|_| !missing.windows)?;
+    let mut v = vars([("lib", missing.file), ("family", family.wheel.to_string())]);
+    if let Some(t) = &r.torch_installed {
+        v.insert("torch".into(), t.clone());
+    }
+    if let Some(w) = super::cuda_libs::wheel_for(&family, &r.torch_requires) {
+        v.insert("wheel".into(), w.wheel);
+        v.insert("pin".into(), w.pin);
+    }
+    Some(v)
 }
 
 #[cfg(test)]

@@ -20,6 +20,9 @@ pub(crate) enum Filter {
     Variant,
     /// Collapse the doubled backslashes of a Python repr: `C:\\Users` → `C:\Users`.
     Path,
+    /// CUDA library file → the nvidia-* wheels that ship it: `libcudnn.so.9` →
+    /// `nvidia-cudnn-cu12 (CUDA 12 builds) or …` (see [`super::cuda_libs`]).
+    Wheel,
 }
 
 impl Filter {
@@ -31,6 +34,7 @@ impl Filter {
             "sm" => Filter::Sm,
             "variant" => Filter::Variant,
             "path" => Filter::Path,
+            "wheel" => Filter::Wheel,
             _ => return None,
         })
     }
@@ -69,6 +73,7 @@ impl Filter {
                 }
                 Some(out)
             }
+            Filter::Wheel => super::cuda_libs::generic_wheel(v),
         }
     }
 }

@@ -59,12 +59,18 @@ pub enum Change {
         from_cuda: Option<String>,
         to_cuda: Option<String>,
     },
-    /// The torch build.
+    /// The torch build. `from`/`to` is the installed version even when torch did not
+    /// import (`*_imports` false: "installed, does not import", never "none").
     Torch {
         from: Option<String>,
         to: Option<String>,
         from_cuda: Option<String>,
         to_cuda: Option<String>,
+        /// Serialized only when false (the usual case keeps the document as it was).
+        #[serde(default = "imports_default", skip_serializing_if = "is_true")]
+        from_imports: bool,
+        #[serde(default = "imports_default", skip_serializing_if = "is_true")]
+        to_imports: bool,
     },
     /// The overall verdict.
     Cuda {
@@ -108,6 +114,28 @@ fn or_none(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("none")
 }
 
+fn imports_default() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// A torch version as history shows it: "none" only when torch is not installed at all.
+fn torch_label(version: &Option<String>, imports: bool) -> String {
+    match version {
+        Some(v) if !imports => format!("{v} (installed, does not import)"),
+        Some(v) => v.clone(),
+        None => "none".into(),
+    }
+}
+
+/// The torch version a report shows: the imported one, or else the installed distribution's.
+fn torch_version(r: &SmokeReport) -> Option<String> {
+    r.torch.version.clone().or_else(|| r.torch_installed.clone())
+}
+
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -118,9 +146,11 @@ impl fmt::Display for Change {
                 }
                 Ok(())
             }
-            Change::Torch { from, to, from_cuda, to_cuda } => {
-                write!(f, "torch {} → {}", or_none(from), or_none(to))?;
-                if from == to || (from_cuda != to_cuda && !from.as_deref().unwrap_or("").contains('+')) {
+            Change::Torch { from, to, from_cuda, to_cuda, from_imports, to_imports } => {
+                write!(f, "torch {} → {}", torch_label(from, *from_imports), torch_label(to, *to_imports))?;
+                let both_import = *from_imports && *to_imports;
+                if both_import && (from == to || (from_cuda != to_cuda && !from.as_deref().unwrap_or("").contains('+')))
+                {
                     write!(f, " (CUDA {} → {})", or_none(from_cuda), or_none(to_cuda))?;
                 }
                 Ok(())
@@ -155,12 +185,16 @@ pub fn compare(previous: &HistoryEntry, current: &HistoryEntry) -> Vec<Change> {
         out.push(Change::Driver { from: p_ver, to: c_ver, from_cuda: p_cuda, to_cuda: c_cuda });
     }
 
-    if p.torch != c.torch {
+    let (p_torch, c_torch) = (torch_version(p), torch_version(c));
+    let (p_imports, c_imports) = (p.torch_importable || p_torch.is_none(), c.torch_importable || c_torch.is_none());
+    if p.torch != c.torch || p_torch != c_torch || p_imports != c_imports {
         out.push(Change::Torch {
-            from: p.torch.version.clone(),
-            to: c.torch.version.clone(),
+            from: p_torch,
+            to: c_torch,
             from_cuda: p.torch.cuda.clone(),
             to_cuda: c.torch.cuda.clone(),
+            from_imports: p_imports,
+            to_imports: c_imports,
         });
     }
 
@@ -243,7 +277,7 @@ mod tests {
     use super::*;
     use crate::facts::Driver;
     use crate::smoke::test_support::report;
-    use crate::smoke::{Check, Device, SmokeReport};
+    use crate::smoke::{Check, Device, SmokeReport, TorchInfo};
 
     fn entry(driver: Option<&str>, r: SmokeReport) -> HistoryEntry {
         let driver = driver.map(|v| Driver {
@@ -316,6 +350,33 @@ mod tests {
         b.torch.cuda = None;
         let text = compare(&entry(None, a), &entry(None, b))[0].to_string();
         assert_eq!(text, "torch 2.5.1 → 2.5.1 (CUDA 12.4 → none)");
+    }
+
+    #[test]
+    fn an_installed_torch_that_does_not_import_is_not_none() {
+        let before = report("2.5.1+cu124", true);
+        let mut broken = report("unused", false);
+        broken.torch = TorchInfo::default();
+        broken.torch_importable = false;
+        broken.torch_installed = Some("2.5.1+cu124".into());
+        broken.import_error = Some("ImportError: libcudnn.so.9: cannot open shared object file".into());
+        broken.checks = vec![Check { name: "import_torch".into(), ok: false, detail: String::new(), ms: 1.0 }];
+        let text: Vec<String> =
+            compare(&entry(None, before.clone()), &entry(None, broken.clone())).iter().map(|c| c.to_string()).collect();
+        assert_eq!(text[0], "torch 2.5.1+cu124 → 2.5.1+cu124 (installed, does not import)");
+        let json =
+            serde_json::to_value(&compare(&entry(None, before.clone()), &entry(None, broken.clone()))[0]).unwrap();
+        assert_eq!((json["to"].as_str(), json["to_imports"].as_bool()), (Some("2.5.1+cu124"), Some(false)));
+        assert!(json.get("from_imports").is_none(), "only the unusual state is serialized: {json}");
+        let text: Vec<String> = compare(&entry(None, broken.clone()), &entry(None, report("2.5.1+cu124", true)))
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(text[0], "torch 2.5.1+cu124 (installed, does not import) → 2.5.1+cu124");
+        // Not installed at all is still "none".
+        broken.torch_installed = None;
+        let text = compare(&entry(None, report("2.5.1+cu124", true)), &entry(None, broken))[0].to_string();
+        assert_eq!(text, "torch 2.5.1+cu124 → none");
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct DoctorReport {
     pub changes: Vec<Change>,
     pub previous_verify_at: Option<Timestamp>,
     pub diagnoses: Vec<DiagnosisRef>,
+    /// The in-process check through the libtorch torchup was built with (feature `torch`),
+    /// beside the Python smoke test; absent from builds without the feature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub libtorch: Option<SmokeReport>,
 }
 
 /// The CUDA pieces side by side.
@@ -288,6 +292,17 @@ pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
         None => push(Tone::Fail, "Not run.".into()),
     }
 
+    if let Some(lt) = &report.libtorch {
+        push(Tone::Plain, String::new());
+        push(Tone::Heading, "### libtorch check (built into torchup, feature `torch`)".into());
+        for c in &lt.checks {
+            let (mark, tone) = if c.ok { ("✓", Tone::Ok) } else { ("✗", Tone::Fail) };
+            push(tone, format!("- {mark} {}: {}", check_label(&c.name), c.detail));
+        }
+        let verdict = if lt.ok { "CUDA works through libtorch." } else { "CUDA does not work through libtorch." };
+        push(if lt.ok { Tone::Ok } else { Tone::Fail }, format!("- {verdict}"));
+    }
+
     push(Tone::Plain, String::new());
     push(Tone::Heading, "### Diagnoses".into());
     if report.diagnoses.is_empty() {
@@ -427,6 +442,7 @@ mod tests {
                 title: "Sysmem fallback".into(),
                 fix: "Prefer No Sysmem Fallback".into(),
             }],
+            libtorch: None,
         };
         let text: Vec<String> = render_doctor(&report, &TimeZone::UTC).into_iter().map(|l| l.text).collect();
         let all = text.join("\n");
@@ -448,5 +464,30 @@ mod tests {
         ] {
             assert!(all.contains(want), "missing {want:?} in\n{all}");
         }
+        assert!(!all.contains("libtorch"), "no libtorch section without the feature's result");
+        let json = serde_json::to_value(&report).unwrap();
+        assert!(json.get("libtorch").is_none(), "absent from builds without the feature");
+
+        // Built with the `torch` feature: the libtorch check sits beside the Python smoke test.
+        let libtorch = SmokeReport {
+            checks: vec![super::super::Check {
+                name: "cuda_available".into(),
+                ok: false,
+                detail: "libtorch: Cuda::is_available() = false, 0 device(s)".into(),
+                ms: 0.1,
+            }],
+            ..SmokeReport::default()
+        };
+        let report = DoctorReport { libtorch: Some(libtorch), ..report };
+        let all: Vec<String> = render_doctor(&report, &TimeZone::UTC).into_iter().map(|l| l.text).collect();
+        let all = all.join("\n");
+        assert!(
+            all.contains(
+                "### libtorch check (built into torchup, feature `torch`)\n- ✗ cuda.is_available(): libtorch: Cuda::is_available() = false, 0 device(s)\n- CUDA does not work through libtorch."
+            ),
+            "{all}"
+        );
+        assert!(all.find("### Smoke test") < all.find("### libtorch check"), "beside, after the Python test");
+        assert_eq!(serde_json::to_value(&report).unwrap()["libtorch"]["checks"][0]["ok"], false);
     }
 }

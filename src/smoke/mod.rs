@@ -15,6 +15,7 @@ pub mod doctor;
 pub mod history;
 #[cfg(feature = "torch")]
 pub mod libtorch;
+pub mod notes;
 pub mod parse;
 pub mod render;
 pub mod run;
@@ -86,9 +87,20 @@ pub struct SmokeReport {
     /// Full import error text (Windows DLL errors live there).
     #[serde(default)]
     pub import_error: Option<String>,
+    /// The installed torch distribution's version when `import torch` failed: torch is
+    /// there but does not import (history says so instead of "torch → none").
+    #[serde(default)]
+    pub torch_installed: Option<String>,
+    /// torch's `Requires-Dist` entries for CUDA library wheels (`nvidia-*`, `cuda-*`), read
+    /// when the import failed: they name the wheel that ships a missing library.
+    #[serde(default)]
+    pub torch_requires: Vec<String>,
     /// Warnings torch emitted during `is_available()` etc.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Normal messages that are not problems (numpy absent): see [`notes`].
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// Measured matmul throughput, GFLOP/s.
     #[serde(default)]
     pub gpu_gflops: Option<f64>,
@@ -225,7 +237,10 @@ pub(crate) mod test_support {
             diagnoses: vec![],
             torch_importable: true,
             import_error: None,
+            torch_installed: None,
+            torch_requires: vec![],
             warnings: vec![],
+            notes: vec![],
             gpu_gflops: None,
             cpu_gflops: None,
             cudnn: None,

@@ -36,6 +36,8 @@ struct ScriptDoc {
     checks: Vec<ScriptCheck>,
     torch_importable: Option<bool>,
     import_error: Option<String>,
+    torch_installed: Option<String>,
+    torch_requires: Vec<String>,
     warnings: Vec<String>,
     gpu_gflops: Option<f64>,
     cpu_gflops: Option<f64>,
@@ -94,7 +96,7 @@ impl ScriptDoc {
                 ms: c.ms.unwrap_or(0.0),
             })
             .collect();
-        SmokeReport {
+        let mut report = SmokeReport {
             schema: VERIFY_SCHEMA,
             // Recomputed here, never taken from the script: one definition of "CUDA works".
             ok: SmokeReport::cuda_works(&checks),
@@ -114,7 +116,10 @@ impl ScriptDoc {
             diagnoses: Vec::new(),
             torch_importable: self.torch_importable.unwrap_or(false),
             import_error: self.import_error,
+            torch_installed: self.torch_installed,
+            torch_requires: self.torch_requires,
             warnings: self.warnings,
+            notes: Vec::new(),
             gpu_gflops: self.gpu_gflops,
             cpu_gflops: self.cpu_gflops,
             cudnn: self.cudnn,
@@ -127,7 +132,9 @@ impl ScriptDoc {
             captured_stdout: self.captured_stdout,
             stderr_tail: None,
             total_ms: self.total_ms.unwrap_or(0.0),
-        }
+        };
+        super::notes::separate(&mut report);
+        report
     }
 }
 

@@ -76,7 +76,11 @@ fn ms_text(ms: f64) -> String {
 pub fn guide_lines(report: &SmokeReport) -> Vec<Line> {
     let mut out = Vec::new();
     let Some(version) = report.torch.version.as_deref().filter(|_| report.torch_importable) else {
-        out.push(Line::new(Tone::Fail, "PyTorch version: (torch cannot be imported)"));
+        let text = match &report.torch_installed {
+            Some(v) => format!("PyTorch version: {v} (installed, cannot be imported)"),
+            None => "PyTorch version: (torch cannot be imported)".to_string(),
+        };
+        out.push(Line::new(Tone::Fail, text));
         out.push(Line::new(Tone::Fail, "GPU not detected!"));
         return out;
     };
@@ -145,6 +149,14 @@ pub fn render_verify(report: &SmokeReport, comparison: Comparison<'_>, tz: &Time
         out.push(Line::new(Tone::Heading, "Warnings:"));
         for w in loose {
             out.push(Line::new(Tone::Warn, format!("  {w}")));
+        }
+    }
+
+    if !report.notes.is_empty() {
+        out.push(Line::new(Tone::Plain, ""));
+        out.push(Line::new(Tone::Heading, "Notes:"));
+        for n in &report.notes {
+            out.push(Line::new(Tone::Dim, format!("  {n}")));
         }
     }
 

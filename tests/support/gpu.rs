@@ -90,6 +90,10 @@ pub struct FakeGpu {
     /// Die by SIGSEGV at "import", "cuda_init" or the first "kernel".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crash: Option<String>,
+    /// The cuDNN the process loads instead of the build's own (9.1.0 = 90100): another copy
+    /// shadows it and torch raises "cuDNN version incompatibility" when it is older.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cudnn_runtime: Option<u32>,
 }
 
 impl FakeGpu {
@@ -107,6 +111,7 @@ impl FakeGpu {
             slow_ms: None,
             import_delay_ms: None,
             crash: None,
+            cudnn_runtime: None,
         }
     }
 
@@ -168,6 +173,12 @@ impl FakeGpu {
     /// `where`: "import", "cuda_init" or "kernel".
     pub fn crash(mut self, at: &str) -> FakeGpu {
         self.crash = Some(at.into());
+        self
+    }
+
+    /// Another cuDNN (version as torch encodes it: 90100 = 9.1.0) shadows the build's.
+    pub fn cudnn_runtime(mut self, version: u32) -> FakeGpu {
+        self.cudnn_runtime = Some(version);
         self
     }
 

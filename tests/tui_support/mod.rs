@@ -363,11 +363,21 @@ pub fn smoke_ok() -> SmokeReport {
             arch_supported: Some(true),
         }],
         checks: vec![
-            check("import", true, "torch 2.9.1+cu130 from .venv", 1840.0),
-            check("cuda", true, "torch.cuda.is_available() is True, 1 device", 312.0),
-            check("arch", true, "sm_86 in get_arch_list()", 1.0),
-            check("matmul", true, "1000x1000 randn matmul on cuda:0", 95.0),
-            check("cpu-match", true, "GPU result matches the CPU within 1e-3", 41.0),
+            // The names and detail shapes assets/smoke_test.py emits.
+            check("import_torch", true, "torch 2.9.1+cu130 from .venv", 1840.0),
+            check("cuda_build", true, "built for CUDA 13.0 (the runtime ships inside the wheel)", 0.0),
+            check("cuda_available", true, "torch.cuda.is_available() = True, 1 device", 312.0),
+            check("devices", true, "GPU 0: NVIDIA GeForce RTX 3050 Laptop GPU, 4096 MiB, compute capability 8.6", 2.0),
+            check("arch_supported", true, "GPU 0 (sm_86): covered by sm_86", 1.0),
+            check("matmul", true, "GPU 0: 1000x1000 matmul matches the CPU (relative error 2.1e-07)", 95.0),
+            check(
+                "fp16_autocast",
+                true,
+                "GPU 0: torch.amp.autocast('cuda') matmul in float16 (relative error 3.4e-04)",
+                12.0,
+            ),
+            check("cudnn_conv", true, "cuDNN 9.10.2\nGPU 0: conv2d matches the CPU (relative error 1.1e-04)", 41.0),
+            check("throughput", true, "GPU 0 3712 GFLOP/s, CPU 185 GFLOP/s: 20.1x (fp32 1024x1024 matmul)", 330.0),
         ],
         diagnoses: vec![],
         torch_importable: true,
@@ -375,7 +385,7 @@ pub fn smoke_ok() -> SmokeReport {
         warnings: vec![],
         gpu_gflops: Some(3712.4),
         cpu_gflops: Some(184.6),
-        cudnn: Some("91002".into()),
+        cudnn: Some("9.10.2".into()),
         ..SmokeReport::default()
     }
 }
@@ -387,8 +397,8 @@ pub fn smoke_cpu() -> SmokeReport {
         cuda_available: false,
         devices: vec![],
         checks: vec![
-            check("import", true, "torch 2.5.1+cpu from .venv", 1710.0),
-            check("cuda", false, "torch.version.cuda is None: a CPU-only build", 0.0),
+            check("import_torch", true, "torch 2.5.1+cpu from .venv", 1710.0),
+            check("cuda_build", false, "CPU-only build: torch.version.cuda is None", 0.0),
         ],
         diagnoses: vec![DiagnosisRef {
             id: "F01".into(),
@@ -408,7 +418,12 @@ pub fn smoke_absent() -> SmokeReport {
         torch: TorchInfo::default(),
         cuda_available: false,
         devices: vec![],
-        checks: vec![check("import", false, "No module named 'torch'", 38.0)],
+        checks: vec![check(
+            "import_torch",
+            false,
+            "torch is not installed in this interpreter (ModuleNotFoundError: No module named 'torch')",
+            38.0,
+        )],
         diagnoses: vec![],
         torch_importable: false,
         import_error: Some("ModuleNotFoundError: No module named 'torch'".into()),
@@ -426,10 +441,14 @@ pub fn smoke_driver_too_old() -> SmokeReport {
         cuda_available: false,
         devices: vec![],
         checks: vec![
-            check("import", true, "torch 2.9.1+cu130 from .venv", 1790.0),
-            check("cuda", false, "The NVIDIA driver on your system is too old (found version 11040)", 210.0),
-            check("arch", false, "skipped: CUDA is not available", 0.0),
-            check("matmul", false, "skipped: CUDA is not available", 0.0),
+            check("import_torch", true, "torch 2.9.1+cu130 from .venv", 1790.0),
+            check("cuda_build", true, "built for CUDA 13.0 (the runtime ships inside the wheel)", 0.0),
+            check(
+                "cuda_available",
+                false,
+                "torch.cuda.is_available() = False\nwarning: UserWarning: CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).",
+                210.0,
+            ),
         ],
         diagnoses: vec![DiagnosisRef {
             id: "F09".into(),
@@ -437,7 +456,8 @@ pub fn smoke_driver_too_old() -> SmokeReport {
             fix: "Update the driver to 580 or newer, or install the cu118 build (torchup, Choose).".into(),
         }],
         warnings: vec![
-            "CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).".into(),
+            "UserWarning: CUDA initialization: The NVIDIA driver on your system is too old (found version 11040)."
+                .into(),
         ],
         gpu_gflops: None,
         cpu_gflops: Some(183.0),

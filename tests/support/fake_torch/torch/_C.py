@@ -197,6 +197,21 @@ def check_kernel(device):
             clock.cpu_work(m.jit_ms / 1000.0 * m.time_scale)
 
 
+# cuBLAS's own fat binary: every architecture its CUDA release supports (SASS plus PTX of the
+# newest), far more than torch's arch list. CUDA 13 dropped Maxwell, Pascal and Volta.
+_CUBLAS_MIN_CC = {12: (5, 0), 13: (7, 5)}
+
+
+def check_cublas(device):
+    """Called before every simulated cuBLAS call (matmul) on `device`: it succeeds on a GPU
+    torch's arch list lacks, the way real cuBLAS does (so only a check that runs one of torch's
+    own kernels on the GPU catches the missing architecture)."""
+    machine().maybe_crash("kernel")
+    build = _build.cuda_tuple()
+    if device.cc < _CUBLAS_MIN_CC.get(build[0], (5, 0)):
+        raise _cuda_error("CUBLAS_STATUS_ARCH_MISMATCH when calling `cublasCreate(handle)`")
+
+
 if _build.BUILD.get("cuda") is None:
     # A CPU build has none of the CUDA bindings.
     for _name in [n for n in list(globals()) if n.startswith("_cuda") or n.startswith("_cudnn")]:

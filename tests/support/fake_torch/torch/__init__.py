@@ -100,6 +100,28 @@ from .amp import autocast  # noqa: E402,F401
 FloatTensor = Tensor
 
 
+def _warn_numpy_absent():
+    """Real torch warns at import when numpy cannot be imported (normal in a fresh venv:
+    torch does not require numpy). Same text, same condition."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError as e:
+        import warnings as _warnings
+
+        if _build.BUILD.get("os") == "windows":
+            where = "C:\\actions-runner\\_work\\pytorch\\pytorch\\pytorch\\torch\\csrc\\utils\\tensor_numpy.cpp:84"
+        elif _build.version_tuple() < (2, 6):
+            where = "../torch/csrc/utils/tensor_numpy.cpp:84"
+        else:
+            where = "/pytorch/torch/csrc/utils/tensor_numpy.cpp:84"
+        _warnings.warn("Failed to initialize NumPy: %s (Triggered internally at %s.)" % (e, where), UserWarning)
+
+
+from . import _build  # noqa: E402
+
+_warn_numpy_absent()
+
+
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 

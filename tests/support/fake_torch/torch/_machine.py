@@ -83,13 +83,18 @@ class Machine:
         self.context_mib = int(spec.get("context_mib", 300))
         self.import_delay_ms = float(spec.get("import_delay_ms", 0))
         self.crash = spec.get("crash")
+        # The cuDNN the process actually loads when another copy shadows the wheel's
+        # (9.1.0 -> 90100, like torch.backends.cudnn.version()); None: the build's own.
+        self.cudnn_runtime = spec.get("cudnn_runtime")
+        if self.cudnn_runtime is not None and not isinstance(self.cudnn_runtime, int):
+            raise FakeGpuConfigError("%s: cudnn_runtime must be an int like 90100" % ENV_VAR)
         if self.import_error not in (None, "winerror126", "winerror1114"):
             raise FakeGpuConfigError("%s: import_error must be \"winerror126\" or \"winerror1114\"" % ENV_VAR)
         if self.crash not in (None, "import", "cuda_init", "kernel"):
             raise FakeGpuConfigError("%s: crash must be \"import\", \"cuda_init\" or \"kernel\"" % ENV_VAR)
         known = {"devices", "driver_cuda", "cpu_gflops", "time_scale", "import_error", "import_error_dll",
                  "vcredist_missing", "wrong_results", "slow_ms", "jit_ms", "context_mib", "import_delay_ms",
-                 "crash", "driver_version"}
+                 "crash", "driver_version", "cudnn_runtime"}
         unknown = sorted(set(spec) - known)
         if unknown:
             raise FakeGpuConfigError("%s: unknown keys %s (known: %s)" % (ENV_VAR, unknown, sorted(known)))

@@ -305,11 +305,16 @@ def _fp16_rate(cc):
 
 
 def _work(dev, flops, nbytes, dt, kernel=True):
-    """Account for one operation: check the kernel image, then spend simulated time."""
+    """Account for one operation: check the kernel image, then spend simulated time.
+    kernel: True for torch's own kernels, "cublas" for matmuls (cuBLAS ships kernels for more
+    architectures than torch's fat binary: on a GPU the build lacks, matmuls still run while
+    torch's elementwise kernels fail, as with real torch), False for copies."""
     m = machine()
     if dev.type == "cuda":
         g = _gpu(dev)
-        if kernel:
+        if kernel == "cublas":
+            _C.check_cublas(g)
+        elif kernel:
             _C.check_kernel(g)
         rate = g.gflops * 1e9 * (_fp16_rate(g.cc) if dt in (float16, bfloat16) else 1.0)
         seconds = (flops / rate + nbytes / _GPU_BANDWIDTH) * m.time_scale + 5e-6 + m.slow_ms / 1000.0
@@ -1182,7 +1187,7 @@ def _same_device(a, b, op):
         )
 
 
-def _contract(a, b, k, out_shape, op, flops):
+def _contract(a, b, k, out_shape, op, flops, kernel=True):
     """The value model of a contraction over k terms (matmul, conv)."""
     dev = a.device
     ma, mb = a._mean, b._mean
@@ -1207,7 +1212,7 @@ def _contract(a, b, k, out_shape, op, flops):
     if dev.type == "cuda" and machine().wrong_results:
         err[_h("garbage", ida, idb)] = max(mag, 1.0)
     out = Tensor(out_shape, out_dt, dev, mean=mean, sym=sym, coef=rand, err=err)
-    _work(dev, flops, a._nbytes + b._nbytes + out._nbytes, out_dt)
+    _work(dev, flops, a._nbytes + b._nbytes + out._nbytes, out_dt, kernel=kernel)
     return out
 
 
@@ -1244,9 +1249,9 @@ def matmul(a, b):
     if a._vals is not None and b._vals is not None and not batch and flops <= 2e6:
         av, bv = a._vals, b._vals
         vals = [math.fsum(av[i * k + j] * bv[j * m + c] for j in range(k)) for i in range(n) for c in range(m)]
-        _work(a.device, flops, a._nbytes + b._nbytes, a.dtype)
+        _work(a.device, flops, a._nbytes + b._nbytes, a.dtype, kernel="cublas")
         return a._concrete(vals, shape=out_shape)
-    return _contract(a, b, k, out_shape, "mm", flops)
+    return _contract(a, b, k, out_shape, "mm", flops, kernel="cublas")
 
 
 mm = matmul

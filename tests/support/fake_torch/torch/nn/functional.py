@@ -17,6 +17,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             "weight is a dense tensor"
             % (input.type(), weight.type())
         )
+    if input.device.type == "cuda":
+        from ..backends import cudnn as _cudnn
+
+        if _cudnn.enabled and _cudnn.is_available():
+            _cudnn._init()  # real conv checks the loaded cuDNN first (cudnn.is_acceptable)
     x, w = _tensor._autocast_inputs(input._plain(), weight._plain())
     if x.dtype is not w.dtype:
         raise RuntimeError("Input type (%s) and weight type (%s) should be the same" % (x.type(), w.type()))

@@ -51,7 +51,7 @@ impl Confidence {
     pub fn of(id: &str) -> Confidence {
         match id {
             "F28" => Confidence::Low,
-            "F08" | "F10" | "F13" | "F31" | "F35" | "F39" | "X01" => Confidence::Medium,
+            "F08" | "F10" | "F13" | "F31" | "F35" | "F39" | "F44" | "X01" => Confidence::Medium,
             _ => Confidence::High,
         }
     }

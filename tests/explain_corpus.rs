@@ -31,6 +31,10 @@ struct Sample {
     /// Why this sample is expected to get the wrong answer (docs/diagnoses.md lists it).
     #[serde(default)]
     known_miss: Option<String>,
+    /// Added after the rules were tuned: counted apart from both the tuning part and the
+    /// held-out fifth.
+    #[serde(default)]
+    added_after_tuning: bool,
 }
 
 fn corpus() -> Corpus {
@@ -76,7 +80,8 @@ fn the_corpus_is_answered_at_the_goal_figures() {
     let corpus = corpus();
     assert_eq!(corpus.schema, 1);
     let explainer = Explainer::bundled();
-    let (mut tuning, mut held_out, mut all) = (Tally::default(), Tally::default(), Tally::default());
+    let (mut tuning, mut held_out, mut later, mut all) =
+        (Tally::default(), Tally::default(), Tally::default(), Tally::default());
     let mut unexpected = Vec::new();
     let mut misses = Vec::new();
     for (i, s) in corpus.sample.iter().enumerate() {
@@ -85,7 +90,14 @@ fn the_corpus_is_answered_at_the_goal_figures() {
         let e = explainer.explain_text(&s.text, &Target { ctx: ctx(&s.os), facts: None });
         let got: Vec<&str> = e.findings.iter().map(|f| f.id.as_str()).collect();
         let right = if s.expect == "none" { got.is_empty() } else { got.first() == Some(&s.expect.as_str()) };
-        for t in [if position % 5 == 0 { &mut held_out } else { &mut tuning }, &mut all] {
+        let part = if s.added_after_tuning {
+            &mut later
+        } else if position % 5 == 0 {
+            &mut held_out
+        } else {
+            &mut tuning
+        };
+        for t in [part, &mut all] {
             if s.expect == "none" {
                 t.unrelated += 1;
                 t.unrelated_flagged += usize::from(!right);
@@ -106,6 +118,7 @@ fn the_corpus_is_answered_at_the_goal_figures() {
     }
     println!("{}", tuning.line("tuning part"));
     println!("{}", held_out.line("held-out fifth"));
+    println!("{}", later.line("added after tuning"));
     println!("{}", all.line("all"));
     for m in &misses {
         println!("miss: {m}");

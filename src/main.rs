@@ -25,7 +25,12 @@ fn main() -> ExitCode {
     };
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let result = runtime.block_on(async {
-        match cli.command {
+        // `explain -- CMD` exits with the command's own status.
+        if let Some(Command::Explain { file, json, facts, no_detect, command }) = cli.command {
+            let args = cli::explain::ExplainArgs { file, json, facts, no_detect, command };
+            return cli::explain::run(&cli.global, args).await;
+        }
+        let exit = match cli.command {
             None if interactive => cli::wizard::run(&cli.global, None).await,
             None => cli::doctor::run_non_interactive(&cli.global).await,
             Some(Command::Detect { json }) => cli::detect::run(&cli.global, json).await,
@@ -42,12 +47,14 @@ fn main() -> ExitCode {
             Some(Command::Doctor { json }) => cli::doctor::run(&cli.global, json).await,
             #[cfg(feature = "torch")]
             Some(Command::LibtorchCheck { json }) => cli::verify::libtorch_check(json),
-        }
+            Some(Command::Explain { .. }) => unreachable!("handled above"),
+        };
+        exit.map(|e| e as u8)
     });
     // Stop background probes promptly (e.g. a hung nvidia-smi) instead of waiting on them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match result {
-        Ok(exit) => ExitCode::from(exit as u8),
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("torchup: {e}");
             ExitCode::from(e.exit as u8)

@@ -86,6 +86,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Explain an error: paste it, give a log file, or run a command and explain its failure
+    #[command(
+        after_help = "Examples:\n  torchup explain train.log          a saved log or traceback\n  torchup explain -                  paste the error, then Ctrl-D (Windows: Ctrl-Z, Enter)\n  torchup explain -- python train.py run it; explain the error if it fails\n\nExit: 0 a known problem was found, 1 none (or the command's own status with `--`), 2 bad input."
+    )]
+    Explain {
+        /// A log or error text; `-` or nothing reads stdin
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Print one JSON document on stdout
+        #[arg(long)]
+        json: bool,
+        /// Fit the fixes to another machine: a saved `torchup detect --json` document
+        #[arg(long, value_name = "FILE", conflicts_with = "no_detect")]
+        facts: Option<PathBuf>,
+        /// Do not look at this machine (fixes are still for this OS)
+        #[arg(long)]
+        no_detect: bool,
+        /// The command to run (after `--`), e.g. `-- python train.py --epochs 3`
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
     /// The GPU check through the libtorch torchup was built with (feature `torch`)
     #[cfg(feature = "torch")]
     LibtorchCheck {

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod detect;
 pub mod doctor;
+pub mod explain;
 pub mod install;
 pub mod install_printer;
 pub mod logging;

@@ -36,7 +36,11 @@ pub struct Detected {
 impl Detected {
     /// A decoder that streams the rest of the input (BOM handled).
     pub fn decoder(self) -> Decoder {
-        if self.bom { self.encoding.new_decoder_with_bom_removal() } else { self.encoding.new_decoder_without_bom_handling() }
+        if self.bom {
+            self.encoding.new_decoder_with_bom_removal()
+        } else {
+            self.encoding.new_decoder_without_bom_handling()
+        }
     }
 
     /// The encoding's name as people know it ("UTF-16LE", "GBK", "Shift_JIS").
@@ -86,7 +90,8 @@ fn bomless_utf16(head: &[u8]) -> Option<&'static Encoding> {
     }
     let pairs = head[..n].chunks_exact(2);
     let total = pairs.len();
-    let (even_zero, odd_zero) = pairs.fold((0, 0), |(e, o), p| (e + usize::from(p[0] == 0), o + usize::from(p[1] == 0)));
+    let (even_zero, odd_zero) =
+        pairs.fold((0, 0), |(e, o), p| (e + usize::from(p[0] == 0), o + usize::from(p[1] == 0)));
     // Mostly ASCII text: nearly every high byte is zero, nearly no low byte is.
     if odd_zero * 10 >= total * 9 && even_zero * 10 <= total {
         Some(UTF_16LE)
@@ -140,11 +145,7 @@ pub fn repair_mojibake(line: &str) -> Option<String> {
     // Lossy copies drop the bytes cp1252 does not define (0x81, 0x8d, 0x8f, 0x90, 0x9d):
     // accept a repair that recovers clearly more than it loses.
     let recovered = text.chars().filter(|c| *c >= '\u{0800}').count();
-    if !had_errors || replaced * 2 <= recovered {
-        Some(text.into_owned())
-    } else {
-        None
-    }
+    if !had_errors || replaced * 2 <= recovered { Some(text.into_owned()) } else { None }
 }
 
 /// A UTF-8 lead byte read as cp1252 (Â–ô) followed by a continuation byte read as cp1252
@@ -154,8 +155,32 @@ fn looks_like_mojibake(line: &str) -> bool {
         ('\u{0080}'..='\u{00bf}').contains(&c)
             || matches!(
                 c,
-                '€' | '‚' | 'ƒ' | '„' | '…' | '†' | '‡' | 'ˆ' | '‰' | 'Š' | '‹' | 'Œ' | 'Ž' | '‘' | '’' | '“' | '”' | '•'
-                    | '–' | '—' | '˜' | '™' | 'š' | '›' | 'œ' | 'ž' | 'Ÿ'
+                '€' | '‚'
+                    | 'ƒ'
+                    | '„'
+                    | '…'
+                    | '†'
+                    | '‡'
+                    | 'ˆ'
+                    | '‰'
+                    | 'Š'
+                    | '‹'
+                    | 'Œ'
+                    | 'Ž'
+                    | '‘'
+                    | '’'
+                    | '“'
+                    | '”'
+                    | '•'
+                    | '–'
+                    | '—'
+                    | '˜'
+                    | '™'
+                    | 'š'
+                    | '›'
+                    | 'œ'
+                    | 'ž'
+                    | 'Ÿ'
             )
     };
     let mut chars = line.chars().peekable();
@@ -196,7 +221,8 @@ mod tests {
 
     #[test]
     fn console_code_pages_are_told_apart() {
-        let zh = encode(GBK, "OSError: [WinError 126] 找不到指定的模块。 Error loading \"C:\\x\\torch\\lib\\c10.dll\"\n");
+        let zh =
+            encode(GBK, "OSError: [WinError 126] 找不到指定的模块。 Error loading \"C:\\x\\torch\\lib\\c10.dll\"\n");
         assert_eq!(detect(&zh).unwrap().encoding, GBK);
         let ja = encode(SHIFT_JIS, "OSError: [WinError 126] 指定されたモジュールが見つかりません。\n");
         assert_eq!(detect(&ja).unwrap().encoding, SHIFT_JIS);

@@ -305,7 +305,9 @@ pub fn facts_notes(id: &str, facts: &Facts, ctx: &OsContext) -> Vec<String> {
         "F11" | "F12" | "F13" => {
             if let Some(g) = gpu {
                 match g.compute_capability.as_deref().and_then(crate::facts::parse_capability) {
-                    Some((a, b)) => notes.push(format!("This GPU: {} — compute capability {a}.{b} (sm_{a}{b}).", g.name)),
+                    Some((a, b)) => {
+                        notes.push(format!("This GPU: {} — compute capability {a}.{b} (sm_{a}{b}).", g.name))
+                    }
                     None => notes.push(format!("This GPU: {}.", g.name)),
                 }
             }

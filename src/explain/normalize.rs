@@ -17,7 +17,9 @@ pub fn clean_line(raw: &str) -> String {
     for c in shown.chars() {
         match c {
             '\t' => out.push_str("    "),
-            c if c.is_control() => {}
+            // C0 controls go now; C1 controls (U+0080–U+009F) may be bytes of UTF-8 text
+            // read as cp1252 and are needed by the repair below.
+            c if c.is_control() && !('\u{80}'..='\u{9f}').contains(&c) => {}
             c => out.push(c),
         }
         if out.len() >= MAX_LINE_CHARS {
@@ -26,9 +28,11 @@ pub fn clean_line(raw: &str) -> String {
     }
     let trimmed_len = out.trim_end().len();
     out.truncate(trimmed_len);
-    match repair_mojibake(&out) {
-        Some(fixed) => fixed,
-        None => out,
+    let repaired = repair_mojibake(&out).unwrap_or(out);
+    if repaired.chars().any(char::is_control) {
+        repaired.chars().filter(|c| !c.is_control()).collect()
+    } else {
+        repaired
     }
 }
 
@@ -95,7 +99,10 @@ mod tests {
 
     #[test]
     fn carriage_returns_keep_what_stayed_on_screen() {
-        assert_eq!(clean_line("  1%|#   | 1/100\r 50%|#####| 50/100\rERROR: Could not install"), "ERROR: Could not install");
+        assert_eq!(
+            clean_line("  1%|#   | 1/100\r 50%|#####| 50/100\rERROR: Could not install"),
+            "ERROR: Could not install"
+        );
         assert_eq!(clean_line("RuntimeError: CUDA error\r"), "RuntimeError: CUDA error");
         assert_eq!(clean_line("\r\r"), "");
     }

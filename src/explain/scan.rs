@@ -71,7 +71,11 @@ impl Signatures {
 
     /// The regexes (with their owning rule index) that belong to pattern lists.
     pub(crate) fn patterns_of(&self, rule: usize) -> impl Iterator<Item = &Regex> {
-        self.regexes.iter().zip(&self.owners).filter(move |(_, (r, is_pattern))| *r == rule && *is_pattern).map(|(re, _)| re)
+        self.regexes
+            .iter()
+            .zip(&self.owners)
+            .filter(move |(_, (r, is_pattern))| *r == rule && *is_pattern)
+            .map(|(re, _)| re)
     }
 
     pub(crate) fn owner(&self, regex: usize) -> (usize, bool) {
@@ -224,7 +228,8 @@ mod tests {
 
     #[test]
     fn an_early_error_in_a_long_log_is_kept_and_the_noise_is_not() {
-        let mut lines: Vec<String> = vec!["OMP: Error #15: Initializing libiomp5md.dll, but found libiomp5md.dll already initialized.".into()];
+        let mut lines: Vec<String> =
+            vec!["OMP: Error #15: Initializing libiomp5md.dll, but found libiomp5md.dll already initialized.".into()];
         lines.extend((0..50_000).map(|i| format!("epoch 1 step {i} loss 0.{i:05}")));
         let ex = scan(&lines);
         assert!(ex.lines.iter().any(|(no, l)| *no == 1 && l.starts_with("OMP: Error #15")));

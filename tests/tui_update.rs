@@ -22,6 +22,7 @@ fn screen_name(s: &Screen) -> &'static str {
         Screen::Run(_) => "run",
         Screen::Result(_) => "result",
         Screen::Verify(_) => "verify",
+        Screen::Explain(_) => "explain",
     }
 }
 

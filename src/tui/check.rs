@@ -114,6 +114,7 @@ pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
     match key.code {
         KeyCode::Up | KeyCode::Char('k') => set_cursor(app, cursor.saturating_sub(1)),
         KeyCode::Down | KeyCode::Char('j') => set_cursor(app, (cursor + 1).min(n.saturating_sub(1))),
+        KeyCode::Char('e') => Some(super::explain::open(app, super::explain::Back::Check)),
         KeyCode::Char('r') => {
             if app.detection.running {
                 return Some(vec![]);
@@ -232,7 +233,7 @@ pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
     } else {
         k.push(("Enter", "continue"));
     }
-    k.extend([("r", "re-check"), ("?", "help"), ("q", "quit")]);
+    k.extend([("r", "re-check"), ("e", "explain an error"), ("?", "help"), ("q", "quit")]);
     k
 }
 

@@ -369,6 +369,7 @@ fn a_failed_install_offers_rollback_then_the_fallback() {
             ResultAction::RetryFallback,
             ResultAction::OpenLog,
             ResultAction::ShowLog,
+            ResultAction::Explain,
             ResultAction::Quit
         ]
     );

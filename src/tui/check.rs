@@ -233,7 +233,7 @@ pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
     } else {
         k.push(("Enter", "continue"));
     }
-    k.extend([("r", "re-check"), ("e", "explain an error"), ("?", "help"), ("q", "quit")]);
+    k.extend([("r", "re-check"), ("e", "explain"), ("?", "help"), ("q", "quit")]);
     k
 }
 

@@ -281,6 +281,24 @@ pub fn opener_argv(os: Os, env: &HostEnv, path: &Path) -> Option<Vec<String>> {
     }
 }
 
+/// [`Effect::ExplainFile`]: read and explain the file on a blocking thread.
+fn explain_file(path: std::path::PathBuf, facts: Option<Box<crate::facts::Facts>>, tx: &MsgSender) {
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let target = match facts {
+            Some(f) => crate::explain::Target::for_facts(*f),
+            None => crate::explain::Target::here(),
+        };
+        let result =
+            std::fs::File::open(&path).map_err(|e| format!("Cannot read {}: {e}", path.display())).and_then(|file| {
+                crate::explain::Explainer::bundled()
+                    .explain_reader(std::io::BufReader::new(file), &target)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            });
+        let _ = tx.send(Msg::Explained(result.map(Box::new)));
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,23 +330,4 @@ mod tests {
         assert_eq!(opener_argv(Os::Linux, &env(&[("TERM", "linux")]), log), None);
         assert_eq!(opener_argv(Os::Linux, &env(&[("DISPLAY", "")]), log), None);
     }
-}
-
-/// [`Effect::ExplainFile`]: read and explain the file on a blocking thread.
-fn explain_file(path: std::path::PathBuf, facts: Option<Box<crate::facts::Facts>>, tx: &MsgSender) {
-    let tx = tx.clone();
-    tokio::task::spawn_blocking(move || {
-        let target = match facts {
-            Some(f) => crate::explain::Target::for_facts(*f),
-            None => crate::explain::Target::here(),
-        };
-        let result = std::fs::File::open(&path)
-            .map_err(|e| format!("Cannot read {}: {e}", path.display()))
-            .and_then(|file| {
-                crate::explain::Explainer::bundled()
-                    .explain_reader(std::io::BufReader::new(file), &target)
-                    .map_err(|e| format!("{}: {e}", path.display()))
-            });
-        let _ = tx.send(Msg::Explained(result.map(Box::new)));
-    });
 }

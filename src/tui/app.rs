@@ -12,8 +12,8 @@ use crate::plan::{Plan, Request};
 
 use super::check::{CheckUi, Detection};
 use super::choose::ChooseUi;
-use super::explain::ExplainUi;
 use super::effect::Effect;
+use super::explain::ExplainUi;
 use super::msg::Msg;
 use super::result::ResultUi;
 use super::review::ReviewUi;

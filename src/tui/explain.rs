@@ -281,7 +281,10 @@ fn render_input(app: &App, ui: &ExplainUi, frame: &mut Frame, area: Rect) {
     let placeholder = rows.len() == 1 && rows[0].is_empty();
     if placeholder && ui.input == Input::Text {
         let hint = "A traceback, a pip log or a training log's last lines.";
-        frame.render_widget(Paragraph::new(vec![Line::from(vec![Span::styled(cursor, t.accent()), Span::styled(hint, t.dim())])]), inner);
+        frame.render_widget(
+            Paragraph::new(vec![Line::from(vec![Span::styled(cursor, t.accent()), Span::styled(hint, t.dim())])]),
+            inner,
+        );
     } else {
         frame.render_widget(Paragraph::new(shown), inner);
     }
@@ -317,11 +320,23 @@ fn answer_lines(app: &App, ui: &ExplainUi, width: usize) -> Vec<Line<'static>> {
             let mut out = Vec::new();
             for line in render_text(e) {
                 let heading = ids.iter().any(|id| line.starts_with(id.as_str()));
-                let style = if heading { t.warn() } else if e.recognised() { plain } else { t.dim() };
+                let style = if heading {
+                    t.warn()
+                } else if e.recognised() {
+                    plain
+                } else {
+                    t.dim()
+                };
                 // Headings flush left, labelled lines ("why:", "fix:") one in, their
                 // continuations and wrapped rows four in.
                 let continuation = line.starts_with("       ");
-                let first = if heading { "" } else if continuation { "    " } else { " " };
+                let first = if heading {
+                    ""
+                } else if continuation {
+                    "    "
+                } else {
+                    " "
+                };
                 let wrapped = text::wrap(line.trim_start(), width.saturating_sub(5).max(10));
                 for (i, w) in wrapped.into_iter().enumerate() {
                     let lead = if i == 0 { first } else { "    " };

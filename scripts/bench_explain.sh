@@ -31,12 +31,12 @@ with open(path, "w", encoding="utf-8", newline="\n") as f:
     size, step = 0, 0
     while size < target:
         step += 1
-        if step % 50 == 0:
-            bar = "".join(f"\r\x1b[32m{p:3d}%|{'#' * (p // 10):<10}| {p}/100 [00:{p:02d}<00:30, 3.2it/s]\x1b[0m" for p in range(0, 101, 20))
-            line = f"Epoch {step // 1000}: {bar}\n"
-        elif step % 5000 == 0:
+        if step % 5000 == 0:
             line = ("FutureWarning: `torch.cuda.amp.GradScaler(args...)` is deprecated. "
                     "Please use `torch.amp.GradScaler('cuda', args...)` instead.\n")
+        elif step % 50 == 0:
+            bar = "".join(f"\r\x1b[32m{p:3d}%|{'#' * (p // 10):<10}| {p}/100 [00:{p:02d}<00:30, 3.2it/s]\x1b[0m" for p in range(0, 101, 20))
+            line = f"Epoch {step // 1000}: {bar}\n"
         else:
             line = (f"2026-12-06 04:{step % 60:02d}:{step % 59:02d} INFO step {step} loss {rnd.random():.5f} "
                     f"lr {1e-4 * rnd.random():.3e} grad_norm {rnd.random() * 3:.3f} tokens/s {rnd.randint(900, 1400)}\n")

@@ -110,10 +110,15 @@ impl Excerpt {
 /// Feeds on lines; keeps what matters.
 pub struct Scanner<'a> {
     sigs: &'a Signatures,
-    block: Vec<(u64, String)>,
-    block_bytes: usize,
-    /// How many lines at the start of `block` were already scanned (the overlap).
+    /// The current block: cleaned lines, each followed by `\n`.
+    text: String,
+    /// Where each line of the block starts in `text`.
+    starts: Vec<usize>,
+    /// The line number of the block's first line.
+    first_no: u64,
+    /// How many lines at the start of the block were already scanned (the overlap).
     scanned: usize,
+    /// The last lines that left the block.
     tail: VecDeque<(u64, String)>,
     kept: BTreeMap<u64, String>,
     counts: Vec<u64>,
@@ -124,8 +129,9 @@ impl<'a> Scanner<'a> {
     pub fn new(sigs: &'a Signatures) -> Scanner<'a> {
         Scanner {
             sigs,
-            block: Vec::new(),
-            block_bytes: 0,
+            text: String::with_capacity(BLOCK_BYTES + 64 * 1024),
+            starts: Vec::new(),
+            first_no: 1,
             scanned: 0,
             tail: VecDeque::with_capacity(TAIL_LINES),
             kept: BTreeMap::new(),
@@ -136,71 +142,96 @@ impl<'a> Scanner<'a> {
 
     /// One raw line (without `\n`).
     pub fn push_raw(&mut self, raw: &str) {
-        self.push_clean(clean_line(raw));
+        self.line_no += 1;
+        if self.starts.is_empty() {
+            self.first_no = self.line_no;
+        }
+        self.starts.push(self.text.len());
+        // Most lines of a long log are plain printable ASCII: nothing to clean.
+        if raw.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            self.text.push_str(raw.trim_end());
+        } else {
+            self.text.push_str(&clean_line(raw));
+        }
+        self.text.push('\n');
+        if self.text.len() >= BLOCK_BYTES {
+            self.scan();
+            self.drain(OVERLAP_LINES);
+        }
     }
 
-    fn push_clean(&mut self, line: String) {
-        self.line_no += 1;
-        if line.is_empty() {
-            // Blank lines separate messages: keep them out of the tail's budget but
-            // let them end a block's lines like any other.
-            self.block.push((self.line_no, line));
+    fn line(&self, i: usize) -> &str {
+        let end = self.starts.get(i + 1).copied().unwrap_or(self.text.len());
+        &self.text[self.starts[i]..end.saturating_sub(1).max(self.starts[i])]
+    }
+
+    /// Match the block; keep the lines of the first occurrences of each signature.
+    fn scan(&mut self) {
+        let already = self.starts.get(self.scanned).copied().unwrap_or(self.text.len());
+        if self.starts.is_empty() || !self.sigs.set.is_match(&self.text) {
+            self.scanned = self.starts.len();
             return;
         }
-        if self.tail.len() == TAIL_LINES {
-            self.tail.pop_front();
+        let last_line = self.starts.len() - 1;
+        let mut keep: Vec<(usize, usize)> = Vec::new();
+        for i in self.sigs.set.matches(&self.text).iter() {
+            for m in self.sigs.regexes[i].find_iter(&self.text) {
+                // Matches wholly inside the overlap were counted with the last block.
+                if m.end() <= already && self.scanned > 0 {
+                    continue;
+                }
+                self.counts[i] += 1;
+                if self.counts[i] as usize > KEEP_PER_SIGNATURE {
+                    continue;
+                }
+                let first = line_index(&self.starts, m.start());
+                let last = line_index(&self.starts, m.end().saturating_sub(1).max(m.start()));
+                keep.push((
+                    first.saturating_sub(CONTEXT_LINES as usize),
+                    (last + CONTEXT_LINES as usize).min(last_line),
+                ));
+            }
         }
-        self.tail.push_back((self.line_no, line.clone()));
-        self.block_bytes += line.len() + 1;
-        self.block.push((self.line_no, line));
-        if self.block_bytes >= BLOCK_BYTES {
-            self.scan_block();
-        }
-    }
-
-    fn scan_block(&mut self) {
-        let mut text = String::with_capacity(self.block_bytes + self.block.len());
-        let mut starts = Vec::with_capacity(self.block.len());
-        for (_, line) in &self.block {
-            starts.push(text.len());
-            text.push_str(line);
-            text.push('\n');
-        }
-        let already = starts.get(self.scanned).copied().unwrap_or(text.len());
-        if self.sigs.set.is_match(&text) {
-            for i in self.sigs.set.matches(&text).iter() {
-                for m in self.sigs.regexes[i].find_iter(&text) {
-                    // Matches wholly inside the overlap were counted with the last block.
-                    if m.end() <= already && self.scanned > 0 {
-                        continue;
-                    }
-                    self.counts[i] += 1;
-                    if self.counts[i] as usize > KEEP_PER_SIGNATURE {
-                        continue;
-                    }
-                    let first = line_index(&starts, m.start());
-                    let last = line_index(&starts, m.end().saturating_sub(1).max(m.start()));
-                    let from = first.saturating_sub(CONTEXT_LINES as usize);
-                    let to = (last + CONTEXT_LINES as usize).min(self.block.len() - 1);
-                    for (no, line) in &self.block[from..=to] {
-                        self.kept.entry(*no).or_insert_with(|| line.clone());
-                    }
+        for (from, to) in keep {
+            for i in from..=to {
+                let no = self.first_no + i as u64;
+                if !self.kept.contains_key(&no) {
+                    let line = self.line(i).to_string();
+                    self.kept.insert(no, line);
                 }
             }
         }
-        let keep_from = self.block.len().saturating_sub(OVERLAP_LINES);
-        self.block.drain(..keep_from);
-        self.scanned = self.block.len();
-        self.block_bytes = self.block.iter().map(|(_, l)| l.len() + 1).sum();
+        self.scanned = self.starts.len();
+    }
+
+    /// Move all but the last `overlap` lines out of the block (the newest into the tail).
+    fn drain(&mut self, overlap: usize) {
+        let n = self.starts.len();
+        let keep_from = n.saturating_sub(overlap);
+        for i in keep_from.saturating_sub(TAIL_LINES)..keep_from {
+            if self.tail.len() == TAIL_LINES {
+                self.tail.pop_front();
+            }
+            let entry = (self.first_no + i as u64, self.line(i).to_string());
+            self.tail.push_back(entry);
+        }
+        let cut = self.starts.get(keep_from).copied().unwrap_or(self.text.len());
+        self.text.drain(..cut);
+        self.starts = self.starts[keep_from..].iter().map(|s| s - cut).collect();
+        self.first_no += keep_from as u64;
+        self.scanned = self.starts.len();
     }
 
     /// The end of the input: scan what is left and hand over the excerpt.
     pub fn finish(mut self) -> Excerpt {
-        if self.block.len() > self.scanned {
-            self.scan_block();
+        if self.starts.len() > self.scanned {
+            self.scan();
         }
+        self.drain(0);
         for (no, line) in self.tail {
-            self.kept.entry(no).or_insert(line);
+            if !line.is_empty() {
+                self.kept.entry(no).or_insert(line);
+            }
         }
         Excerpt { lines: self.kept.into_iter().collect(), counts: self.counts, total_lines: self.line_no }
     }
@@ -255,7 +286,7 @@ mod tests {
 
     #[test]
     fn a_message_split_over_a_block_boundary_is_seen() {
-        // Fill the first block almost exactly, then the three-line warning.
+        // Fill the first block almost exactly, then the two-line message.
         let filler = "x".repeat(1000);
         let mut lines: Vec<String> = (0..(BLOCK_BYTES / 1001)).map(|_| filler.clone()).collect();
         lines.push("An attempt has been made to start a new process before the".into());

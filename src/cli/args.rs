@@ -16,7 +16,7 @@ pub const DEFAULT_INDEX_URL: &str = "https://download.pytorch.org/whl";
 actually run on them, installs it with exact pins from one index, and verifies it with a GPU smoke \
 test after every stage. If anything fails, it puts your previous build back.\n\n\
 Run with no command in a terminal to open the wizard.",
-    after_help = "Examples:\n  torchup                       open the wizard\n  torchup detect                what is on this machine\n  torchup plan                  which build to install, and why\n  torchup install --yes         install it without questions\n  torchup verify                re-check after a driver update"
+    after_help = "Examples:\n  torchup                       open the wizard\n  torchup detect                what is on this machine\n  torchup plan                  which build to install, and why\n  torchup install --yes         install it without questions\n  torchup verify                re-check after a driver update\n  torchup explain train.log     the cause and the fix of an error you got"
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod compat;
 pub mod diagnose;
 pub mod exec;
+pub mod explain;
 pub mod facts;
 pub mod fetch;
 pub mod install;

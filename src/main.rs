@@ -38,7 +38,12 @@ fn main() -> ExitCode {
         cli::interrupted::print_notices(&torchup::paths::state_dir());
     }
     let result = runtime.block_on(async {
-        match cli.command {
+        // `explain -- CMD` exits with the command's own status.
+        if let Some(Command::Explain { file, json, facts, no_detect, command }) = cli.command {
+            let args = cli::explain::ExplainArgs { file, json, facts, no_detect, command };
+            return cli::explain::run(&cli.global, args).await;
+        }
+        let exit = match cli.command {
             None if interactive => cli::wizard::run(&cli.global, None).await,
             None => cli::doctor::run_non_interactive(&cli.global).await,
             Some(Command::Detect { json }) => cli::detect::run(&cli.global, json).await,
@@ -64,12 +69,14 @@ fn main() -> ExitCode {
             Some(Command::Cache { action, json }) => cli::cache::run(action, json),
             #[cfg(feature = "torch")]
             Some(Command::LibtorchCheck { json }) => cli::verify::libtorch_check(json),
-        }
+            Some(Command::Explain { .. }) => unreachable!("handled above"),
+        };
+        exit.map(|e| e as u8)
     });
     // Stop background probes promptly (e.g. a hung nvidia-smi) instead of waiting on them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match result {
-        Ok(exit) => ExitCode::from(exit as u8),
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             // The terminal may be gone (SIGHUP): a failed write must not panic.
             use std::io::Write as _;

@@ -56,6 +56,7 @@ impl EngineHandle for Scripted {
                 }
             }
             Effect::OpenLog(p) => send(Msg::Notice(format!("opened {}", p.display()))),
+            Effect::ExplainFile { path, .. } => send(Msg::Explained(Err(format!("no file {}", path.display())))),
             Effect::Quit => panic!("the runtime never passes Quit to the engine"),
         }
     }
@@ -116,6 +117,7 @@ fn kinds(seen: &[Effect]) -> Vec<&'static str> {
             Effect::Rollback { .. } => "rollback",
             Effect::Verify { .. } => "verify",
             Effect::OpenLog(_) => "open-log",
+            Effect::ExplainFile { .. } => "explain-file",
             Effect::Quit => "quit",
         })
         .collect()

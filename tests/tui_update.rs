@@ -22,6 +22,7 @@ fn screen_name(s: &Screen) -> &'static str {
         Screen::Run(_) => "run",
         Screen::Result(_) => "result",
         Screen::Verify(_) => "verify",
+        Screen::Explain(_) => "explain",
     }
 }
 
@@ -364,7 +365,13 @@ fn a_failed_fetch_changes_nothing_and_offers_the_fallback() {
     assert_eq!(run.stages[1].diagnoses[0].id, "F30");
     assert_eq!(
         actions(&h.app),
-        vec![ResultAction::RetryFallback, ResultAction::OpenLog, ResultAction::ShowLog, ResultAction::Quit]
+        vec![
+            ResultAction::RetryFallback,
+            ResultAction::OpenLog,
+            ResultAction::ShowLog,
+            ResultAction::Explain,
+            ResultAction::Quit
+        ]
     );
 }
 

@@ -16,7 +16,7 @@ pub const DEFAULT_INDEX_URL: &str = "https://download.pytorch.org/whl";
 actually run on them, installs it with exact pins from one index, and verifies it with a GPU smoke \
 test after every stage. If anything fails, it puts your previous build back.\n\n\
 Run with no command in a terminal to open the wizard.",
-    after_help = "Examples:\n  torchup                       open the wizard\n  torchup detect                what is on this machine\n  torchup plan                  which build to install, and why\n  torchup install --yes         install it without questions\n  torchup verify                re-check after a driver update"
+    after_help = "Examples:\n  torchup                       open the wizard\n  torchup detect                what is on this machine\n  torchup plan                  which build to install, and why\n  torchup install --yes         install it without questions\n  torchup verify                re-check after a driver update\n  torchup explain train.log     the cause and the fix of an error you got"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -116,6 +116,27 @@ pub enum Command {
         /// Print one JSON document on stdout
         #[arg(long, global = true)]
         json: bool,
+    },
+    /// Explain an error: paste it, give a log file, or run a command and explain its failure
+    #[command(
+        after_help = "Examples:\n  torchup explain train.log          a saved log or traceback\n  torchup explain -                  paste the error, then Ctrl-D (Windows: Ctrl-Z, Enter)\n  torchup explain -- python train.py run it; explain the error if it fails\n\nExit: 0 a known problem was found, 1 none (or the command's own status with `--`), 2 bad input."
+    )]
+    Explain {
+        /// A log or error text; `-` or nothing reads stdin
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Print one JSON document on stdout
+        #[arg(long)]
+        json: bool,
+        /// Fit the fixes to another machine: a saved `torchup detect --json` document
+        #[arg(long, value_name = "FILE", conflicts_with = "no_detect")]
+        facts: Option<PathBuf>,
+        /// Do not look at this machine (fixes are still for this OS)
+        #[arg(long)]
+        no_detect: bool,
+        /// The command to run (after `--`), e.g. `-- python train.py --epochs 3`
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
     },
     /// The GPU check through the libtorch torchup was built with (feature `torch`)
     #[cfg(feature = "torch")]

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod detect;
 pub mod doctor;
 pub mod fetch_printer;
+pub mod explain;
 pub mod install;
 pub mod install_printer;
 pub mod interrupted;

@@ -260,6 +260,7 @@ impl EngineHandle for WizardEngine {
             Effect::Rollback { python, previous, manager } => self.rollback(python, previous, manager, tx),
             Effect::Verify { python } => self.verify(python, tx),
             Effect::OpenLog(path) => self.open_log(path, tx),
+            Effect::ExplainFile { path, facts } => explain_file(path, facts, tx),
             // The runtime handles Quit itself and never passes it here.
             Effect::Quit => {}
         }
@@ -279,6 +280,24 @@ pub fn opener_argv(os: Os, env: &HostEnv, path: &Path) -> Option<Vec<String>> {
             graphical.then(|| vec!["xdg-open".into(), file])
         }
     }
+}
+
+/// [`Effect::ExplainFile`]: read and explain the file on a blocking thread.
+fn explain_file(path: std::path::PathBuf, facts: Option<Box<crate::facts::Facts>>, tx: &MsgSender) {
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let target = match facts {
+            Some(f) => crate::explain::Target::for_facts(*f),
+            None => crate::explain::Target::here(),
+        };
+        let result =
+            std::fs::File::open(&path).map_err(|e| format!("Cannot read {}: {e}", path.display())).and_then(|file| {
+                crate::explain::Explainer::bundled()
+                    .explain_reader(std::io::BufReader::new(file), &target)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            });
+        let _ = tx.send(Msg::Explained(result.map(Box::new)));
+    });
 }
 
 #[cfg(test)]

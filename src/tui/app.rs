@@ -13,13 +13,14 @@ use crate::plan::{Plan, Request};
 use super::check::{CheckUi, Detection};
 use super::choose::ChooseUi;
 use super::effect::Effect;
+use super::explain::ExplainUi;
 use super::msg::Msg;
 use super::result::ResultUi;
 use super::review::ReviewUi;
 use super::run::{RunData, RunKind, RunUi};
 use super::theme::Theme;
 use super::verify::{VerifyData, VerifyUi};
-use super::{check, choose, result, review, run, verify};
+use super::{check, choose, explain, result, review, run, verify};
 
 /// Which flow the wizard runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub enum Screen {
     Run(RunUi),
     Result(ResultUi),
     Verify(VerifyUi),
+    /// Explain an error (from Check or Result).
+    Explain(ExplainUi),
 }
 
 /// A question that blocks other keys until answered.
@@ -357,6 +360,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.info(text);
             vec![]
         }
+        Msg::Explained(result) => {
+            explain::arrived(app, result);
+            vec![]
+        }
     }
 }
 
@@ -381,6 +388,11 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if choose::editing(app) {
         return choose::key(app, key).unwrap_or_default();
     }
+    // So does the Explain screen's text area (a paste arrives as key presses).
+    if matches!(app.screen, Screen::Explain(_)) {
+        app.notice = None;
+        return explain::key(app, key).unwrap_or_default();
+    }
     app.notice = None;
     if key.code == KeyCode::Char('?') {
         app.help = true;
@@ -393,6 +405,7 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         Screen::Run(_) => run::key(app, key),
         Screen::Result(_) => result::key(app, key),
         Screen::Verify(_) => verify::key(app, key),
+        Screen::Explain(_) => explain::key(app, key),
     };
     if let Some(effects) = handled {
         return effects;
@@ -457,6 +470,8 @@ fn back(app: &mut App) -> Vec<Effect> {
             }
         }
         Screen::Result(_) => request_quit(app),
+        // Esc is the text area's (explain::key goes back).
+        Screen::Explain(_) => vec![],
     }
 }
 

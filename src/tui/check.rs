@@ -123,6 +123,7 @@ pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
             app.screen = Screen::Run(RunUi::default());
             Some(vec![Effect::Rollback { python: r.python, previous: r.previous, manager: r.manager }])
         }
+        KeyCode::Char('e') => Some(super::explain::open(app, super::explain::Back::Check)),
         KeyCode::Char('r') => {
             if app.detection.running {
                 return Some(vec![]);
@@ -241,7 +242,7 @@ pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
     } else {
         k.push(("Enter", "continue"));
     }
-    k.extend([("r", "re-check"), ("?", "help"), ("q", "quit")]);
+    k.extend([("r", "re-check"), ("e", "explain"), ("?", "help"), ("q", "quit")]);
     k
 }
 

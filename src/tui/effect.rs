@@ -44,6 +44,9 @@ pub enum Effect {
     /// Run the smoke test with this interpreter (None = the default target) and load the
     /// last saved result. Answer: [`Msg::Verified`].
     Verify { python: Option<String> },
+    /// Read this log file and explain it (src/explain) for the machine `facts` describe
+    /// (None: this OS). Answer: [`Msg::Explained`].
+    ExplainFile { path: PathBuf, facts: Option<Box<Facts>> },
     /// Show this log file to the user (system opener or pager). Answer: optionally a
     /// [`Msg::Notice`] saying what happened.
     OpenLog(PathBuf),

@@ -6,13 +6,15 @@
 //! ([`terminal::run_loop`]) hands to an [`EngineHandle`](effect::EngineHandle). Views
 //! ([`view::render`]) only read the state. The TUI runs no process itself.
 //!
-//! One file per screen: [`check`], [`choose`], [`review`], [`run`], [`result`], [`verify`].
+//! One file per screen: [`check`], [`choose`], [`review`], [`run`], [`result`], [`verify`],
+//! and [`explain`] (reached from Check and Result).
 
 pub mod advice;
 pub mod app;
 pub mod check;
 pub mod choose;
 pub mod effect;
+pub mod explain;
 pub mod msg;
 pub mod result;
 pub mod review;

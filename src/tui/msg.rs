@@ -42,6 +42,8 @@ pub enum Msg {
     Install(InstallEvent),
     /// The answer to [`Effect::Verify`](super::effect::Effect::Verify).
     Verified(Result<Box<VerifyOutcome>, String>),
+    /// The answer to [`Effect::ExplainFile`](super::effect::Effect::ExplainFile).
+    Explained(Result<Box<crate::explain::Explanation>, String>),
     /// A one-line message for the status line (e.g. "opened the log in your editor",
     /// "cannot open the log: ...").
     Notice(String),

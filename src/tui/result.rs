@@ -41,6 +41,8 @@ pub enum ResultAction {
     ShowLog,
     /// After a dry run: back to Review with dry run off.
     RunForReal,
+    /// The Explain screen; after a failure, with the run's output already explained.
+    Explain,
     Quit,
 }
 
@@ -52,6 +54,7 @@ impl ResultAction {
             ResultAction::OpenLog => "o Open log",
             ResultAction::ShowLog => "l Log",
             ResultAction::RunForReal => "p Run it for real",
+            ResultAction::Explain => "e Explain",
             ResultAction::Quit => "q Quit",
         }
     }
@@ -92,6 +95,7 @@ pub fn actions(app: &App) -> Vec<ResultAction> {
         a.push(ResultAction::OpenLog);
     }
     a.push(ResultAction::ShowLog);
+    a.push(ResultAction::Explain);
     a.push(ResultAction::Quit);
     a
 }
@@ -188,6 +192,10 @@ fn act(app: &mut App, a: ResultAction) -> Vec<Effect> {
             app.screen = Screen::Review(ReviewUi::default());
             vec![]
         }
+        ResultAction::Explain => match report(app) {
+            Some(r) if !r.ok => super::explain::open_with_run_output(app),
+            _ => super::explain::open(app, super::explain::Back::Result),
+        },
         ResultAction::Quit => request_quit(app),
     }
 }

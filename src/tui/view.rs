@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::app::{App, Confirm, NoticeKind, Screen};
 use super::widgets::chrome::{self, StepMark};
-use super::{check, choose, result, review, run, verify};
+use super::{check, choose, explain, result, review, run, verify};
 
 /// The smallest terminal the screens are laid out for.
 pub const MIN_WIDTH: u16 = 80;
@@ -40,6 +40,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Run(_) => run::render(app, frame, body),
         Screen::Result(ui) => result::render(app, ui, frame, body),
         Screen::Verify(ui) => verify::render(app, ui, frame, body),
+        Screen::Explain(ui) => explain::render(app, ui, frame, body),
     }
     if let Some(n) = &app.notice {
         let style = match n.kind {
@@ -99,6 +100,7 @@ fn steps(app: &App) -> Vec<(&'static str, StepMark)> {
         Screen::Run(_) => 3,
         Screen::Result(_) => 4,
         Screen::Verify(_) => return vec![("Verify", StepMark::Current)],
+        Screen::Explain(_) => return vec![("Explain an error", StepMark::Current)],
     };
     NAMES
         .iter()
@@ -145,6 +147,7 @@ pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
         Screen::Run(_) => run::keys(app),
         Screen::Result(_) => result::keys(app),
         Screen::Verify(_) => verify::keys(app),
+        Screen::Explain(_) => explain::keys(app),
     }
 }
 
@@ -169,6 +172,10 @@ fn purpose(app: &App) -> &'static str {
         }
         Screen::Result(_) => "How it went, what to do next, and advice for training on this card.",
         Screen::Verify(_) => "The GPU smoke test now, next to the last saved run: what changed after a driver update.",
+        Screen::Explain(_) => {
+            "Paste an error (Enter adds a line) and press Ctrl-D: the known setup problem it shows, \
+             the lines that prove it, and the fix for this machine."
+        }
     }
 }
 
@@ -181,6 +188,7 @@ fn help(app: &App, frame: &mut Frame, area: Rect) {
         Screen::Run(_) => run::keys(app),
         Screen::Result(_) => result::keys(app),
         Screen::Verify(_) => verify::keys(app),
+        Screen::Explain(_) => explain::keys(app),
     };
     rows.retain(|(k, _)| *k != "?" && *k != "q");
     let global = [

@@ -175,7 +175,15 @@ fn steps(out: &mut String, steps: &[Step], os: Os) {
 /// The human report.
 pub fn render(plan: &Plan, os: Os) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "torchup plan (data: {}, compat data {})", plan.data_source, plan.data_version);
+    match plan.warnings.first().filter(|w| w.starts_with("planned from the bundled data")) {
+        // The first line says when the index could not be read.
+        Some(w) => {
+            let _ = writeln!(out, "torchup plan ({w}; compat data {})", plan.data_version);
+        }
+        None => {
+            let _ = writeln!(out, "torchup plan (data: {}, compat data {})", plan.data_source, plan.data_version);
+        }
+    }
     let _ = writeln!(out);
     let _ = writeln!(out, "  {}", plan.explanation);
     if let Some(c) = &plan.choice {

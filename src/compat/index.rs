@@ -228,7 +228,12 @@ impl IndexClient {
                     sources.push(source);
                     snap.insert(listing);
                 }
-                Err(why) => failures.entry(variant).or_default().push(format!("{package}: {why}")),
+                Err(why) => {
+                    if matches!(why, PageFailure::NotFound { .. }) {
+                        snap.not_found.insert(IndexSnapshot::key(&variant, &package));
+                    }
+                    failures.entry(variant).or_default().push(format!("{package}: {why}"))
+                }
             }
         }
         for (variant, mut reasons) in failures {

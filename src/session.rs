@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::compat::available::IndexSnapshot;
 use crate::compat::data::CompatData;
 use crate::compat::index::{IndexClient, IndexOptions};
+use crate::compat::index_url::IndexUrl;
 use crate::diagnose::OsContext;
 use crate::exec::TokioRunner;
 use crate::facts::Facts;
@@ -28,8 +29,8 @@ pub struct Session {
     pub cwd: PathBuf,
     /// `--python`.
     pub python: Option<PathBuf>,
-    /// `--index-url` base (variants are `<base>/<variant>`).
-    pub index_url: String,
+    /// `--index-url` base (variants are `<base>/<variant>`), validated; prints redacted.
+    pub index_url: IndexUrl,
     pub offline: bool,
     pub state_dir: PathBuf,
     pub cache_dir: PathBuf,
@@ -44,14 +45,14 @@ pub enum SessionError {
 
 impl Session {
     /// This machine, this process's environment.
-    pub fn for_host(python: Option<PathBuf>, index_url: &str, offline: bool) -> Result<Session, SessionError> {
+    pub fn for_host(python: Option<PathBuf>, index_url: &IndexUrl, offline: bool) -> Result<Session, SessionError> {
         let cwd = std::env::current_dir().map_err(SessionError::Cwd)?;
         Ok(Session {
             platform: Platform::current(),
             env: HostEnv::capture(),
             cwd,
             python,
-            index_url: index_url.trim_end_matches('/').to_string(),
+            index_url: index_url.clone(),
             offline,
             state_dir: crate::paths::state_dir(),
             cache_dir: crate::paths::cache_dir(),
@@ -105,7 +106,7 @@ impl Session {
         InstallKit {
             probes: RealProbes::new(self.platform.os, self.env.clone(), self.cwd.clone(), ctx),
             log: RunLog::create_in(&crate::paths::log_dir_in(&self.state_dir)),
-            options: InstallOptions { dry_run, auto_rollback, index_base: self.index_url.clone(), step_timeout: None },
+            options: InstallOptions { dry_run, auto_rollback, index_base: self.index_url.expose(), step_timeout: None },
         }
     }
 
@@ -118,7 +119,7 @@ impl Session {
     /// finds (a future cu134). None when the index URL is unusable; failures of single
     /// pages are recorded in the snapshot and the planner falls back to bundled data.
     pub async fn index_snapshot(&self, data: &CompatData) -> Result<IndexSnapshot, String> {
-        let mut opts = IndexOptions::new(&self.index_url);
+        let mut opts = IndexOptions::new(self.index_url.expose());
         opts.offline = self.offline;
         opts.cache_dir = Some(self.cache_dir.join("index"));
         let client = IndexClient::new(opts).map_err(|e| e.to_string())?;
@@ -188,7 +189,7 @@ mod tests {
             env: HostEnv::from_pairs(Vec::<(String, String)>::new()),
             cwd: cwd.to_path_buf(),
             python: None,
-            index_url: "https://download.pytorch.org/whl".into(),
+            index_url: IndexUrl::official(),
             offline: true,
             state_dir: cwd.join("state"),
             cache_dir: cwd.join("cache"),

@@ -182,7 +182,7 @@ fn print_summary(report: &InstallReport, shell: Shell) {
         Outcome::RequirementsFailed => "Installed, but the requirements step failed.",
     };
     println!("{head}");
-    println!("{}", report.environment);
+    println!("{}", crate::redact::redact_text(&report.environment));
     if let Some(smoke) = &report.smoke
         && report.outcome == Outcome::Installed
     {

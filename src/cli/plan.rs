@@ -91,7 +91,6 @@ pub fn request_from(g: &GlobalArgs, c: &ChoiceArgs, cwd: &Path, constraints: &Pa
         "conda" => Manager::Conda,
         m => return Err(CliError::usage(format!("--manager {m}: use pip, uv or conda"))),
     };
-    check_index_url(&g.index_url)?;
     let requirements = match &c.with_requirements {
         None => None,
         Some(p) => Some(
@@ -106,26 +105,10 @@ pub fn request_from(g: &GlobalArgs, c: &ChoiceArgs, cwd: &Path, constraints: &Pa
         manager,
         requirements,
         force: c.force,
-        index_url: g.index_url.clone(),
+        index_url: g.index_url.expose(),
         workdir: Some(cwd.display().to_string()),
         constraints_file: Some(constraints.display().to_string()),
     })
-}
-
-/// HTTPS, or plain HTTP to this machine only (a local mirror or test index).
-fn check_index_url(u: &str) -> Result<(), CliError> {
-    let bad = |why: &str| CliError::usage(format!("--index-url {u}: {why}"));
-    let url = url::Url::parse(u.trim()).map_err(|e| bad(&format!("not a URL ({e})")))?;
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" => match url.host() {
-            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(()),
-            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(()),
-            Some(url::Host::Domain("localhost")) => Ok(()),
-            _ => Err(bad("plain http is allowed only to 127.0.0.1/localhost; use https")),
-        },
-        s => Err(bad(&format!("scheme {s} is not supported; use https"))),
-    }
 }
 
 fn mark(ok: Option<bool>, na: bool) -> &'static str {
@@ -174,6 +157,10 @@ fn steps(out: &mut String, steps: &[Step], os: Os) {
 
 /// The human report.
 pub fn render(plan: &Plan, os: Os) -> String {
+    crate::redact::redact_text(&render_plain(plan, os)).into_owned()
+}
+
+fn render_plain(plan: &Plan, os: Os) -> String {
     let mut out = String::new();
     match plan.warnings.first().filter(|w| w.starts_with("planned from the bundled data")) {
         // The first line says when the index could not be read.

@@ -15,10 +15,11 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use url::{Host, Url};
+use url::Url;
 
 use super::available::{DataSource, IndexSnapshot, VariantListing};
 use super::cache::{CachedAnswer, Lookup, PageCache};
+use super::index_url::{IndexUrl, is_loopback, redact_url as redact, scheme_allowed};
 use super::wheel_name::normalize_name;
 use page::PageError;
 
@@ -132,6 +133,7 @@ pub struct Discovery {
 #[derive(Debug)]
 pub struct IndexClient {
     opts: IndexOptions,
+    index_url: IndexUrl,
     base: Url,
     http: reqwest::Client,
     cache: Option<PageCache>,
@@ -154,7 +156,8 @@ impl IndexClient {
     /// Validate the base URL (https, or http to loopback only) and build the HTTP client.
     /// HTTPS_PROXY/NO_PROXY (and the OS proxy settings) apply, except to a loopback index.
     pub fn new(opts: IndexOptions) -> Result<IndexClient, IndexError> {
-        let base = parse_base_url(&opts.base_url)?;
+        let index_url = IndexUrl::parse(&opts.base_url)?;
+        let base = index_url.url().clone();
         let max_redirects = opts.max_redirects;
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() > max_redirects {
@@ -179,16 +182,21 @@ impl IndexClient {
         }
         let http = builder.build().map_err(|e| IndexError::Client(root_cause(&e)))?;
         let cache = opts.cache_dir.as_ref().map(|d| PageCache::new(d, opts.ttl));
-        Ok(IndexClient { opts, base, http, cache, memo: Mutex::new(HashMap::new()) })
+        Ok(IndexClient { opts, index_url, base, http, cache, memo: Mutex::new(HashMap::new()) })
     }
 
     pub fn options(&self) -> &IndexOptions {
         &self.opts
     }
 
-    /// The base URL, normalized to end with `/`.
+    /// The base URL, normalized to end with `/` (credentials included: never print it).
     pub fn base_url(&self) -> &Url {
         &self.base
+    }
+
+    /// The validated index URL (prints with credentials masked).
+    pub fn index_url(&self) -> &IndexUrl {
+        &self.index_url
     }
 
     /// `<base>/<variant>/<normalized package>/` (trailing slash kept, as PEP 503 wants).
@@ -416,53 +424,9 @@ fn merge_sources(sources: &[DataSource]) -> Option<DataSource> {
     }
 }
 
+#[cfg(test)]
 fn parse_base_url(raw: &str) -> Result<Url, IndexError> {
-    let invalid = |reason: &str| IndexError::InvalidUrl { url: raw.to_string(), reason: reason.to_string() };
-    let mut url = Url::parse(raw.trim()).map_err(|e| invalid(&e.to_string()))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&url) => {}
-        "http" => return Err(IndexError::InsecureHttp(redact(&url))),
-        other => return Err(IndexError::UnsupportedScheme { url: redact(&url), scheme: other.to_string() }),
-    }
-    if url.host().is_none() {
-        return Err(invalid("no host"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("a query or fragment cannot be combined with variant paths"));
-    }
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
-}
-
-/// https anywhere; http only to 127.0.0.0/8, ::1 or localhost.
-fn scheme_allowed(url: &Url) -> bool {
-    match url.scheme() {
-        "https" => true,
-        "http" => is_loopback(url),
-        _ => false,
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// A URL fit for logs, errors and cache keys: any password replaced.
-fn redact(url: &Url) -> String {
-    let mut u = url.clone();
-    if u.password().is_some() {
-        let _ = u.set_password(Some("***"));
-    }
-    u.to_string()
+    IndexUrl::parse(raw).map(|u| u.url().clone())
 }
 
 fn check_segment(what: &'static str, name: &str) -> Result<(), IndexError> {

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod data;
 pub mod driver;
 pub mod index;
+pub mod index_url;
 pub mod platform;
 pub mod tags;
 pub mod wheel_name;

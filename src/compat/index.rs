@@ -129,6 +129,51 @@ pub struct Discovery {
     pub problems: Vec<String>,
 }
 
+/// How an index lays out its wheels. The layout only changes how torchup finds the wheel
+/// files; [`IndexClient::listing`] gives the same [`VariantListing`] for every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IndexLayout {
+    /// PEP 503 HTML simple index: `<base>/<variant>/<package>/` (download.pytorch.org).
+    SimpleHtml,
+    /// PEP 691 JSON simple index, same paths.
+    SimpleJson,
+    /// A directory of wheels per variant: `<base>/<variant>/` links the wheel files of every
+    /// package (what users pass to `pip -f`).
+    FlatPerVariant,
+    /// One page links every wheel of every variant (the legacy `torch_stable.html`).
+    StablePage,
+}
+
+impl IndexLayout {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexLayout::SimpleHtml => "simple index (HTML)",
+            IndexLayout::SimpleJson => "simple index (JSON)",
+            IndexLayout::FlatPerVariant => "flat wheel listing per variant",
+            IndexLayout::StablePage => "single torch_stable.html page",
+        }
+    }
+}
+
+/// What a client has learned about its index so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LayoutInfo {
+    /// None until a page was fetched from the network (cached answers do not tell).
+    pub layout: Option<IndexLayout>,
+    /// Some(true) once a listing carried sha256 hashes, Some(false) once one had files but
+    /// no hashes; None before any listing with files.
+    pub hashes: Option<bool>,
+}
+
+/// A sha256 found for a wheel file, and which index published it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundHash {
+    pub sha256: String,
+    /// The index that publishes it (redacted URL).
+    pub source: String,
+}
+
 /// A client for one index base URL. Cheap to share by reference; all methods take `&self`.
 #[derive(Debug)]
 pub struct IndexClient {
@@ -139,11 +184,14 @@ pub struct IndexClient {
     cache: Option<PageCache>,
     /// Answers already had in this run, so discovery + snapshot never fetch a page twice.
     memo: Mutex<HashMap<String, (CachedAnswer, DataSource)>>,
+    info: Mutex<LayoutInfo>,
 }
 
 enum PageKind<'a> {
     Base,
     Project { variant: &'a str, package: &'a str },
+    /// A page of wheels of any package (flat directory, torch_stable.html).
+    Wheels,
 }
 
 struct Fetched {
@@ -182,7 +230,15 @@ impl IndexClient {
         }
         let http = builder.build().map_err(|e| IndexError::Client(root_cause(&e)))?;
         let cache = opts.cache_dir.as_ref().map(|d| PageCache::new(d, opts.ttl));
-        Ok(IndexClient { opts, index_url, base, http, cache, memo: Mutex::new(HashMap::new()) })
+        Ok(IndexClient {
+            opts,
+            index_url,
+            base,
+            http,
+            cache,
+            memo: Mutex::new(HashMap::new()),
+            info: Mutex::new(LayoutInfo::default()),
+        })
     }
 
     pub fn options(&self) -> &IndexOptions {
@@ -252,17 +308,92 @@ impl IndexClient {
         snap
     }
 
-    /// One project page: its wheels and where the answer came from.
+    /// The wheels of `package` for `variant`, whatever the index's layout, and where the
+    /// answer came from. A simple index is read at `<base>/<variant>/<package>/`; when that
+    /// is 404 on an index whose layout is not known yet, `<base>/<variant>/` is tried as a
+    /// flat wheel directory; a `….html` index URL is one page for every variant.
     pub async fn listing(&self, variant: &str, package: &str) -> Result<(VariantListing, DataSource), PageFailure> {
         let url = self.page_url(variant, package).map_err(|e| PageFailure::BadName(e.to_string()))?;
         let package = normalize_name(package);
-        let (answer, source) = self.answer(&url, PageKind::Project { variant, package: &package }).await?;
-        match answer {
-            CachedAnswer::Listing { listing } => Ok((listing, source)),
-            CachedAnswer::NotFound => Err(PageFailure::NotFound { cached: source == DataSource::Cache }),
-            // Only a tampered cache file can hold this for a project URL.
-            CachedAnswer::Variants { .. } => Err(PageFailure::NotAnIndex(PageError::NoLinks)),
+        if self.index_url.is_page() {
+            let base = self.base.clone();
+            return self.wheels_listing(&base, variant, &package, IndexLayout::StablePage).await;
         }
+        let known = self.layout_info().layout;
+        if known != Some(IndexLayout::FlatPerVariant) {
+            let (answer, source) = self.answer(&url, PageKind::Project { variant, package: &package }).await?;
+            match answer {
+                CachedAnswer::Listing { listing } => {
+                    self.saw_listing(&listing);
+                    return Ok((listing, source));
+                }
+                CachedAnswer::NotFound if known.is_none() => {}
+                CachedAnswer::NotFound => {
+                    return Err(PageFailure::NotFound { cached: source == DataSource::Cache });
+                }
+                // Only a tampered cache file can hold these for a project URL.
+                _ => return Err(PageFailure::NotAnIndex(PageError::NoLinks)),
+            }
+        }
+        let dir = self
+            .base
+            .join(&format!("{variant}/"))
+            .map_err(|e| PageFailure::BadName(format!("invalid variant URL: {e}")))?;
+        self.wheels_listing(&dir, variant, &package, IndexLayout::FlatPerVariant).await
+    }
+
+    /// `package`'s wheels for `variant` from a page that links wheels directly.
+    async fn wheels_listing(
+        &self,
+        page: &Url,
+        variant: &str,
+        package: &str,
+        layout: IndexLayout,
+    ) -> Result<(VariantListing, DataSource), PageFailure> {
+        let (answer, source) = self.answer(page, PageKind::Wheels).await?;
+        let not_found = PageFailure::NotFound { cached: source == DataSource::Cache };
+        let CachedAnswer::Wheels { files } = answer else { return Err(not_found) };
+        let one_page = layout == IndexLayout::StablePage;
+        let files: Vec<_> = files
+            .into_iter()
+            .filter(|f| f.name == package)
+            .filter(|f| !one_page || page::variant_of_file(f).as_deref() == Some(variant))
+            .collect();
+        if files.is_empty() {
+            // The page exists but carries nothing of this package for this variant.
+            return Err(not_found);
+        }
+        let listing = VariantListing { variant: variant.to_string(), package: package.to_string(), files };
+        self.set_layout(layout);
+        self.saw_listing(&listing);
+        Ok((listing, source))
+    }
+
+    /// The layout detected so far and whether listings carry hashes.
+    pub fn layout_info(&self) -> LayoutInfo {
+        *self.info.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_layout(&self, layout: IndexLayout) {
+        self.info.lock().unwrap_or_else(|p| p.into_inner()).layout = Some(layout);
+    }
+
+    fn saw_listing(&self, listing: &VariantListing) {
+        if listing.files.is_empty() {
+            return;
+        }
+        let hashed = listing.files.iter().any(|f| f.sha256.is_some());
+        let mut info = self.info.lock().unwrap_or_else(|p| p.into_inner());
+        info.hashes = Some(info.hashes.unwrap_or(false) || hashed);
+    }
+
+    /// The sha256 this index publishes for the wheel `filename` of `variant`, if any (the
+    /// file name gives the package). For a mirror whose listing has no hashes, ask a second
+    /// client for an index that publishes them (see [`hash_from`]).
+    pub async fn hash_for(&self, variant: &str, filename: &str) -> Option<String> {
+        let name = super::wheel_name::WheelName::parse(filename).ok()?;
+        let (listing, _) = self.listing(variant, &name.name).await.ok()?;
+        listing.files.into_iter().find(|f| f.filename == filename).and_then(|f| f.sha256)
     }
 
     /// Variants on this index: those the base page `<index-url>/` links to (mirrors and
@@ -273,7 +404,13 @@ impl IndexClient {
         let mut out = Discovery::default();
         let mut sources = Vec::new();
         let mut found: Vec<String> = Vec::new();
-        match self.answer(&self.base, PageKind::Base).await {
+        let kind = if self.index_url.is_page() { PageKind::Wheels } else { PageKind::Base };
+        match self.answer(&self.base, kind).await {
+            Ok((CachedAnswer::Wheels { files }, source)) => {
+                // One page for every variant: its wheels name them.
+                sources.push(source);
+                found.extend(files.iter().filter_map(page::variant_of_file));
+            }
             Ok((CachedAnswer::Variants { variants }, source)) => {
                 sources.push(source);
                 found.extend(variants);
@@ -329,7 +466,13 @@ impl IndexClient {
             _ => {
                 let answer = match self.fetch(url).await? {
                     None => CachedAnswer::NotFound,
-                    Some(f) => parse(&f, &kind).map_err(PageFailure::NotAnIndex)?,
+                    Some(f) => {
+                        let answer = parse(&f, &kind).map_err(PageFailure::NotAnIndex)?;
+                        if matches!(kind, PageKind::Project { .. }) {
+                            self.set_layout(if is_json(&f) { IndexLayout::SimpleJson } else { IndexLayout::SimpleHtml });
+                        }
+                        answer
+                    }
                 };
                 if let Some(cache) = &self.cache
                     && let Err(e) = cache.store(&key, answer.clone(), now)
@@ -380,11 +523,26 @@ impl IndexClient {
     }
 }
 
+/// The first of `clients` (say the official index, then a simple-index mirror) that
+/// publishes a sha256 for `filename`. None when no index does: the fetcher then checks the
+/// wheel's own RECORD ("integrity checked, origin not verified").
+pub async fn hash_from(clients: &[&IndexClient], variant: &str, filename: &str) -> Option<FoundHash> {
+    for c in clients {
+        if let Some(sha256) = c.hash_for(variant, filename).await {
+            return Some(FoundHash { sha256, source: c.index_url().redacted() });
+        }
+    }
+    None
+}
+
 /// Parse a fetched page by its Content-Type: PEP 691 JSON or (anything else) HTML.
-fn parse(f: &Fetched, kind: &PageKind<'_>) -> Result<CachedAnswer, PageError> {
+fn is_json(f: &Fetched) -> bool {
     let mime = f.content_type.split(';').next().unwrap_or("").trim();
-    let json =
-        mime == "application/json" || (mime.starts_with("application/vnd.pypi.simple.") && mime.ends_with("+json"));
+    mime == "application/json" || (mime.starts_with("application/vnd.pypi.simple.") && mime.ends_with("+json"))
+}
+
+fn parse(f: &Fetched, kind: &PageKind<'_>) -> Result<CachedAnswer, PageError> {
+    let json = is_json(f);
     match kind {
         PageKind::Base => {
             let variants = if json { page::variants_from_json(&f.body)? } else { page::variants_from_html(&f.body) };
@@ -398,6 +556,7 @@ fn parse(f: &Fetched, kind: &PageKind<'_>) -> Result<CachedAnswer, PageError> {
             };
             Ok(CachedAnswer::Listing { listing })
         }
+        PageKind::Wheels => Ok(CachedAnswer::Wheels { files: page::wheels_from_html(&f.body, &f.final_url)? }),
     }
 }
 

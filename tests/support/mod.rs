@@ -16,6 +16,7 @@ pub mod env;
 pub mod gpu;
 pub mod index;
 pub mod laptop;
+pub mod mirror;
 pub mod proc;
 pub mod python;
 pub mod wheels;

@@ -28,6 +28,8 @@ pub enum CachedAnswer {
     NotFound,
     /// Every wheel a flat page links to (a per-variant wheel directory, `torch_stable.html`).
     Wheels { files: Vec<crate::compat::available::WheelFile> },
+    /// The layout detected for an index (stored under `<base>#layout`).
+    Layout { layout: crate::compat::index::IndexLayout },
 }
 
 /// One cache file.

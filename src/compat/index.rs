@@ -53,6 +53,8 @@ pub struct IndexOptions {
     pub max_concurrency: usize,
     /// A page bigger than this is refused (the biggest real torch page is a few MB).
     pub max_page_bytes: usize,
+    /// The layout when it is known (a built-in mirror); None = detect it.
+    pub layout: Option<IndexLayout>,
 }
 
 impl IndexOptions {
@@ -70,6 +72,7 @@ impl IndexOptions {
             max_redirects: 5,
             max_concurrency: 8,
             max_page_bytes: 64 << 20,
+            layout: None,
         }
     }
 }
@@ -185,6 +188,8 @@ pub struct IndexClient {
     /// Answers already had in this run, so discovery + snapshot never fetch a page twice.
     memo: Mutex<HashMap<String, (CachedAnswer, DataSource)>>,
     info: Mutex<LayoutInfo>,
+    /// The layout, detected once (see `layout_for`).
+    detected: tokio::sync::OnceCell<IndexLayout>,
 }
 
 enum PageKind<'a> {
@@ -238,6 +243,7 @@ impl IndexClient {
             cache,
             memo: Mutex::new(HashMap::new()),
             info: Mutex::new(LayoutInfo::default()),
+            detected: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -319,27 +325,84 @@ impl IndexClient {
             let base = self.base.clone();
             return self.wheels_listing(&base, variant, &package, IndexLayout::StablePage).await;
         }
-        let known = self.layout_info().layout;
-        if known != Some(IndexLayout::FlatPerVariant) {
-            let (answer, source) = self.answer(&url, PageKind::Project { variant, package: &package }).await?;
-            match answer {
-                CachedAnswer::Listing { listing } => {
-                    self.saw_listing(&listing);
-                    return Ok((listing, source));
+        match self.layout_for(variant, &package).await? {
+            IndexLayout::FlatPerVariant => {
+                let dir = self.variant_dir(variant)?;
+                self.wheels_listing(&dir, variant, &package, IndexLayout::FlatPerVariant).await
+            }
+            _ => {
+                let (answer, source) = self.answer(&url, PageKind::Project { variant, package: &package }).await?;
+                match answer {
+                    CachedAnswer::Listing { listing } => {
+                        self.saw_listing(&listing);
+                        Ok((listing, source))
+                    }
+                    CachedAnswer::NotFound => Err(PageFailure::NotFound { cached: source == DataSource::Cache }),
+                    // Only a tampered cache file can hold these for a project URL.
+                    _ => Err(PageFailure::NotAnIndex(PageError::NoLinks)),
                 }
-                CachedAnswer::NotFound if known.is_none() => {}
-                CachedAnswer::NotFound => {
-                    return Err(PageFailure::NotFound { cached: source == DataSource::Cache });
-                }
-                // Only a tampered cache file can hold these for a project URL.
-                _ => return Err(PageFailure::NotAnIndex(PageError::NoLinks)),
             }
         }
-        let dir = self
-            .base
-            .join(&format!("{variant}/"))
-            .map_err(|e| PageFailure::BadName(format!("invalid variant URL: {e}")))?;
-        self.wheels_listing(&dir, variant, &package, IndexLayout::FlatPerVariant).await
+    }
+
+    fn variant_dir(&self, variant: &str) -> Result<Url, PageFailure> {
+        self.base.join(&format!("{variant}/")).map_err(|e| PageFailure::BadName(format!("invalid variant URL: {e}")))
+    }
+
+    /// The layout of a directory-style index: the hint, the one detected earlier (kept in
+    /// the cache like a page), or detected once per client by the first caller (others
+    /// wait) from its own page: a project page that exists means a simple index; a 404 there
+    /// and a variant directory that links wheels mean a flat listing. Pages read here are
+    /// memoized, so detection costs at most one extra request, once per TTL. When the
+    /// caller's page cannot be read, that failure is its answer and the next caller retries.
+    async fn layout_for(&self, variant: &str, package: &str) -> Result<IndexLayout, PageFailure> {
+        if let Some(hint) = self.opts.layout {
+            return Ok(hint);
+        }
+        let detect = || async {
+            if let Some(known) = self.cached_layout() {
+                return Ok(known);
+            }
+            let url = self.page_url(variant, package).map_err(|e| PageFailure::BadName(e.to_string()))?;
+            let layout = match self.answer(&url, PageKind::Project { variant, package }).await? {
+                (CachedAnswer::NotFound, _) => {
+                    let dir = self.variant_dir(variant)?;
+                    match self.answer(&dir, PageKind::Wheels).await {
+                        Ok((CachedAnswer::Wheels { files }, _)) if !files.is_empty() => IndexLayout::FlatPerVariant,
+                        _ => IndexLayout::SimpleHtml,
+                    }
+                }
+                _ => IndexLayout::SimpleHtml,
+            };
+            self.store_layout(layout);
+            Ok(layout)
+        };
+        self.detected.get_or_try_init(detect).await.copied()
+    }
+
+    fn layout_key(&self) -> String {
+        format!("{}#layout", redact(&self.base))
+    }
+
+    fn cached_layout(&self) -> Option<IndexLayout> {
+        let cache = self.cache.as_ref()?;
+        let entry = match cache.lookup(&self.layout_key(), SystemTime::now()) {
+            Lookup::Fresh(e) => e,
+            Lookup::Stale(e) if self.opts.offline => e,
+            _ => return None,
+        };
+        match entry.answer {
+            CachedAnswer::Layout { layout } => Some(layout),
+            _ => None,
+        }
+    }
+
+    fn store_layout(&self, layout: IndexLayout) {
+        if let Some(cache) = &self.cache
+            && !self.opts.offline
+        {
+            let _ = cache.store(&self.layout_key(), CachedAnswer::Layout { layout }, SystemTime::now());
+        }
     }
 
     /// `package`'s wheels for `variant` from a page that links wheels directly.
@@ -416,7 +479,7 @@ impl IndexClient {
                 found.extend(variants);
             }
             Ok((CachedAnswer::NotFound, _)) => out.problems.push("index base page: not found (HTTP 404)".into()),
-            Ok((CachedAnswer::Listing { .. }, _)) => {
+            Ok((CachedAnswer::Listing { .. } | CachedAnswer::Layout { .. }, _)) => {
                 out.problems.push("index base page: unexpected cache entry".into())
             }
             Err(why) => out.problems.push(format!("index base page: {why}")),
@@ -468,6 +531,12 @@ impl IndexClient {
                     None => CachedAnswer::NotFound,
                     Some(f) => {
                         let answer = parse(&f, &kind).map_err(PageFailure::NotAnIndex)?;
+                        if matches!(kind, PageKind::Base) && page::links_to_project(&f.body, "torch") {
+                            // A root that lists projects (download.pytorch.org/whl/) is a simple index.
+                            if self.opts.layout.is_none() && self.detected.set(IndexLayout::SimpleHtml).is_ok() {
+                                self.store_layout(IndexLayout::SimpleHtml);
+                            }
+                        }
                         if matches!(kind, PageKind::Project { .. }) {
                             self.set_layout(if is_json(&f) { IndexLayout::SimpleJson } else { IndexLayout::SimpleHtml });
                         }

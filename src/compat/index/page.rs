@@ -271,6 +271,14 @@ pub fn wheels_from_html(html: &str, page_url: &Url) -> Result<Vec<WheelFile>, Pa
     Ok(files)
 }
 
+/// The page links to `project`'s page (`<a href="torch/">torch</a>`): a simple index root.
+pub fn links_to_project(html: &str, project: &str) -> bool {
+    parse_anchors(html).anchors.iter().any(|a| {
+        let href = a.attr("href").unwrap_or("").split(['#', '?']).next().unwrap_or("").trim_end_matches('/');
+        href.rsplit('/').next() == Some(project) || a.text.trim().trim_end_matches('/') == project
+    })
+}
+
 /// The variant a wheel of a multi-variant page belongs to: the directory it sits in
 /// (`…/cu124/torch-2.5.1%2Bcu124-….whl`), else its local label (`+cu124`).
 pub fn variant_of_file(f: &WheelFile) -> Option<String> {

@@ -225,7 +225,8 @@ fn partial_mirror() -> IndexSnapshot {
         for p in ["torch", "torchvision"] {
             snap.not_found.insert(IndexSnapshot::key(v, p));
         }
-        snap.failed.insert(v.into(), "torch: not on the index (HTTP 404); torchvision: not on the index (HTTP 404)".into());
+        snap.failed
+            .insert(v.into(), "torch: not on the index (HTTP 404); torchvision: not on the index (HTTP 404)".into());
     }
     snap
 }
@@ -272,7 +273,10 @@ fn an_unreadable_index_says_so_first_and_plans_from_the_bundled_data() {
     snap.failed.insert("cu124".into(), "torch: timed out after 20.0s".into());
     let p = run(&f, &snap);
     assert_eq!(p.data_source, "bundled");
-    assert_eq!(p.warnings[0], "planned from the bundled data: the index could not be read (torch: timed out after 20.0s)");
+    assert_eq!(
+        p.warnings[0],
+        "planned from the bundled data: the index could not be read (torch: timed out after 20.0s)"
+    );
     let text = torchup::cli::plan::render(&p, torchup::facts::Os::Windows);
     assert!(text.lines().next().unwrap().contains("the index could not be read"), "{text}");
 }

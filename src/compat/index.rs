@@ -194,7 +194,10 @@ pub struct IndexClient {
 
 enum PageKind<'a> {
     Base,
-    Project { variant: &'a str, package: &'a str },
+    Project {
+        variant: &'a str,
+        package: &'a str,
+    },
     /// A page of wheels of any package (flat directory, torch_stable.html).
     Wheels,
 }
@@ -538,7 +541,11 @@ impl IndexClient {
                             }
                         }
                         if matches!(kind, PageKind::Project { .. }) {
-                            self.set_layout(if is_json(&f) { IndexLayout::SimpleJson } else { IndexLayout::SimpleHtml });
+                            self.set_layout(if is_json(&f) {
+                                IndexLayout::SimpleJson
+                            } else {
+                                IndexLayout::SimpleHtml
+                            });
                         }
                         answer
                     }

@@ -152,7 +152,10 @@ mod tests {
             ("https://mirror.example/pytorch/whl/", "https://mirror.example/pytorch/whl"),
             ("http://127.0.0.1:8080/whl", "http://127.0.0.1:8080/whl"),
             ("http://[::1]:9/whl", "http://[::1]:9/whl"),
-            ("https://download.pytorch.org/whl/torch_stable.html", "https://download.pytorch.org/whl/torch_stable.html"),
+            (
+                "https://download.pytorch.org/whl/torch_stable.html",
+                "https://download.pytorch.org/whl/torch_stable.html",
+            ),
         ];
         for (raw, want) in ok {
             assert_eq!(IndexUrl::parse(raw).unwrap().expose(), want);

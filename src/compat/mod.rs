@@ -7,6 +7,8 @@ pub mod data;
 pub mod driver;
 pub mod index;
 pub mod index_url;
+pub mod mirrors;
 pub mod platform;
+pub mod probe;
 pub mod tags;
 pub mod wheel_name;

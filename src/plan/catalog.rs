@@ -185,7 +185,10 @@ impl Offer<'_> {
     /// the data confirms.
     pub fn assumed(&self) -> bool {
         self.build.as_ref().is_some_and(|b| b.assumed)
-            || self.assumptions.iter().any(|a| matches!(a.kind, AssumptionKind::NewRelease | AssumptionKind::NewVariant))
+            || self
+                .assumptions
+                .iter()
+                .any(|a| matches!(a.kind, AssumptionKind::NewRelease | AssumptionKind::NewVariant))
     }
 
     /// A decision on this offer rests on unconfirmed data.
@@ -448,9 +451,7 @@ fn confirm_companions(view: &IndexView, o: &mut Offer<'_>) {
         } else {
             o.family_gap = Some(format!(
                 "the index has no torchvision {} for {} (torch {} has no matching torchvision there)",
-                o.torchvision.version,
-                o.variant,
-                o.torch
+                o.torchvision.version, o.variant, o.torch
             ));
         }
     }

@@ -117,10 +117,9 @@ pub fn decide<'d>(facts: &Facts, w: &Want, data: &'d CompatData, m: &Machine, ev
         // With torchvision installed, a torch whose torchvision the index lacks would leave a
         // broken pair: prefer the newest build whose family is complete.
         let needs_family = facts.torch.as_ref().is_some_and(|t| t.torchvision.is_some());
-        let chosen = best(ev, |e| {
-            e.verdict.ok() && matches(w, &e.offer) && !(needs_family && e.offer.family_gap.is_some())
-        })
-        .or_else(|| best(ev, |e| e.verdict.ok() && matches(w, &e.offer)));
+        let chosen =
+            best(ev, |e| e.verdict.ok() && matches(w, &e.offer) && !(needs_family && e.offer.family_gap.is_some()))
+                .or_else(|| best(ev, |e| e.verdict.ok() && matches(w, &e.offer)));
         match chosen {
             Some(c) => {
                 d.chosen = Some(c);

@@ -85,8 +85,12 @@ impl MirrorServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("listen on 127.0.0.1");
         let port = listener.local_addr().expect("local addr").port();
         listener.set_nonblocking(true).expect("nonblocking");
-        let shared =
-            Arc::new(Shared { routes: routes(layout, wheels), behaviour, requests: Mutex::default(), stop: AtomicBool::new(false) });
+        let shared = Arc::new(Shared {
+            routes: routes(layout, wheels),
+            behaviour,
+            requests: Mutex::default(),
+            stop: AtomicBool::new(false),
+        });
         let accept = {
             let shared = Arc::clone(&shared);
             thread::spawn(move || {
@@ -175,18 +179,21 @@ fn routes(layout: Layout, wheels: &[Wheel]) -> HashMap<String, Route> {
             r.insert("/pytorch-wheels/".into(), html(page("Index of /pytorch-wheels/", &links)));
             for v in &variants {
                 let mut links = vec![("../".to_string(), "../".to_string())];
-                links.extend(
-                    wheels.iter().filter(|w| w.variant == *v).map(|w| (enc(&w.filename), w.filename.clone())),
+                links.extend(wheels.iter().filter(|w| w.variant == *v).map(|w| (enc(&w.filename), w.filename.clone())));
+                r.insert(
+                    format!("/pytorch-wheels/{v}/"),
+                    html(page(&format!("Index of /pytorch-wheels/{v}/"), &links)),
                 );
-                r.insert(format!("/pytorch-wheels/{v}/"), html(page(&format!("Index of /pytorch-wheels/{v}/"), &links)));
             }
             for w in wheels {
                 r.insert(format!("/pytorch-wheels/{}/{}", w.variant, w.filename), wheel_route(w));
             }
         }
         Layout::Stable => {
-            let links: Vec<(String, String)> =
-                wheels.iter().map(|w| (format!("{}/{}", w.variant, enc(&w.filename)), format!("{}/{}", w.variant, w.filename))).collect();
+            let links: Vec<(String, String)> = wheels
+                .iter()
+                .map(|w| (format!("{}/{}", w.variant, enc(&w.filename)), format!("{}/{}", w.variant, w.filename)))
+                .collect();
             r.insert("/whl/torch_stable.html".into(), html(page("", &links)));
             for w in wheels {
                 r.insert(format!("/whl/{}/{}", w.variant, w.filename), wheel_route(w));
@@ -226,7 +233,9 @@ fn serve(shared: &Shared, mut sock: TcpStream) {
             }
             return;
         }
-        Behaviour::Forbidden => Route { status: 403, content_type: "text/html", body: b"<h1>403 Forbidden</h1>".to_vec() },
+        Behaviour::Forbidden => {
+            Route { status: 403, content_type: "text/html", body: b"<h1>403 Forbidden</h1>".to_vec() }
+        }
         _ => match shared.routes.get(&path) {
             Some(r) if shared.behaviour == Behaviour::HtmlForWheels && path.ends_with(".whl") => {
                 let _ = r;

@@ -10,6 +10,8 @@ use crate::compat::available::IndexSnapshot;
 use crate::compat::data::CompatData;
 use crate::compat::index::{IndexClient, IndexOptions};
 use crate::compat::index_url::IndexUrl;
+use crate::compat::probe::{ProbeOptions, ProbeReport, ProbeSource, ProbeTarget, probe};
+use crate::compat::tags::InterpreterTags;
 use crate::diagnose::OsContext;
 use crate::exec::TokioRunner;
 use crate::facts::Facts;
@@ -151,6 +153,55 @@ impl Session {
         };
         Ok((crate::plan::plan(facts, req, data, snapshot.as_ref()), note))
     }
+}
+
+impl Session {
+    /// `--mirror auto`: plan on the current index, probe the built-in sources for the chosen
+    /// build (concurrently, ~3 s), and re-plan on the fastest source that carries it; the
+    /// session then points at that source (an install fetches from it). Returns the plan,
+    /// the planning note and the probe report (None when there was no build to look for).
+    pub async fn plan_auto_mirror(
+        &mut self,
+        facts: &Facts,
+        req: &Request,
+    ) -> Result<(Plan, Option<String>, Option<ProbeReport>), String> {
+        let (plan, note) = self.plan(facts, req).await?;
+        let (Some(choice), Some(tags)) = (
+            plan.choice.as_ref(),
+            facts.python.as_ref().and_then(|p| InterpreterTags::from_python(p, facts.os, &facts.arch).ok()),
+        ) else {
+            return Ok((plan, note, None));
+        };
+        if self.offline {
+            return Ok((plan, Some("--mirror auto needs the network: kept the index given".into()), None));
+        }
+        let sources = auto_sources(facts.os);
+        let target = ProbeTarget { variant: choice.variant.clone(), torch: choice.torch.clone(), tags };
+        let report = probe(&sources, &target, ProbeOptions::default()).await;
+        let Some(pick) = report.chosen.map(|i| &sources[i]) else {
+            return Ok((plan, note, Some(report)));
+        };
+        if pick.url == self.index_url {
+            return Ok((plan, note, Some(report)));
+        }
+        self.index_url = pick.url.clone();
+        let req = Request { index_url: self.index_url.expose(), ..req.clone() };
+        let (plan, note) = self.plan(facts, &req).await?;
+        Ok((plan, note, Some(report)))
+    }
+}
+
+/// The table's sources `auto` probes on this OS (PyPI only where its wheels are CUDA builds,
+/// and only through its own layout, which the index client does not read yet: left out).
+pub fn auto_sources(os: crate::facts::Os) -> Vec<ProbeSource> {
+    crate::compat::mirrors::bundled()
+        .iter()
+        .filter(|s| !s.linux_only || os == crate::facts::Os::Linux)
+        .filter_map(|s| {
+            let layout = s.layout.index_layout()?;
+            Some(ProbeSource { name: s.name.clone(), url: s.index_url().ok()?, layout: Some(layout) })
+        })
+        .collect()
 }
 
 /// The owned parts of one install run (probes, log, options): a front end keeps this and

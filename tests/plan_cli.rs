@@ -218,3 +218,21 @@ fn credentials_in_the_index_url_are_never_shown() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!stderr(&o).contains("t0ken-s3cret"), "{}", stderr(&o));
 }
+
+#[test]
+fn mirror_names_a_source_of_the_table_or_a_url() {
+    let t = tmp();
+    let f = fixture("linux-gtx1080ti-535-py312-venv");
+    let f = f.to_str().unwrap();
+    let o = torchup(t.path(), &["plan", "--json", "--facts", f, "--mirror", "aliyun"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["choice"]["index_url"], "https://mirrors.aliyun.com/pytorch-wheels/cu126");
+    let o = torchup(t.path(), &["plan", "--json", "--facts", f, "--mirror", "https://m.example/torch/"]);
+    assert_eq!(json(&o)["choice"]["index_url"], "https://m.example/torch/cu126");
+    for (bad, needle) in [("nope", "use auto, a URL, or one of official"), ("http://m.example/whl", "refusing plain http")] {
+        let o = torchup(t.path(), &["plan", "--facts", f, "--mirror", bad]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+        assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+    }
+}

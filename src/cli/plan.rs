@@ -13,7 +13,7 @@ use crate::facts::{FACTS_SCHEMA, Facts, Os};
 use crate::plan::{Candidate, Manager, Plan, Request, Step};
 
 pub async fn run(g: &GlobalArgs, json: bool, facts: Option<&Path>, c: &ChoiceArgs) -> Result<Exit, CliError> {
-    let session = super::session(g)?;
+    let mut session = super::session(g)?;
     let facts = match facts {
         Some(path) => load_facts(path)?,
         None => {
@@ -25,7 +25,7 @@ pub async fn run(g: &GlobalArgs, json: bool, facts: Option<&Path>, c: &ChoiceArg
         }
     };
     let req = request_from(g, c, &session.cwd, &session.constraints_file())?;
-    let (plan, note) = session.plan(&facts, &req).await.map_err(CliError::environment)?;
+    let (plan, note) = super::plan_with_mirror(g, &mut session, &facts, &req).await?;
     if let Some(note) = note {
         eprintln!("torchup: {note}");
     }
@@ -105,7 +105,7 @@ pub fn request_from(g: &GlobalArgs, c: &ChoiceArgs, cwd: &Path, constraints: &Pa
         manager,
         requirements,
         force: c.force,
-        index_url: g.index_url.expose(),
+        index_url: super::mirror_index_url(g)?.expose(),
         workdir: Some(cwd.display().to_string()),
         constraints_file: Some(constraints.display().to_string()),
     })

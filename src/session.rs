@@ -124,6 +124,7 @@ impl Session {
         let mut opts = IndexOptions::new(self.index_url.expose());
         opts.offline = self.offline;
         opts.cache_dir = Some(self.cache_dir.join("index"));
+        opts.layout = crate::compat::mirrors::layout_of(&self.index_url);
         let client = IndexClient::new(opts).map_err(|e| e.to_string())?;
         let mut variants: Vec<String> = data.variants().map(|v| v.name.clone()).collect();
         let found = client.discover_variants(&crate::compat::index::variant_guesses(&variants)).await;
@@ -191,8 +192,8 @@ impl Session {
     }
 }
 
-/// The table's sources `auto` probes on this OS (PyPI only where its wheels are CUDA builds,
-/// and only through its own layout, which the index client does not read yet: left out).
+/// The table's sources `auto` probes on this OS (PyPI only on Linux, where its wheels are
+/// CUDA builds; the probe finds whether PyPI's default variant is the planned one).
 pub fn auto_sources(os: crate::facts::Os) -> Vec<ProbeSource> {
     crate::compat::mirrors::bundled()
         .iter()

@@ -100,3 +100,35 @@ async fn a_listing_without_hashes_gets_them_from_an_index_that_publishes_them() 
     assert_eq!(found.source, official.index_url());
     assert_eq!(hash_from(&[&f], "cu124", name).await, None, "none published: the fetcher checks RECORD");
 }
+
+#[tokio::test]
+async fn pypi_lists_the_linux_wheels_of_the_releases_whose_default_is_the_variant() {
+    let pypi = vec![
+        Wheel::new("-", "torch-2.5.1-cp311-cp311-manylinux1_x86_64.whl", b"PK\x03\x04 2.5.1 cuda 12.4"),
+        Wheel::new("-", "torch-2.5.1-cp311-cp311-win_amd64.whl", b"PK\x03\x04 2.5.1 windows cpu"),
+        Wheel::new("-", "torch-2.7.0-cp311-cp311-manylinux_2_28_x86_64.whl", b"PK\x03\x04 2.7.0 cuda 12.6"),
+        Wheel::new("-", "torchvision-0.20.1-cp311-cp311-manylinux1_x86_64.whl", b"PK\x03\x04 tv"),
+    ];
+    let srv = MirrorServer::start(Layout::Pypi, &pypi, Behaviour::Normal);
+    let c = IndexClient::new(IndexOptions {
+        cache_dir: None,
+        layout: Some(IndexLayout::Pypi),
+        ..IndexOptions::new(srv.index_url())
+    })
+    .unwrap();
+    let files = files_for(&c, "cu124").await;
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].0, "torch-2.5.1-cp311-cp311-manylinux1_x86_64.whl", "the Windows wheel is a CPU build");
+    assert!(files[0].2.is_some());
+    assert_eq!(files_for(&c, "cu126").await[0].0, "torch-2.7.0-cp311-cp311-manylinux_2_28_x86_64.whl");
+    assert!(matches!(c.listing("cu121", "torch").await, Err(PageFailure::NotFound { .. })));
+    let (tv, _) = c.listing("cu124", "torchvision").await.unwrap();
+    assert_eq!(tv.files.len(), 1);
+    assert_eq!(c.layout_info().layout, Some(IndexLayout::Pypi));
+    // No variant discovery on PyPI (its root lists every project): nothing is fetched.
+    let before = srv.requests().len();
+    assert!(c.discover_variants(&["cu134".into()]).await.variants.is_empty());
+    assert_eq!(srv.requests().len(), before);
+    // Pages were read once each.
+    assert_eq!(srv.requests().iter().filter(|r| *r == "/simple/torch/").count(), 1);
+}

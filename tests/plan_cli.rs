@@ -229,7 +229,9 @@ fn mirror_names_a_source_of_the_table_or_a_url() {
     assert_eq!(json(&o)["choice"]["index_url"], "https://mirrors.aliyun.com/pytorch-wheels/cu126");
     let o = torchup(t.path(), &["plan", "--json", "--facts", f, "--mirror", "https://m.example/torch/"]);
     assert_eq!(json(&o)["choice"]["index_url"], "https://m.example/torch/cu126");
-    for (bad, needle) in [("nope", "use auto, a URL, or one of official"), ("http://m.example/whl", "refusing plain http")] {
+    for (bad, needle) in
+        [("nope", "use auto, a URL, or one of official"), ("http://m.example/whl", "refusing plain http")]
+    {
         let o = torchup(t.path(), &["plan", "--facts", f, "--mirror", bad]);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{}", stderr(&o));

@@ -60,20 +60,19 @@ pub fn session(g: &GlobalArgs) -> Result<crate::session::Session, CliError> {
 /// The index `--mirror` names: a source of the built-in table (official, nju, aliyun, …), a
 /// URL, or `auto` (the probe decides later).
 pub fn mirror_index_url(g: &GlobalArgs) -> Result<crate::compat::index_url::IndexUrl, CliError> {
-    use crate::compat::mirrors::{SourceLayout, by_name};
+    use crate::compat::mirrors::by_name;
     match g.mirror.as_deref().map(str::trim) {
         None | Some("auto") => Ok(g.index_url.clone()),
         Some(name) if !name.contains("://") => match by_name(name) {
-            Some(s) if s.layout == SourceLayout::Pypi => Err(CliError::usage(format!(
-                "--mirror {name}: PyPI's own layout is not read by this version yet; use --mirror official or a PyTorch mirror"
-            ))),
             Some(s) => s.index_url().map_err(|e| CliError::usage(format!("--mirror {name}: {e}"))),
             None => {
                 let names: Vec<&str> = crate::compat::mirrors::bundled().iter().map(|s| s.name.as_str()).collect();
                 Err(CliError::usage(format!("--mirror {name}: use auto, a URL, or one of {}", names.join(", "))))
             }
         },
-        Some(url) => crate::compat::index_url::IndexUrl::parse(url).map_err(|e| CliError::usage(format!("--mirror: {e}"))),
+        Some(url) => {
+            crate::compat::index_url::IndexUrl::parse(url).map_err(|e| CliError::usage(format!("--mirror: {e}")))
+        }
     }
 }
 
@@ -90,7 +89,11 @@ pub async fn plan_with_mirror(
     let (plan, note, report) = session.plan_auto_mirror(facts, req).await.map_err(CliError::environment)?;
     if let Some(r) = report {
         let picked = r.chosen.map(|i| r.rows[i].name.as_str()).unwrap_or("none (kept the index given)");
-        eprintln!("torchup: --mirror auto: probed {} sources in {:.1} s; using {picked}", r.rows.len(), r.elapsed_ms as f64 / 1000.0);
+        eprintln!(
+            "torchup: --mirror auto: probed {} sources in {:.1} s; using {picked}",
+            r.rows.len(),
+            r.elapsed_ms as f64 / 1000.0
+        );
         eprint!("{}", crate::redact::redact_text(&r.table()));
     }
     Ok((plan, note))

@@ -146,6 +146,10 @@ pub enum IndexLayout {
     FlatPerVariant,
     /// One page links every wheel of every variant (the legacy `torch_stable.html`).
     StablePage,
+    /// PyPI's own simple index: `<base>/<package>/`, no variant paths. On Linux each
+    /// release's wheels are one CUDA variant (compat.toml `pypi_linux`); a listing for a
+    /// variant holds the Linux wheels of the releases whose PyPI default it is.
+    Pypi,
 }
 
 impl IndexLayout {
@@ -155,6 +159,7 @@ impl IndexLayout {
             IndexLayout::SimpleJson => "simple index (JSON)",
             IndexLayout::FlatPerVariant => "flat wheel listing per variant",
             IndexLayout::StablePage => "single torch_stable.html page",
+            IndexLayout::Pypi => "PyPI (Linux CUDA wheels)",
         }
     }
 }
@@ -329,6 +334,7 @@ impl IndexClient {
             return self.wheels_listing(&base, variant, &package, IndexLayout::StablePage).await;
         }
         match self.layout_for(variant, &package).await? {
+            IndexLayout::Pypi => self.pypi_listing(variant, &package).await,
             IndexLayout::FlatPerVariant => {
                 let dir = self.variant_dir(variant)?;
                 self.wheels_listing(&dir, variant, &package, IndexLayout::FlatPerVariant).await
@@ -346,6 +352,29 @@ impl IndexClient {
                 }
             }
         }
+    }
+
+    /// PyPI: `<base>/<package>/`, keeping the Linux wheels whose release has `variant` as
+    /// its PyPI default (Windows/macOS wheels on PyPI are CPU builds: never listed).
+    async fn pypi_listing(&self, variant: &str, package: &str) -> Result<(VariantListing, DataSource), PageFailure> {
+        let url = self.base.join(&format!("{package}/")).map_err(|e| PageFailure::BadName(e.to_string()))?;
+        let (answer, source) = self.answer(&url, PageKind::Project { variant: "pypi", package }).await?;
+        let not_found = PageFailure::NotFound { cached: source == DataSource::Cache };
+        let CachedAnswer::Listing { listing } = answer else { return Err(not_found) };
+        let data = super::data::CompatData::bundled().map_err(|e| PageFailure::Network(e.to_string()))?;
+        let files: Vec<_> = listing
+            .files
+            .into_iter()
+            .filter(|f| f.platform_tag.contains("linux"))
+            .filter(|f| data.pypi_linux_variant_of(package, &f.version) == Some(variant))
+            .collect();
+        if files.is_empty() {
+            return Err(not_found);
+        }
+        let listing = VariantListing { variant: variant.to_string(), package: package.to_string(), files };
+        self.set_layout(IndexLayout::Pypi);
+        self.saw_listing(&listing);
+        Ok((listing, source))
     }
 
     fn variant_dir(&self, variant: &str) -> Result<Url, PageFailure> {
@@ -468,6 +497,10 @@ impl IndexClient {
     /// (see [`variant_guesses`]). This is how a cu134 the bundled data does not know is found.
     pub async fn discover_variants(&self, probe: &[String]) -> Discovery {
         let mut out = Discovery::default();
+        if self.opts.layout == Some(IndexLayout::Pypi) {
+            // PyPI has no variant paths (and its root page lists every project on PyPI).
+            return out;
+        }
         let mut sources = Vec::new();
         let mut found: Vec<String> = Vec::new();
         let kind = if self.index_url.is_page() { PageKind::Wheels } else { PageKind::Base };
@@ -540,7 +573,7 @@ impl IndexClient {
                                 self.store_layout(IndexLayout::SimpleHtml);
                             }
                         }
-                        if matches!(kind, PageKind::Project { .. }) {
+                        if matches!(kind, PageKind::Project { .. }) && self.opts.layout != Some(IndexLayout::Pypi) {
                             self.set_layout(if is_json(&f) {
                                 IndexLayout::SimpleJson
                             } else {

@@ -25,14 +25,14 @@ pub enum SourceLayout {
 }
 
 impl SourceLayout {
-    /// The index client's layout (PyPI is read as a simple index of its own shape).
+    /// The index client's layout.
     pub fn index_layout(self) -> Option<IndexLayout> {
         match self {
             SourceLayout::SimpleHtml => Some(IndexLayout::SimpleHtml),
             SourceLayout::SimpleJson => Some(IndexLayout::SimpleJson),
             SourceLayout::FlatPerVariant => Some(IndexLayout::FlatPerVariant),
             SourceLayout::StablePage => Some(IndexLayout::StablePage),
-            SourceLayout::Pypi => None,
+            SourceLayout::Pypi => Some(IndexLayout::Pypi),
         }
     }
 }
@@ -97,13 +97,68 @@ pub fn bundled() -> &'static [MirrorSource] {
     TABLE.get_or_init(|| parse_table(BUNDLED_MIRRORS).unwrap_or_default())
 }
 
+/// The layout the table gives for this index URL, if it is one of its sources.
+pub fn layout_of(url: &IndexUrl) -> Option<IndexLayout> {
+    bundled().iter().find(|s| s.index_url().is_ok_and(|u| u == *url)).and_then(|s| s.layout.index_layout())
+}
+
 /// A table row by name ("official", "nju", …).
 pub fn by_name(name: &str) -> Option<&'static MirrorSource> {
     bundled().iter().find(|s| s.name.eq_ignore_ascii_case(name))
 }
 
+/// PyPI as a CUDA source: offered on Linux x86_64 when PyPI's own wheel of the planned torch
+/// is the planned variant (torch 2.5.1 → CUDA 12.4). Never on Windows or macOS, where PyPI's
+/// torch is CPU-only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PypiOffer {
+    /// "PyPI (CUDA 12.4 build)".
+    pub label: String,
+    pub torch: String,
+    pub variant: String,
+    pub evidence: Evidence,
+}
+
+pub fn pypi_offer(
+    data: &super::data::CompatData,
+    os: crate::facts::Os,
+    arch: &str,
+    torch: &str,
+    variant: &str,
+) -> Option<PypiOffer> {
+    let x86_64 = matches!(arch.to_ascii_lowercase().as_str(), "x86_64" | "amd64");
+    if os != crate::facts::Os::Linux || !x86_64 {
+        return None;
+    }
+    let (v, evidence) = data.pypi_linux_variant(torch)?;
+    if v != variant {
+        return None;
+    }
+    let cuda = super::data::CudaVersion::of_variant(v)?;
+    Some(PypiOffer {
+        label: format!("PyPI (CUDA {}.{} build)", cuda.major, cuda.minor),
+        torch: torch.to_string(),
+        variant: v.to_string(),
+        evidence,
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pypi_is_offered_on_linux_when_its_default_is_the_planned_build() {
+        use crate::facts::Os;
+        let data = crate::compat::data::CompatData::bundled().unwrap();
+        let offer = super::pypi_offer(data, Os::Linux, "x86_64", "2.5.1", "cu124").unwrap();
+        assert_eq!(offer.label, "PyPI (CUDA 12.4 build)");
+        assert_eq!(offer.evidence, crate::compat::data::Evidence::Issue);
+        assert_eq!(super::pypi_offer(data, Os::Linux, "x86_64", "2.5.1", "cu121"), None);
+        assert_eq!(super::pypi_offer(data, Os::Windows, "AMD64", "2.5.1", "cu124"), None);
+        assert_eq!(super::pypi_offer(data, Os::Macos, "arm64", "2.5.1", "cu124"), None);
+        assert_eq!(data.pypi_linux_variant("2.15.0").map(|v| v.0), Some("cu132"));
+        assert_eq!(data.pypi_linux_variant_of("torchvision", "0.20.1"), Some("cu124"));
+    }
+
     use super::*;
 
     #[test]

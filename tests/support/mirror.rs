@@ -23,6 +23,9 @@ pub enum Layout {
     Flat,
     /// `/whl/torch_stable.html` links `<variant>/<file>` for every variant, no hashes.
     Stable,
+    /// PyPI's shape: `/simple/<package>/` lists every release (no variant paths), files
+    /// under `/packages/`, with `#sha256=`. The wheels' `variant` is ignored.
+    Pypi,
 }
 
 /// How a mirror misbehaves.
@@ -114,6 +117,7 @@ impl MirrorServer {
             Layout::Simple => format!("{}/whl", self.origin),
             Layout::Flat => format!("{}/pytorch-wheels", self.origin),
             Layout::Stable => format!("{}/whl/torch_stable.html", self.origin),
+            Layout::Pypi => format!("{}/simple", self.origin),
         }
     }
 
@@ -187,6 +191,22 @@ fn routes(layout: Layout, wheels: &[Wheel]) -> HashMap<String, Route> {
             }
             for w in wheels {
                 r.insert(format!("/pytorch-wheels/{}/{}", w.variant, w.filename), wheel_route(w));
+            }
+        }
+        Layout::Pypi => {
+            let mut pkgs: Vec<&str> = wheels.iter().map(|w| w.package()).collect();
+            pkgs.sort();
+            pkgs.dedup();
+            for p in pkgs {
+                let links: Vec<(String, String)> = wheels
+                    .iter()
+                    .filter(|w| w.package() == p)
+                    .map(|w| (format!("/packages/{}#sha256={}", enc(&w.filename), w.sha256()), w.filename.clone()))
+                    .collect();
+                r.insert(format!("/simple/{p}/"), html(page(&format!("Links for {p}"), &links)));
+            }
+            for w in wheels {
+                r.insert(format!("/packages/{}", w.filename), wheel_route(w));
             }
         }
         Layout::Stable => {

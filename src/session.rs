@@ -152,7 +152,22 @@ impl Session {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(format!("the index was not used: {e}"))),
         };
-        Ok((crate::plan::plan(facts, req, data, snapshot.as_ref()), note))
+        let mut plan = crate::plan::plan(facts, req, data, snapshot.as_ref());
+        if plan.choice.is_some()
+            && let Some(p) = &facts.python
+        {
+            // The user's PyPI mirror stays in charge of the dependencies; say so (Review shows it).
+            let prefix = (!p.prefix.is_empty()).then(|| std::path::Path::new(&p.prefix));
+            let settings = crate::facts::python::pipconf::pypi_index_settings(self.platform.os, &self.env, prefix);
+            if !settings.is_empty() {
+                plan.warnings.push(format!(
+                    "kept for dependencies: your pip index ({}); torch's own wheels come from {}",
+                    settings.join("; "),
+                    self.index_url
+                ));
+            }
+        }
+        Ok((plan, note))
     }
 }
 

@@ -246,7 +246,7 @@ async fn measure(index: &IndexUrl, url: &str, window: Duration) -> Result<(u64, 
             }
         }
     }
-    if html || (head.len() >= 1 && head[0] == b'<') {
+    if html || head.first() == Some(&b'<') {
         return Err("serves HTML instead of a wheel".into());
     }
     if head.len() >= 4 && head != b"PK\x03\x04" {

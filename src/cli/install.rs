@@ -40,7 +40,12 @@ pub async fn run(
     if let Some(why) = &plan.refused {
         return stop_before_changes(json, &facts, format!("refused: {why}"));
     }
-    if !dry_run && let Some(why) = unreadable_choice(&plan) {
+    // With --offline the user chose not to read the index: the wheels must come from
+    // elsewhere (pip's own fetch today, the engine's wheelhouse after acquire-then-swap).
+    if !dry_run
+        && !g.offline
+        && let Some(why) = unreadable_choice(&plan)
+    {
         return stop_before_changes(json, &facts, why);
     }
     if plan.choice.is_none() && !plan.nothing_to_do {

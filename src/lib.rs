@@ -16,6 +16,7 @@ pub mod install;
 pub mod paths;
 pub mod plan;
 pub mod preflight;
+pub mod redact;
 pub mod session;
 pub mod shell;
 pub mod smoke;

@@ -9,6 +9,8 @@ use std::path::Path;
 use crate::compat::available::IndexSnapshot;
 use crate::compat::data::CompatData;
 use crate::compat::index::{IndexClient, IndexOptions};
+use crate::compat::index_url::IndexUrl;
+use crate::compat::probe::{ProbeOptions, ProbeReport, ProbeSource, ProbeTarget, probe};
 use crate::compat::tags::InterpreterTags;
 use crate::diagnose::OsContext;
 use crate::exec::TokioRunner;
@@ -31,8 +33,8 @@ pub struct Session {
     pub cwd: PathBuf,
     /// `--python`.
     pub python: Option<PathBuf>,
-    /// `--index-url` base (variants are `<base>/<variant>`).
-    pub index_url: String,
+    /// `--index-url` base (variants are `<base>/<variant>`), validated; prints redacted.
+    pub index_url: IndexUrl,
     pub offline: bool,
     pub state_dir: PathBuf,
     pub cache_dir: PathBuf,
@@ -47,14 +49,14 @@ pub enum SessionError {
 
 impl Session {
     /// This machine, this process's environment.
-    pub fn for_host(python: Option<PathBuf>, index_url: &str, offline: bool) -> Result<Session, SessionError> {
+    pub fn for_host(python: Option<PathBuf>, index_url: &IndexUrl, offline: bool) -> Result<Session, SessionError> {
         let cwd = std::env::current_dir().map_err(SessionError::Cwd)?;
         Ok(Session {
             platform: Platform::current(),
             env: HostEnv::capture(),
             cwd,
             python,
-            index_url: index_url.trim_end_matches('/').to_string(),
+            index_url: index_url.clone(),
             offline,
             state_dir: crate::paths::state_dir(),
             cache_dir: crate::paths::cache_dir(),
@@ -109,7 +111,7 @@ impl Session {
             probes: RealProbes::new(self.platform.os, self.env.clone(), self.cwd.clone(), ctx),
             swap: RealSwap::new(self.swap_settings(facts)),
             log: RunLog::create_in(&crate::paths::log_dir_in(&self.state_dir)),
-            options: InstallOptions { dry_run, auto_rollback, index_base: self.index_url.clone(), step_timeout: None },
+            options: InstallOptions { dry_run, auto_rollback, index_base: self.index_url.expose(), step_timeout: None },
         }
     }
 
@@ -119,7 +121,7 @@ impl Session {
         let prefix = python.map(|p| PathBuf::from(&p.prefix));
         SwapSettings {
             state_dir: self.state_dir.clone(),
-            index_base: self.index_url.clone(),
+            index_base: self.index_url.expose(),
             offline: self.offline,
             index_cache: Some(self.cache_dir.join("index")),
             wheelhouse: self.cache_dir.join("wheelhouse"),
@@ -147,9 +149,10 @@ impl Session {
     /// finds (a future cu134). None when the index URL is unusable; failures of single
     /// pages are recorded in the snapshot and the planner falls back to bundled data.
     pub async fn index_snapshot(&self, data: &CompatData) -> Result<IndexSnapshot, String> {
-        let mut opts = IndexOptions::new(&self.index_url);
+        let mut opts = IndexOptions::new(self.index_url.expose());
         opts.offline = self.offline;
         opts.cache_dir = Some(self.cache_dir.join("index"));
+        opts.layout = crate::compat::mirrors::layout_of(&self.index_url);
         let client = IndexClient::new(opts).map_err(|e| e.to_string())?;
         let mut variants: Vec<String> = data.variants().map(|v| v.name.clone()).collect();
         let found = client.discover_variants(&crate::compat::index::variant_guesses(&variants)).await;
@@ -177,8 +180,72 @@ impl Session {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(format!("the index was not used: {e}"))),
         };
-        Ok((crate::plan::plan(facts, req, data, snapshot.as_ref()), note))
+        let mut plan = crate::plan::plan(facts, req, data, snapshot.as_ref());
+        if plan.choice.is_some()
+            && let Some(p) = &facts.python
+        {
+            // The user's PyPI mirror stays in charge of the dependencies; say so (Review shows it).
+            let prefix = (!p.prefix.is_empty()).then(|| std::path::Path::new(&p.prefix));
+            let settings = crate::facts::python::pipconf::pypi_index_settings(self.platform.os, &self.env, prefix);
+            if !settings.is_empty() {
+                plan.warnings.push(format!(
+                    "kept for dependencies: your pip index ({}); torch's own wheels come from {}",
+                    settings.join("; "),
+                    self.index_url
+                ));
+            }
+        }
+        Ok((plan, note))
     }
+}
+
+impl Session {
+    /// `--mirror auto`: plan on the current index, probe the built-in sources for the chosen
+    /// build (concurrently, ~3 s), and re-plan on the fastest source that carries it; the
+    /// session then points at that source (an install fetches from it). Returns the plan,
+    /// the planning note and the probe report (None when there was no build to look for).
+    pub async fn plan_auto_mirror(
+        &mut self,
+        facts: &Facts,
+        req: &Request,
+    ) -> Result<(Plan, Option<String>, Option<ProbeReport>), String> {
+        let (plan, note) = self.plan(facts, req).await?;
+        let (Some(choice), Some(tags)) = (
+            plan.choice.as_ref(),
+            facts.python.as_ref().and_then(|p| InterpreterTags::from_python(p, facts.os, &facts.arch).ok()),
+        ) else {
+            return Ok((plan, note, None));
+        };
+        if self.offline {
+            return Ok((plan, Some("--mirror auto needs the network: kept the index given".into()), None));
+        }
+        let sources = auto_sources(facts.os);
+        let target = ProbeTarget { variant: choice.variant.clone(), torch: choice.torch.clone(), tags };
+        let report = probe(&sources, &target, ProbeOptions::default()).await;
+        let Some(pick) = report.chosen.map(|i| &sources[i]) else {
+            return Ok((plan, note, Some(report)));
+        };
+        if pick.url == self.index_url {
+            return Ok((plan, note, Some(report)));
+        }
+        self.index_url = pick.url.clone();
+        let req = Request { index_url: self.index_url.expose(), ..req.clone() };
+        let (plan, note) = self.plan(facts, &req).await?;
+        Ok((plan, note, Some(report)))
+    }
+}
+
+/// The table's sources `auto` probes on this OS (PyPI only on Linux, where its wheels are
+/// CUDA builds; the probe finds whether PyPI's default variant is the planned one).
+pub fn auto_sources(os: crate::facts::Os) -> Vec<ProbeSource> {
+    crate::compat::mirrors::bundled()
+        .iter()
+        .filter(|s| !s.linux_only || os == crate::facts::Os::Linux)
+        .filter_map(|s| {
+            let layout = s.layout.index_layout()?;
+            Some(ProbeSource { name: s.name.clone(), url: s.index_url().ok()?, layout: Some(layout) })
+        })
+        .collect()
 }
 
 /// The owned parts of one install run (probes, log, options): a front end keeps this and
@@ -224,7 +291,7 @@ mod tests {
             env: HostEnv::from_pairs(Vec::<(String, String)>::new()),
             cwd: cwd.to_path_buf(),
             python: None,
-            index_url: "https://download.pytorch.org/whl".into(),
+            index_url: IndexUrl::official(),
             offline: true,
             state_dir: cwd.join("state"),
             cache_dir: cwd.join("cache"),

@@ -28,9 +28,10 @@ impl Shell {
         if os == Os::Windows { Shell::PowerShell } else { Shell::Posix }
     }
 
-    /// Render an argv as one line for this shell.
+    /// Render an argv as one line for this shell, credentials in URLs masked: a shown
+    /// command is for reading and pasting, never for carrying a secret.
     pub fn render(self, argv: &[String]) -> String {
-        let quoted: Vec<String> = argv.iter().map(|a| self.quote(a)).collect();
+        let quoted: Vec<String> = argv.iter().map(|a| self.quote(&crate::redact::redact_text(a))).collect();
         let line = quoted.join(" ");
         // PowerShell treats a quoted first word as a string, not a command: call it with `&`.
         match (self, quoted.first()) {

@@ -156,8 +156,8 @@ fn bad_flags_are_usage_errors() {
     let f = f.to_str().unwrap();
     for (args, needle) in [
         (vec!["--variant", "cuda12"], "--variant cuda12"),
-        (vec!["--index-url", "http://mirror.example/whl"], "plain http is allowed only to 127.0.0.1"),
-        (vec!["--index-url", "ftp://mirror.example/whl"], "scheme ftp"),
+        (vec!["--index-url", "http://mirror.example/whl"], "refusing plain http index"),
+        (vec!["--index-url", "ftp://mirror.example/whl"], "unsupported index URL scheme `ftp`"),
         (vec!["--with-requirements", "missing-requirements.txt"], "no such file"),
     ] {
         let mut all = vec!["plan", "--facts", f];
@@ -194,4 +194,47 @@ fn requirements_path_and_constraints_file_are_absolute() {
     assert_eq!(step["writes"][0][0], cons.display().to_string());
     assert!(step["writes"][0][1].as_str().unwrap().contains("torch==2.14.1+cu126\n"));
     assert!(!cons.exists(), "plan changes nothing");
+}
+
+#[test]
+fn credentials_in_the_index_url_are_never_shown() {
+    let t = tmp();
+    let f = fixture("linux-gtx1080ti-535-py312-venv");
+    let f = f.to_str().unwrap();
+    let url = "https://me:t0ken-s3cret@mirror.example/whl";
+    for json_flag in [true, false] {
+        let mut args = vec!["plan", "--facts", f, "--index-url", url];
+        if json_flag {
+            args.push("--json");
+        }
+        let o = torchup(t.path(), &args);
+        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert_eq!(o.status.code(), Some(0), "{all}");
+        assert!(!all.contains("t0ken-s3cret"), "{all}");
+        assert!(all.contains("https://me:***@mirror.example/whl/cu126"), "{all}");
+    }
+    // A refused URL does not echo the secret either.
+    let o = torchup(t.path(), &["plan", "--facts", f, "--index-url", "http://me:t0ken-s3cret@mirror.example/whl"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!stderr(&o).contains("t0ken-s3cret"), "{}", stderr(&o));
+}
+
+#[test]
+fn mirror_names_a_source_of_the_table_or_a_url() {
+    let t = tmp();
+    let f = fixture("linux-gtx1080ti-535-py312-venv");
+    let f = f.to_str().unwrap();
+    let o = torchup(t.path(), &["plan", "--json", "--facts", f, "--mirror", "aliyun"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["choice"]["index_url"], "https://mirrors.aliyun.com/pytorch-wheels/cu126");
+    let o = torchup(t.path(), &["plan", "--json", "--facts", f, "--mirror", "https://m.example/torch/"]);
+    assert_eq!(json(&o)["choice"]["index_url"], "https://m.example/torch/cu126");
+    for (bad, needle) in
+        [("nope", "use auto, a URL, or one of official"), ("http://m.example/whl", "refusing plain http")]
+    {
+        let o = torchup(t.path(), &["plan", "--facts", f, "--mirror", bad]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+        assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+    }
 }

@@ -53,6 +53,15 @@ fn run(f: &Facts, snap: &IndexSnapshot) -> Plan {
     plan(f, &req, CompatData::bundled().unwrap(), Some(snap))
 }
 
+fn run_variant(f: &Facts, snap: &IndexSnapshot, variant: &str) -> Plan {
+    let req = Request {
+        index_url: "https://download.pytorch.org/whl".into(),
+        variant: Some(variant.into()),
+        ..Request::default()
+    };
+    plan(f, &req, CompatData::bundled().unwrap(), Some(snap))
+}
+
 fn label(p: &Plan) -> Option<String> {
     p.choice.as_ref().map(|c| format!("{}+{}", c.torch, c.variant))
 }
@@ -61,7 +70,13 @@ fn label(p: &Plan) -> Option<String> {
 fn a_future_cu134_on_the_index_is_usable_and_said_to_be_assumed() {
     let f = facts("linux-rtx5070-laptop-580-py312");
     let snap = snapshot(vec![listing("cu134", "torch", &["2.16.0"]), listing("cu134", "torchvision", &["0.31.0"])]);
-    let p = run(&f, &snap);
+    // Assumed rows never outrank a build the data knows: auto stays on a known build.
+    let auto = run(&f, &snap);
+    assert_eq!(label(&auto).as_deref(), Some("2.15.0+cu130"), "{}", auto.explanation);
+    let row = auto.candidates.iter().find(|r| r.variant == "cu134").unwrap();
+    assert!(row.ok && !row.recommended && row.unconfirmed);
+    // Asked for, it is planned, and every assumption is said.
+    let p = run_variant(&f, &snap, "cu134");
     assert_eq!(label(&p).as_deref(), Some("2.16.0+cu134"), "{}: {:#?}", p.explanation, p.warnings);
     assert_eq!(p.data_source, "index");
     let c = p.choice.as_ref().unwrap();
@@ -78,7 +93,7 @@ fn a_future_cu134_on_the_index_is_usable_and_said_to_be_assumed() {
 }
 
 #[test]
-fn cu134_for_a_known_release_wins_when_the_driver_reports_cuda_13_4() {
+fn cu134_for_a_known_release_is_planned_on_request_when_the_driver_reports_cuda_13_4() {
     let mut f = facts("linux-rtx5070-laptop-580-py312");
     let snap = snapshot(vec![listing("cu134", "torch", &["2.15.0"])]);
     // Driver 580 reports CUDA 13.0: cu134 runs (minor-version compatibility) but cu130 is preferred.
@@ -86,10 +101,14 @@ fn cu134_for_a_known_release_wins_when_the_driver_reports_cuda_13_4() {
     assert_eq!(label(&p).as_deref(), Some("2.15.0+cu130"));
     let row = p.candidates.iter().find(|r| r.variant == "cu134").unwrap();
     assert!(row.ok && row.reasons.iter().any(|r| r.contains("the full-feature driver for cu134 is not known")));
-    // A driver that reports CUDA 13.4 has full features for it: the highest CUDA wins.
+    // A driver that reports CUDA 13.4 has full features for it; still, a variant only the
+    // index knows is not recommended over known ones. Asked for, it is planned.
     f.driver = Some(Driver { version: "600.10".into(), cuda: Some("13.4".into()), source: None });
     let p = run(&f, &snap);
+    assert_eq!(label(&p).as_deref(), Some("2.15.0+cu132"));
+    let p = run_variant(&f, &snap, "cu134");
     assert_eq!(label(&p).as_deref(), Some("2.15.0+cu134"));
+    assert!(p.candidates.iter().any(|r| r.variant == "cu134" && r.ok && r.recommended));
 }
 
 #[test]
@@ -160,12 +179,16 @@ fn failed_pages_fall_back_to_bundled_data_and_say_so() {
     snap.failed.insert("cu130".into(), "HTTP 503".into());
     snap.failed.insert("cu117".into(), "torch: not on the index (HTTP 404)".into());
     snap.failed.insert("cu118".into(), "torch: not on the index (HTTP 404, cached)".into());
+    snap.not_found.insert(IndexSnapshot::key("cu117", "torch"));
+    snap.not_found.insert(IndexSnapshot::key("cu118", "torch"));
     let p = run(&f, &snap);
     assert_eq!(p.data_source, "cache");
     // Variants a mirror does not carry are one line, not one each.
     assert_eq!(
         p.warnings.iter().filter(|w| w.contains("404")).collect::<Vec<_>>(),
-        vec!["the index has no pages for cu117, cu118 (HTTP 404): their builds come from the bundled data"]
+        vec![
+            "not on this index (HTTP 404): cu117, cu118; those builds are never recommended and install only with --force"
+        ]
     );
     assert!(
         p.warnings.iter().any(
@@ -187,4 +210,92 @@ fn an_empty_snapshot_is_the_bundled_data() {
     );
     assert_eq!(with, without);
     assert_eq!(with.data_source, "bundled");
+}
+
+/// A mirror that carries only cpu, cu124 and cu121 (most mirrors carry a subset): every other
+/// variant answers 404.
+fn partial_mirror() -> IndexSnapshot {
+    let mut snap = snapshot(vec![
+        listing("cu124", "torch", &["2.4.0", "2.4.1", "2.5.0", "2.5.1", "2.6.0"]),
+        listing("cu124", "torchvision", &["0.19.0", "0.19.1", "0.20.0", "0.20.1", "0.21.0"]),
+        listing("cu121", "torch", &["2.4.0", "2.4.1", "2.5.0", "2.5.1"]),
+        listing("cu121", "torchvision", &["0.19.0", "0.19.1", "0.20.0", "0.20.1"]),
+    ]);
+    for v in ["cu118", "cu126", "cu128", "cu129", "cu130", "cu132"] {
+        for p in ["torch", "torchvision"] {
+            snap.not_found.insert(IndexSnapshot::key(v, p));
+        }
+        snap.failed
+            .insert(v.into(), "torch: not on the index (HTTP 404); torchvision: not on the index (HTTP 404)".into());
+    }
+    snap
+}
+
+#[test]
+fn a_partial_mirror_recommends_and_falls_back_on_what_it_carries() {
+    let f = facts("win-rtx3050-581-py311-conda-cpu");
+    let p = run(&f, &partial_mirror());
+    let c = p.choice.as_ref().unwrap();
+    assert_eq!(format!("{}+{}", c.torch, c.variant), "2.6.0+cu124", "{}", p.explanation);
+    assert_eq!(c.index_url, "https://download.pytorch.org/whl/cu124");
+    let fb = p.fallback.as_ref().expect("a fallback");
+    assert_eq!(fb.choice.variant, "cu121", "the fallback is on the mirror too");
+    // Builds the mirror lacks are rows marked "not on this index", never recommended.
+    let row = p.candidates.iter().find(|r| r.variant == "cu130").unwrap();
+    assert!(!row.ok && !row.recommended);
+    assert_eq!(row.reasons[0], "not on this index: it has no cu130 torch page (HTTP 404)");
+    assert!(p.warnings.iter().any(|w| w.starts_with("not on this index (HTTP 404): cu118, cu126, cu128")));
+    assert!(!p.warnings.iter().any(|w| w.contains("could not be read")), "{:#?}", p.warnings);
+}
+
+#[test]
+fn a_build_not_on_this_index_installs_only_with_force() {
+    let f = facts("win-rtx3050-581-py311-conda-cpu");
+    let p = run_variant(&f, &partial_mirror(), "cu130");
+    assert!(p.choice.is_none());
+    let why = p.refused.as_deref().unwrap();
+    assert!(why.contains("not on this index") && why.contains("--force"), "{why}");
+    let req = Request {
+        index_url: "https://download.pytorch.org/whl".into(),
+        variant: Some("cu130".into()),
+        force: true,
+        ..Request::default()
+    };
+    let forced = plan(&f, &req, CompatData::bundled().unwrap(), Some(&partial_mirror()));
+    assert_eq!(forced.choice.as_ref().map(|c| c.variant.as_str()), Some("cu130"));
+    assert!(forced.warnings.iter().any(|w| w.starts_with("--force") && w.contains("not on this index")));
+}
+
+#[test]
+fn an_unreadable_index_says_so_first_and_plans_from_the_bundled_data() {
+    let f = facts("win-rtx3050-581-py311-conda-cpu");
+    let mut snap = IndexSnapshot::default();
+    snap.failed.insert("cu124".into(), "torch: timed out after 20.0s".into());
+    let p = run(&f, &snap);
+    assert_eq!(p.data_source, "bundled");
+    assert_eq!(
+        p.warnings[0],
+        "planned from the bundled data: the index could not be read (torch: timed out after 20.0s)"
+    );
+    let text = torchup::cli::plan::render(&p, torchup::facts::Os::Windows);
+    assert!(text.lines().next().unwrap().contains("the index could not be read"), "{text}");
+}
+
+#[test]
+fn a_torch_without_its_torchvision_on_the_index_is_not_recommended_when_torchvision_is_installed() {
+    // torch 2.15.0 is on the index, torchvision 0.30.0 is not (a real case on PyPI).
+    let f = facts("win-rtx3050-581-py311-conda-cpu");
+    let snap = snapshot(vec![
+        listing("cu130", "torch", &["2.14.1", "2.15.0"]),
+        listing("cu130", "torchvision", &["0.29.1"]),
+        listing("cu132", "torch", &["2.14.1", "2.15.0"]),
+        listing("cu132", "torchvision", &["0.29.1"]),
+    ]);
+    let p = run(&f, &snap);
+    assert_eq!(label(&p).as_deref(), Some("2.14.1+cu130"), "{}", p.explanation);
+    // Without torchvision installed the newest torch is fine.
+    let mut bare = f.clone();
+    bare.torch.as_mut().unwrap().torchvision = None;
+    let p = run(&bare, &snap);
+    assert_eq!(label(&p).as_deref().map(|l| &l[..6]), Some("2.15.0"));
 }

@@ -30,7 +30,7 @@ fn session(dir: &Path, python: Option<PathBuf>, vars: &[(&str, &str)]) -> Sessio
         env: HostEnv::from_pairs(pairs),
         cwd: dir.to_path_buf(),
         python,
-        index_url: "http://127.0.0.1:9/whl".into(),
+        index_url: "http://127.0.0.1:9/whl".parse().unwrap(),
         offline: true,
         state_dir: dir.join("state"),
         cache_dir: dir.join("cache"),

@@ -92,10 +92,29 @@ fn choose_old_driver_rejects_rows() {
 }
 
 #[test]
-fn choose_editing_requirements() {
+fn choose_wheel_source() {
+    // The Source field has the keys; → picks the next source of the built-in table and asks
+    // the planner again for it (the same validated index URL type as the CLI's).
     let mut h = Harness::wizard();
     h.go_choose(facts(), plan());
     for _ in 0..3 {
+        h.key(KeyCode::Tab);
+    }
+    let effects = h.key(KeyCode::Right);
+    assert_eq!(h.app.request.index_url, "https://mirror.nju.edu.cn/pytorch/whl");
+    assert!(
+        effects.iter().any(|e| matches!(e, torchup::tui::effect::Effect::Plan { request, .. } if request.index_url == "https://mirror.nju.edu.cn/pytorch/whl")),
+        "{effects:?}"
+    );
+    h.key(KeyCode::Left);
+    snap("choose_source", &h);
+}
+
+#[test]
+fn choose_editing_requirements() {
+    let mut h = Harness::wizard();
+    h.go_choose(facts(), plan());
+    for _ in 0..4 {
         h.key(KeyCode::Tab);
     }
     for c in "requirements.txt".chars() {
@@ -355,4 +374,48 @@ fn ascii_mode_draws_only_ascii() {
             insta::assert_snapshot!(format!("{name}_80x24"), term.backend());
         });
     }
+}
+
+#[test]
+fn choose_on_a_partial_mirror_marks_what_it_lacks() {
+    // The real planner on a mirror that carries only cu124 and cu121: the other builds are
+    // rows marked "not on this index", never recommended.
+    use torchup::compat::available::{DataSource, IndexSnapshot, VariantListing, WheelFile};
+    let f = facts();
+    let mut snap_ = IndexSnapshot { source: Some(DataSource::Index), ..IndexSnapshot::default() };
+    for (variant, package, versions) in [
+        ("cu124", "torch", ["2.5.1", "2.6.0"]),
+        ("cu124", "torchvision", ["0.20.1", "0.21.0"]),
+        ("cu121", "torch", ["2.4.1", "2.5.1"]),
+        ("cu121", "torchvision", ["0.19.1", "0.20.1"]),
+    ] {
+        let files = versions
+            .iter()
+            .map(|v| {
+                let filename = format!("{package}-{v}+{variant}-cp311-cp311-win_amd64.whl");
+                WheelFile {
+                    url: format!("https://mirror.example/whl/{variant}/{filename}"),
+                    filename,
+                    name: package.into(),
+                    version: format!("{v}+{variant}"),
+                    python_tag: "cp311".into(),
+                    abi_tag: "cp311".into(),
+                    platform_tag: "win_amd64".into(),
+                    sha256: None,
+                }
+            })
+            .collect();
+        snap_.insert(VariantListing { variant: variant.into(), package: package.into(), files });
+    }
+    for v in ["cu118", "cu126", "cu128", "cu129", "cu130", "cu132"] {
+        snap_.not_found.insert(IndexSnapshot::key(v, "torch"));
+        snap_.failed.insert(v.into(), "torch: not on the index (HTTP 404)".into());
+    }
+    let req = torchup::plan::Request { index_url: "https://mirror.example/whl".into(), ..Default::default() };
+    let p = torchup::plan::plan(&f, &req, torchup::compat::data::CompatData::bundled().unwrap(), Some(&snap_));
+    assert_eq!(p.choice.as_ref().map(|c| c.variant.as_str()), Some("cu124"));
+    let mut h = Harness::wizard();
+    h.go_choose(f, p);
+    h.ch('g');
+    snap("choose_partial_mirror", &h);
 }

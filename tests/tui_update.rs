@@ -204,6 +204,11 @@ fn options_replan_the_table() {
     h.key(KeyCode::Tab);
     let e = h.ch(' ');
     assert!(matches!(e.as_slice(), [Effect::Plan { request, .. }] if request.keep_version && request.torch.is_none()));
+    // The wheel source is next: → asks the planner for the next source of the table.
+    h.key(KeyCode::Tab);
+    assert!(matches!(&h.app.screen, Screen::Choose(ui) if ui.focus == ChooseFocus::Source));
+    let e = h.key(KeyCode::Right);
+    assert!(matches!(e.as_slice(), [Effect::Plan { request, .. }] if request.index_url.contains("nju")), "{e:?}");
     // The requirements field takes every key, q and ? included.
     h.key(KeyCode::Tab);
     for c in "req?q.txt".chars() {
@@ -218,7 +223,7 @@ fn options_replan_the_table() {
     );
     assert!(matches!(&h.app.screen, Screen::Choose(ui) if ui.focus == ChooseFocus::Table));
     // Esc in the field undoes the typing.
-    for _ in 0..3 {
+    for _ in 0..4 {
         h.key(KeyCode::Tab);
     }
     h.ch('x');

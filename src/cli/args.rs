@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::compat::index_url::IndexUrl;
+
 /// Default PyTorch wheel index.
-pub const DEFAULT_INDEX_URL: &str = "https://download.pytorch.org/whl";
+pub const DEFAULT_INDEX_URL: &str = crate::compat::index_url::OFFICIAL_INDEX_URL;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,9 +33,14 @@ pub struct GlobalArgs {
     /// Target Python interpreter (default: active venv, conda env, the env torchup is installed in, then python on PATH)
     #[arg(long, global = true, value_name = "PATH")]
     pub python: Option<PathBuf>,
-    /// PyTorch wheel index base URL (a mirror); variants are <URL>/<variant>
-    #[arg(long, global = true, value_name = "URL", default_value = DEFAULT_INDEX_URL)]
-    pub index_url: String,
+    /// PyTorch wheel index (a mirror): a simple index whose variants are <URL>/<variant>, a
+    /// directory of per-variant wheel listings, or a torch_stable.html page
+    #[arg(long, global = true, value_name = "URL", default_value = DEFAULT_INDEX_URL, value_parser = IndexUrlParser)]
+    pub index_url: IndexUrl,
+    /// Where the wheels come from: auto (probe the known mirrors, take the fastest that
+    /// carries the build), official, pypi (Linux: PyPI's own CUDA wheels), or a URL
+    #[arg(long, global = true, value_name = "auto|official|pypi|URL")]
+    pub mirror: Option<String>,
     /// Do not contact the index: plan from bundled data and the cache
     #[arg(long, global = true)]
     pub offline: bool,
@@ -180,4 +187,25 @@ pub struct ChoiceArgs {
     /// Plan an explicit variant/version even when the checks say it will not run
     #[arg(long)]
     pub force: bool,
+}
+
+/// Parses `--index-url` into the engine's [`IndexUrl`]. clap's own error would echo the raw
+/// value, credentials included; this one says only the redacted reason.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexUrlParser;
+
+impl clap::builder::TypedValueParser for IndexUrlParser {
+    type Value = IndexUrl;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<IndexUrl, clap::Error> {
+        let raw = value.to_string_lossy();
+        IndexUrl::parse(&raw).map_err(|e| {
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("--index-url: {e}\n")).with_cmd(cmd)
+        })
+    }
 }

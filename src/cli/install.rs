@@ -35,7 +35,7 @@ pub struct InstallFlags {
 
 pub async fn run(g: &GlobalArgs, f: &InstallFlags, c: &ChoiceArgs, interactive: bool) -> Result<Exit, CliError> {
     let (yes, dry_run, json) = (f.yes, f.dry_run, f.json);
-    let session = super::session(g)?;
+    let mut session = super::session(g)?;
     let gathered = session.detect().await;
     if let Some(e) = gathered.python_error {
         return Err(CliError::environment(e.to_string()));
@@ -86,12 +86,20 @@ pub async fn run(g: &GlobalArgs, f: &InstallFlags, c: &ChoiceArgs, interactive: 
     let facts = if f.resume { session.detect().await.facts } else { facts };
 
     let req = super::plan::request_from(g, &c, &session.cwd, &session.constraints_file())?;
-    let (plan, note) = session.plan(&facts, &req).await.map_err(CliError::environment)?;
+    let (plan, note) = super::plan_with_mirror(g, &mut session, &facts, &req).await?;
     if let Some(note) = note {
         eprintln!("torchup: {note}");
     }
     if let Some(why) = &plan.refused {
         return stop_before_changes(json, &facts, format!("refused: {why}"));
+    }
+    // With --offline the user chose not to read the index: the wheels must come from
+    // elsewhere (pip's own fetch today, the engine's wheelhouse after acquire-then-swap).
+    if !dry_run
+        && !g.offline
+        && let Some(why) = unreadable_choice(&plan)
+    {
+        return stop_before_changes(json, &facts, why);
     }
     if plan.choice.is_none() && !plan.nothing_to_do {
         let why = plan.warnings.first().cloned().unwrap_or_else(|| "no CUDA build can run here".into());
@@ -237,7 +245,7 @@ pub(crate) fn print_summary(report: &InstallReport, shell: Shell) {
         Outcome::RequirementsFailed => "Installed, but the requirements step failed.",
     };
     let _ = writeln!(out, "{head}");
-    let _ = writeln!(out, "{}", report.environment);
+    let _ = writeln!(out, "{}", crate::redact::redact_text(&report.environment));
     if let Some(smoke) = &report.smoke
         && report.outcome == Outcome::Installed
     {
@@ -259,5 +267,45 @@ pub(crate) fn print_summary(report: &InstallReport, shell: Shell) {
     }
     if let Some(log) = &report.log_path {
         let _ = writeln!(out, "Full log: {log}");
+    }
+}
+
+/// Why an install must not start: the chosen build's index pages could not be read, so its
+/// wheels cannot be fetched (and the plan rests on bundled data). None when they were read.
+/// (Once the engine keeps a wheelhouse, a build whose wheels are already fetched passes.)
+pub fn unreadable_choice(plan: &Plan) -> Option<String> {
+    let c = plan.choice.as_ref()?;
+    let page = format!("the index page for {} could not be read", c.variant);
+    let w = plan.warnings.iter().find(|w| w.starts_with("planned from the bundled data") || w.starts_with(&page))?;
+    Some(format!(
+        "cannot fetch torch {}+{}: {w}; nothing was changed (check the network or proxy, or try --mirror auto)",
+        c.torch, c.variant
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compat::available::IndexSnapshot;
+    use crate::compat::data::CompatData;
+    use crate::plan::Request;
+
+    fn facts() -> Facts {
+        let path = format!("{}/tests/fixtures/facts/win-rtx3050-581-py311-conda-cpu.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_unreadable_index_stops_the_install_before_any_change() {
+        let mut snap = IndexSnapshot::default();
+        snap.failed.insert("cu130".into(), "torch: could not connect: Connection refused (os error 111)".into());
+        let req = Request { index_url: "http://127.0.0.1:1/whl".into(), ..Request::default() };
+        let plan = crate::plan::plan(&facts(), &req, CompatData::bundled().unwrap(), Some(&snap));
+        let why = unreadable_choice(&plan).expect("refused");
+        assert!(why.starts_with("cannot fetch torch ") && why.contains("Connection refused"), "{why}");
+        assert!(!why.contains('\n'));
+        // A plan whose index answered is not stopped.
+        let plan = crate::plan::plan(&facts(), &req, CompatData::bundled().unwrap(), None);
+        assert_eq!(unreadable_choice(&plan), None);
     }
 }

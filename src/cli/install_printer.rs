@@ -49,7 +49,8 @@ impl<W: Write> Printer<W> {
 
     fn println(&mut self, text: &str) {
         self.clear_status();
-        let _ = writeln!(self.out, "{text}");
+        // pip's own lines may echo the index URL: mask credentials in everything shown.
+        let _ = writeln!(self.out, "{}", crate::redact::redact_text(text));
     }
 
     pub fn event(&mut self, ev: &InstallEvent) {

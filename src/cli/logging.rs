@@ -24,6 +24,23 @@ pub fn init(log_file: Option<&Path>) -> Option<WorkerGuard> {
         tracing_appender::non_blocking::NonBlockingBuilder::default().buffered_lines_limit(4096).finish(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("TORCHUP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
+    let redacting = move || Redacting(writer.clone());
+    tracing_subscriber::fmt().with_writer(redacting).with_ansi(false).with_env_filter(filter).try_init().ok()?;
     Some(guard)
+}
+
+/// A log writer that masks credentials in URLs before they reach the file (one formatted
+/// event arrives in one write).
+struct Redacting<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Redacting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(crate::redact::redact_text(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }

@@ -53,9 +53,11 @@ impl CliError {
     }
 }
 
-/// The engine session for these global flags.
+/// The engine session for these global flags: `--mirror NAME|URL` replaces `--index-url`
+/// (`auto` keeps it until the probe picks a source).
 pub fn session(g: &GlobalArgs) -> Result<crate::session::Session, CliError> {
-    crate::session::Session::for_host(g.python.clone(), &g.index_url, g.offline)
+    let index_url = mirror_index_url(g)?;
+    crate::session::Session::for_host(g.python.clone(), &index_url, g.offline)
         .map_err(|e| CliError::environment(e.to_string()))
 }
 
@@ -70,4 +72,46 @@ pub fn signals() -> Option<crate::exec::signals::Signals> {
             None
         }
     }
+}
+
+/// The index `--mirror` names: a source of the built-in table (official, nju, aliyun, …), a
+/// URL, or `auto` (the probe decides later).
+pub fn mirror_index_url(g: &GlobalArgs) -> Result<crate::compat::index_url::IndexUrl, CliError> {
+    use crate::compat::mirrors::by_name;
+    match g.mirror.as_deref().map(str::trim) {
+        None | Some("auto") => Ok(g.index_url.clone()),
+        Some(name) if !name.contains("://") => match by_name(name) {
+            Some(s) => s.index_url().map_err(|e| CliError::usage(format!("--mirror {name}: {e}"))),
+            None => {
+                let names: Vec<&str> = crate::compat::mirrors::bundled().iter().map(|s| s.name.as_str()).collect();
+                Err(CliError::usage(format!("--mirror {name}: use auto, a URL, or one of {}", names.join(", "))))
+            }
+        },
+        Some(url) => {
+            crate::compat::index_url::IndexUrl::parse(url).map_err(|e| CliError::usage(format!("--mirror: {e}")))
+        }
+    }
+}
+
+/// Plan, probing the mirrors first with `--mirror auto` (the table goes to stderr).
+pub async fn plan_with_mirror(
+    g: &GlobalArgs,
+    session: &mut crate::session::Session,
+    facts: &crate::facts::Facts,
+    req: &crate::plan::Request,
+) -> Result<(crate::plan::Plan, Option<String>), CliError> {
+    if g.mirror.as_deref().map(str::trim) != Some("auto") {
+        return session.plan(facts, req).await.map_err(CliError::environment);
+    }
+    let (plan, note, report) = session.plan_auto_mirror(facts, req).await.map_err(CliError::environment)?;
+    if let Some(r) = report {
+        let picked = r.chosen.map(|i| r.rows[i].name.as_str()).unwrap_or("none (kept the index given)");
+        eprintln!(
+            "torchup: --mirror auto: probed {} sources in {:.1} s; using {picked}",
+            r.rows.len(),
+            r.elapsed_ms as f64 / 1000.0
+        );
+        eprint!("{}", crate::redact::redact_text(&r.table()));
+    }
+    Ok((plan, note))
 }

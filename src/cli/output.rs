@@ -4,8 +4,11 @@ use serde::Serialize;
 
 /// Print one JSON document on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> Result<(), super::CliError> {
-    let s = serde_json::to_string_pretty(value)
-        .map_err(|e| super::CliError::failed(format!("cannot encode the report as JSON: {e}")))?;
+    let encode = |e: serde_json::Error| super::CliError::failed(format!("cannot encode the report as JSON: {e}"));
+    // Every document goes out with credentials in URLs masked (an index URL may carry a token).
+    let mut doc = serde_json::to_value(value).map_err(encode)?;
+    crate::redact::redact_json(&mut doc);
+    let s = serde_json::to_string_pretty(&doc).map_err(encode)?;
     println!("{s}");
     Ok(())
 }

@@ -13,7 +13,7 @@ use crate::facts::{FACTS_SCHEMA, Facts, Os};
 use crate::plan::{Candidate, Manager, Plan, Request, Step};
 
 pub async fn run(g: &GlobalArgs, json: bool, facts: Option<&Path>, c: &ChoiceArgs) -> Result<Exit, CliError> {
-    let session = super::session(g)?;
+    let mut session = super::session(g)?;
     let facts = match facts {
         Some(path) => load_facts(path)?,
         None => {
@@ -25,7 +25,7 @@ pub async fn run(g: &GlobalArgs, json: bool, facts: Option<&Path>, c: &ChoiceArg
         }
     };
     let req = request_from(g, c, &session.cwd, &session.constraints_file())?;
-    let (plan, note) = session.plan(&facts, &req).await.map_err(CliError::environment)?;
+    let (plan, note) = super::plan_with_mirror(g, &mut session, &facts, &req).await?;
     if let Some(note) = note {
         eprintln!("torchup: {note}");
     }
@@ -91,7 +91,6 @@ pub fn request_from(g: &GlobalArgs, c: &ChoiceArgs, cwd: &Path, constraints: &Pa
         "conda" => Manager::Conda,
         m => return Err(CliError::usage(format!("--manager {m}: use pip, uv or conda"))),
     };
-    check_index_url(&g.index_url)?;
     let requirements = match &c.with_requirements {
         None => None,
         Some(p) => Some(
@@ -106,27 +105,11 @@ pub fn request_from(g: &GlobalArgs, c: &ChoiceArgs, cwd: &Path, constraints: &Pa
         manager,
         requirements,
         force: c.force,
-        index_url: g.index_url.clone(),
+        index_url: super::mirror_index_url(g)?.expose(),
         workdir: Some(cwd.display().to_string()),
         constraints_file: Some(constraints.display().to_string()),
         links_dir: None,
     })
-}
-
-/// HTTPS, or plain HTTP to this machine only (a local mirror or test index).
-fn check_index_url(u: &str) -> Result<(), CliError> {
-    let bad = |why: &str| CliError::usage(format!("--index-url {u}: {why}"));
-    let url = url::Url::parse(u.trim()).map_err(|e| bad(&format!("not a URL ({e})")))?;
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" => match url.host() {
-            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(()),
-            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(()),
-            Some(url::Host::Domain("localhost")) => Ok(()),
-            _ => Err(bad("plain http is allowed only to 127.0.0.1/localhost; use https")),
-        },
-        s => Err(bad(&format!("scheme {s} is not supported; use https"))),
-    }
 }
 
 fn mark(ok: Option<bool>, na: bool) -> &'static str {
@@ -175,8 +158,20 @@ fn steps(out: &mut String, steps: &[Step], os: Os) {
 
 /// The human report.
 pub fn render(plan: &Plan, os: Os) -> String {
+    crate::redact::redact_text(&render_plain(plan, os)).into_owned()
+}
+
+fn render_plain(plan: &Plan, os: Os) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "torchup plan (data: {}, compat data {})", plan.data_source, plan.data_version);
+    match plan.warnings.first().filter(|w| w.starts_with("planned from the bundled data")) {
+        // The first line says when the index could not be read.
+        Some(w) => {
+            let _ = writeln!(out, "torchup plan ({w}; compat data {})", plan.data_version);
+        }
+        None => {
+            let _ = writeln!(out, "torchup plan (data: {}, compat data {})", plan.data_source, plan.data_version);
+        }
+    }
     let _ = writeln!(out);
     let _ = writeln!(out, "  {}", plan.explanation);
     if let Some(c) = &plan.choice {

@@ -96,16 +96,28 @@ impl WizardEngine {
     }
 
     fn plan(&mut self, id: u64, facts: Box<Facts>, request: Request, tx: &MsgSender) {
-        let session = self.session.clone();
+        let mut session = self.session.clone();
+        // The Choose screen may pick another wheel source: the same validated type as the
+        // CLI's (plain http only to loopback), and the index the snapshot is read from.
+        // An empty one means the session's own index.
+        let source = match request.index_url.trim() {
+            "" => Ok(self.session.index_url.clone()),
+            given => crate::compat::index_url::IndexUrl::parse(given),
+        };
         let tx = tx.clone();
         self.spawn(async move {
-            let result = match session.complete_request(&request) {
-                Err(e) => Err(e),
-                Ok(req) => session.plan(&facts, &req).await.map(|(mut plan, note)| {
-                    // The CLI prints this note; the wizard shows it with the plan's warnings.
-                    plan.warnings.extend(note);
-                    Box::new(plan)
-                }),
+            let result = match (source, session.complete_request(&request)) {
+                (Err(e), _) => Err(e.to_string()),
+                (_, Err(e)) => Err(e),
+                (Ok(source), Ok(mut req)) => {
+                    req.index_url = source.expose();
+                    session.index_url = source;
+                    session.plan(&facts, &req).await.map(|(mut plan, note)| {
+                        // The CLI prints this note; the wizard shows it with the plan's warnings.
+                        plan.warnings.extend(note);
+                        Box::new(plan)
+                    })
+                }
             };
             let _ = tx.send(Msg::Plan { id, result });
         });

@@ -2,7 +2,7 @@
 //! `<index-url>/<variant>/torch/` (live, cached, or absent when offline).
 //! The planner refines the bundled data with this; it never needs the network itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +67,10 @@ pub struct IndexSnapshot {
     pub failed: BTreeMap<String, String>,
     /// Where this came from (Index or Cache); Bundled when empty.
     pub source: Option<DataSource>,
+    /// Pages the index answered with 404/410 ("not on this index"), keyed like `listings`.
+    /// Kept apart from `failed`: a 404 is an answer, a timeout is not.
+    #[serde(default)]
+    pub not_found: BTreeSet<String>,
 }
 
 impl IndexSnapshot {
@@ -76,6 +80,11 @@ impl IndexSnapshot {
 
     pub fn listing(&self, variant: &str, package: &str) -> Option<&VariantListing> {
         self.listings.get(&Self::key(variant, package))
+    }
+
+    /// The index answered 404/410 for this page.
+    pub fn is_not_found(&self, variant: &str, package: &str) -> bool {
+        self.not_found.contains(&Self::key(variant, package))
     }
 
     pub fn insert(&mut self, listing: VariantListing) {

@@ -26,6 +26,10 @@ pub enum CachedAnswer {
     Variants { variants: Vec<String> },
     /// HTTP 404/410: the page does not exist on this index.
     NotFound,
+    /// Every wheel a flat page links to (a per-variant wheel directory, `torch_stable.html`).
+    Wheels { files: Vec<crate::compat::available::WheelFile> },
+    /// The layout detected for an index (stored under `<base>#layout`).
+    Layout { layout: crate::compat::index::IndexLayout },
 }
 
 /// One cache file.

@@ -162,6 +162,9 @@ pub struct Line {
     pub python: PyRange,
     /// The CUDA build plain `pip install torch` gives on Linux x86_64.
     pub pypi_linux: Option<String>,
+    /// How well `pypi_linux` is established (defaults to the line's evidence), and where from.
+    pub pypi_evidence: Evidence,
+    pub pypi_source: Option<String>,
     /// Published on the `pytorch` conda channel (torch ≤ 2.5).
     pub conda_channel: bool,
     pub evidence: Evidence,
@@ -255,6 +258,27 @@ impl CompatData {
         self.releases.iter().find(|r| r.version == v)
     }
 
+    /// The CUDA variant PyPI's own Linux x86_64 wheel of `torch` is built for (e.g. 2.5.1 →
+    /// cu124), and how well that is established. PyPI's Windows and macOS wheels are CPU-only.
+    pub fn pypi_linux_variant(&self, torch: &str) -> Option<(&str, Evidence)> {
+        let base = torch.split('+').next().unwrap_or(torch);
+        let line = self.line_of(self.release(base)?);
+        line.pypi_linux.as_deref().map(|v| (v, line.pypi_evidence))
+    }
+
+    /// The CUDA variant of PyPI's Linux wheels of a torch family member ("torch" 2.5.1,
+    /// "torchvision" 0.20.1, "torchaudio" 2.5.1): through the release that pins it.
+    pub fn pypi_linux_variant_of(&self, package: &str, version: &str) -> Option<&str> {
+        let base = version.split('+').next().unwrap_or(version);
+        let r = match package {
+            "torch" => self.release(base),
+            "torchvision" => self.releases().iter().find(|r| r.torchvision == base),
+            "torchaudio" => self.releases().iter().find(|r| r.torchaudio.as_deref() == Some(base)),
+            _ => None,
+        }?;
+        self.line_of(r).pypi_linux.as_deref()
+    }
+
     pub fn line_of(&self, r: &Release) -> &Line {
         &self.lines[r.line]
     }
@@ -342,6 +366,8 @@ struct RawLine {
     minor: String,
     python: RawPy,
     pypi_linux: Option<String>,
+    pypi_evidence: Option<Evidence>,
+    pypi_source: Option<String>,
     #[serde(default)]
     conda_channel: bool,
     evidence: Evidence,
@@ -493,6 +519,8 @@ impl RawData {
                 minor: rl.minor,
                 python,
                 pypi_linux: rl.pypi_linux,
+                pypi_evidence: rl.pypi_evidence.unwrap_or(rl.evidence),
+                pypi_source: rl.pypi_source,
                 conda_channel: rl.conda_channel,
                 evidence: rl.evidence,
                 note: rl.note,

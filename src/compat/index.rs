@@ -15,10 +15,11 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use url::{Host, Url};
+use url::Url;
 
 use super::available::{DataSource, IndexSnapshot, VariantListing};
 use super::cache::{CachedAnswer, Lookup, PageCache};
+use super::index_url::{IndexUrl, is_loopback, redact_url as redact, scheme_allowed};
 use super::wheel_name::normalize_name;
 use page::PageError;
 
@@ -52,6 +53,8 @@ pub struct IndexOptions {
     pub max_concurrency: usize,
     /// A page bigger than this is refused (the biggest real torch page is a few MB).
     pub max_page_bytes: usize,
+    /// The layout when it is known (a built-in mirror); None = detect it.
+    pub layout: Option<IndexLayout>,
 }
 
 impl IndexOptions {
@@ -69,6 +72,7 @@ impl IndexOptions {
             max_redirects: 5,
             max_concurrency: 8,
             max_page_bytes: 64 << 20,
+            layout: None,
         }
     }
 }
@@ -128,20 +132,79 @@ pub struct Discovery {
     pub problems: Vec<String>,
 }
 
+/// How an index lays out its wheels. The layout only changes how torchup finds the wheel
+/// files; [`IndexClient::listing`] gives the same [`VariantListing`] for every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IndexLayout {
+    /// PEP 503 HTML simple index: `<base>/<variant>/<package>/` (download.pytorch.org).
+    SimpleHtml,
+    /// PEP 691 JSON simple index, same paths.
+    SimpleJson,
+    /// A directory of wheels per variant: `<base>/<variant>/` links the wheel files of every
+    /// package (what users pass to `pip -f`).
+    FlatPerVariant,
+    /// One page links every wheel of every variant (the legacy `torch_stable.html`).
+    StablePage,
+    /// PyPI's own simple index: `<base>/<package>/`, no variant paths. On Linux each
+    /// release's wheels are one CUDA variant (compat.toml `pypi_linux`); a listing for a
+    /// variant holds the Linux wheels of the releases whose PyPI default it is.
+    Pypi,
+}
+
+impl IndexLayout {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexLayout::SimpleHtml => "simple index (HTML)",
+            IndexLayout::SimpleJson => "simple index (JSON)",
+            IndexLayout::FlatPerVariant => "flat wheel listing per variant",
+            IndexLayout::StablePage => "single torch_stable.html page",
+            IndexLayout::Pypi => "PyPI (Linux CUDA wheels)",
+        }
+    }
+}
+
+/// What a client has learned about its index so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LayoutInfo {
+    /// None until a page was fetched from the network (cached answers do not tell).
+    pub layout: Option<IndexLayout>,
+    /// Some(true) once a listing carried sha256 hashes, Some(false) once one had files but
+    /// no hashes; None before any listing with files.
+    pub hashes: Option<bool>,
+}
+
+/// A sha256 found for a wheel file, and which index published it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundHash {
+    pub sha256: String,
+    /// The index that publishes it (redacted URL).
+    pub source: String,
+}
+
 /// A client for one index base URL. Cheap to share by reference; all methods take `&self`.
 #[derive(Debug)]
 pub struct IndexClient {
     opts: IndexOptions,
+    index_url: IndexUrl,
     base: Url,
     http: reqwest::Client,
     cache: Option<PageCache>,
     /// Answers already had in this run, so discovery + snapshot never fetch a page twice.
     memo: Mutex<HashMap<String, (CachedAnswer, DataSource)>>,
+    info: Mutex<LayoutInfo>,
+    /// The layout, detected once (see `layout_for`).
+    detected: tokio::sync::OnceCell<IndexLayout>,
 }
 
 enum PageKind<'a> {
     Base,
-    Project { variant: &'a str, package: &'a str },
+    Project {
+        variant: &'a str,
+        package: &'a str,
+    },
+    /// A page of wheels of any package (flat directory, torch_stable.html).
+    Wheels,
 }
 
 struct Fetched {
@@ -154,7 +217,8 @@ impl IndexClient {
     /// Validate the base URL (https, or http to loopback only) and build the HTTP client.
     /// HTTPS_PROXY/NO_PROXY (and the OS proxy settings) apply, except to a loopback index.
     pub fn new(opts: IndexOptions) -> Result<IndexClient, IndexError> {
-        let base = parse_base_url(&opts.base_url)?;
+        let index_url = IndexUrl::parse(&opts.base_url)?;
+        let base = index_url.url().clone();
         let max_redirects = opts.max_redirects;
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() > max_redirects {
@@ -179,16 +243,30 @@ impl IndexClient {
         }
         let http = builder.build().map_err(|e| IndexError::Client(root_cause(&e)))?;
         let cache = opts.cache_dir.as_ref().map(|d| PageCache::new(d, opts.ttl));
-        Ok(IndexClient { opts, base, http, cache, memo: Mutex::new(HashMap::new()) })
+        Ok(IndexClient {
+            opts,
+            index_url,
+            base,
+            http,
+            cache,
+            memo: Mutex::new(HashMap::new()),
+            info: Mutex::new(LayoutInfo::default()),
+            detected: tokio::sync::OnceCell::new(),
+        })
     }
 
     pub fn options(&self) -> &IndexOptions {
         &self.opts
     }
 
-    /// The base URL, normalized to end with `/`.
+    /// The base URL, normalized to end with `/` (credentials included: never print it).
     pub fn base_url(&self) -> &Url {
         &self.base
+    }
+
+    /// The validated index URL (prints with credentials masked).
+    pub fn index_url(&self) -> &IndexUrl {
+        &self.index_url
     }
 
     /// `<base>/<variant>/<normalized package>/` (trailing slash kept, as PEP 503 wants).
@@ -228,7 +306,12 @@ impl IndexClient {
                     sources.push(source);
                     snap.insert(listing);
                 }
-                Err(why) => failures.entry(variant).or_default().push(format!("{package}: {why}")),
+                Err(why) => {
+                    if matches!(why, PageFailure::NotFound { .. }) {
+                        snap.not_found.insert(IndexSnapshot::key(&variant, &package));
+                    }
+                    failures.entry(variant).or_default().push(format!("{package}: {why}"))
+                }
             }
         }
         for (variant, mut reasons) in failures {
@@ -239,17 +322,173 @@ impl IndexClient {
         snap
     }
 
-    /// One project page: its wheels and where the answer came from.
+    /// The wheels of `package` for `variant`, whatever the index's layout, and where the
+    /// answer came from. A simple index is read at `<base>/<variant>/<package>/`; when that
+    /// is 404 on an index whose layout is not known yet, `<base>/<variant>/` is tried as a
+    /// flat wheel directory; a `….html` index URL is one page for every variant.
     pub async fn listing(&self, variant: &str, package: &str) -> Result<(VariantListing, DataSource), PageFailure> {
         let url = self.page_url(variant, package).map_err(|e| PageFailure::BadName(e.to_string()))?;
         let package = normalize_name(package);
-        let (answer, source) = self.answer(&url, PageKind::Project { variant, package: &package }).await?;
-        match answer {
-            CachedAnswer::Listing { listing } => Ok((listing, source)),
-            CachedAnswer::NotFound => Err(PageFailure::NotFound { cached: source == DataSource::Cache }),
-            // Only a tampered cache file can hold this for a project URL.
-            CachedAnswer::Variants { .. } => Err(PageFailure::NotAnIndex(PageError::NoLinks)),
+        if self.index_url.is_page() {
+            let base = self.base.clone();
+            return self.wheels_listing(&base, variant, &package, IndexLayout::StablePage).await;
         }
+        match self.layout_for(variant, &package).await? {
+            IndexLayout::Pypi => self.pypi_listing(variant, &package).await,
+            IndexLayout::FlatPerVariant => {
+                let dir = self.variant_dir(variant)?;
+                self.wheels_listing(&dir, variant, &package, IndexLayout::FlatPerVariant).await
+            }
+            _ => {
+                let (answer, source) = self.answer(&url, PageKind::Project { variant, package: &package }).await?;
+                match answer {
+                    CachedAnswer::Listing { listing } => {
+                        self.saw_listing(&listing);
+                        Ok((listing, source))
+                    }
+                    CachedAnswer::NotFound => Err(PageFailure::NotFound { cached: source == DataSource::Cache }),
+                    // Only a tampered cache file can hold these for a project URL.
+                    _ => Err(PageFailure::NotAnIndex(PageError::NoLinks)),
+                }
+            }
+        }
+    }
+
+    /// PyPI: `<base>/<package>/`, keeping the Linux wheels whose release has `variant` as
+    /// its PyPI default (Windows/macOS wheels on PyPI are CPU builds: never listed).
+    async fn pypi_listing(&self, variant: &str, package: &str) -> Result<(VariantListing, DataSource), PageFailure> {
+        let url = self.base.join(&format!("{package}/")).map_err(|e| PageFailure::BadName(e.to_string()))?;
+        let (answer, source) = self.answer(&url, PageKind::Project { variant: "pypi", package }).await?;
+        let not_found = PageFailure::NotFound { cached: source == DataSource::Cache };
+        let CachedAnswer::Listing { listing } = answer else { return Err(not_found) };
+        let data = super::data::CompatData::bundled().map_err(|e| PageFailure::Network(e.to_string()))?;
+        let files: Vec<_> = listing
+            .files
+            .into_iter()
+            .filter(|f| f.platform_tag.contains("linux"))
+            .filter(|f| data.pypi_linux_variant_of(package, &f.version) == Some(variant))
+            .collect();
+        if files.is_empty() {
+            return Err(not_found);
+        }
+        let listing = VariantListing { variant: variant.to_string(), package: package.to_string(), files };
+        self.set_layout(IndexLayout::Pypi);
+        self.saw_listing(&listing);
+        Ok((listing, source))
+    }
+
+    fn variant_dir(&self, variant: &str) -> Result<Url, PageFailure> {
+        self.base.join(&format!("{variant}/")).map_err(|e| PageFailure::BadName(format!("invalid variant URL: {e}")))
+    }
+
+    /// The layout of a directory-style index: the hint, the one detected earlier (kept in
+    /// the cache like a page), or detected once per client by the first caller (others
+    /// wait) from its own page: a project page that exists means a simple index; a 404 there
+    /// and a variant directory that links wheels mean a flat listing. Pages read here are
+    /// memoized, so detection costs at most one extra request, once per TTL. When the
+    /// caller's page cannot be read, that failure is its answer and the next caller retries.
+    async fn layout_for(&self, variant: &str, package: &str) -> Result<IndexLayout, PageFailure> {
+        if let Some(hint) = self.opts.layout {
+            return Ok(hint);
+        }
+        let detect = || async {
+            if let Some(known) = self.cached_layout() {
+                return Ok(known);
+            }
+            let url = self.page_url(variant, package).map_err(|e| PageFailure::BadName(e.to_string()))?;
+            let layout = match self.answer(&url, PageKind::Project { variant, package }).await? {
+                (CachedAnswer::NotFound, _) => {
+                    let dir = self.variant_dir(variant)?;
+                    match self.answer(&dir, PageKind::Wheels).await {
+                        Ok((CachedAnswer::Wheels { files }, _)) if !files.is_empty() => IndexLayout::FlatPerVariant,
+                        _ => IndexLayout::SimpleHtml,
+                    }
+                }
+                _ => IndexLayout::SimpleHtml,
+            };
+            self.store_layout(layout);
+            Ok(layout)
+        };
+        self.detected.get_or_try_init(detect).await.copied()
+    }
+
+    fn layout_key(&self) -> String {
+        format!("{}#layout", redact(&self.base))
+    }
+
+    fn cached_layout(&self) -> Option<IndexLayout> {
+        let cache = self.cache.as_ref()?;
+        let entry = match cache.lookup(&self.layout_key(), SystemTime::now()) {
+            Lookup::Fresh(e) => e,
+            Lookup::Stale(e) if self.opts.offline => e,
+            _ => return None,
+        };
+        match entry.answer {
+            CachedAnswer::Layout { layout } => Some(layout),
+            _ => None,
+        }
+    }
+
+    fn store_layout(&self, layout: IndexLayout) {
+        if let Some(cache) = &self.cache
+            && !self.opts.offline
+        {
+            let _ = cache.store(&self.layout_key(), CachedAnswer::Layout { layout }, SystemTime::now());
+        }
+    }
+
+    /// `package`'s wheels for `variant` from a page that links wheels directly.
+    async fn wheels_listing(
+        &self,
+        page: &Url,
+        variant: &str,
+        package: &str,
+        layout: IndexLayout,
+    ) -> Result<(VariantListing, DataSource), PageFailure> {
+        let (answer, source) = self.answer(page, PageKind::Wheels).await?;
+        let not_found = PageFailure::NotFound { cached: source == DataSource::Cache };
+        let CachedAnswer::Wheels { files } = answer else { return Err(not_found) };
+        let one_page = layout == IndexLayout::StablePage;
+        let files: Vec<_> = files
+            .into_iter()
+            .filter(|f| f.name == package)
+            .filter(|f| !one_page || page::variant_of_file(f).as_deref() == Some(variant))
+            .collect();
+        if files.is_empty() {
+            // The page exists but carries nothing of this package for this variant.
+            return Err(not_found);
+        }
+        let listing = VariantListing { variant: variant.to_string(), package: package.to_string(), files };
+        self.set_layout(layout);
+        self.saw_listing(&listing);
+        Ok((listing, source))
+    }
+
+    /// The layout detected so far and whether listings carry hashes.
+    pub fn layout_info(&self) -> LayoutInfo {
+        *self.info.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_layout(&self, layout: IndexLayout) {
+        self.info.lock().unwrap_or_else(|p| p.into_inner()).layout = Some(layout);
+    }
+
+    fn saw_listing(&self, listing: &VariantListing) {
+        if listing.files.is_empty() {
+            return;
+        }
+        let hashed = listing.files.iter().any(|f| f.sha256.is_some());
+        let mut info = self.info.lock().unwrap_or_else(|p| p.into_inner());
+        info.hashes = Some(info.hashes.unwrap_or(false) || hashed);
+    }
+
+    /// The sha256 this index publishes for the wheel `filename` of `variant`, if any (the
+    /// file name gives the package). For a mirror whose listing has no hashes, ask a second
+    /// client for an index that publishes them (see [`hash_from`]).
+    pub async fn hash_for(&self, variant: &str, filename: &str) -> Option<String> {
+        let name = super::wheel_name::WheelName::parse(filename).ok()?;
+        let (listing, _) = self.listing(variant, &name.name).await.ok()?;
+        listing.files.into_iter().find(|f| f.filename == filename).and_then(|f| f.sha256)
     }
 
     /// Variants on this index: those the base page `<index-url>/` links to (mirrors and
@@ -258,15 +497,25 @@ impl IndexClient {
     /// (see [`variant_guesses`]). This is how a cu134 the bundled data does not know is found.
     pub async fn discover_variants(&self, probe: &[String]) -> Discovery {
         let mut out = Discovery::default();
+        if self.opts.layout == Some(IndexLayout::Pypi) {
+            // PyPI has no variant paths (and its root page lists every project on PyPI).
+            return out;
+        }
         let mut sources = Vec::new();
         let mut found: Vec<String> = Vec::new();
-        match self.answer(&self.base, PageKind::Base).await {
+        let kind = if self.index_url.is_page() { PageKind::Wheels } else { PageKind::Base };
+        match self.answer(&self.base, kind).await {
+            Ok((CachedAnswer::Wheels { files }, source)) => {
+                // One page for every variant: its wheels name them.
+                sources.push(source);
+                found.extend(files.iter().filter_map(page::variant_of_file));
+            }
             Ok((CachedAnswer::Variants { variants }, source)) => {
                 sources.push(source);
                 found.extend(variants);
             }
             Ok((CachedAnswer::NotFound, _)) => out.problems.push("index base page: not found (HTTP 404)".into()),
-            Ok((CachedAnswer::Listing { .. }, _)) => {
+            Ok((CachedAnswer::Listing { .. } | CachedAnswer::Layout { .. }, _)) => {
                 out.problems.push("index base page: unexpected cache entry".into())
             }
             Err(why) => out.problems.push(format!("index base page: {why}")),
@@ -316,7 +565,23 @@ impl IndexClient {
             _ => {
                 let answer = match self.fetch(url).await? {
                     None => CachedAnswer::NotFound,
-                    Some(f) => parse(&f, &kind).map_err(PageFailure::NotAnIndex)?,
+                    Some(f) => {
+                        let answer = parse(&f, &kind).map_err(PageFailure::NotAnIndex)?;
+                        if matches!(kind, PageKind::Base) && page::links_to_project(&f.body, "torch") {
+                            // A root that lists projects (download.pytorch.org/whl/) is a simple index.
+                            if self.opts.layout.is_none() && self.detected.set(IndexLayout::SimpleHtml).is_ok() {
+                                self.store_layout(IndexLayout::SimpleHtml);
+                            }
+                        }
+                        if matches!(kind, PageKind::Project { .. }) && self.opts.layout != Some(IndexLayout::Pypi) {
+                            self.set_layout(if is_json(&f) {
+                                IndexLayout::SimpleJson
+                            } else {
+                                IndexLayout::SimpleHtml
+                            });
+                        }
+                        answer
+                    }
                 };
                 if let Some(cache) = &self.cache
                     && let Err(e) = cache.store(&key, answer.clone(), now)
@@ -367,11 +632,26 @@ impl IndexClient {
     }
 }
 
+/// The first of `clients` (say the official index, then a simple-index mirror) that
+/// publishes a sha256 for `filename`. None when no index does: the fetcher then checks the
+/// wheel's own RECORD ("integrity checked, origin not verified").
+pub async fn hash_from(clients: &[&IndexClient], variant: &str, filename: &str) -> Option<FoundHash> {
+    for c in clients {
+        if let Some(sha256) = c.hash_for(variant, filename).await {
+            return Some(FoundHash { sha256, source: c.index_url().redacted() });
+        }
+    }
+    None
+}
+
 /// Parse a fetched page by its Content-Type: PEP 691 JSON or (anything else) HTML.
-fn parse(f: &Fetched, kind: &PageKind<'_>) -> Result<CachedAnswer, PageError> {
+fn is_json(f: &Fetched) -> bool {
     let mime = f.content_type.split(';').next().unwrap_or("").trim();
-    let json =
-        mime == "application/json" || (mime.starts_with("application/vnd.pypi.simple.") && mime.ends_with("+json"));
+    mime == "application/json" || (mime.starts_with("application/vnd.pypi.simple.") && mime.ends_with("+json"))
+}
+
+fn parse(f: &Fetched, kind: &PageKind<'_>) -> Result<CachedAnswer, PageError> {
+    let json = is_json(f);
     match kind {
         PageKind::Base => {
             let variants = if json { page::variants_from_json(&f.body)? } else { page::variants_from_html(&f.body) };
@@ -385,6 +665,7 @@ fn parse(f: &Fetched, kind: &PageKind<'_>) -> Result<CachedAnswer, PageError> {
             };
             Ok(CachedAnswer::Listing { listing })
         }
+        PageKind::Wheels => Ok(CachedAnswer::Wheels { files: page::wheels_from_html(&f.body, &f.final_url)? }),
     }
 }
 
@@ -411,53 +692,9 @@ fn merge_sources(sources: &[DataSource]) -> Option<DataSource> {
     }
 }
 
+#[cfg(test)]
 fn parse_base_url(raw: &str) -> Result<Url, IndexError> {
-    let invalid = |reason: &str| IndexError::InvalidUrl { url: raw.to_string(), reason: reason.to_string() };
-    let mut url = Url::parse(raw.trim()).map_err(|e| invalid(&e.to_string()))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&url) => {}
-        "http" => return Err(IndexError::InsecureHttp(redact(&url))),
-        other => return Err(IndexError::UnsupportedScheme { url: redact(&url), scheme: other.to_string() }),
-    }
-    if url.host().is_none() {
-        return Err(invalid("no host"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("a query or fragment cannot be combined with variant paths"));
-    }
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
-}
-
-/// https anywhere; http only to 127.0.0.0/8, ::1 or localhost.
-fn scheme_allowed(url: &Url) -> bool {
-    match url.scheme() {
-        "https" => true,
-        "http" => is_loopback(url),
-        _ => false,
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// A URL fit for logs, errors and cache keys: any password replaced.
-fn redact(url: &Url) -> String {
-    let mut u = url.clone();
-    if u.password().is_some() {
-        let _ = u.set_password(Some("***"));
-    }
-    u.to_string()
+    IndexUrl::parse(raw).map(|u| u.url().clone())
 }
 
 fn check_segment(what: &'static str, name: &str) -> Result<(), IndexError> {

@@ -52,7 +52,7 @@ impl RunLog {
         if let Ok(mut guard) = self.out.lock()
             && let Some(w) = guard.as_mut()
         {
-            let _ = w.write_all(text.as_bytes());
+            let _ = w.write_all(crate::redact::redact_text(text).as_bytes());
         }
     }
 

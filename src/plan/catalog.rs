@@ -28,6 +28,9 @@ pub struct IndexView {
     pub listed: BTreeMap<String, BTreeMap<String, BTreeSet<Version>>>,
     /// Variants whose page could not be read, with the reason.
     pub failed: BTreeMap<String, String>,
+    /// (package, variant) pages the index answered 404/410 for while it answered others:
+    /// "not on this index". Such a torch build is never recommended nor a fallback.
+    pub not_found: BTreeSet<(String, String)>,
     pub source: Option<DataSource>,
 }
 
@@ -42,7 +45,18 @@ impl IndexView {
                 set.extend(versions_for(l, tags).into_iter().map(Version::without_local));
             }
         }
-        IndexView { listed, failed: snapshot.failed.clone(), source: snapshot.source }
+        let not_found = snapshot
+            .not_found
+            .iter()
+            .filter_map(|k| k.split_once('/'))
+            .map(|(variant, package)| (package.to_string(), variant.to_string()))
+            .collect();
+        IndexView { listed, failed: snapshot.failed.clone(), not_found, source: snapshot.source }
+    }
+
+    /// The index answered 404/410 for `package`'s page of `variant`.
+    pub fn is_not_found(&self, package: &str, variant: &str) -> bool {
+        self.not_found.contains(&(package.to_string(), variant.to_string()))
     }
 
     /// The versions of `package` the index has for `variant`, if its page was read.
@@ -60,6 +74,9 @@ pub enum IndexState {
     Listed,
     /// The index page was read and has no such wheel.
     NotListed,
+    /// The index answered 404/410 for this variant's torch page while it answered others:
+    /// the build is not on this index (installable only with --force).
+    NotOnIndex,
 }
 
 /// The CUDA build behind an offer, for this machine's platform.
@@ -157,9 +174,23 @@ pub struct Offer<'d> {
     pub assumptions: Vec<Assumption>,
     /// Published on the pytorch conda channel (torch ≤ 2.5) with this pytorch-cuda.
     pub conda: Option<String>,
+    /// Why the index cannot supply the whole family (torchvision missing for this torch);
+    /// None when complete or not known.
+    pub family_gap: Option<String>,
 }
 
 impl Offer<'_> {
+    /// The offer rests on something only the index suggested and the data does not know
+    /// (a new release or variant, a borrowed arch list): such an offer never outranks one
+    /// the data confirms.
+    pub fn assumed(&self) -> bool {
+        self.build.as_ref().is_some_and(|b| b.assumed)
+            || self
+                .assumptions
+                .iter()
+                .any(|a| matches!(a.kind, AssumptionKind::NewRelease | AssumptionKind::NewVariant))
+    }
+
     /// A decision on this offer rests on unconfirmed data.
     pub fn unconfirmed(&self) -> bool {
         !self.assumptions.is_empty() || self.build.as_ref().is_some_and(|b| b.evidence.is_unconfirmed() || b.assumed)
@@ -285,6 +316,7 @@ fn cuda_offer_from_data<'d>(data: &'d CompatData, m: &Machine, r: &'d Release, v
         torchaudio: audio_pin(data, Some(r), variant, m.platform),
         assumptions,
         conda: if line.conda_channel { data.variant(variant).and_then(|v| v.conda.clone()) } else { None },
+        family_gap: None,
     }
 }
 
@@ -306,11 +338,17 @@ fn cpu_offer<'d>(data: &'d CompatData, m: &Machine, r: &'d Release) -> Offer<'d>
         torchaudio: audio_pin(data, Some(r), "cpu", m.platform),
         assumptions: Vec::new(),
         conda: None,
+        family_gap: None,
     }
 }
 
 /// Mark what the index lists and add what only the index knows.
 fn refine_with_index<'d>(data: &'d CompatData, m: &Machine, view: &IndexView, out: &mut Vec<Offer<'d>>) {
+    for o in out.iter_mut() {
+        if view.is_not_found("torch", &o.variant) {
+            o.index = IndexState::NotOnIndex;
+        }
+    }
     let Some(torch) = view.listed.get("torch") else { return };
     for (variant, versions) in torch {
         for o in out.iter_mut().filter(|o| &o.variant == variant) {
@@ -375,6 +413,7 @@ fn index_only_offer<'d>(data: &'d CompatData, m: &Machine, variant: &str, v: &Ve
         torchaudio: audio_pin(data, release, variant, m.platform),
         assumptions,
         conda: None,
+        family_gap: None,
     })
 }
 
@@ -390,8 +429,11 @@ fn assume_build(data: &CompatData, m: &Machine, o: &mut Offer<'_>) {
     }
 }
 
-/// The index can confirm (or correct) the companion pins.
+/// The index can confirm (or correct) the companion pins, or show that it lacks them.
 fn confirm_companions(view: &IndexView, o: &mut Offer<'_>) {
+    if view.is_not_found("torchvision", &o.variant) {
+        o.family_gap = Some(format!("the index has no torchvision page for {}", o.variant));
+    }
     if let Some(tv) = view.versions("torchvision", &o.variant) {
         let want = Version::from_str(&o.torchvision.version).ok();
         if want.as_ref().is_some_and(|w| tv.contains(w)) {
@@ -406,6 +448,11 @@ fn confirm_companions(view: &IndexView, o: &mut Offer<'_>) {
                 note: Some(format!("index has torchvision {best}, not {}", o.torchvision.version)),
             };
             o.assumptions.retain(|a| a.kind != AssumptionKind::Release);
+        } else {
+            o.family_gap = Some(format!(
+                "the index has no torchvision {} for {} (torch {} has no matching torchvision there)",
+                o.torchvision.version, o.variant, o.torch
+            ));
         }
     }
 }

@@ -59,10 +59,21 @@ pub struct Verdict {
     pub native: bool,
     /// Further reasons: assumptions, minor-version compatibility, PTX.
     pub notes: Vec<String>,
+    /// Why this build is not on the index in use (HTTP 404/410 from an index that answered
+    /// other pages). Such a build is never recommended nor a fallback; --force can still
+    /// plan it when the bundled data knows its wheel.
+    pub off_index: Option<String>,
 }
 
 impl Verdict {
+    /// Every check passed and the build is on the index in use.
     pub fn ok(&self) -> bool {
+        self.off_index.is_none() && self.runs_here()
+    }
+
+    /// The build would run on this machine (wherever its wheels come from): used for the
+    /// installed build, which needs no index.
+    pub fn runs_here(&self) -> bool {
         if self.cpu {
             return self.wheel.ok == Some(true);
         }
@@ -76,9 +87,10 @@ impl Verdict {
 
     /// Reasons in column order, then the notes.
     pub fn reasons(&self) -> Vec<String> {
-        [&self.driver, &self.arch, &self.wheel]
-            .into_iter()
-            .map(|c| c.reason.clone())
+        self.off_index
+            .iter()
+            .cloned()
+            .chain([&self.driver, &self.arch, &self.wheel].into_iter().map(|c| c.reason.clone()))
             .chain(self.notes.iter().cloned())
             .filter(|r| !r.is_empty())
             .collect()
@@ -89,6 +101,11 @@ impl Verdict {
 pub fn evaluate(o: &Offer<'_>, m: &Machine, assume: Assume) -> Verdict {
     let mut notes = Vec::new();
     let wheel = wheel_check(o, m, assume);
+    let off_index = (o.index == IndexState::NotOnIndex)
+        .then(|| format!("not on this index: it has no {} torch page (HTTP 404)", o.variant));
+    if let Some(gap) = &o.family_gap {
+        notes.push(gap.clone());
+    }
     if o.cuda.is_none() {
         return Verdict {
             cpu: true,
@@ -98,6 +115,7 @@ pub fn evaluate(o: &Offer<'_>, m: &Machine, assume: Assume) -> Verdict {
             full_met: true,
             native: true,
             notes,
+            off_index,
         };
     }
     let (driver, full_met) = driver_check(o, m, assume, &mut notes);
@@ -112,7 +130,7 @@ pub fn evaluate(o: &Offer<'_>, m: &Machine, assume: Assume) -> Verdict {
     {
         notes.push(format!("unconfirmed: arch list {} ({})", b.arch, b.source));
     }
-    Verdict { cpu: false, wheel, driver, arch, full_met, native, notes }
+    Verdict { cpu: false, wheel, driver, arch, full_met, native, notes, off_index }
 }
 
 fn driver_check(o: &Offer<'_>, m: &Machine, assume: Assume, notes: &mut Vec<String>) -> (Check, bool) {

@@ -37,11 +37,20 @@ pub struct Decision {
     pub warnings: Vec<String>,
 }
 
-type RankKey = (Version, bool, bool, bool, Option<CudaVersion>);
+type RankKey = (bool, Version, bool, bool, bool, Option<CudaVersion>);
 
-/// The preference order among valid offers (greater is better).
+/// The preference order among valid offers (greater is better). An offer resting on what
+/// only the index suggested (a release or variant the data does not know, a borrowed arch
+/// list) never outranks one the data knows.
 pub fn rank(e: &Evaluated<'_>) -> RankKey {
-    (e.offer.version.clone(), !e.offer.unconfirmed(), e.verdict.native, e.verdict.full_met, e.offer.cuda)
+    (
+        !e.offer.assumed(),
+        e.offer.version.clone(),
+        !e.offer.unconfirmed(),
+        e.verdict.native,
+        e.verdict.full_met,
+        e.offer.cuda,
+    )
 }
 
 fn better(a: &Evaluated<'_>, b: &Evaluated<'_>) -> bool {
@@ -68,7 +77,7 @@ pub fn decide<'d>(facts: &Facts, w: &Want, data: &'d CompatData, m: &Machine, ev
 
     // Nothing to do: the installed CUDA build already runs here and is what was asked for.
     if let Some(i) = installed
-        && ev[i].verdict.ok()
+        && ev[i].verdict.runs_here()
         && ev[i].offer.cuda.is_some()
         && (w.is_auto() || matches(w, &ev[i].offer))
     {
@@ -92,7 +101,7 @@ pub fn decide<'d>(facts: &Facts, w: &Want, data: &'d CompatData, m: &Machine, ev
         }
     } else if let (Some(i), Some(t)) = (installed, &facts.torch)
         && t.cuda.is_some()
-        && !ev[i].verdict.ok()
+        && !ev[i].verdict.runs_here()
     {
         let why: Vec<String> = failing(&ev[i].verdict);
         d.warnings.push(format!("the installed torch {} cannot run here: {}", ev[i].offer.label(), why.join("; ")));
@@ -105,7 +114,12 @@ pub fn decide<'d>(facts: &Facts, w: &Want, data: &'d CompatData, m: &Machine, ev
     }
 
     if d.chosen.is_none() {
-        let chosen = best(ev, |e| e.verdict.ok() && matches(w, &e.offer));
+        // With torchvision installed, a torch whose torchvision the index lacks would leave a
+        // broken pair: prefer the newest build whose family is complete.
+        let needs_family = facts.torch.as_ref().is_some_and(|t| t.torchvision.is_some());
+        let chosen =
+            best(ev, |e| e.verdict.ok() && matches(w, &e.offer) && !(needs_family && e.offer.family_gap.is_some()))
+                .or_else(|| best(ev, |e| e.verdict.ok() && matches(w, &e.offer)));
         match chosen {
             Some(c) => {
                 d.chosen = Some(c);
@@ -183,7 +197,11 @@ fn family_label(o: &Offer<'_>) -> String {
 }
 
 fn failing(v: &Verdict) -> Vec<String> {
-    [&v.driver, &v.arch, &v.wheel].into_iter().filter(|c| c.ok == Some(false)).map(|c| c.reason.clone()).collect()
+    v.off_index
+        .iter()
+        .cloned()
+        .chain([&v.driver, &v.arch, &v.wheel].into_iter().filter(|c| c.ok == Some(false)).map(|c| c.reason.clone()))
+        .collect()
 }
 
 /// "RTX 3050 Laptop = compute 8.6, driver 581.29 ≥ 580"

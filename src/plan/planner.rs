@@ -34,17 +34,27 @@ pub fn plan(facts: &Facts, req: &Request, data: &CompatData, index: Option<&Inde
         target_python: facts.python.as_ref().map(|p| p.executable.clone()),
         refused: None,
     };
+    if let Some(s) = index.filter(|s| s.listings.is_empty()) {
+        // Nothing usable came back: the bundled data stands in, and the plan's first note says so.
+        if let Some(line) = unreadable_index_note(s) {
+            plan.warnings.push(line);
+        }
+    }
     if let Some(v) = &view {
-        // A mirror that simply does not carry a variant answers 404: one line for all of them.
-        let (missing, broken): (Vec<_>, Vec<_>) = v.failed.iter().partition(|(_, why)| why.contains("HTTP 404"));
+        // A mirror that does not carry a variant answers 404: that build is not on this index.
+        let mut missing: Vec<&str> =
+            v.not_found.iter().filter(|(p, _)| p == "torch").map(|(_, variant)| variant.as_str()).collect();
+        missing.sort_by_key(|m| crate::compat::data::CudaVersion::of_variant(m));
         if !missing.is_empty() {
-            let names: Vec<&str> = missing.iter().map(|(variant, _)| variant.as_str()).collect();
             plan.warnings.push(format!(
-                "the index has no pages for {} (HTTP 404): their builds come from the bundled data",
-                names.join(", ")
+                "not on this index (HTTP 404): {}; those builds are never recommended and install only with --force",
+                missing.join(", ")
             ));
         }
-        for (variant, why) in broken {
+        for (variant, why) in v.failed.iter().filter(|(variant, _)| !v.is_not_found("torch", variant)) {
+            if why.split("; ").all(|w| w.contains("HTTP 404")) {
+                continue; // only a companion page is missing: the rows say so
+            }
             plan.warnings.push(format!(
                 "the index page for {variant} could not be read ({why}): its builds come from the bundled data"
             ));
@@ -104,4 +114,19 @@ pub fn plan(facts: &Facts, req: &Request, data: &CompatData, index: Option<&Inde
         }
     }
     plan
+}
+
+/// The first note of a plan whose index gave nothing usable, or None when nothing was asked.
+fn unreadable_index_note(s: &IndexSnapshot) -> Option<String> {
+    if s.failed.is_empty() {
+        return None;
+    }
+    if !s.not_found.is_empty() && s.not_found.len() == s.failed.values().map(|f| f.split("; ").count()).sum::<usize>() {
+        return Some(
+            "planned from the bundled data: the index answered HTTP 404 for every page (is --index-url a PyTorch index?)"
+                .into(),
+        );
+    }
+    let why = s.failed.values().find(|f| !f.contains("HTTP 404")).or(s.failed.values().next())?;
+    Some(format!("planned from the bundled data: the index could not be read ({why})"))
 }

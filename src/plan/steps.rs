@@ -182,7 +182,7 @@ pub fn build(facts: &Facts, req: &Request, o: &Offer<'_>, installed: &Installed,
         writes: vec![],
     });
 
-    uninstall_step(&mut out, p, runner, &installed);
+    uninstall_step(&mut out, p, &installed);
 
     let install_argv = match runner {
         Runner::Pip => {
@@ -298,7 +298,7 @@ fn pins(facts: &Facts, o: &Offer<'_>, runner: Runner, warnings: &mut Vec<String>
     out
 }
 
-fn uninstall_step(out: &mut Steps, p: &PythonFacts, runner: Runner, installed: &Installed) {
+fn uninstall_step(out: &mut Steps, p: &PythonFacts, installed: &Installed) {
     if installed.members.is_empty() {
         return;
     }

@@ -146,6 +146,8 @@ pub struct App {
     pub python_target: Option<String>,
     /// What the user asked for on the Choose screen.
     pub request: Request,
+    /// The index given on the command line (`--index-url`), the first wheel source offered.
+    pub index_given: String,
     pub planning: Planning,
     /// The machine checks for the plan on Review.
     pub preflight: Preflight,
@@ -192,6 +194,7 @@ impl App {
             clock: o.now,
             detection,
             python_target: o.python,
+            index_given: request.index_url.clone(),
             request,
             planning: Planning::default(),
             preflight: Preflight::default(),

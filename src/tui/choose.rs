@@ -23,6 +23,8 @@ pub enum ChooseFocus {
     Table,
     Manager,
     Keep,
+    /// Where the wheels come from (the index given, or a source of the built-in table).
+    Source,
     Requirements,
 }
 
@@ -31,7 +33,8 @@ impl ChooseFocus {
         match self {
             ChooseFocus::Table => ChooseFocus::Manager,
             ChooseFocus::Manager => ChooseFocus::Keep,
-            ChooseFocus::Keep => ChooseFocus::Requirements,
+            ChooseFocus::Keep => ChooseFocus::Source,
+            ChooseFocus::Source => ChooseFocus::Requirements,
             ChooseFocus::Requirements => ChooseFocus::Table,
         }
     }
@@ -40,7 +43,8 @@ impl ChooseFocus {
             ChooseFocus::Table => ChooseFocus::Requirements,
             ChooseFocus::Manager => ChooseFocus::Table,
             ChooseFocus::Keep => ChooseFocus::Manager,
-            ChooseFocus::Requirements => ChooseFocus::Keep,
+            ChooseFocus::Source => ChooseFocus::Keep,
+            ChooseFocus::Requirements => ChooseFocus::Source,
         }
     }
 }
@@ -120,6 +124,12 @@ pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
             KeyCode::Char(' ') | KeyCode::Enter | KeyCode::Char('x') => return Some(toggle_keep(app)),
             _ => return None,
         },
+        ChooseFocus::Source => match key.code {
+            KeyCode::Left | KeyCode::Char('h') => return Some(set_source(app, -1)),
+            KeyCode::Right | KeyCode::Char('l') | KeyCode::Char(' ') => return Some(set_source(app, 1)),
+            KeyCode::Enter => return Some(choose(app, false)),
+            _ => return None,
+        },
     }
     Some(vec![])
 }
@@ -159,6 +169,58 @@ fn set_manager(app: &mut App, step: i32) -> Vec<Effect> {
     let i = ALL.iter().position(|m| *m == app.request.manager).unwrap_or(0) as i32;
     app.request.manager = ALL[(i + step).rem_euclid(3) as usize];
     start_plan(app, PlanPurpose::Browse)
+}
+
+/// A wheel source the Choose screen offers: (short name, index URL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceOption {
+    pub name: String,
+    pub url: String,
+}
+
+/// The sources offered: the index given (when it is not in the table), then the built-in
+/// table in its order (official first); PyPI only on Linux, where its wheels are CUDA builds.
+pub fn source_options(app: &App) -> Vec<SourceOption> {
+    use crate::compat::index_url::IndexUrl;
+    let linux = app.detection.facts.as_ref().is_some_and(|f| f.os == crate::facts::Os::Linux);
+    let table: Vec<SourceOption> = crate::compat::mirrors::bundled()
+        .iter()
+        .filter(|s| !s.linux_only || linux)
+        .filter_map(|s| Some(SourceOption { name: s.name.clone(), url: s.index_url().ok()?.expose() }))
+        .collect();
+    let same = |a: &str, b: &str| IndexUrl::parse(a).ok().zip(IndexUrl::parse(b).ok()).is_some_and(|(a, b)| a == b);
+    let mut out = Vec::new();
+    if !table.iter().any(|s| same(&s.url, &app.index_given)) {
+        let host = url::Url::parse(&app.index_given).ok().and_then(|u| u.host_str().map(str::to_string));
+        out.push(SourceOption { name: host.unwrap_or_else(|| "--index-url".into()), url: app.index_given.clone() });
+    }
+    out.extend(table);
+    out
+}
+
+fn current_source(app: &App, options: &[SourceOption]) -> usize {
+    use crate::compat::index_url::IndexUrl;
+    let now = IndexUrl::parse(&app.request.index_url).ok();
+    options.iter().position(|o| IndexUrl::parse(&o.url).ok() == now).unwrap_or(0)
+}
+
+fn set_source(app: &mut App, step: i32) -> Vec<Effect> {
+    let options = source_options(app);
+    if options.is_empty() {
+        return vec![];
+    }
+    let i = current_source(app, &options) as i32;
+    let n = options.len() as i32;
+    app.request.index_url = options[(i + step).rem_euclid(n) as usize].url.clone();
+    start_plan(app, PlanPurpose::Browse)
+}
+
+/// "PyPI (CUDA 12.4 build)" when PyPI's own wheel is the recommended build here.
+fn pypi_label(app: &App) -> Option<String> {
+    let facts = app.detection.facts.as_ref()?;
+    let c = table(app)?.choice.as_ref()?;
+    let data = crate::compat::data::CompatData::bundled().ok()?;
+    crate::compat::mirrors::pypi_offer(data, facts.os, &facts.arch, &c.torch, &c.variant).map(|o| o.label)
 }
 
 fn toggle_keep(app: &mut App) -> Vec<Effect> {
@@ -213,6 +275,7 @@ pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
         ChooseFocus::Table => vec![(arrows, "select"), ("Enter", "review"), ("f", "force")],
         ChooseFocus::Manager => vec![(lr, "manager"), ("Enter", "review")],
         ChooseFocus::Keep => vec![("Space", "toggle")],
+        ChooseFocus::Source => vec![(lr, "source"), ("Enter", "review")],
         ChooseFocus::Requirements => vec![("type", "a path"), ("Enter", "apply"), ("Esc", "undo")],
     };
     k.push(("Tab", "next field"));
@@ -225,9 +288,9 @@ pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
 pub(crate) fn render(app: &App, ui: &ChooseUi, frame: &mut Frame, area: Rect) {
     // The table takes what its rows need; the reasons get the rest.
     let rows = table(app).map(|p| p.candidates.len()).unwrap_or(1) as u16;
-    let table_h = (rows + 3).clamp(4, area.height.saturating_sub(4 + 5));
+    let table_h = (rows + 3).clamp(4, area.height.saturating_sub(4 + 6));
     let [top, why, opts] =
-        Layout::vertical([Constraint::Length(table_h), Constraint::Min(4), Constraint::Length(4)]).areas(area);
+        Layout::vertical([Constraint::Length(table_h), Constraint::Min(4), Constraint::Length(5)]).areas(area);
     render_table(app, ui, frame, top);
     render_reasons(app, ui, frame, why);
     render_options(app, ui, frame, opts);
@@ -271,6 +334,9 @@ fn render_table(app: &App, ui: &ChooseUi, frame: &mut Frame, area: Rect) {
                 .is_some_and(|i| i.variant() == c.variant && i.version.split('+').next() == Some(c.torch.as_str()))
             {
                 note.push("installed".into());
+            }
+            if c.reasons.first().is_some_and(|r| r.starts_with("not on this index")) {
+                note.push("not on this index".into());
             }
             if c.unconfirmed {
                 note.push("unconfirmed data".into());
@@ -372,6 +438,19 @@ fn render_options(app: &App, ui: &ChooseUi, frame: &mut Frame, area: Rect) {
         None => format!(" {keep_box} (no torch installed)"),
     };
     let k = vec![label("Keep my version", ChooseFocus::Keep), Span::raw(keep_text)];
+    // Wheel sources: the index given and the built-in table; PyPI says which CUDA build it has.
+    let options = source_options(app);
+    let current = current_source(app, &options);
+    let mut s = vec![label("Wheels from", ChooseFocus::Source)];
+    for (i, o) in options.iter().enumerate() {
+        let on = i == current;
+        let mark = if on { g.radio_on } else { g.radio_off };
+        let name = match (o.name.as_str(), pypi_label(app)) {
+            ("pypi", Some(l)) => l,
+            _ => o.name.clone(),
+        };
+        s.push(Span::styled(format!(" {mark} {name}"), if on { t.accent() } else { Style::new() }));
+    }
     let editing = ui.focus == ChooseFocus::Requirements;
     let field_w = (inner.width as usize).saturating_sub(22).max(8);
     let shown = if editing { ui.input.clone() } else { app.request.requirements.clone().unwrap_or_default() };
@@ -394,9 +473,9 @@ fn render_options(app: &App, ui: &ChooseUi, frame: &mut Frame, area: Rect) {
         Span::raw(" "),
         Span::styled(shown.clone(), field_style),
     ];
-    frame.render_widget(Paragraph::new(vec![Line::from(m), Line::from(k), Line::from(r)]), inner);
+    frame.render_widget(Paragraph::new(vec![Line::from(m), Line::from(k), Line::from(s), Line::from(r)]), inner);
     if editing {
         let x = inner.x + 20 + text::width(&shown) as u16;
-        frame.set_cursor_position(Position::new(x.min(inner.right().saturating_sub(1)), inner.y + 2));
+        frame.set_cursor_position(Position::new(x.min(inner.right().saturating_sub(1)), inner.y + 3));
     }
 }

@@ -223,7 +223,7 @@ pub fn doc_lines(app: &App, w: usize) -> Vec<Line<'static>> {
         if !companions.is_empty() {
             out.push(Line::raw(format!("   with {}", companions.join(", "))));
         }
-        out.extend(text::wrap_styled("   from ", &c.index_url, w, t.dim()));
+        out.extend(text::wrap_styled("   from ", &crate::redact::redact_text(&c.index_url), w, t.dim()));
         if let Some(py) = &p.target_python {
             out.extend(text::wrap_styled("   into ", py, w, t.dim()));
         }

@@ -18,6 +18,7 @@ pub mod faults;
 pub mod gpu;
 pub mod index;
 pub mod laptop;
+pub mod mirror;
 pub mod proc;
 pub mod python;
 pub mod wheels;

@@ -233,7 +233,7 @@ pub fn listing_from_html(
             continue;
         }
         let Some(href) = a.attr("href") else { continue };
-        if let Some(f) = wheel_file(&base, href, Some(&a.text), None, &want)
+        if let Some(f) = wheel_file(&base, href, Some(&a.text), None, Some(&want))
             && seen.insert(f.filename.clone())
         {
             files.push(f);
@@ -243,6 +243,51 @@ pub fn listing_from_html(
         return Err(PageError::NoWheels(want));
     }
     Ok(VariantListing { variant: variant.to_string(), package: want, files })
+}
+
+/// Every wheel a page links to, of any package: a flat directory of wheels (what users
+/// pass to `pip -f`, e.g. a mirror's `…/pytorch-wheels/cu124/`) or the single legacy
+/// `torch_stable.html` page. A page with links but no wheels gives an empty list (a simple
+/// index's variant page links to projects, not wheels); a page without links is an error.
+pub fn wheels_from_html(html: &str, page_url: &Url) -> Result<Vec<WheelFile>, PageError> {
+    let parsed = parse_anchors(html);
+    if parsed.anchors.is_empty() {
+        return Err(PageError::NoLinks);
+    }
+    let base = parsed.base_href.as_deref().and_then(|b| page_url.join(b).ok()).unwrap_or_else(|| page_url.clone());
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut files = Vec::new();
+    for a in &parsed.anchors {
+        if a.attr("data-yanked").is_some() {
+            continue;
+        }
+        let Some(href) = a.attr("href") else { continue };
+        if let Some(f) = wheel_file(&base, href, Some(&a.text), None, None)
+            && seen.insert(f.url.clone())
+        {
+            files.push(f);
+        }
+    }
+    Ok(files)
+}
+
+/// The page links to `project`'s page (`<a href="torch/">torch</a>`): a simple index root.
+pub fn links_to_project(html: &str, project: &str) -> bool {
+    parse_anchors(html).anchors.iter().any(|a| {
+        let href = a.attr("href").unwrap_or("").split(['#', '?']).next().unwrap_or("").trim_end_matches('/');
+        href.rsplit('/').next() == Some(project) || a.text.trim().trim_end_matches('/') == project
+    })
+}
+
+/// The variant a wheel of a multi-variant page belongs to: the directory it sits in
+/// (`…/cu124/torch-2.5.1%2Bcu124-….whl`), else its local label (`+cu124`).
+pub fn variant_of_file(f: &WheelFile) -> Option<String> {
+    let dir = Url::parse(&f.url).ok().and_then(|u| {
+        let mut segs: Vec<String> = u.path_segments()?.map(percent_decode).collect();
+        segs.pop();
+        segs.pop().filter(|s| is_variant_name(s))
+    });
+    dir.or_else(|| f.version.split_once('+').map(|(_, l)| l.to_string()).filter(|l| is_variant_name(l)))
 }
 
 /// A PEP 691 JSON project page → the same listing as [`listing_from_html`].
@@ -268,7 +313,7 @@ pub fn listing_from_json(
         let (Some(url), false) = (f.get("url").and_then(|u| u.as_str()), yanked) else { continue };
         let name = f.get("filename").and_then(|n| n.as_str());
         let sha = f.get("hashes").and_then(|h| h.get("sha256")).and_then(|s| s.as_str());
-        if let Some(w) = wheel_file(page_url, url, name, sha, &want)
+        if let Some(w) = wheel_file(page_url, url, name, sha, Some(&want))
             && seen.insert(w.filename.clone())
         {
             files.push(w);
@@ -291,7 +336,7 @@ fn check_api_version(doc: &serde_json::Value) -> Result<(), PageError> {
 }
 
 /// One link → a wheel of `want`, or None (not a wheel, another package, unusable URL).
-fn wheel_file(base: &Url, href: &str, text: Option<&str>, sha: Option<&str>, want: &str) -> Option<WheelFile> {
+fn wheel_file(base: &Url, href: &str, text: Option<&str>, sha: Option<&str>, want: Option<&str>) -> Option<WheelFile> {
     let mut url = base.join(href.trim()).ok()?;
     if !matches!(url.scheme(), "http" | "https") {
         return None;
@@ -299,15 +344,20 @@ fn wheel_file(base: &Url, href: &str, text: Option<&str>, sha: Option<&str>, wan
     let fragment_sha = url.fragment().and_then(|f| f.strip_prefix("sha256=")).map(str::to_string);
     url.set_fragment(None);
     let from_url = || url.path_segments().and_then(|mut s| s.next_back()).map(percent_decode);
-    let (filename, parsed) = match text.map(str::trim).filter(|t| !t.is_empty()).map(|t| (t, WheelName::parse(t))) {
-        Some((t, Ok(w))) => (t.to_string(), w),
+    // torch_stable.html's anchor text is "cu121/torch-2.5.1%2Bcu121-….whl": keep the file part.
+    let text = text.map(|t| percent_decode(t.trim().rsplit('/').next().unwrap_or("")));
+    let (filename, parsed) = match text.filter(|t| !t.is_empty()).map(|t| {
+        let w = WheelName::parse(&t);
+        (t, w)
+    }) {
+        Some((t, Ok(w))) => (t, w),
         _ => {
             let name = from_url()?;
             let w = WheelName::parse(&name).ok()?;
             (name, w)
         }
     };
-    if parsed.name != want {
+    if want.is_some_and(|w| parsed.name != w) {
         return None;
     }
     let sha256 = sha.map(str::to_string).or(fragment_sha).map(|s| s.to_ascii_lowercase()).filter(|s| is_sha256(s));

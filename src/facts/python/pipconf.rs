@@ -91,6 +91,32 @@ pub fn config_files(os: Os, env: &HostEnv, prefix: Option<&Path>) -> Vec<PathBuf
 /// `(key, value)` of every index setting in a pip config file's text that points at a CPU
 /// index. Multi-line values (indented continuation lines) are followed.
 pub fn cpu_index_settings(text: &str) -> Vec<(String, String)> {
+    index_settings(text).into_iter().filter(|(_, url)| is_cpu_index(url)).collect()
+}
+
+/// The user's own package index for everything else (a PyPI mirror in `PIP_INDEX_URL` or
+/// pip.conf's `index-url`), credentials masked, ready to show: torchup keeps it for the
+/// dependencies pip resolves (nvidia-*, requirements) and says so in the plan and Review.
+pub fn pypi_index_settings(os: Os, env: &HostEnv, prefix: Option<&Path>) -> Vec<String> {
+    let mut out = Vec::new();
+    for var in ["PIP_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX_URL"] {
+        if let Some(v) = env.get(var).filter(|v| !v.trim().is_empty() && !is_cpu_index(v)) {
+            out.push(format!("{var}={}", crate::redact::redact_text(v.trim())));
+        }
+    }
+    for file in config_files(os, env, prefix) {
+        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        for (key, url) in index_settings(&text) {
+            if key == "index-url" && !is_cpu_index(&url) {
+                out.push(format!("{}: index-url = {}", file.display(), crate::redact::redact_text(&url)));
+            }
+        }
+    }
+    out
+}
+
+/// `(key, url)` of every `index-url` / `extra-index-url` value in a pip config file.
+fn index_settings(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut current: Option<String> = None;
     for line in text.lines() {
@@ -116,9 +142,7 @@ pub fn cpu_index_settings(text: &str) -> Vec<(String, String)> {
         };
         if let Some(key) = &current {
             for url in value.split_whitespace() {
-                if is_cpu_index(url) {
-                    out.push((key.clone(), url.to_string()));
-                }
+                out.push((key.clone(), url.to_string()));
             }
         }
     }
@@ -144,6 +168,28 @@ pub fn cpu_index_overrides(os: Os, env: &HostEnv, prefix: Option<&Path>) -> Vec<
         }
     }
     out
+}
+
+#[cfg(test)]
+mod pypi_index_tests {
+    use super::*;
+
+    #[test]
+    fn the_users_pypi_mirror_is_found_and_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("pip.conf");
+        std::fs::write(&conf, "[global]\nindex-url = https://u:tok@mirrors.example/simple\nextra-index-url = https://download.pytorch.org/whl/cpu\n").unwrap();
+        let env = HostEnv::from_pairs([
+            ("PIP_CONFIG_FILE", conf.to_str().unwrap()),
+            ("PIP_INDEX_URL", "https://pypi.tuna.example/simple"),
+            ("HOME", dir.path().to_str().unwrap()),
+            ("XDG_CONFIG_DIRS", dir.path().join("none").to_str().unwrap()),
+        ]);
+        let got = pypi_index_settings(Os::Linux, &env, None);
+        assert!(got.contains(&"PIP_INDEX_URL=https://pypi.tuna.example/simple".to_string()), "{got:?}");
+        assert!(got.iter().any(|l| l.ends_with("index-url = https://u:***@mirrors.example/simple")), "{got:?}");
+        assert!(!got.iter().any(|l| l.contains("whl/cpu") || l.contains("tok@")), "{got:?}");
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,264 @@
+//! `--mirror auto`: probe the wheel sources concurrently within a deadline (~3 s) and pick
+//! the fastest that carries the chosen build.
+//!
+//! Per source: read its torch page for the variant (does it carry this torch for this
+//! Python and platform?), then a ranged GET of that wheel for a fixed window (~2 s) and count
+//! the bytes received — a slow link cannot deliver a fixed amount in time, so it is measured
+//! as slow instead of timing out. A source is skipped, with the reason, when it hangs,
+//! answers an error (403, …), serves HTML instead of a wheel, or publishes a sha256 that
+//! differs from the official index's for the same file.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use pep440_rs::Version;
+use reqwest::header::{CONTENT_TYPE, RANGE};
+
+use super::available::WheelFile;
+use super::index::{IndexClient, IndexLayout, IndexOptions, PageFailure, USER_AGENT};
+use super::index_url::IndexUrl;
+use super::tags::{InterpreterTags, compatible_files};
+
+/// The build to look for.
+#[derive(Debug, Clone)]
+pub struct ProbeTarget {
+    /// "cu124"
+    pub variant: String,
+    /// "2.5.1" (without a local label).
+    pub torch: String,
+    pub tags: InterpreterTags,
+}
+
+/// One source to probe.
+#[derive(Debug, Clone)]
+pub struct ProbeSource {
+    /// "official", "aliyun", or "custom".
+    pub name: String,
+    pub url: IndexUrl,
+    /// Known layout (skip detection), if any.
+    pub layout: Option<IndexLayout>,
+}
+
+/// Time limits of a probe.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeOptions {
+    /// Everything about one source (page + speed) ends by then.
+    pub deadline: Duration,
+    /// How long wheel bytes are counted.
+    pub window: Duration,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions { deadline: Duration::from_secs(3), window: Duration::from_secs(2) }
+    }
+}
+
+/// What one source showed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProbeRow {
+    pub name: String,
+    /// Redacted.
+    pub url: String,
+    /// Some(true): its page lists the wheel; Some(false): it does not; None: unknown.
+    pub carries: Option<bool>,
+    /// Bytes of the wheel received in the window, and the rate.
+    pub bytes: u64,
+    pub mb_per_s: Option<f64>,
+    /// The wheel file found, and its published sha256.
+    pub file: Option<String>,
+    pub sha256: Option<String>,
+    /// Why it is not a candidate; None = usable.
+    pub skipped: Option<String>,
+}
+
+impl ProbeRow {
+    pub fn usable(&self) -> bool {
+        self.carries == Some(true) && self.skipped.is_none()
+    }
+}
+
+/// All rows (in the sources' order) and the pick.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProbeReport {
+    pub rows: Vec<ProbeRow>,
+    /// Index into `rows` of the fastest usable source.
+    pub chosen: Option<usize>,
+    pub elapsed_ms: u64,
+}
+
+impl ProbeReport {
+    /// The table: source · carries it · MB/s · why skipped.
+    pub fn table(&self) -> String {
+        let w = self.rows.iter().map(|r| r.name.len()).max().unwrap_or(6).max(6);
+        let mut out = format!("  {:<w$}  {:<10}  {:>8}  {}\n", "source", "carries it", "MB/s", "why skipped");
+        for (i, r) in self.rows.iter().enumerate() {
+            let mark = if self.chosen == Some(i) { "→" } else { " " };
+            let carries = match r.carries {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "?",
+            };
+            let speed = r.mb_per_s.map(|m| format!("{m:.1}")).unwrap_or_else(|| "–".into());
+            let why = r.skipped.as_deref().unwrap_or("");
+            out.push_str(&format!("{mark} {:<w$}  {carries:<10}  {speed:>8}  {why}\n", r.name));
+        }
+        out
+    }
+}
+
+/// Probe every source at once; the official one (named "official") is the sha256 reference.
+pub async fn probe(sources: &[ProbeSource], target: &ProbeTarget, opts: ProbeOptions) -> ProbeReport {
+    let started = Instant::now();
+    let mut rows: Vec<ProbeRow> = join_all(sources.iter().map(|s| async move {
+        match tokio::time::timeout(opts.deadline, probe_one(s, target, opts)).await {
+            Ok(row) => row,
+            Err(_) => ProbeRow {
+                skipped: Some(format!("no answer within {:.1} s", opts.deadline.as_secs_f64())),
+                ..empty_row(s)
+            },
+        }
+    }))
+    .await;
+    // Same bytes everywhere: a mirror's published sha256 must be the official one.
+    let official = rows.iter().find(|r| r.name == "official").and_then(|r| r.sha256.clone().zip(r.file.clone()));
+    if let Some((sha, file)) = official {
+        for r in rows.iter_mut().filter(|r| r.name != "official" && r.skipped.is_none()) {
+            if r.file.as_deref() == Some(file.as_str()) && r.sha256.as_ref().is_some_and(|s| *s != sha) {
+                r.skipped = Some("sha256 differs from the official index".into());
+            }
+        }
+    }
+    let chosen = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.usable())
+        .max_by(|a, b| a.1.mb_per_s.unwrap_or(0.0).total_cmp(&b.1.mb_per_s.unwrap_or(0.0)))
+        .map(|(i, _)| i);
+    ProbeReport { rows, chosen, elapsed_ms: started.elapsed().as_millis() as u64 }
+}
+
+fn empty_row(s: &ProbeSource) -> ProbeRow {
+    ProbeRow {
+        name: s.name.clone(),
+        url: s.url.redacted(),
+        carries: None,
+        bytes: 0,
+        mb_per_s: None,
+        file: None,
+        sha256: None,
+        skipped: None,
+    }
+}
+
+async fn probe_one(s: &ProbeSource, target: &ProbeTarget, opts: ProbeOptions) -> ProbeRow {
+    let mut row = empty_row(s);
+    let client_opts = IndexOptions {
+        cache_dir: None,
+        connect_timeout: opts.deadline,
+        read_timeout: opts.deadline,
+        page_timeout: opts.deadline,
+        layout: s.layout,
+        ..IndexOptions::new(s.url.expose())
+    };
+    let client = match IndexClient::new(client_opts) {
+        Ok(c) => c,
+        Err(e) => {
+            row.skipped = Some(e.to_string());
+            return row;
+        }
+    };
+    let listing = match client.listing(&target.variant, "torch").await {
+        Ok((l, _)) => l,
+        Err(PageFailure::NotFound { .. }) => {
+            row.carries = Some(false);
+            row.skipped = Some(format!("does not carry {}", target.variant));
+            return row;
+        }
+        Err(e) => {
+            row.skipped = Some(e.to_string());
+            return row;
+        }
+    };
+    let Some(file) = wheel_for(&listing, target) else {
+        row.carries = Some(false);
+        row.skipped = Some(format!("no torch {}+{} wheel for this Python", target.torch, target.variant));
+        return row;
+    };
+    row.carries = Some(true);
+    row.file = Some(file.filename.clone());
+    row.sha256 = file.sha256.clone();
+    match measure(&s.url, &file.url, opts.window).await {
+        Ok((bytes, secs)) => {
+            row.bytes = bytes;
+            row.mb_per_s = Some(bytes as f64 / 1e6 / secs.max(0.001));
+        }
+        Err(why) => row.skipped = Some(why),
+    }
+    row
+}
+
+/// The torch wheel of this version for this interpreter.
+fn wheel_for<'a>(listing: &'a super::available::VariantListing, t: &'a ProbeTarget) -> Option<&'a WheelFile> {
+    let want = t.torch.parse::<Version>().ok()?.without_local();
+    compatible_files(listing, &t.tags).find(|f| f.version.parse::<Version>().is_ok_and(|v| v.without_local() == want))
+}
+
+/// Bytes of `url` received within `window` (ranged GET from byte 0), and the seconds spent.
+async fn measure(index: &IndexUrl, url: &str, window: Duration) -> Result<(u64, f64), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("bad wheel URL: {e}"))?;
+    if !super::index_url::scheme_allowed(&parsed) {
+        return Err("wheel URL is plain http to another host".into());
+    }
+    let mut builder = reqwest::Client::builder().user_agent(USER_AGENT).connect_timeout(window * 2);
+    if index.is_loopback() && super::index_url::is_loopback(&parsed) {
+        builder = builder.no_proxy();
+    }
+    let http = builder.build().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut resp = http.get(parsed).header(RANGE, "bytes=0-").send().await.map_err(|e| short(&e))?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(format!("wheel: HTTP {}", status.as_u16()));
+    }
+    let html = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
+    let mut bytes: u64 = 0;
+    let mut head: Vec<u8> = Vec::new();
+    let until = started + window;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match tokio::time::timeout(left, resp.chunk()).await {
+            Err(_) => break,
+            Ok(Err(e)) => return Err(short(&e)),
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(chunk))) => {
+                if head.len() < 4 {
+                    head.extend_from_slice(&chunk[..chunk.len().min(4 - head.len())]);
+                }
+                bytes += chunk.len() as u64;
+            }
+        }
+    }
+    if html || head.first() == Some(&b'<') {
+        return Err("serves HTML instead of a wheel".into());
+    }
+    if head.len() >= 4 && head != b"PK\x03\x04" {
+        return Err("not a wheel (no zip header)".into());
+    }
+    Ok((bytes, started.elapsed().as_secs_f64()))
+}
+
+fn short(e: &reqwest::Error) -> String {
+    let mut cur: &dyn std::error::Error = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    if e.is_timeout() { "timed out".into() } else { cur.to_string() }
+}

@@ -528,7 +528,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         opts: &InstallOptions,
     ) -> Result<(), Stop> {
         self.journal(run, RunStage::Install, &state.active).await?;
-        let first = self.install_files(run, index, step, state.acquired.as_ref(), &state.active, opts).await;
+        let first = self.install_files(run, index, step, state.acquired.as_ref(), opts).await;
         let why = match first {
             Err(Stop::Failed(why)) => why,
             Err(other) => return Err(other),
@@ -575,7 +575,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         state.active = fb.choice.clone();
         state.acquired = Some(acquired);
         self.journal(run, RunStage::Fallback, &state.active).await?;
-        self.install_files(run, fb_index, &fb_step, state.acquired.as_ref(), &state.active, opts).await?;
+        self.install_files(run, fb_index, &fb_step, state.acquired.as_ref(), opts).await?;
         if self.smoke_stage(run, fb_index, Expectation::CudaWorks, &state.active).await {
             return Ok(());
         }
@@ -595,12 +595,11 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         index: usize,
         step: &Step,
         acquired: Option<&Acquired>,
-        active: &Choice,
         opts: &InstallOptions,
     ) -> Result<(), Stop> {
         let mut step = step.clone();
         if let Some(a) = acquired {
-            step.argv = install_argv(&step.argv, a, &active.index_url);
+            step.argv = install_argv(&step.argv, a);
         }
         run.changed = true;
         match self.run_step(run, index, &step, opts).await {
@@ -1016,9 +1015,9 @@ pub fn run_stage(stage: Stage) -> RunStage {
 }
 
 /// The plan's install argv with each pinned family member replaced by its fetched file and
-/// the wheelhouse directory filled in. Without fetched dependencies, the build's own index
-/// serves them (`--index-url` instead of `--no-index`).
-pub fn install_argv(planned: &[String], acquired: &Acquired, index_url: &str) -> Vec<String> {
+/// the wheelhouse directory filled in. Without fetched dependencies, the dependency index
+/// serves them (`--index-url` instead of `--no-index`; none: pip's own configuration).
+pub fn install_argv(planned: &[String], acquired: &Acquired) -> Vec<String> {
     let mut out = Vec::with_capacity(planned.len());
     let mut after_find_links = false;
     for arg in planned {
@@ -1033,8 +1032,10 @@ pub fn install_argv(planned: &[String], acquired: &Acquired, index_url: &str) ->
             continue;
         }
         if arg == "--no-index" && !acquired.dependencies_fetched {
-            out.push("--index-url".into());
-            out.push(index_url.to_string());
+            if let Some(url) = &acquired.dependency_index {
+                out.push("--index-url".into());
+                out.push(url.clone());
+            }
             continue;
         }
         let name = arg.split("==").next().unwrap_or_default();
@@ -1165,7 +1166,7 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let got = install_argv(&planned, &a, "https://x/whl/cu124");
+        let got = install_argv(&planned, &a);
         assert_eq!(
             got,
             [
@@ -1180,8 +1181,8 @@ mod tests {
                 "/wh/links/torchvision-0.20.1+cu124-cp311-cp311-linux_x86_64.whl"
             ]
         );
-        let partial = Acquired { dependencies_fetched: false, ..a };
-        let got = install_argv(&planned, &partial, "https://x/whl/cu124");
+        let partial = Acquired { dependencies_fetched: false, dependency_index: Some("https://x/whl/cu124".into()), ..a };
+        let got = install_argv(&planned, &partial);
         assert_eq!(got[4..6], ["--index-url", "https://x/whl/cu124"]);
     }
 

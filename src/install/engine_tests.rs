@@ -207,6 +207,7 @@ impl Swap for Sim {
             family: vec![("torch".into(), wheel(&build))],
             links_dir: PathBuf::from("/wh/links"),
             dependencies_fetched: true,
+            dependency_index: None,
             downloaded: 10,
             notes: vec![],
         })

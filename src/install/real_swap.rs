@@ -16,7 +16,7 @@ use super::journal::{Journal, RunInfo};
 use super::stage::RunStage;
 use super::stash::{Stash, StashManifest, stash_dir_for};
 use super::swap::{AcquireError, Acquired, Interrupted, Swap};
-use crate::compat::index::{IndexClient, IndexOptions, PageFailure};
+use crate::compat::index::{IndexClient, IndexLayout, IndexOptions, PageFailure};
 use crate::compat::tags::{InterpreterTags, compatible_files};
 use crate::exec::{RunSpec, Runner, TokioRunner};
 use crate::facts::{Os, TorchFacts};
@@ -111,8 +111,9 @@ impl RealSwap {
         IndexClient::new(opts).map_err(|e| AcquireError::Failed(e.to_string()))
     }
 
-    /// The family's wheels for `choice`, straight from the index pages.
-    async fn family_items(&self, choice: &Choice) -> Result<Vec<(String, FetchItem)>, AcquireError> {
+    /// The family's wheels for `choice`, straight from the index pages, and the index
+    /// pip resolves their dependencies against (None: pip's own configuration).
+    async fn family_items(&self, choice: &Choice) -> Result<(Vec<(String, FetchItem)>, Option<String>), AcquireError> {
         let Some(tags) = &self.settings.tags else {
             return Err(AcquireError::Failed(
                 "the target Python's version and platform are unknown, so no wheel can be chosen".into(),
@@ -137,17 +138,37 @@ impl RealSwap {
                     tags.minor
                 ))
             })?;
+            let mut sha256 = file.sha256.clone();
+            if sha256.is_none() {
+                // A listing without hashes (a flat mirror, torch_stable.html): take the hash
+                // from an index that publishes it; the fetcher refuses a mismatch. None
+                // anywhere: the fetcher checks the wheel's RECORD ("origin not verified").
+                sha256 = self.published_hash(&client, &choice.variant, &file.filename).await;
+            }
             items.push((
                 pkg.to_string(),
-                FetchItem {
-                    url: file.url.clone(),
-                    filename: file.filename.clone(),
-                    sha256: file.sha256.clone(),
-                    size: None,
-                },
+                FetchItem { url: file.url.clone(), filename: file.filename.clone(), sha256, size: None },
             ));
         }
-        Ok(items)
+        let deps = match client.layout_info().layout {
+            Some(IndexLayout::Pypi) => Some(self.settings.index_base.trim_end_matches('/').to_string()),
+            Some(IndexLayout::FlatPerVariant | IndexLayout::StablePage) => None,
+            _ => Some(choice.index_url.clone()),
+        };
+        Ok((items, deps))
+    }
+
+    /// The sha256 the official index publishes for `filename`, when the index in use
+    /// publishes none.
+    async fn published_hash(&self, client: &IndexClient, variant: &str, filename: &str) -> Option<String> {
+        let official = crate::plan::steps::DEFAULT_INDEX_URL;
+        if self.settings.index_base.trim_end_matches('/') == official || self.settings.offline {
+            return client.hash_for(variant, filename).await;
+        }
+        let other =
+            IndexClient::new(IndexOptions { cache_dir: self.settings.index_cache.clone(), ..IndexOptions::new(official) })
+                .ok()?;
+        crate::compat::index::hash_from(&[client, &other], variant, filename).await.map(|h| h.sha256)
     }
 
     /// Fetch `items`, forwarding progress to the install's events.
@@ -195,7 +216,7 @@ impl RealSwap {
         python: &Path,
         family: &[PathBuf],
         links: &Path,
-        index_url: &str,
+        index_url: Option<&str>,
         cancel: &CancellationToken,
     ) -> Result<Option<Vec<FetchItem>>, AcquireError> {
         let same_python = self.settings.python.as_deref() == Some(python);
@@ -218,9 +239,10 @@ impl RealSwap {
             report.display().to_string(),
             "--find-links".into(),
             links.display().to_string(),
-            "--index-url".into(),
-            index_url.into(),
         ];
+        if let Some(url) = index_url {
+            argv.extend(["--index-url".into(), url.into()]);
+        }
         argv.extend(family.iter().map(|p| p.display().to_string()));
         let spec = RunSpec::new(argv).envs(&self.settings.child_env).timeout(Duration::from_secs(600));
         let out = TokioRunner.run(spec, None, cancel.clone()).await.map_err(|e| AcquireError::Failed(e.to_string()))?;
@@ -263,7 +285,7 @@ impl Swap for RealSwap {
         index: usize,
         cancel: &CancellationToken,
     ) -> Result<Acquired, AcquireError> {
-        let named = self.family_items(choice).await?;
+        let (named, dependency_index) = self.family_items(choice).await?;
         let (names, items): (Vec<String>, Vec<FetchItem>) = named.into_iter().unzip();
         let label = format!("torch {} {}", choice.torch, choice.variant);
         let family = self.fetch(items, events, index, &label, cancel).await?;
@@ -291,7 +313,7 @@ impl Swap for RealSwap {
             })
             .collect();
 
-        let deps = self.dependency_items(python, &family_paths, &links, &choice.index_url, cancel).await?;
+        let deps = self.dependency_items(python, &family_paths, &links, dependency_index.as_deref(), cancel).await?;
         let dependencies_fetched = match deps {
             Some(items) => {
                 let fetched = self.fetch(items, events, index, "dependencies", cancel).await?;
@@ -338,6 +360,7 @@ impl Swap for RealSwap {
             family: names.into_iter().zip(family_paths).collect(),
             links_dir: links,
             dependencies_fetched,
+            dependency_index,
             downloaded,
             notes,
         })

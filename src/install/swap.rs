@@ -28,6 +28,9 @@ pub struct Acquired {
     /// False when they could not be resolved ahead (no pip to resolve with): the install
     /// then reads the build's index for them, and a failure there is rolled back offline.
     pub dependencies_fetched: bool,
+    /// The index pip reads dependencies from when they were not fetched (None: pip's own
+    /// configuration, for flat mirrors that are no simple index).
+    pub dependency_index: Option<String>,
     /// Bytes that came over the network in this run (0 when all came from the wheelhouse).
     pub downloaded: u64,
     /// Things the user should know ("integrity checked, origin not verified: …").

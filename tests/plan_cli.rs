@@ -62,7 +62,7 @@ fn json_plan_for_the_guide_machine() {
     }
     assert!(cands.iter().any(|c| c["variant"] == "cu124") && cands.iter().any(|c| c["variant"] == "cu121"));
     let stages: Vec<&str> = p["steps"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
-    assert_eq!(stages, ["uninstall", "install", "verify"]);
+    assert_eq!(stages, ["fetch", "uninstall", "install", "verify"]);
     for s in p["steps"].as_array().unwrap() {
         assert!(s["argv"].is_array() && s["summary"].is_string());
     }
@@ -80,9 +80,13 @@ fn human_plan_shows_the_table_and_powershell_commands() {
     assert!(out.contains("variant  torch   driver  arch  python"), "{out}");
     assert!(out.contains("  → cu130    2.15.0  ✓       ✓     ✓"), "{out}");
     assert!(out.contains("Steps (PowerShell):"), "{out}");
-    assert!(out.contains(
-        r"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe -m pip install --no-cache-dir --progress-bar raw torch==2.15.0+cu130 torchvision==0.30.0+cu130 torchaudio==2.11.0+cu130 --index-url https://download.pytorch.org/whl/cu130"
-    ));
+    assert!(out.contains("[fetch]") && out.contains("(done by torchup itself)"), "{out}");
+    assert!(
+        out.contains(
+            r#"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe -m pip install --no-index --find-links "<wheelhouse>" torch==2.15.0+cu130 torchvision==0.30.0+cu130 torchaudio==2.11.0+cu130"#
+        ),
+        "{out}"
+    );
     assert!(out.contains("If torch 2.15.0+cu130 fails, the planned fallback is torch 2.14.0+cu126:"));
 }
 

@@ -152,7 +152,12 @@ fn steps(out: &mut String, steps: &[Step], os: Os) {
                 let _ = writeln!(out, "  #   {line}");
             }
         }
-        let _ = writeln!(out, "  {}", crate::shell::Shell::default_for(os).render(&s.argv));
+        if s.argv.is_empty() {
+            // torchup's own work: the fetch, the move aside, the embedded smoke test.
+            let _ = writeln!(out, "  (done by torchup itself)");
+        } else {
+            let _ = writeln!(out, "  {}", crate::shell::Shell::default_for(os).render(&s.argv));
+        }
     }
 }
 

@@ -100,14 +100,9 @@ pub fn plan(facts: &Facts, req: &Request, data: &CompatData, index: Option<&Inde
             }
         }
         if let Some(f) = d.fallback {
-            // After a failed attempt, anything of the family may be present.
-            let mut after = installed.clone();
-            for name in ["torch", "torchvision", "torchaudio"] {
-                if !after.members.iter().any(|m| m == name) {
-                    after.members.push(name.to_string());
-                }
-            }
-            let fs = steps::build(facts, req, &ev[f].offer, &after, false);
+            // The previous build is already moved aside when the fallback runs: its steps
+            // fetch and install (the engine first removes what the failed attempt left).
+            let fs = steps::build(facts, req, &ev[f].offer, &Installed::default(), false);
             if let Some(choice) = fs.choice {
                 plan.fallback = Some(Fallback { choice, steps: fs.steps });
             }

@@ -239,7 +239,7 @@ pub fn doc_lines(app: &App, w: usize) -> Vec<Line<'static>> {
     out.extend(preflight_lines(app, w));
     if !p.steps.is_empty() {
         out.push(Line::raw(""));
-        out.push(Line::styled(" These commands run, in this order:", t.title()));
+        out.push(Line::styled(" These steps run, in this order:", t.title()));
     }
     for (i, s) in p.steps.iter().enumerate() {
         let head = format!(" {}. ", i + 1);
@@ -248,7 +248,12 @@ pub fn doc_lines(app: &App, w: usize) -> Vec<Line<'static>> {
             Span::styled(format!("{:<12}", s.stage.as_str()), t.accent()),
             Span::raw(s.summary.clone()),
         ]));
-        out.extend(code_lines(&app.shell().render(&s.argv), w, t));
+        if s.argv.is_empty() {
+            // torchup's own work: the fetch, the move aside, the embedded smoke test.
+            out.extend(text::wrap_styled("    ", "done by torchup itself", w, t.dim()));
+        } else {
+            out.extend(code_lines(&app.shell().render(&s.argv), w, t));
+        }
         for (path, _) in &s.writes {
             out.extend(text::wrap_styled("    writes ", path, w, t.dim()));
         }

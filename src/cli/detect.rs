@@ -19,7 +19,7 @@ pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
     if json {
         output::print_json(&gathered.facts)?;
     } else {
-        print!("{}", render(&gathered.facts));
+        crate::out!("{}", render(&gathered.facts));
     }
     match gathered.python_error {
         Some(e) => Err(CliError::environment(e.to_string())),

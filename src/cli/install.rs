@@ -35,7 +35,7 @@ pub async fn run(
     let req = super::plan::request_from(g, c, &session.cwd, &session.constraints_file())?;
     let (plan, note) = session.plan(&facts, &req).await.map_err(CliError::environment)?;
     if let Some(note) = note {
-        eprintln!("torchup: {note}");
+        crate::errln!("torchup: {note}");
     }
     if let Some(why) = &plan.refused {
         return stop_before_changes(json, &facts, format!("refused: {why}"));
@@ -48,7 +48,7 @@ pub async fn run(
     let shell = Shell::detect(facts.os, &session.env);
     let issues = crate::preflight::check(&facts, &plan, &session.env, &crate::preflight::RealHost);
     for i in &issues {
-        eprintln!("{} {}: {}\n    fix: {}", if i.blocking { "✗" } else { "!" }, i.id, i.message, i.fix);
+        crate::errln!("{} {}: {}\n    fix: {}", if i.blocking { "✗" } else { "!" }, i.id, i.message, i.fix);
     }
     if !dry_run && let Some(block) = issues.iter().find(|i| i.blocking) {
         return stop_before_changes(json, &facts, format!("cannot install yet: {} Fix: {}", block.message, block.fix));
@@ -60,9 +60,9 @@ pub async fn run(
                 "no terminal to confirm the install: run `torchup install --yes` (or `--dry-run` to see the steps)",
             ));
         }
-        eprint!("{}", super::plan::render(&plan, facts.os));
+        crate::err!("{}", super::plan::render(&plan, facts.os));
         if !confirm("Proceed with these steps? [y/N] ", false) {
-            eprintln!("Nothing was changed.");
+            crate::errln!("Nothing was changed.");
             return Ok(Exit::Ok);
         }
     }
@@ -84,7 +84,7 @@ fn stop_before_changes(json: bool, facts: &Facts, why: String) -> Result<Exit, C
     if !json {
         return Err(CliError::failed(why));
     }
-    eprintln!("torchup: {why}");
+    crate::errln!("torchup: {why}");
     print_json(&InstallReport::unchanged(facts.torch.clone(), format!("Nothing was changed: {why}")))?;
     Ok(Exit::Failed)
 }
@@ -106,7 +106,7 @@ async fn execute(
     let on_ctrl_c = cancel.clone();
     let ctrl_c = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ntorchup: stopping (Ctrl-C)…");
+            crate::errln!("\ntorchup: stopping (Ctrl-C)…");
             on_ctrl_c.cancel();
         }
     });
@@ -145,7 +145,7 @@ async fn execute(
 fn spawn_printer(mut rx: mpsc::Receiver<InstallEvent>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let live = std::io::stderr().is_terminal();
-        let mut printer = Printer::new(std::io::stderr(), live);
+        let mut printer = Printer::new(super::output::QuietWriter(super::output::Stream::Stderr), live);
         while let Some(ev) = rx.recv().await {
             printer.event(&ev);
         }
@@ -154,7 +154,7 @@ fn spawn_printer(mut rx: mpsc::Receiver<InstallEvent>) -> tokio::task::JoinHandl
 
 /// Ask on stderr, read a line from stdin.
 fn confirm(question: &str, default: bool) -> bool {
-    eprint!("{question}");
+    crate::err!("{question}");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     if std::io::stdin().lock().read_line(&mut line).is_err() {
@@ -169,7 +169,7 @@ fn confirm(question: &str, default: bool) -> bool {
 
 /// The end of a run, for humans (stderr is for progress; this goes to stdout).
 fn print_summary(report: &InstallReport, shell: Shell) {
-    println!();
+    crate::outln!();
     let head = match report.outcome {
         Outcome::Installed => "Installed and verified.",
         Outcome::NothingToDo => "Nothing to do.",
@@ -181,28 +181,28 @@ fn print_summary(report: &InstallReport, shell: Shell) {
         Outcome::Cancelled => "Cancelled.",
         Outcome::RequirementsFailed => "Installed, but the requirements step failed.",
     };
-    println!("{head}");
-    println!("{}", report.environment);
+    crate::outln!("{head}");
+    crate::outln!("{}", report.environment);
     if let Some(smoke) = &report.smoke
         && report.outcome == Outcome::Installed
     {
         for line in crate::smoke::render::guide_lines(smoke) {
-            println!("  {}", line.text);
+            crate::outln!("  {}", line.text);
         }
     }
     for d in &report.diagnoses {
-        println!("  ! {} {}", d.id, d.title);
+        crate::outln!("  ! {} {}", d.id, d.title);
         if !d.fix.is_empty() {
-            println!("    fix: {}", d.fix);
+            crate::outln!("    fix: {}", d.fix);
         }
     }
     if !report.restore_commands.is_empty() {
-        println!("To restore the previous build:");
+        crate::outln!("To restore the previous build:");
         for argv in &report.restore_commands {
-            println!("  {}", shell.render(argv));
+            crate::outln!("  {}", shell.render(argv));
         }
     }
     if let Some(log) = &report.log_path {
-        println!("Full log: {log}");
+        crate::outln!("Full log: {log}");
     }
 }

@@ -27,14 +27,14 @@ pub async fn run(g: &GlobalArgs, json: bool, facts: Option<&Path>, c: &ChoiceArg
     let req = request_from(g, c, &session.cwd, &session.constraints_file())?;
     let (plan, note) = session.plan(&facts, &req).await.map_err(CliError::environment)?;
     if let Some(note) = note {
-        eprintln!("torchup: {note}");
+        crate::errln!("torchup: {note}");
     }
     if json {
         print_json(&plan)?;
     } else {
-        print!("{}", render(&plan, facts.os));
+        crate::out!("{}", render(&plan, facts.os));
         if let Some(r) = &plan.refused {
-            eprintln!("torchup: refused: {r}");
+            crate::errln!("torchup: refused: {r}");
         }
     }
     Ok(exit_code(&plan))

@@ -66,12 +66,12 @@ pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
     let history = History::in_dir(&session.state_dir);
     let v: Verification = verify(&session.verify_options(), &history, &TokioRunner).await.map_err(verify_error)?;
     if let Some(w) = &v.history_warning {
-        eprintln!("torchup: warning: {w}");
+        crate::errln!("torchup: warning: {w}");
     }
     let saved = match history.append(&v.entry) {
         Ok(()) => Some(history.path().display().to_string()),
         Err(e) => {
-            eprintln!("torchup: warning: the result was not saved: {e}");
+            crate::errln!("torchup: warning: the result was not saved: {e}");
             None
         }
     };
@@ -92,9 +92,9 @@ pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
             None => Comparison::FirstRun,
         };
         let color = color_enabled(g.no_color, std::io::stdout().is_terminal());
-        println!("Interpreter: {} (from {})", v.python.display, v.python.found_by);
+        crate::outln!("Interpreter: {} (from {})", v.python.display, v.python.found_by);
         for line in smoke::render_verify(&v.report, comparison, &TimeZone::system()) {
-            println!("{}", paint(&line, color));
+            crate::outln!("{}", paint(&line, color));
         }
     }
     Ok(if v.report.ok { Exit::Ok } else { Exit::Failed })
@@ -108,7 +108,7 @@ pub fn libtorch_check(json: bool) -> Result<Exit, CliError> {
         super::output::print_json(&report)?;
     } else {
         for c in &report.checks {
-            println!("{} {:<16} {:>7.1} ms  {}", if c.ok { "✓" } else { "✗" }, c.name, c.ms, c.detail);
+            crate::outln!("{} {:<16} {:>7.1} ms  {}", if c.ok { "✓" } else { "✗" }, c.name, c.ms, c.detail);
         }
     }
     Ok(if report.ok { Exit::Ok } else { Exit::Failed })

@@ -61,7 +61,8 @@ pub async fn run(
             ));
         }
         crate::err!("{}", super::plan::render(&plan, facts.os));
-        if !confirm("Proceed with these steps? [y/N] ", false) {
+        let proceed = tokio::task::spawn_blocking(|| confirm("Proceed with these steps? [y/N] ", false));
+        if !proceed.await.unwrap_or(false) {
             crate::errln!("Nothing was changed.");
             return Ok(Exit::Ok);
         }
@@ -119,7 +120,9 @@ async fn execute(
             Some(p) => format!("Put torch {} back now? [Y/n] ", p.version),
             None => "Remove the partly installed torch again? [Y/n] ".to_string(),
         };
-        if confirm(&what, true) {
+        // Reading stdin blocks: keep it off the async workers (the printer and Ctrl-C run there).
+        let answer = tokio::task::spawn_blocking(move || confirm(&what, true)).await.unwrap_or(false);
+        if answer {
             let python = plan
                 .target_python
                 .clone()

@@ -2,6 +2,7 @@
 //! concurrently, lines split on `\n` and `\r` (pip redraws with `\r`), decoded lossily,
 //! each child in its own process group so cancellation reaches pip's grandchildren.
 
+mod capture;
 mod lines;
 mod process;
 

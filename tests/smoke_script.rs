@@ -102,7 +102,7 @@ async fn a_cu124_build_on_simulated_machines() {
     );
     assert_eq!(r.devices[0].compute_capability.as_deref(), Some("8.6"));
     assert_eq!(r.devices[0].arch_supported, Some(true));
-    assert!(detail(&r, "arch_supported").contains("covered by sm_86"));
+    assert!(detail(&r, "arch_supported").contains("covered by sm_86"), "{}", detail(&r, "arch_supported"));
     assert!(r.cudnn.is_some(), "cuDNN version reported");
     assert_eq!(r.packages.get("torchvision").map(String::as_str), Some("0.20.1+cu124"));
     let (g, c) = (r.gpu_gflops.unwrap(), r.cpu_gflops.unwrap());
@@ -325,55 +325,4 @@ fn pyenv_python(prefix: &str) -> Option<PathBuf> {
         .collect();
     found.sort();
     found.into_iter().next()
-}
-
-#[test]
-fn arch_coverage_follows_cuda_binary_compatibility() {
-    // Load the script's covering_arch() without running main().
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("smoke_test.py");
-    std::fs::write(&script, smoke::SMOKE_TEST_PY).unwrap();
-    let code = "import json, sys\nns = {'__name__': 'smoke'}\n\
-                exec(compile(open(sys.argv[1]).read(), 'smoke_test.py', 'exec'), ns)\n\
-                cases = json.loads(sys.argv[2])\n\
-                print(json.dumps([ns['covering_arch'](tuple(c), a) for c, a in cases]))";
-    let cases = serde_json::json!([
-        [[8, 6], ["sm_50", "sm_80", "sm_86", "sm_90"]],
-        [[8, 9], ["sm_80", "sm_86"]],
-        [[8, 6], ["sm_80"]],
-        [[12, 0], ["sm_80", "sm_90"]],
-        [[12, 0], ["sm_90", "compute_90"]],
-        [[8, 6], ["compute_89"]],
-        [[9, 0], ["sm_90a"]],
-        [[9, 1], ["sm_90a"]],
-        [[10, 3], ["sm_100f"]],
-        [[7, 5], ["sm_80", "sm_86"]],
-        [[6, 1], ["sm_60", "compute_60"]],
-        [[12, 0], []]
-    ]);
-    let out = std::process::Command::new(base_python().unwrap())
-        .args(["-c", code])
-        .arg(&script)
-        .arg(cases.to_string())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        got,
-        serde_json::json!([
-            "sm_86",
-            "sm_86",
-            "sm_80",
-            null,
-            "compute_90",
-            null,
-            "sm_90a",
-            null,
-            "sm_100f",
-            null,
-            "sm_60",
-            null
-        ])
-    );
 }

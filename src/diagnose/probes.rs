@@ -277,26 +277,13 @@ fn arch_missing(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
     Some(device_vars(name, cap))
 }
 
-/// The build's architectures as the smoke checks reported them (`sm_50 sm_60 …`), without
-/// the device's own, which is missing by definition. Prefers checks named like "arch".
+/// The build's SASS architectures from the report's `arch_list` (torch's own list, read
+/// by the one parser in compat::arch), without the device's own, which is missing by
+/// definition.
 fn arch_list(r: &SmokeReport, own: (u32, u32)) -> Vec<(u32, u32)> {
-    let parse = |detail: &str| -> Vec<(u32, u32)> {
-        detail
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .filter_map(|tok| tok.strip_prefix("sm_"))
-            .filter_map(|n| n.trim_end_matches(|c: char| c.is_ascii_alphabetic()).parse::<u32>().ok())
-            .map(|n| (n / 10, n % 10))
-            .filter(|cap| *cap != own)
-            .collect()
-    };
-    let arch_checks: Vec<_> = r.checks.iter().filter(|c| c.name.to_ascii_lowercase().contains("arch")).collect();
-    let sources: Vec<&str> = if arch_checks.is_empty() {
-        r.checks.iter().map(|c| c.detail.as_str()).collect()
-    } else {
-        arch_checks.iter().map(|c| c.detail.as_str()).collect()
-    };
-    let mut caps: Vec<(u32, u32)> = sources.into_iter().flat_map(parse).collect();
-    caps.sort_unstable();
+    let Some(list) = crate::compat::arch::ArchList::from_torch_names(&r.arch_list) else { return Vec::new() };
+    let mut caps: Vec<(u32, u32)> =
+        list.entries().iter().map(|e| (e.cap.major, e.cap.minor)).filter(|cap| *cap != own).collect();
     caps.dedup();
     caps
 }

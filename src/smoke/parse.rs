@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::run::SmokeError;
 use super::{Check, Device, PythonInfo, SmokeReport, TorchInfo, VERIFY_SCHEMA, check_names};
+use crate::compat::arch::{ArchList, Capability, Coverage};
 use crate::exec::{ExitState, RunOutcome};
 
 /// Prefix of the script's progress lines on stderr.
@@ -63,7 +64,6 @@ struct ScriptDevice {
     name: Option<String>,
     memory_mib: Option<u64>,
     compute_capability: Option<String>,
-    arch_supported: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -94,22 +94,25 @@ impl ScriptDoc {
                 ms: c.ms.unwrap_or(0.0),
             })
             .collect();
+        let mut devices: Vec<Device> = self
+            .devices
+            .into_iter()
+            .map(|d| Device {
+                name: d.name.unwrap_or_else(|| "unknown GPU".into()),
+                memory_mib: d.memory_mib,
+                compute_capability: d.compute_capability,
+                arch_supported: None,
+            })
+            .collect();
+        let mut checks = checks;
+        judge_arch_coverage(&mut devices, &mut checks, &self.arch_list);
         SmokeReport {
             schema: VERIFY_SCHEMA,
             // Recomputed here, never taken from the script: one definition of "CUDA works".
             ok: SmokeReport::cuda_works(&checks),
             torch: TorchInfo { version: torch.version, cuda: torch.cuda },
             cuda_available: self.cuda_available.unwrap_or(false),
-            devices: self
-                .devices
-                .into_iter()
-                .map(|d| Device {
-                    name: d.name.unwrap_or_else(|| "unknown GPU".into()),
-                    memory_mib: d.memory_mib,
-                    compute_capability: d.compute_capability,
-                    arch_supported: d.arch_supported,
-                })
-                .collect(),
+            devices,
             checks,
             diagnoses: Vec::new(),
             torch_importable: self.torch_importable.unwrap_or(false),
@@ -129,6 +132,50 @@ impl ScriptDoc {
             total_ms: self.total_ms.unwrap_or(0.0),
         }
     }
+}
+
+/// Judge the script's raw facts (each device's capability, `torch.cuda.get_arch_list()`)
+/// with torchup's one coverage rule ([`ArchList::coverage`]): set each device's
+/// `arch_supported` and write the `arch_supported` check's verdict and detail. The script
+/// only reports; it never decides.
+pub fn judge_arch_coverage(devices: &mut [Device], checks: &mut [Check], arch_list: &[String]) {
+    let Some(check) = checks.iter_mut().find(|c| c.name == check_names::ARCH_SUPPORTED) else { return };
+    let Some(list) = ArchList::from_torch_names(arch_list) else {
+        check.ok = true;
+        check.detail = "torch reported no arch list; the kernel tests below decide".into();
+        return;
+    };
+    let mut ok = true;
+    let mut lines = Vec::new();
+    for (i, dev) in devices.iter_mut().enumerate() {
+        let Some(cap) = dev.compute_capability.as_deref().and_then(|c| c.parse::<Capability>().ok()) else {
+            lines.push(format!("GPU {i}: compute capability unknown, not checked"));
+            continue;
+        };
+        let coverage = list.coverage(cap);
+        dev.arch_supported = Some(coverage.supported());
+        let sm = cap.sm();
+        lines.push(match coverage {
+            Coverage::Native(s) => format!("GPU {i} ({sm}): covered by {}", list.torch_name_of(s)),
+            Coverage::Jit(p) => format!("GPU {i} ({sm}): only PTX {} (JIT-compiled on first use)", p.compute()),
+            Coverage::LegacyPtx(p) => {
+                ok = false;
+                format!(
+                    "GPU {i} ({sm}): only legacy PTX {}, which lacks the kernels newer GPUs need: this build does not support it",
+                    p.compute()
+                )
+            }
+            Coverage::None => {
+                ok = false;
+                format!(
+                    "GPU {i} ({sm}) is NOT in this build's arch list: kernels will fail with 'no kernel image is available for execution on the device'"
+                )
+            }
+        });
+    }
+    lines.push(format!("arch list: {}", arch_list.join(" ")));
+    check.ok = ok;
+    check.detail = lines.join("\n");
 }
 
 /// The final document on stdout: the whole text, or else the last line that parses

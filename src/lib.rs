@@ -9,6 +9,7 @@ pub mod compat;
 pub mod diagnose;
 pub mod exec;
 pub mod facts;
+pub mod finding;
 pub mod install;
 pub mod paths;
 pub mod plan;

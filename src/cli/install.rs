@@ -48,10 +48,10 @@ pub async fn run(
     let shell = Shell::detect(facts.os, &session.env);
     let issues = crate::preflight::check(&facts, &plan, &session.env, &crate::preflight::RealHost);
     for i in &issues {
-        crate::errln!("{} {}: {}\n    fix: {}", if i.blocking { "✗" } else { "!" }, i.id, i.message, i.fix);
+        crate::errln!("{} {}: {}\n    fix: {}", if i.blocking { "✗" } else { "!" }, i.id, i.title, i.fix);
     }
     if !dry_run && let Some(block) = issues.iter().find(|i| i.blocking) {
-        return stop_before_changes(json, &facts, format!("cannot install yet: {} Fix: {}", block.message, block.fix));
+        return stop_before_changes(json, &facts, format!("cannot install yet: {} Fix: {}", block.title, block.fix));
     }
 
     if !dry_run && !plan.nothing_to_do && !yes {

@@ -33,25 +33,9 @@ use rules::Vars;
 /// The rule file, embedded so the binary is self-contained.
 pub const BUNDLED_RULES_TOML: &str = include_str!("../../assets/diagnoses.toml");
 
-/// A finding, ready to show.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Diagnosis {
-    /// Catalog id, e.g. "F01".
-    pub id: String,
-    /// One line: what is wrong.
-    pub title: String,
-    /// Why, in a sentence or two (captures filled in).
-    pub explanation: String,
-    /// What to do, for the user's OS.
-    pub fix: String,
-}
-
-impl Diagnosis {
-    /// The `{id, title, fix}` reference used in reports.
-    pub fn as_ref(&self) -> crate::smoke::DiagnosisRef {
-        crate::smoke::DiagnosisRef { id: self.id.clone(), title: self.title.clone(), fix: self.fix.clone() }
-    }
-}
+/// A diagnosis is a [`Finding`](crate::finding::Finding): one type for preflight issues,
+/// rule findings and the smoke report's diagnoses.
+pub use crate::finding::Finding as Diagnosis;
 
 /// Whose output is being read. A text rule lists the stages it applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -394,17 +394,7 @@ impl<R: Runner, P: Probes> Installer<'_, R, P> {
         let met = expectation_met(expected, &report, choice);
         run.send(InstallEvent::Smoke { index, expected, met, report: Box::new(report.clone()) }).await;
         if !met {
-            let found: Vec<Diagnosis> = report
-                .diagnoses
-                .iter()
-                .map(|d| Diagnosis {
-                    id: d.id.clone(),
-                    title: d.title.clone(),
-                    explanation: String::new(),
-                    fix: d.fix.clone(),
-                })
-                .collect();
-            run.diagnose(index, found).await;
+            run.diagnose(index, report.diagnoses.clone()).await;
         }
         run.last_smoke = Some(report);
         met

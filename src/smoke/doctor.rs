@@ -10,7 +10,8 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::render::{Comparison, Line, Tone, check_label, render_verify};
-use super::{Change, DiagnosisRef, SmokeReport};
+use super::{Change, SmokeReport};
+use crate::finding::Finding;
 use crate::facts::{Facts, parse_capability};
 
 /// Schema version of the doctor document.
@@ -33,7 +34,7 @@ pub struct DoctorReport {
     /// Differences from the last saved verify of this interpreter.
     pub changes: Vec<Change>,
     pub previous_verify_at: Option<Timestamp>,
-    pub diagnoses: Vec<DiagnosisRef>,
+    pub diagnoses: Vec<Finding>,
 }
 
 /// The CUDA pieces side by side.
@@ -414,9 +415,10 @@ mod tests {
             cuda_stack,
             changes: vec![],
             previous_verify_at: None,
-            diagnoses: vec![DiagnosisRef {
+            diagnoses: vec![Finding {
                 id: "F27".into(),
                 title: "Sysmem fallback".into(),
+                explanation: String::new(),
                 fix: "Prefer No Sysmem Fallback".into(),
             }],
         };

@@ -61,13 +61,6 @@ pub struct TorchInfo {
     pub cuda: Option<String>,
 }
 
-/// A diagnosis attached to a report: contract `{id, title, fix}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DiagnosisRef {
-    pub id: String,
-    pub title: String,
-    pub fix: String,
-}
 
 /// The verify document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -79,7 +72,8 @@ pub struct SmokeReport {
     pub cuda_available: bool,
     pub devices: Vec<Device>,
     pub checks: Vec<Check>,
-    pub diagnoses: Vec<DiagnosisRef>,
+    /// Diagnoses attached by the rules (contract `{id, title, explanation, fix}`).
+    pub diagnoses: Vec<crate::finding::Finding>,
     /// torch could be imported at all.
     #[serde(default)]
     pub torch_importable: bool,

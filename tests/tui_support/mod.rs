@@ -15,7 +15,8 @@ use torchup::facts::{Driver, EnvKind, FactSource, Facts, Gpu, GpuState, Os, Pyth
 use torchup::install::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
 use torchup::plan::{Candidate, Choice, Fallback, Manager, Plan, Stage, Step};
 use torchup::preflight::{Holder, Issue, SpaceNeed, holders_issue, space_issues};
-use torchup::smoke::{Check, Device, DiagnosisRef, SmokeReport, TorchInfo};
+use torchup::finding::Finding;
+use torchup::smoke::{Check, Device, SmokeReport, TorchInfo};
 use torchup::tui::{App, AppOptions, Effect, Mode, Msg, PythonProbe, Theme, VerifyOutcome, update};
 
 pub const PY: &str = r"C:\Users\mei\cyberpuppy\.venv\Scripts\python.exe";
@@ -390,9 +391,10 @@ pub fn smoke_cpu() -> SmokeReport {
             check("import", true, "torch 2.5.1+cpu from .venv", 1710.0),
             check("cuda", false, "torch.version.cuda is None: a CPU-only build", 0.0),
         ],
-        diagnoses: vec![DiagnosisRef {
+        diagnoses: vec![Finding {
             id: "F01".into(),
             title: "A CPU-only build of PyTorch is installed".into(),
+            explanation: String::new(),
             fix: "Install a CUDA build".into(),
         }],
         gpu_gflops: None,
@@ -431,9 +433,10 @@ pub fn smoke_driver_too_old() -> SmokeReport {
             check("arch", false, "skipped: CUDA is not available", 0.0),
             check("matmul", false, "skipped: CUDA is not available", 0.0),
         ],
-        diagnoses: vec![DiagnosisRef {
+        diagnoses: vec![Finding {
             id: "F09".into(),
             title: "The NVIDIA driver is too old for this CUDA build".into(),
+            explanation: String::new(),
             fix: "Update the driver to 580 or newer, or install the cu118 build (torchup, Choose).".into(),
         }],
         warnings: vec![

@@ -18,3 +18,4 @@ pub mod session;
 pub mod shell;
 pub mod smoke;
 pub mod tui;
+pub mod version;

@@ -56,13 +56,9 @@ impl FromStr for Capability {
     type Err = ArchError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || ArchError::Capability(s.to_string());
-        let (a, b) = s.trim().split_once('.').ok_or_else(err)?;
-        let digits = |t: &str| !t.is_empty() && t.len() <= 3 && t.bytes().all(|c| c.is_ascii_digit());
-        if !digits(a) || !digits(b) {
-            return Err(err());
-        }
-        Ok(Capability { major: a.parse().map_err(|_| err())?, minor: b.parse().map_err(|_| err())? })
+        let (major, minor) =
+            crate::version::parse_major_minor(s).ok_or_else(|| ArchError::Capability(s.to_string()))?;
+        Ok(Capability { major, minor })
     }
 }
 
@@ -189,8 +185,8 @@ impl ArchList {
             if digits.len() < 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 continue;
             }
-            let (major, minor) = digits.split_at(digits.len() - 1);
-            let (Ok(major), Ok(minor)) = (major.parse(), minor.parse()) else { continue };
+            // "86" reads like the variant "cu86": the last digit is the minor.
+            let Some((major, minor)) = crate::version::cuda_of_variant(&format!("cu{digits}")) else { continue };
             let cap = Capability::new(major, minor);
             let exact = exact && !ptx;
             match entries.iter_mut().find(|e| e.cap == cap && (e.exact == exact || ptx)) {

@@ -243,10 +243,7 @@ impl TorchFacts {
     /// The wheel variant of the installed build: "cpu", "cu124", ... decided from
     /// `torch.version.cuda` (never from the version suffix, which PyPI wheels lack).
     pub fn variant(&self) -> String {
-        match &self.cuda {
-            None => "cpu".to_string(),
-            Some(c) => format!("cu{}", c.replace('.', "")),
-        }
+        crate::version::variant_of_torch_cuda(self.cuda.as_deref())
     }
 }
 
@@ -257,11 +254,8 @@ pub struct CudaToolkit {
     pub nvcc_version: Option<String>,
 }
 
-/// Parse "8.6" into (8, 6).
-pub fn parse_capability(s: &str) -> Option<(u32, u32)> {
-    let (a, b) = s.trim().split_once('.')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
-}
+/// Parse a compute capability "8.6" into (8, 6): the one "major.minor" rule.
+pub use crate::version::parse_major_minor as parse_capability;
 
 #[cfg(test)]
 mod tests {

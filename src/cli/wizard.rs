@@ -40,7 +40,7 @@ pub async fn run(g: &GlobalArgs, start: Option<StartAt>) -> Result<Exit, CliErro
     crate::errln!("torchup: the install stopped after the wizard closed.");
     crate::errln!("{}", report.environment);
     for cmd in &report.restore_commands {
-        crate::errln!("To restore the previous build: {}", crate::exec::display_argv(cmd));
+        crate::errln!("To restore the previous build: {}", crate::shell::display_argv(cmd));
     }
     if let Some(p) = &report.log_path {
         crate::errln!("Log: {p}");

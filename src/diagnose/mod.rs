@@ -150,13 +150,8 @@ impl OsContext {
         let Some(p) = self.python.as_deref().filter(|p| !p.is_empty()) else {
             return if self.os == Os::Windows { "python".into() } else { "python3".into() };
         };
-        let plain = p.chars().all(|c| c.is_ascii_alphanumeric() || "/\\:._-+~".contains(c));
-        match (plain, self.os) {
-            (true, _) => p.to_string(),
-            // PowerShell runs a quoted path only through the call operator.
-            (false, Os::Windows) => format!("& \"{p}\""),
-            (false, _) => format!("'{}'", p.replace('\'', r"'\''")),
-        }
+        // The one quoting rule for commands shown to users (PowerShell's `&` included).
+        crate::shell::Shell::default_for(self.os).render(&[p.to_string()])
     }
 }
 
@@ -383,7 +378,9 @@ mod tests {
         let w = OsContext::windows().with_python(r"C:\Program Files\Python312\python.exe");
         assert_eq!(w.python_command(), r#"& "C:\Program Files\Python312\python.exe""#);
         let l = OsContext::linux().with_python("/home/a b/venv/bin/python");
-        assert_eq!(l.python_command(), "'/home/a b/venv/bin/python'");
+        assert_eq!(l.python_command(), "\"/home/a b/venv/bin/python\"");
+        let odd = OsContext::linux().with_python("/home/o'neil $x/bin/python");
+        assert_eq!(odd.python_command(), crate::shell::Shell::Posix.quote("/home/o'neil $x/bin/python"));
         assert_eq!(OsContext::linux().with_python("/v/bin/python").python_command(), "/v/bin/python");
         assert_eq!(OsContext::windows().python_command(), "python");
         assert_eq!(OsContext::wsl().python_command(), "python3");

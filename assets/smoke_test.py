@@ -374,10 +374,9 @@ def _python_info():
         "version": "%d.%d.%d" % sys.version_info[:3],
         "bits": 64 if sys.maxsize > 2 ** 32 else 32,
         "prefix": sys.prefix,
-        "env": "system",
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
         "implementation": getattr(getattr(sys, "implementation", None), "name", "cpython"),
         "platform": None,
-        "externally_managed": False,
         "user_site": None,
     }
     try:
@@ -385,13 +384,13 @@ def _python_info():
         import sysconfig
 
         info["platform"] = sysconfig.get_platform()
-        if getattr(sys, "base_prefix", sys.prefix) != sys.prefix:
-            info["env"] = "venv"
-        elif os.path.isdir(os.path.join(sys.prefix, "conda-meta")):
-            info["env"] = "conda"
-        if info["env"] != "venv":  # PEP 668 marker: pip refuses to install here
-            marker = os.path.join(sysconfig.get_path("stdlib") or "", "EXTERNALLY-MANAGED")
-            info["externally_managed"] = os.path.isfile(marker)
+        # Raw facts only: torchup decides the kind of environment and whether PEP 668 applies.
+        info["pyvenv_cfg"] = os.path.isfile(os.path.join(sys.prefix, "pyvenv.cfg"))
+        info["conda_meta"] = os.path.isdir(os.path.join(sys.prefix, "conda-meta"))
+        exe_dir = os.path.dirname(sys.executable or "")
+        info["embedded"] = bool(exe_dir) and any(n.endswith("._pth") for n in os.listdir(exe_dir))
+        marker = os.path.join(sysconfig.get_path("stdlib") or "", "EXTERNALLY-MANAGED")
+        info["externally_managed_marker"] = os.path.isfile(marker)
         if getattr(site, "ENABLE_USER_SITE", False):
             info["user_site"] = site.getusersitepackages()
     except Exception:

@@ -196,6 +196,18 @@ pub enum EnvKind {
     Other,
 }
 
+impl EnvKind {
+    /// The contract's name: "venv" | "conda" | "system" | "other".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvKind::Venv => "venv",
+            EnvKind::Conda => "conda",
+            EnvKind::System => "system",
+            EnvKind::Other => "other",
+        }
+    }
+}
+
 /// An interpreter found during discovery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PythonCandidate {

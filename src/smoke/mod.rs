@@ -145,6 +145,18 @@ pub struct PythonInfo {
     /// PEP 668 EXTERNALLY-MANAGED marker present (and not a venv).
     #[serde(default)]
     pub externally_managed: bool,
+    /// The raw facts the script reports; `env` and `externally_managed` are decided from
+    /// them when the report is read (facts::python::report::env_kind_of).
+    #[serde(default, skip_serializing)]
+    pub base_prefix: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub pyvenv_cfg: bool,
+    #[serde(default, skip_serializing)]
+    pub conda_meta: bool,
+    #[serde(default, skip_serializing)]
+    pub embedded: bool,
+    #[serde(default, skip_serializing)]
+    pub externally_managed_marker: bool,
     /// The user site-packages directory when enabled.
     #[serde(default)]
     pub user_site: Option<String>,

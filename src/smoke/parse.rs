@@ -106,6 +106,10 @@ impl ScriptDoc {
             .collect();
         let mut checks = checks;
         judge_arch_coverage(&mut devices, &mut checks, &self.arch_list);
+        let mut python = self.python;
+        if let Some(p) = python.as_mut().filter(|p| p.base_prefix.is_some()) {
+            decide_env(p);
+        }
         SmokeReport {
             schema: VERIFY_SCHEMA,
             // Recomputed here, never taken from the script: one definition of "CUDA works".
@@ -122,7 +126,7 @@ impl ScriptDoc {
             cpu_gflops: self.cpu_gflops,
             cudnn: self.cudnn,
             arch_list: self.arch_list,
-            python: self.python,
+            python,
             torch_path: self.torch_path,
             torch_from_user_site: self.torch_from_user_site.unwrap_or(false),
             packages: self.packages,
@@ -176,6 +180,22 @@ pub fn judge_arch_coverage(devices: &mut [Device], checks: &mut [Check], arch_li
     lines.push(format!("arch list: {}", arch_list.join(" ")));
     check.ok = ok;
     check.detail = lines.join("\n");
+}
+
+/// The kind of environment and PEP 668, decided by the probe's rule from the script's raw
+/// facts (the script does not decide).
+fn decide_env(p: &mut PythonInfo) {
+    use crate::facts::python::report::{EnvMarkers, env_kind_of, externally_managed};
+    let kind = env_kind_of(&EnvMarkers {
+        prefix: &p.prefix,
+        base_prefix: p.base_prefix.as_deref().unwrap_or_default(),
+        pyvenv_cfg: p.pyvenv_cfg,
+        conda_meta: p.conda_meta,
+        embedded: p.embedded,
+        implementation: &p.implementation,
+    });
+    p.env = kind.as_str().to_string();
+    p.externally_managed = externally_managed(p.externally_managed_marker, kind);
 }
 
 /// The final document on stdout: the whole text, or else the last line that parses
@@ -327,6 +347,47 @@ pub fn interpret(outcome: &RunOutcome, python: &str, timeout: Duration) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The kind of environment and PEP 668 are decided once: the Python probe's report and
+    /// the smoke script's report, fed the same raw facts, come out the same.
+    #[test]
+    fn env_kind_is_one_decision_for_the_probe_and_the_smoke_report() {
+        use crate::facts::python::probe::ProbeReport;
+        use crate::facts::python::report::{env_kind, externally_managed};
+        // (prefix, base_prefix, pyvenv.cfg, conda-meta, embedded, implementation, marker)
+        let table = [
+            ("/v", "/usr", true, false, false, "cpython", true),
+            ("/v", "/usr", false, false, false, "cpython", false),
+            ("/usr", "/usr", false, false, false, "cpython", true),
+            ("/c", "/c", false, true, false, "cpython", false),
+            ("/c/envs/x", "/c", true, true, false, "cpython", false),
+            ("C:/py", "C:/py", false, false, true, "cpython", false),
+            ("/g", "/g", false, false, false, "graalpy", false),
+        ];
+        for (prefix, base, cfg, conda, embedded, implementation, marker) in table {
+            let probe = ProbeReport {
+                prefix: prefix.into(),
+                base_prefix: base.into(),
+                pyvenv_cfg: cfg,
+                conda_meta: conda,
+                embedded,
+                implementation: implementation.into(),
+                ..Default::default()
+            };
+            let kind = env_kind(&probe);
+            let doc = serde_json::json!({
+                "schema": 1,
+                "checks": [],
+                "python": {"executable": "/x/python", "prefix": prefix, "base_prefix": base, "pyvenv_cfg": cfg,
+                           "conda_meta": conda, "embedded": embedded, "implementation": implementation,
+                           "externally_managed_marker": marker}
+            });
+            let r = interpret(&outcome(ExitState::Code(0), &doc.to_string(), ""), "py", T).unwrap();
+            let py = r.python.unwrap();
+            assert_eq!(py.env, kind.as_str(), "{prefix} {base} cfg={cfg} conda={conda}");
+            assert_eq!(py.externally_managed, externally_managed(marker, kind), "{prefix}");
+        }
+    }
 
     fn outcome(state: ExitState, stdout: &str, stderr: &str) -> RunOutcome {
         RunOutcome { state, stdout: stdout.into(), stderr: stderr.into(), duration: Duration::from_millis(1500) }

@@ -1,6 +1,6 @@
 //! torchup: move a laptop's PyTorch from the CPU build to a verified CUDA build.
 //!
-//! Data flows one way (DESIGN.md): [`facts`] → [`plan`] (with [`compat`] data) →
+//! Data flows one way (docs/architecture.md): [`facts`] → [`plan`] (with [`compat`] data) →
 //! [`install`] (through [`exec`]) → [`smoke`] results and [`diagnose`] findings →
 //! a front end ([`cli`] or [`tui`]). The engine knows nothing about the UI.
 

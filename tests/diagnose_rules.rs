@@ -1,5 +1,5 @@
 //! The diagnosis rules against real messages (assets/diagnoses.toml examples, which come
-//! from reference/failure-catalog.md and from real pip runs), their near misses, and the
+//! from the failure catalogue in docs/diagnoses.md and from real pip runs), their near misses, and the
 //! engine's ordering, substitution, per-OS fixes, probes and install-failure classification.
 
 use serde_json::{Value, json};

@@ -1,5 +1,5 @@
 //! `torchup detect`: the facts about this machine and the target Python, as a short human
-//! summary in the guide's spirit or (`--json`) the DESIGN.md document.
+//! summary in the guide's spirit or (`--json`) the document of docs/contract.md.
 //!
 //! Exit codes: 0 ok; 3 when no Python can be used (the JSON document is still printed,
 //! with `"python": null`).
@@ -211,7 +211,7 @@ fn torch_lines(f: &Facts) -> Vec<String> {
     out
 }
 
-/// Problems worth a warning, each with what to do (failure-catalog ids in parentheses).
+/// Problems worth a warning, each with what to do (catalogue ids from docs/diagnoses.md in parentheses).
 pub fn warnings(f: &Facts) -> Vec<String> {
     let mut w = Vec::new();
     let Some(p) = &f.python else { return w };

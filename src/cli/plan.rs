@@ -1,7 +1,7 @@
 //! `torchup plan`: which build to install and why, and the steps — nothing is changed.
 //!
 //! Human output: the candidate table and the steps as commands to paste into the target
-//! machine's shell. `--json`: the DESIGN.md plan document. `--facts FILE` plans for a saved
+//! machine's shell. `--json`: the plan document of docs/contract.md. `--facts FILE` plans for a saved
 //! `torchup detect --json` document.
 
 use std::fmt::Write as _;

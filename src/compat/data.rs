@@ -20,7 +20,7 @@ use crate::facts::Os;
 /// The data file shipped in the binary.
 pub const BUNDLED_TOML: &str = include_str!("../../assets/compat.toml");
 
-/// How well a row is established (compat-facts labels).
+/// How well a row is established (the evidence labels in assets/compat.toml, docs/planner.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 pub enum Evidence {
     /// Read in the named source file.

@@ -1,6 +1,6 @@
 //! Diagnoses: output and probe signatures → what went wrong and the fix.
 //!
-//! The rules live in assets/diagnoses.toml (built from reference/failure-catalog.md) and are
+//! The rules live in assets/diagnoses.toml (the catalogue, listed in docs/diagnoses.md) and are
 //! embedded in the binary. Three inputs are diagnosed:
 //! - a step's combined stdout+stderr ([`Rules::diagnose_text`]),
 //! - a smoke result ([`Rules::diagnose_smoke`]: import error, warnings, failed checks, and

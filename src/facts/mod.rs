@@ -1,6 +1,6 @@
 //! Facts: what is true about this machine and the target Python.
 //!
-//! These types are the `torchup detect --json` contract (DESIGN.md). Field names
+//! These types are the `torchup detect --json` contract (docs/contract.md). Field names
 //! marked "contract" must never be renamed; extra fields are welcome.
 //! "No GPU", "no driver" and "no torch" are states (`None`, empty lists, [`GpuState`]),
 //! never errors.
@@ -101,7 +101,7 @@ pub enum FactSource {
     Nvml,
     NvidiaSmi,
     Proc,
-    /// From the GPU-name table (compat-facts §5.4): a best guess.
+    /// From the GPU-name table (assets/gpu_names.toml): a best guess.
     Inferred,
     /// From a torch probe (`torch.cuda.get_device_capability`).
     Torch,

@@ -175,7 +175,7 @@ fn continue_to_choose(app: &mut App) -> Vec<Effect> {
     go_choose(app)
 }
 
-/// The GPU family for a compute capability (compat-facts §5.4), for humans only.
+/// The GPU family for a compute capability (assets/gpu_names.toml), for humans only.
 pub fn family(cc: &str) -> Option<&'static str> {
     let (major, minor) = parse_capability(cc)?;
     Some(match (major, minor) {

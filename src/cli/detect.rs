@@ -6,7 +6,7 @@
 
 use crate::facts::gather::{GatherOptions, gather_report};
 use crate::facts::platform::{HostEnv, Platform};
-use crate::facts::{EnvKind, FactSource, Facts, GpuState, PythonCandidate, parse_capability};
+use crate::facts::{FactSource, Facts, GpuState, PythonCandidate, parse_capability};
 
 use super::{CliError, Exit, GlobalArgs, output};
 
@@ -127,21 +127,12 @@ fn gpu_lines(f: &Facts) -> Vec<String> {
     out
 }
 
-fn env_label(kind: EnvKind) -> &'static str {
-    match kind {
-        EnvKind::Venv => "venv",
-        EnvKind::Conda => "conda",
-        EnvKind::System => "system",
-        EnvKind::Other => "other",
-    }
-}
-
 fn python_lines(f: &Facts) -> Vec<String> {
     let Some(p) = &f.python else {
         return vec!["Python: no usable interpreter found".into()];
     };
     let bits = if p.bits == 32 { ", 32-bit" } else { "" };
-    let mut out = vec![format!("Python {} ({}{bits}) {}", p.version, env_label(p.env), p.executable)];
+    let mut out = vec![format!("Python {} ({}{bits}) {}", p.version, p.env.as_str(), p.executable)];
     let mut detail = Vec::new();
     if !p.chosen_because.is_empty() {
         detail.push(format!("chosen from {}", p.chosen_because));
@@ -160,11 +151,6 @@ fn python_lines(f: &Facts) -> Vec<String> {
     out
 }
 
-fn major_minor(v: &str) -> Option<(u32, u32)> {
-    let mut it = v.trim().split('.');
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-}
-
 fn torch_lines(f: &Facts) -> Vec<String> {
     if f.python.is_none() {
         return Vec::new();
@@ -177,8 +163,8 @@ fn torch_lines(f: &Facts) -> Vec<String> {
         None => out.push(format!("PyTorch {} — CPU-only build: CUDA not usable", t.version)),
         Some(c) => {
             let mut line = format!("PyTorch {} — CUDA {c} build", t.version);
-            let driver_cuda = f.driver.as_ref().and_then(|d| d.cuda.as_deref()).and_then(major_minor);
-            match (major_minor(c), driver_cuda) {
+            let driver_cuda = f.driver.as_ref().and_then(|d| d.cuda.as_deref()).and_then(crate::version::parse_major_minor);
+            match (crate::version::parse_major_minor(c), driver_cuda) {
                 (Some(need), Some(have)) if need > have => line.push_str(&format!(
                     ": needs a driver that supports CUDA {c}; this driver supports ≤ {}.{}",
                     have.0, have.1

@@ -260,7 +260,7 @@ pub fn warnings(f: &Facts) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{Driver, Gpu, Os, PythonFacts, TorchFacts};
+    use crate::facts::{Driver, EnvKind, Gpu, Os, PythonFacts, TorchFacts};
 
     fn facts() -> Facts {
         Facts {

@@ -74,7 +74,10 @@ fn every_import_is_allowed_by_docs_architecture() {
         for f in files {
             for used in imports(&f, &modules) {
                 if &used != m && !ok.contains(&used) {
-                    problems.push(format!("{} imports crate::{used}, which docs/architecture.md does not allow", f.display()));
+                    problems.push(format!(
+                        "{} imports crate::{used}, which docs/architecture.md does not allow",
+                        f.display()
+                    ));
                 }
             }
         }

@@ -242,7 +242,10 @@ async fn torch_missing_is_reported_not_raised() {
 #[test]
 fn embedded_scripts_parse_as_their_promised_python() {
     let dir = tempfile::tempdir().unwrap();
-    let cases = [("smoke_test.py", smoke::SMOKE_TEST_PY, (3, 6)), ("probe.py", torchup::facts::python::probe::PROBE_SCRIPT, (3, 4))];
+    let cases = [
+        ("smoke_test.py", smoke::SMOKE_TEST_PY, (3, 6)),
+        ("probe.py", torchup::facts::python::probe::PROBE_SCRIPT, (3, 4)),
+    ];
     for (name, source, (major, minor)) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, source).unwrap();
@@ -257,7 +260,11 @@ fn embedded_scripts_parse_as_their_promised_python() {
             .arg(minor.to_string())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{name} is not Python {major}.{minor} syntax: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name} is not Python {major}.{minor} syntax: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     // The check can fail: a walrus is not 3.6 syntax.
     let bad = dir.path().join("bad.py");

@@ -202,7 +202,10 @@ const WRAPPER: &str = r#"cd "$1" && shift; "$@"; code=$?; printf '\nEXITED:%s\n'
 macro_rules! require_tmux {
     () => {
         // A missing tool is a failure, never a silent pass: CI (.ci/run) installs tmux.
-        assert!(Tmux::available(), "tmux is not installed: the TUI end-to-end tests need it (apt install tmux; .ci/run installs it)");
+        assert!(
+            Tmux::available(),
+            "tmux is not installed: the TUI end-to-end tests need it (apt install tmux; .ci/run installs it)"
+        );
     };
 }
 

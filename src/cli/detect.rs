@@ -163,7 +163,8 @@ fn torch_lines(f: &Facts) -> Vec<String> {
         None => out.push(format!("PyTorch {} — CPU-only build: CUDA not usable", t.version)),
         Some(c) => {
             let mut line = format!("PyTorch {} — CUDA {c} build", t.version);
-            let driver_cuda = f.driver.as_ref().and_then(|d| d.cuda.as_deref()).and_then(crate::version::parse_major_minor);
+            let driver_cuda =
+                f.driver.as_ref().and_then(|d| d.cuda.as_deref()).and_then(crate::version::parse_major_minor);
             match (crate::version::parse_major_minor(c), driver_cuda) {
                 (Some(need), Some(have)) if need > have => line.push_str(&format!(
                     ": needs a driver that supports CUDA {c}; this driver supports ≤ {}.{}",

@@ -245,7 +245,10 @@ fn companion_mismatch(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
                 Some(w) => (w.0.to_string(), w.1.to_string()),
                 None => {
                     let (nums, _) = split_version(version);
-                    (nums.first().map(u32::to_string).unwrap_or_default(), nums.get(1).map(u32::to_string).unwrap_or_default())
+                    (
+                        nums.first().map(u32::to_string).unwrap_or_default(),
+                        nums.get(1).map(u32::to_string).unwrap_or_default(),
+                    )
                 }
             };
             let label = tl.map(|l| format!("+{l}")).unwrap_or_default();
@@ -388,7 +391,8 @@ mod tests {
             let (nums, _) = split_version(&r.torchvision);
             let next = format!("{}.{}.0", nums[0], nums[1] + 1);
             let bad = facts(&r.torch, &next, r.torchaudio.as_deref());
-            let v = companion_mismatch(&bad, &env).unwrap_or_else(|| panic!("torch {} with torchvision {next}", r.torch));
+            let v =
+                companion_mismatch(&bad, &env).unwrap_or_else(|| panic!("torch {} with torchvision {next}", r.torch));
             assert_eq!(v.get("package").map(String::as_str), Some("torchvision"));
         }
     }

@@ -17,9 +17,9 @@ use super::restore::{restore_commands, uninstall_family};
 use super::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
 use crate::diagnose::Diagnosis;
 use crate::exec::{ExitState, OutputLine, RunOutcome, RunSpec, Runner};
-use crate::shell::display_argv;
 use crate::facts::{Facts, TorchFacts};
 use crate::plan::{Choice, Manager, Plan, Stage, Step};
+use crate::shell::display_argv;
 use crate::smoke::SmokeReport;
 
 /// Schema of the install report.

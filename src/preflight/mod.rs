@@ -245,9 +245,8 @@ mod tests {
     #[test]
     fn every_preflight_id_is_the_catalogue_rule_for_the_same_problem() {
         let rules = crate::diagnose::Rules::bundled();
-        let title = |id: &str| {
-            rules.rules().iter().find(|r| r.spec.id == id).map(|r| r.spec.title.clone()).unwrap_or_default()
-        };
+        let title =
+            |id: &str| rules.rules().iter().find(|r| r.spec.id == id).map(|r| r.spec.title.clone()).unwrap_or_default();
         // One catalogue: preflight names the rule that diagnoses the same failure later.
         assert!(title(vcruntime::ID).contains("Visual C++ runtime"), "{}", title(vcruntime::ID));
         assert!(title(space::ID).contains("disk is full"), "{}", title(space::ID));

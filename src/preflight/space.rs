@@ -59,11 +59,11 @@ pub fn space_issues(
                 Issue::new(
                     ID,
                     format!(
-                    "Not enough free space on {vol} ({} free, about {} needed for {}).",
-                    gb(free),
-                    gb(total),
-                    list.iter().map(|n| n.label.as_str()).collect::<Vec<_>>().join(" + ")
-                ),
+                        "Not enough free space on {vol} ({} free, about {} needed for {}).",
+                        gb(free),
+                        gb(total),
+                        list.iter().map(|n| n.label.as_str()).collect::<Vec<_>>().join(" + ")
+                    ),
                     format!(
                         "Free at least {} on {vol}, or point TMP/TEMP and PIP_CACHE_DIR at a drive with room.",
                         gb(total - free)

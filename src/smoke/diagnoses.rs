@@ -34,7 +34,12 @@ mod tests {
     #[test]
     fn a_working_report_has_no_diagnoses() {
         let mut r = report("2.5.1+cu124", true);
-        r.diagnoses = vec![crate::finding::Finding { id: "stale".into(), title: String::new(), explanation: String::new(), fix: String::new() }];
+        r.diagnoses = vec![crate::finding::Finding {
+            id: "stale".into(),
+            title: String::new(),
+            explanation: String::new(),
+            fix: String::new(),
+        }];
         attach(&mut r, &OsContext::linux());
         assert_eq!(r.diagnoses, vec![]);
     }

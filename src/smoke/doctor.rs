@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::render::{Comparison, Line, Tone, check_label, render_verify};
 use super::{Change, SmokeReport};
-use crate::finding::Finding;
 use crate::facts::{Facts, parse_capability};
+use crate::finding::Finding;
 
 /// Schema version of the doctor document.
 pub const DOCTOR_SCHEMA: u32 = 1;

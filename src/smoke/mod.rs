@@ -61,7 +61,6 @@ pub struct TorchInfo {
     pub cuda: Option<String>,
 }
 
-
 /// The verify document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct SmokeReport {

@@ -12,10 +12,10 @@ use torchup::diagnose::Diagnosis;
 use torchup::exec::Stream;
 use torchup::facts::gpu::GpuProbe;
 use torchup::facts::{Driver, EnvKind, FactSource, Facts, Gpu, GpuState, Os, PythonCandidate, PythonFacts, TorchFacts};
+use torchup::finding::Finding;
 use torchup::install::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
 use torchup::plan::{Candidate, Choice, Fallback, Manager, Plan, Stage, Step};
 use torchup::preflight::{Holder, Issue, SpaceNeed, holders_issue, space_issues};
-use torchup::finding::Finding;
 use torchup::smoke::{Check, Device, SmokeReport, TorchInfo};
 use torchup::tui::{App, AppOptions, Effect, Mode, Msg, PythonProbe, Theme, VerifyOutcome, update};
 

@@ -283,8 +283,9 @@ def main():
     pyvenv_cfg = os.path.join(sys.prefix, "pyvenv.cfg")
     report["pyvenv_cfg"] = os.path.isfile(pyvenv_cfg)
     report["conda_meta"] = os.path.isdir(os.path.join(sys.prefix, "conda-meta"))
+    # Only for reading the user site below (site.py's own view); the kind of environment
+    # is decided by torchup from the facts reported here.
     in_venv = report["prefix"] != report["base_prefix"] or report["pyvenv_cfg"]
-    report["in_venv"] = in_venv
     system_site = None
     if report["pyvenv_cfg"]:
         try:
@@ -306,9 +307,8 @@ def main():
     report["purelib"] = sysconfig.get_path("purelib")
     marker = os.path.join(stdlib, "EXTERNALLY-MANAGED") if stdlib else None
     has_marker = bool(marker) and os.path.isfile(marker)
+    # Only the fact: torchup decides whether PEP 668 applies (not inside a venv).
     report["externally_managed_marker"] = marker if has_marker else None
-    # PEP 668: the marker does not apply inside a virtual environment.
-    report["externally_managed"] = has_marker and not in_venv
 
     entries = [p for p in sys.path if p and os.path.isdir(p)]
     report["sys_path"] = entries

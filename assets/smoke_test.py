@@ -9,9 +9,9 @@
 # the document. torchup passes --progress to get a line on stderr before and after each
 # check, so it can still tell which check was running if the interpreter crashes or hangs.
 #
-# It never trusts torch.cuda.is_available() alone: it checks every GPU's compute
-# capability against torch.cuda.get_arch_list() and runs real kernels whose results are
-# compared with the CPU. Work is kept small (well under a second of GPU/CPU time).
+# It never trusts torch.cuda.is_available() alone: it reports every GPU's compute
+# capability and torch.cuda.get_arch_list() (torchup decides whether the list covers the
+# GPU) and runs real kernels whose results are compared with the CPU. Work is kept small (well under a second of GPU/CPU time).
 # Python 3.6+ syntax, standard library only.
 
 import sys
@@ -26,7 +26,6 @@ import io  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
-import re  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 import warnings  # noqa: E402
@@ -93,34 +92,6 @@ def _cudnn_text(v):
     if v >= 10000:
         return "%d.%d.%d" % (v // 10000, (v % 10000) // 100, v % 100)
     return "%d.%d.%d" % (v // 1000, (v % 1000) // 100, v % 100)
-
-
-def covering_arch(capability, arch_list):
-    """The arch-list entry that runs on a GPU of this (major, minor) capability, or None.
-
-    sm_XY (SASS) runs on the same major with minor <= the GPU's; compute_XY (PTX) is
-    JIT-compiled for any GPU at least XY; the 'a' variants (sm_90a) run only on exactly XY,
-    the 'f' variants (sm_100f) on the same major. Real SASS is preferred over PTX.
-    """
-    major, minor = capability
-    best = None
-    for entry in arch_list:
-        m = re.match(r"^(sm|compute)_(\d+)([af]?)$", str(entry).strip())
-        if not m:
-            continue
-        kind, num, suffix = m.group(1), m.group(2), m.group(3)
-        amaj, amin = int(num[:-1] or "0"), int(num[-1])
-        if suffix == "a":
-            ok = (amaj, amin) == (major, minor)
-        elif suffix == "f" or kind == "sm":
-            ok = amaj == major and amin <= minor
-        else:
-            ok = (amaj, amin) <= (major, minor)
-        if ok:
-            rank = (kind == "sm", amaj, amin)
-            if best is None or rank > best[0]:
-                best = (rank, entry)
-    return best[1] if best else None
 
 
 def _rel_err(torch, got, ref):
@@ -308,32 +279,17 @@ class Smoke(object):
             major, minor = torch.cuda.get_device_capability(i)
             cc = "%d.%d" % (major, minor)
             self.doc["devices"].append(
-                {"name": name, "memory_mib": mem, "compute_capability": cc, "arch_supported": None}
+                {"name": name, "memory_mib": mem, "compute_capability": cc}
             )
             lines.append("GPU %d: %s, %s MiB, compute capability %s" % (i, name, mem, cc))
         return bool(lines), "\n".join(lines) or "no CUDA device"
 
     def arch_supported(self):
+        """Report torch.cuda.get_arch_list() beside the devices' capabilities. Whether the
+        list covers a GPU is decided by torchup (one rule, in Rust), not here."""
         arch = [str(a) for a in (self.torch.cuda.get_arch_list() or [])]
         self.doc["arch_list"] = arch
-        if not arch:
-            return True, "torch reported no arch list; the kernel tests below decide"
-        ok, lines = True, []
-        for i, dev in enumerate(self.doc["devices"]):
-            major, minor = (int(x) for x in dev["compute_capability"].split("."))
-            cover = covering_arch((major, minor), arch)
-            dev["arch_supported"] = cover is not None
-            sm = "sm_%d%d" % (major, minor)
-            if cover is None:
-                ok = False
-                lines.append("GPU %d (%s) is NOT in this build's arch list: kernels will fail with "
-                             "'no kernel image is available for execution on the device'" % (i, sm))
-            elif cover.startswith("compute_"):
-                lines.append("GPU %d (%s): only PTX %s (JIT-compiled on first use)" % (i, sm, cover))
-            else:
-                lines.append("GPU %d (%s): covered by %s" % (i, sm, cover))
-        lines.append("arch list: " + " ".join(arch))
-        return ok, "\n".join(lines)
+        return True, "arch list: " + (" ".join(arch) or "(none reported)")
 
     def _operands(self, n):
         torch = self.torch
@@ -465,10 +421,9 @@ def _python_info():
         "version": "%d.%d.%d" % sys.version_info[:3],
         "bits": 64 if sys.maxsize > 2 ** 32 else 32,
         "prefix": sys.prefix,
-        "env": "system",
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
         "implementation": getattr(getattr(sys, "implementation", None), "name", "cpython"),
         "platform": None,
-        "externally_managed": False,
         "user_site": None,
     }
     try:
@@ -476,13 +431,13 @@ def _python_info():
         import sysconfig
 
         info["platform"] = sysconfig.get_platform()
-        if getattr(sys, "base_prefix", sys.prefix) != sys.prefix:
-            info["env"] = "venv"
-        elif os.path.isdir(os.path.join(sys.prefix, "conda-meta")):
-            info["env"] = "conda"
-        if info["env"] != "venv":  # PEP 668 marker: pip refuses to install here
-            marker = os.path.join(sysconfig.get_path("stdlib") or "", "EXTERNALLY-MANAGED")
-            info["externally_managed"] = os.path.isfile(marker)
+        # Raw facts only: torchup decides the kind of environment and whether PEP 668 applies.
+        info["pyvenv_cfg"] = os.path.isfile(os.path.join(sys.prefix, "pyvenv.cfg"))
+        info["conda_meta"] = os.path.isdir(os.path.join(sys.prefix, "conda-meta"))
+        exe_dir = os.path.dirname(sys.executable or "")
+        info["embedded"] = bool(exe_dir) and any(n.endswith("._pth") for n in os.listdir(exe_dir))
+        marker = os.path.join(sysconfig.get_path("stdlib") or "", "EXTERNALLY-MANAGED")
+        info["externally_managed_marker"] = os.path.isfile(marker)
         if getattr(site, "ENABLE_USER_SITE", False):
             info["user_site"] = site.getusersitepackages()
     except Exception:

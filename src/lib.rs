@@ -1,6 +1,6 @@
 //! torchup: move a laptop's PyTorch from the CPU build to a verified CUDA build.
 //!
-//! Data flows one way (DESIGN.md): [`facts`] → [`plan`] (with [`compat`] data) →
+//! Data flows one way (docs/architecture.md): [`facts`] → [`plan`] (with [`compat`] data) →
 //! [`install`] (through [`exec`]) → [`smoke`] results and [`diagnose`] findings →
 //! a front end ([`cli`] or [`tui`]). The engine knows nothing about the UI.
 
@@ -12,6 +12,7 @@ pub mod exec;
 pub mod explain;
 pub mod facts;
 pub mod fetch;
+pub mod finding;
 pub mod install;
 pub mod paths;
 pub mod plan;
@@ -21,3 +22,4 @@ pub mod session;
 pub mod shell;
 pub mod smoke;
 pub mod tui;
+pub mod version;

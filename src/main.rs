@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("torchup: cannot start the async runtime: {e}");
+            torchup::errln!("torchup: cannot start the async runtime: {e}");
             return ExitCode::from(Exit::Environment as u8);
         }
     };
@@ -75,13 +75,14 @@ fn main() -> ExitCode {
     });
     // Stop background probes promptly (e.g. a hung nvidia-smi) instead of waiting on them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
-    match result {
-        Ok(code) => ExitCode::from(code),
+    // A reader that went away (`torchup plan | head -1`) ends a successful run with 141,
+    // as a Unix tool killed by SIGPIPE does; a failure keeps its own status.
+    let status = match result {
+        Ok(code) => code,
         Err(e) => {
-            // The terminal may be gone (SIGHUP): a failed write must not panic.
-            use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "torchup: {e}");
-            ExitCode::from(e.exit as u8)
+            torchup::errln!("torchup: {e}");
+            e.exit as u8
         }
-    }
+    };
+    ExitCode::from(cli::output::final_status(status))
 }

@@ -5,6 +5,12 @@
 use crate::facts::Os;
 use crate::facts::platform::HostEnv;
 
+/// Render an argv for humans in this machine's usual shell (logs, notices, restore
+/// commands). The process runner never renders argv: it only runs them.
+pub fn display_argv(argv: &[String]) -> String {
+    Shell::default_for(Os::current()).render(argv)
+}
+
 /// A shell a user types commands into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shell {

@@ -1,5 +1,5 @@
 //! The diagnosis rules against real messages (assets/diagnoses.toml examples, which come
-//! from reference/failure-catalog.md and from real pip runs), their near misses, and the
+//! from the failure catalogue in docs/diagnoses.md and from real pip runs), their near misses, and the
 //! engine's ordering, substitution, per-OS fixes, probes and install-failure classification.
 
 use serde_json::{Value, json};
@@ -61,10 +61,11 @@ fn baseline_smoke() -> Value {
                      "arch_supported": true}],
         "checks": [
             {"name": "import_torch", "ok": true, "detail": "torch 2.5.1+cu124 from /venv/lib/python3.11/site-packages/torch", "ms": 900.0},
-            {"name": "arch_supported", "ok": true, "detail": "GPU 0 (sm_86): covered by sm_86\narch list: sm_50 sm_60 sm_61 sm_70 sm_75 sm_80 sm_86 sm_90", "ms": 0.1},
+            {"name": "arch_supported", "ok": true, "detail": "GPU 0 (sm_86): covered by sm_86", "ms": 0.1},
             {"name": "matmul", "ok": true, "detail": "max abs diff 1.2e-4", "ms": 12.0}
         ],
-        "diagnoses": [], "torch_importable": true, "warnings": []
+        "diagnoses": [], "torch_importable": true, "warnings": [],
+        "arch_list": ["sm_50", "sm_60", "sm_61", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]
     })
 }
 
@@ -449,7 +450,8 @@ fn smoke_arch_missing_newer_and_older() {
 
     let newer = smoke_with(
         r#"{"ok": false, "devices": [{"name": "NVIDIA GeForce RTX 5070 Laptop GPU", "memory_mib": 8151, "compute_capability": "12.0", "arch_supported": false}],
-        "checks": [{"name": "arch_supported", "ok": false, "detail": "GPU 0 (sm_120) is NOT in this build's arch list: kernels will fail with 'no kernel image is available for execution on the device'\narch list: sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90", "ms": 0.1}]}"#,
+        "checks": [{"name": "arch_supported", "ok": false, "detail": "GPU 0 (sm_120) is NOT in this build's arch list", "ms": 0.1}],
+        "arch_list": ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]}"#,
     );
     let d = diagnose_smoke(&newer, &ctx);
     assert_eq!(ids(&d), ["F11"]);
@@ -457,7 +459,8 @@ fn smoke_arch_missing_newer_and_older() {
 
     let older = smoke_with(
         r#"{"ok": false, "devices": [{"name": "NVIDIA GeForce GTX 1080 Ti", "memory_mib": 11264, "compute_capability": "6.1", "arch_supported": false}],
-        "checks": [{"name": "arch_supported", "ok": false, "detail": "GPU 0 (sm_61) is NOT in this build's arch list: kernels will fail with 'no kernel image is available for execution on the device'\narch list: sm_70 sm_75 sm_80 sm_86 sm_90 sm_100 sm_120", "ms": 0.1}]}"#,
+        "checks": [{"name": "arch_supported", "ok": false, "detail": "GPU 0 (sm_61) is NOT in this build's arch list", "ms": 0.1}],
+        "arch_list": ["sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120", "compute_120"]}"#,
     );
     assert_eq!(ids(&diagnose_smoke(&older, &ctx)), ["F12"]);
 

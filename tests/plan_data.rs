@@ -1,4 +1,4 @@
-//! The bundled compatibility data says what compat-facts.md says: checked fact by fact.
+//! The bundled compatibility data says what docs/planner.md records: checked fact by fact.
 
 use torchup::compat::arch::{ArchMatch, Capability};
 use torchup::compat::data::{CompatData, Evidence};

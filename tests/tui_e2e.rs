@@ -5,7 +5,7 @@
 //!
 //! The binary runs as `sh -c 'torchup …; echo EXITED:$?; stty -a; sleep'`, so after it quits
 //! the pane shows its exit code and the terminal modes it left behind (raw mode off), and
-//! tmux says whether the alternate screen is still on. Skipped (loudly) without tmux.
+//! tmux says whether the alternate screen is still on. Fails without tmux (.ci/run installs it).
 
 mod support;
 
@@ -201,12 +201,11 @@ const WRAPPER: &str = r#"cd "$1" && shift; "$@"; code=$?; printf '\nEXITED:%s\n'
 
 macro_rules! require_tmux {
     () => {
-        if !Tmux::available() {
-            eprintln!(
-                "!!! SKIPPED: tmux is not installed; the TUI end-to-end tests did NOT run (.ci/run installs it) !!!"
-            );
-            return;
-        }
+        // A missing tool is a failure, never a silent pass: CI (.ci/run) installs tmux.
+        assert!(
+            Tmux::available(),
+            "tmux is not installed: the TUI end-to-end tests need it (apt install tmux; .ci/run installs it)"
+        );
     };
 }
 

@@ -67,7 +67,7 @@ async fn the_machine_check_answers_with_the_same_id() {
     engine.perform(Effect::Preflight { id: 3, facts: Box::new(facts()), plan: Box::new(plan()) }, &tx);
     let Msg::Preflight { id, issues } = next(&mut rx).await else { panic!("a preflight answer") };
     assert_eq!(id, 3);
-    assert!(issues.iter().any(|i| i.id == "F40" && !i.blocking), "{issues:?}");
+    assert!(issues.iter().any(|i| i.id == "F14" && !i.blocking), "{issues:?}");
 }
 
 #[tokio::test]

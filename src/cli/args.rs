@@ -1,4 +1,4 @@
-//! clap argument model. Flag names are a contract (DESIGN.md): never rename them.
+//! clap argument model. Flag names are a contract (docs/contract.md): never rename them.
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
 //! `torchup detect`: the facts about this machine and the target Python, as a short human
-//! summary in the guide's spirit or (`--json`) the DESIGN.md document.
+//! summary in the guide's spirit or (`--json`) the document of docs/contract.md.
 //!
 //! Exit codes: 0 ok; 3 when no Python can be used (the JSON document is still printed,
 //! with `"python": null`).
@@ -7,7 +7,7 @@
 use crate::facts::gather::{GatherOptions, gather_report};
 use crate::facts::platform::{HostEnv, Platform};
 use crate::facts::python::discover::INSTALLED_HERE;
-use crate::facts::{EnvKind, FactSource, Facts, GpuState, PythonCandidate, parse_capability};
+use crate::facts::{FactSource, Facts, GpuState, PythonCandidate, parse_capability};
 
 use super::{CliError, Exit, GlobalArgs, output};
 
@@ -20,7 +20,7 @@ pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
     if json {
         output::print_json(&gathered.facts)?;
     } else {
-        print!("{}", render(&gathered.facts));
+        crate::out!("{}", render(&gathered.facts));
     }
     match gathered.python_error {
         Some(e) => Err(CliError::environment(e.to_string())),
@@ -128,21 +128,12 @@ fn gpu_lines(f: &Facts) -> Vec<String> {
     out
 }
 
-fn env_label(kind: EnvKind) -> &'static str {
-    match kind {
-        EnvKind::Venv => "venv",
-        EnvKind::Conda => "conda",
-        EnvKind::System => "system",
-        EnvKind::Other => "other",
-    }
-}
-
 fn python_lines(f: &Facts) -> Vec<String> {
     let Some(p) = &f.python else {
         return vec!["Python: no usable interpreter found".into()];
     };
     let bits = if p.bits == 32 { ", 32-bit" } else { "" };
-    let mut out = vec![format!("Python {} ({}{bits}) {}", p.version, env_label(p.env), p.executable)];
+    let mut out = vec![format!("Python {} ({}{bits}) {}", p.version, p.env.as_str(), p.executable)];
     let mut detail = Vec::new();
     if p.chosen_because.starts_with(INSTALLED_HERE) {
         detail.push(format!("chosen because {}", p.chosen_because));
@@ -163,11 +154,6 @@ fn python_lines(f: &Facts) -> Vec<String> {
     out
 }
 
-fn major_minor(v: &str) -> Option<(u32, u32)> {
-    let mut it = v.trim().split('.');
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-}
-
 fn torch_lines(f: &Facts) -> Vec<String> {
     if f.python.is_none() {
         return Vec::new();
@@ -180,8 +166,9 @@ fn torch_lines(f: &Facts) -> Vec<String> {
         None => out.push(format!("PyTorch {} — CPU-only build: CUDA not usable", t.version)),
         Some(c) => {
             let mut line = format!("PyTorch {} — CUDA {c} build", t.version);
-            let driver_cuda = f.driver.as_ref().and_then(|d| d.cuda.as_deref()).and_then(major_minor);
-            match (major_minor(c), driver_cuda) {
+            let driver_cuda =
+                f.driver.as_ref().and_then(|d| d.cuda.as_deref()).and_then(crate::version::parse_major_minor);
+            match (crate::version::parse_major_minor(c), driver_cuda) {
                 (Some(need), Some(have)) if need > have => line.push_str(&format!(
                     ": needs a driver that supports CUDA {c}; this driver supports ≤ {}.{}",
                     have.0, have.1
@@ -214,7 +201,7 @@ fn torch_lines(f: &Facts) -> Vec<String> {
     out
 }
 
-/// Problems worth a warning, each with what to do (failure-catalog ids in parentheses).
+/// Problems worth a warning, each with what to do (catalogue ids from docs/diagnoses.md in parentheses).
 pub fn warnings(f: &Facts) -> Vec<String> {
     let mut w = Vec::new();
     let Some(p) = &f.python else { return w };
@@ -277,7 +264,7 @@ pub fn warnings(f: &Facts) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{Driver, Gpu, Os, PythonFacts, TorchFacts};
+    use crate::facts::{Driver, EnvKind, Gpu, Os, PythonFacts, TorchFacts};
 
     fn facts() -> Facts {
         Facts {

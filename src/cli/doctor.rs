@@ -76,7 +76,7 @@ fn exit_for(report: &DoctorReport) -> Exit {
 fn print_human(report: &DoctorReport, g: &GlobalArgs) {
     let color = color_enabled(g.no_color, std::io::stdout().is_terminal());
     for line in render_doctor(report, &TimeZone::system()) {
-        println!("{}", paint(&line, color));
+        crate::outln!("{}", paint(&line, color));
     }
 }
 
@@ -88,7 +88,7 @@ pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
         print_human(&report, g);
     }
     if let Some(e) = &report.verify_error {
-        eprintln!("torchup: {e}");
+        crate::errln!("torchup: {e}");
     }
     Ok(exit_for(&report))
 }
@@ -97,17 +97,17 @@ pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
 pub async fn run_non_interactive(g: &GlobalArgs) -> Result<Exit, CliError> {
     let report = collect(g).await?;
     print_human(&report, g);
-    println!();
-    println!("### Running torchup without a terminal");
-    println!();
-    println!("The wizard needs a terminal; here is the doctor report instead. To act on it:");
-    println!();
-    println!("- `torchup plan`            which build would be installed, and why (changes nothing)");
-    println!("- `torchup install --yes`   install it without questions; rolls back on failure");
-    println!("- `torchup verify --json`   re-run the GPU smoke test");
-    println!("- `torchup doctor --json`   this report as JSON");
+    crate::outln!();
+    crate::outln!("### Running torchup without a terminal");
+    crate::outln!();
+    crate::outln!("The wizard needs a terminal; here is the doctor report instead. To act on it:");
+    crate::outln!();
+    crate::outln!("- `torchup plan`            which build would be installed, and why (changes nothing)");
+    crate::outln!("- `torchup install --yes`   install it without questions; rolls back on failure");
+    crate::outln!("- `torchup verify --json`   re-run the GPU smoke test");
+    crate::outln!("- `torchup doctor --json`   this report as JSON");
     if let Some(e) = &report.verify_error {
-        eprintln!("torchup: {e}");
+        crate::errln!("torchup: {e}");
     }
     Ok(exit_for(&report))
 }

@@ -88,7 +88,7 @@ pub async fn run(g: &GlobalArgs, f: &InstallFlags, c: &ChoiceArgs, interactive: 
     let req = super::plan::request_from(g, &c, &session.cwd, &session.constraints_file())?;
     let (plan, note) = super::plan_with_mirror(g, &mut session, &facts, &req).await?;
     if let Some(note) = note {
-        eprintln!("torchup: {note}");
+        crate::errln!("torchup: {note}");
     }
     if let Some(why) = &plan.refused {
         return stop_before_changes(json, &facts, format!("refused: {why}"));
@@ -109,10 +109,10 @@ pub async fn run(g: &GlobalArgs, f: &InstallFlags, c: &ChoiceArgs, interactive: 
     let shell = Shell::detect(facts.os, &session.env);
     let issues = crate::preflight::check(&facts, &plan, &session.env, &crate::preflight::RealHost);
     for i in &issues {
-        eprintln!("{} {}: {}\n    fix: {}", if i.blocking { "✗" } else { "!" }, i.id, i.message, i.fix);
+        crate::errln!("{} {}: {}\n    fix: {}", if i.blocking { "✗" } else { "!" }, i.id, i.title, i.fix);
     }
     if !dry_run && let Some(block) = issues.iter().find(|i| i.blocking) {
-        return stop_before_changes(json, &facts, format!("cannot install yet: {} Fix: {}", block.message, block.fix));
+        return stop_before_changes(json, &facts, format!("cannot install yet: {} Fix: {}", block.title, block.fix));
     }
 
     if !dry_run && !plan.nothing_to_do && !yes {
@@ -121,9 +121,10 @@ pub async fn run(g: &GlobalArgs, f: &InstallFlags, c: &ChoiceArgs, interactive: 
                 "no terminal to confirm the install: run `torchup install --yes` (or `--dry-run` to see the steps)",
             ));
         }
-        eprint!("{}", super::plan::render(&plan, facts.os));
-        if !confirm("Proceed with these steps? [y/N] ", false) {
-            eprintln!("Nothing was changed.");
+        crate::err!("{}", super::plan::render(&plan, facts.os));
+        let proceed = tokio::task::spawn_blocking(|| confirm("Proceed with these steps? [y/N] ", false));
+        if !proceed.await.unwrap_or(false) {
+            crate::errln!("Nothing was changed.");
             return Ok(Exit::Ok);
         }
     }
@@ -164,7 +165,7 @@ fn stop_before_changes(json: bool, facts: &Facts, why: String) -> Result<Exit, C
     if !json {
         return Err(CliError::failed(why));
     }
-    eprintln!("torchup: {why}");
+    crate::errln!("torchup: {why}");
     print_json(&InstallReport::unchanged(facts.torch.clone(), format!("Nothing was changed: {why}")))?;
     Ok(Exit::Failed)
 }
@@ -206,7 +207,7 @@ async fn execute(session: &Session, facts: &Facts, plan: &Plan, f: &InstallFlags
 pub(crate) fn spawn_printer(mut rx: mpsc::Receiver<InstallEvent>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let live = std::io::stderr().is_terminal();
-        let mut printer = Printer::new(std::io::stderr(), live);
+        let mut printer = Printer::new(super::output::QuietWriter(super::output::Stream::Stderr), live);
         while let Some(ev) = rx.recv().await {
             printer.event(&ev);
         }
@@ -215,7 +216,7 @@ pub(crate) fn spawn_printer(mut rx: mpsc::Receiver<InstallEvent>) -> tokio::task
 
 /// Ask on stderr, read a line from stdin.
 pub(crate) fn confirm(question: &str, default: bool) -> bool {
-    eprint!("{question}");
+    crate::err!("{question}");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     if std::io::stdin().lock().read_line(&mut line).is_err() {

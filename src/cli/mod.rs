@@ -1,4 +1,4 @@
-//! The command line: the contract in DESIGN.md. Each subcommand lives in its own file;
+//! The command line: the contract in docs/contract.md. Each subcommand lives in its own file;
 //! this file holds the argument model, exit codes and the printing conventions
 //! (`--json` prints exactly one JSON document on stdout, human text goes to stderr).
 

@@ -1,7 +1,7 @@
 //! `torchup plan`: which build to install and why, and the steps — nothing is changed.
 //!
 //! Human output: the candidate table and the steps as commands to paste into the target
-//! machine's shell. `--json`: the DESIGN.md plan document. `--facts FILE` plans for a saved
+//! machine's shell. `--json`: the plan document of docs/contract.md. `--facts FILE` plans for a saved
 //! `torchup detect --json` document.
 
 use std::fmt::Write as _;
@@ -27,14 +27,14 @@ pub async fn run(g: &GlobalArgs, json: bool, facts: Option<&Path>, c: &ChoiceArg
     let req = request_from(g, c, &session.cwd, &session.constraints_file())?;
     let (plan, note) = super::plan_with_mirror(g, &mut session, &facts, &req).await?;
     if let Some(note) = note {
-        eprintln!("torchup: {note}");
+        crate::errln!("torchup: {note}");
     }
     if json {
         print_json(&plan)?;
     } else {
-        print!("{}", render(&plan, facts.os));
+        crate::out!("{}", render(&plan, facts.os));
         if let Some(r) = &plan.refused {
-            eprintln!("torchup: refused: {r}");
+            crate::errln!("torchup: refused: {r}");
         }
     }
     Ok(exit_code(&plan))

@@ -80,12 +80,12 @@ pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
     opts.cancel = signals.as_ref().map(Signals::token).unwrap_or_default();
     let v: Verification = verify(&opts, &history, &TokioRunner).await.map_err(|e| cancelled_or(e, &signals))?;
     if let Some(w) = &v.history_warning {
-        eprintln!("torchup: warning: {w}");
+        crate::errln!("torchup: warning: {w}");
     }
     let saved = match history.append(&v.entry) {
         Ok(()) => Some(history.path().display().to_string()),
         Err(e) => {
-            eprintln!("torchup: warning: the result was not saved: {e}");
+            crate::errln!("torchup: warning: the result was not saved: {e}");
             None
         }
     };
@@ -106,9 +106,9 @@ pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
             None => Comparison::FirstRun,
         };
         let color = color_enabled(g.no_color, std::io::stdout().is_terminal());
-        println!("Interpreter: {} (from {})", v.python.display, v.python.found_by);
+        crate::outln!("Interpreter: {} (from {})", v.python.display, v.python.found_by);
         for line in smoke::render_verify(&v.report, comparison, &TimeZone::system()) {
-            println!("{}", paint(&line, color));
+            crate::outln!("{}", paint(&line, color));
         }
     }
     Ok(if v.report.ok { Exit::Ok } else { Exit::Failed })
@@ -122,7 +122,7 @@ pub fn libtorch_check(json: bool) -> Result<Exit, CliError> {
         super::output::print_json(&report)?;
     } else {
         for c in &report.checks {
-            println!("{} {:<16} {:>7.1} ms  {}", if c.ok { "✓" } else { "✗" }, c.name, c.ms, c.detail);
+            crate::outln!("{} {:<16} {:>7.1} ms  {}", if c.ok { "✓" } else { "✗" }, c.name, c.ms, c.detail);
         }
     }
     Ok(if report.ok { Exit::Ok } else { Exit::Failed })

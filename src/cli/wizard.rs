@@ -34,16 +34,16 @@ pub async fn run(g: &GlobalArgs, start: Option<StartAt>) -> Result<Exit, CliErro
         return Ok(ended.exit);
     }
     let Some(report) = settled else {
-        eprintln!("torchup: the install did not stop in time; run `torchup doctor` to see what is installed now");
+        crate::errln!("torchup: the install did not stop in time; run `torchup doctor` to see what is installed now");
         return Ok(Exit::Failed);
     };
-    eprintln!("torchup: the install stopped after the wizard closed.");
-    eprintln!("{}", report.environment);
+    crate::errln!("torchup: the install stopped after the wizard closed.");
+    crate::errln!("{}", report.environment);
     for cmd in &report.restore_commands {
-        eprintln!("To restore the previous build: {}", crate::exec::display_argv(cmd));
+        crate::errln!("To restore the previous build: {}", crate::shell::display_argv(cmd));
     }
     if let Some(p) = &report.log_path {
-        eprintln!("Log: {p}");
+        crate::errln!("Log: {p}");
     }
     Ok(if report.ok { Exit::Ok } else { Exit::Failed })
 }
@@ -91,7 +91,7 @@ pub async fn run_with<E: EngineHandle + ?Sized>(
     ratatui::restore();
     result.map_err(|e| CliError::environment(e.to_string()))?;
     if let Some(s) = app.summary() {
-        eprintln!("{s}");
+        crate::errln!("{s}");
     }
     let exit = match app.finish() {
         Finish::Ok | Finish::Incomplete => Exit::Ok,

@@ -1,6 +1,11 @@
 //! GPU compute capabilities and the architecture lists compiled into a wheel.
 //!
-//! The rule (compat-facts §5.3): a cubin `sm_XY` runs on GPUs of the same major X with minor
+//! The one place that decides whether a build covers a GPU ([`ArchList::coverage`]): the
+//! planner asks it of the compat data's lists, the smoke test's report is judged by it
+//! (the script only reports `torch.cuda.get_arch_list()` and the capability), and the
+//! diagnoses read the report's list through [`ArchList::from_torch_names`].
+//!
+//! The rule: a cubin `sm_XY` runs on GPUs of the same major X with minor
 //! ≥ Y (sm_80 runs on 8.6 and 8.9); PTX `compute_XY` can be JIT-compiled for any GPU with
 //! capability ≥ X.Y, given a driver that understands that PTX. Nothing else runs.
 
@@ -51,13 +56,9 @@ impl FromStr for Capability {
     type Err = ArchError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || ArchError::Capability(s.to_string());
-        let (a, b) = s.trim().split_once('.').ok_or_else(err)?;
-        let digits = |t: &str| !t.is_empty() && t.len() <= 3 && t.bytes().all(|c| c.is_ascii_digit());
-        if !digits(a) || !digits(b) {
-            return Err(err());
-        }
-        Ok(Capability { major: a.parse().map_err(|_| err())?, minor: b.parse().map_err(|_| err())? })
+        let (major, minor) =
+            crate::version::parse_major_minor(s).ok_or_else(|| ArchError::Capability(s.to_string()))?;
+        Ok(Capability { major, minor })
     }
 }
 
@@ -66,6 +67,8 @@ impl FromStr for Capability {
 pub struct ArchEntry {
     pub cap: Capability,
     pub ptx: bool,
+    /// An arch-specific cubin (`sm_90a`): runs only on exactly `cap`, no PTX.
+    pub exact: bool,
 }
 
 /// The architectures compiled into a wheel ("5.0;6.0;…;12.0+PTX"), sorted ascending.
@@ -83,6 +86,28 @@ pub enum ArchMatch {
     Ptx(Capability),
     /// Nothing in the wheel runs on this GPU.
     None,
+}
+
+/// Whether a build supports a GPU: torchup's one decision on GPU architectures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// Native code (SASS) for the GPU's family.
+    Native(Capability),
+    /// The build's forward-compatibility PTX (on its newest architecture), JIT-compiled on
+    /// first use by a driver that understands it.
+    Jit(Capability),
+    /// Only PTX of an old architecture below newer SASS (Windows cu11x "3.7+PTX"): it lacks
+    /// every kernel that needs a newer GPU feature, so the GPU is not supported.
+    LegacyPtx(Capability),
+    /// Nothing in the build runs on the GPU.
+    None,
+}
+
+impl Coverage {
+    /// The build supports the GPU (natively or through its forward PTX).
+    pub fn supported(self) -> bool {
+        matches!(self, Coverage::Native(_) | Coverage::Jit(_))
+    }
 }
 
 impl ArchList {
@@ -113,10 +138,25 @@ impl ArchList {
         self.entries.iter().any(|e| e.ptx)
     }
 
-    /// Decide how this list runs on a GPU of capability `gpu`. Native code wins over PTX.
+    /// Whether (and how) this build supports a GPU of capability `gpu`.
+    pub fn coverage(&self, gpu: Capability) -> Coverage {
+        match self.run_on(gpu) {
+            ArchMatch::Sass(s) => Coverage::Native(s),
+            ArchMatch::Ptx(p) if self.is_forward_ptx(p) => Coverage::Jit(p),
+            ArchMatch::Ptx(p) => Coverage::LegacyPtx(p),
+            ArchMatch::None => Coverage::None,
+        }
+    }
+
+    /// How this list's code runs on a GPU of capability `gpu` (the hardware's rule, before
+    /// torchup's judgement in [`ArchList::coverage`]). Native code wins over PTX.
     pub fn run_on(&self, gpu: Capability) -> ArchMatch {
-        let sass =
-            self.entries.iter().filter(|e| e.cap.major == gpu.major && e.cap.minor <= gpu.minor).map(|e| e.cap).max();
+        let sass = self
+            .entries
+            .iter()
+            .filter(|e| if e.exact { e.cap == gpu } else { e.cap.major == gpu.major && e.cap.minor <= gpu.minor })
+            .map(|e| e.cap)
+            .max();
         if let Some(s) = sass {
             return ArchMatch::Sass(s);
         }
@@ -124,6 +164,60 @@ impl ArchList {
             Some(p) => ArchMatch::Ptx(p),
             None => ArchMatch::None,
         }
+    }
+
+    /// The list as `torch.cuda.get_arch_list()` reports it: `sm_86`, `compute_90` (PTX),
+    /// `sm_90a` (arch-specific), `sm_100f` (family). Unknown names are skipped; None when
+    /// nothing is left.
+    pub fn from_torch_names<S: AsRef<str>>(names: &[S]) -> Option<ArchList> {
+        let mut entries: Vec<ArchEntry> = Vec::new();
+        for name in names {
+            let name = name.as_ref().trim();
+            let (ptx, rest) = match (name.strip_prefix("sm_"), name.strip_prefix("compute_")) {
+                (Some(r), _) => (false, r),
+                (_, Some(r)) => (true, r),
+                _ => continue,
+            };
+            let (digits, exact) = match rest.strip_suffix('a') {
+                Some(d) => (d, true),
+                None => (rest.strip_suffix('f').unwrap_or(rest), false),
+            };
+            if digits.len() < 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            // "86" reads like the variant "cu86": the last digit is the minor.
+            let Some((major, minor)) = crate::version::cuda_of_variant(&format!("cu{digits}")) else { continue };
+            let cap = Capability::new(major, minor);
+            let exact = exact && !ptx;
+            match entries.iter_mut().find(|e| e.cap == cap && (e.exact == exact || ptx)) {
+                Some(e) => e.ptx |= ptx,
+                None => entries.push(ArchEntry { cap, ptx, exact }),
+            }
+        }
+        entries.sort_by_key(|e| (e.cap, e.exact));
+        (!entries.is_empty()).then_some(ArchList { entries })
+    }
+
+    /// The torch name of the SASS entry for `cap` (`sm_86`, or `sm_90a` when only the
+    /// arch-specific cubin is there).
+    pub fn torch_name_of(&self, cap: Capability) -> String {
+        match self.entries.iter().find(|e| e.cap == cap && !e.exact) {
+            Some(_) => cap.sm(),
+            None if self.entries.iter().any(|e| e.cap == cap && e.exact) => format!("{}a", cap.sm()),
+            None => cap.sm(),
+        }
+    }
+
+    /// The list in torch's naming (`sm_86 compute_120`), for messages.
+    pub fn torch_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in &self.entries {
+            out.push(if e.exact { format!("{}a", e.cap.sm()) } else { e.cap.sm() });
+            if e.ptx {
+                out.push(e.cap.compute());
+            }
+        }
+        out
     }
 }
 
@@ -141,7 +235,7 @@ impl FromStr for ArchList {
             if entries.iter().any(|e: &ArchEntry| e.cap == cap) {
                 return Err(ArchError::Duplicate(cap.to_string()));
             }
-            entries.push(ArchEntry { cap, ptx });
+            entries.push(ArchEntry { cap, ptx, exact: false });
         }
         if entries.is_empty() {
             return Err(ArchError::Empty(s.to_string()));
@@ -157,7 +251,7 @@ impl fmt::Display for ArchList {
             if i > 0 {
                 f.write_str(";")?;
             }
-            write!(f, "{}{}", e.cap, if e.ptx { "+PTX" } else { "" })?;
+            write!(f, "{}{}{}", e.cap, if e.exact { "a" } else { "" }, if e.ptx { "+PTX" } else { "" })?;
         }
         Ok(())
     }

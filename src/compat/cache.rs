@@ -105,6 +105,16 @@ impl PageCache {
         self.write_entry(&entry)
     }
 
+    /// [`PageCache::store`] on tokio's blocking pool: the write ends with an fsync, which must
+    /// not stall the async workers that drive the other page fetches.
+    pub async fn store_off_runtime(&self, url: &str, answer: CachedAnswer, now: SystemTime) -> std::io::Result<()> {
+        let cache = self.clone();
+        let url = url.to_string();
+        tokio::task::spawn_blocking(move || cache.store(&url, answer, now))
+            .await
+            .unwrap_or_else(|join| Err(std::io::Error::other(format!("the cache writer stopped: {join}"))))
+    }
+
     /// Write a complete entry (tests use it to plant old entries).
     pub fn write_entry(&self, entry: &CachedPage) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;

@@ -20,7 +20,7 @@ use crate::facts::Os;
 /// The data file shipped in the binary.
 pub const BUNDLED_TOML: &str = include_str!("../../assets/compat.toml");
 
-/// How well a row is established (compat-facts labels).
+/// How well a row is established (the evidence labels in assets/compat.toml, docs/planner.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 pub enum Evidence {
     /// Read in the named source file.
@@ -75,26 +75,22 @@ pub struct CudaVersion {
 impl CudaVersion {
     /// "cu130" → 13.0, "cu118" → 11.8, "cu134" → 13.4 (the last digit is the minor).
     pub fn of_variant(name: &str) -> Option<CudaVersion> {
-        let digits = name.strip_prefix("cu")?;
-        if digits.len() < 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let (maj, min) = digits.split_at(digits.len() - 1);
-        Some(CudaVersion { major: maj.parse().ok()?, minor: min.parse().ok()? })
+        let (major, minor) = crate::version::cuda_of_variant(name)?;
+        Some(CudaVersion { major, minor })
     }
 
     /// The variant name for this CUDA version: 12.4 → "cu124".
     pub fn variant(self) -> String {
-        format!("cu{}{}", self.major, self.minor)
+        crate::version::variant_of(self.major, self.minor)
     }
 }
 
 impl FromStr for CudaVersion {
     type Err = CompatError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (a, b) = s.split_once('.').ok_or_else(|| invalid(format!("'{s}' is not a CUDA version")))?;
-        let p = |t: &str| t.parse::<u32>().map_err(|_| invalid(format!("'{s}' is not a CUDA version")));
-        Ok(CudaVersion { major: p(a)?, minor: p(b)? })
+        let (major, minor) =
+            crate::version::parse_major_minor(s).ok_or_else(|| invalid(format!("'{s}' is not a CUDA version")))?;
+        Ok(CudaVersion { major, minor })
     }
 }
 
@@ -567,6 +563,7 @@ mod tests {
     fn cuda_versions_from_variant_names() {
         assert_eq!(CudaVersion::of_variant("cu118"), Some(CudaVersion { major: 11, minor: 8 }));
         assert_eq!(CudaVersion::of_variant("cu134"), Some(CudaVersion { major: 13, minor: 4 }));
+        assert_eq!(CudaVersion::of_variant("cu92"), Some(CudaVersion { major: 9, minor: 2 }));
         assert_eq!(CudaVersion::of_variant("cpu"), None);
         assert_eq!(CudaVersion::of_variant("cu1"), None);
         assert_eq!(CudaVersion { major: 12, minor: 4 }.variant(), "cu124");

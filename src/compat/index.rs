@@ -584,7 +584,7 @@ impl IndexClient {
                     }
                 };
                 if let Some(cache) = &self.cache
-                    && let Err(e) = cache.store(&key, answer.clone(), now)
+                    && let Err(e) = cache.store_off_runtime(&key, answer.clone(), now).await
                 {
                     tracing::warn!("could not write the index cache in {}: {e}", cache.dir().display());
                 }

@@ -1,6 +1,6 @@
 //! Wheel file names (`{name}-{ver}(-{build})?-{py}-{abi}-{plat}.whl`) and PEP 503 names.
 //!
-//! No light crate does this (crates.md §7.3), so it is hand-rolled; versions go through
+//! No light crate does this (docs/dependencies.md), so it is hand-rolled; versions go through
 //! `pep440_rs` because local labels (`2.5.1+cu124`) must order and compare correctly.
 
 use std::str::FromStr;

@@ -1,6 +1,6 @@
 //! Diagnoses: output and probe signatures → what went wrong and the fix.
 //!
-//! The rules live in assets/diagnoses.toml (built from reference/failure-catalog.md) and are
+//! The rules live in assets/diagnoses.toml (the catalogue, listed in docs/diagnoses.md) and are
 //! embedded in the binary. Three inputs are diagnosed:
 //! - a step's combined stdout+stderr ([`Rules::diagnose_text`]),
 //! - a smoke result ([`Rules::diagnose_smoke`]: import error, warnings, failed checks, and
@@ -34,25 +34,9 @@ use rules::Vars;
 /// The rule file, embedded so the binary is self-contained.
 pub const BUNDLED_RULES_TOML: &str = include_str!("../../assets/diagnoses.toml");
 
-/// A finding, ready to show.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Diagnosis {
-    /// Catalog id, e.g. "F01".
-    pub id: String,
-    /// One line: what is wrong.
-    pub title: String,
-    /// Why, in a sentence or two (captures filled in).
-    pub explanation: String,
-    /// What to do, for the user's OS.
-    pub fix: String,
-}
-
-impl Diagnosis {
-    /// The `{id, title, fix}` reference used in reports.
-    pub fn as_ref(&self) -> crate::smoke::DiagnosisRef {
-        crate::smoke::DiagnosisRef { id: self.id.clone(), title: self.title.clone(), fix: self.fix.clone() }
-    }
-}
+/// A diagnosis is a [`Finding`](crate::finding::Finding): one type for preflight issues,
+/// rule findings and the smoke report's diagnoses.
+pub use crate::finding::Finding as Diagnosis;
 
 /// Whose output is being read. A text rule lists the stages it applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -167,13 +151,8 @@ impl OsContext {
         let Some(p) = self.python.as_deref().filter(|p| !p.is_empty()) else {
             return if self.os == Os::Windows { "python".into() } else { "python3".into() };
         };
-        let plain = p.chars().all(|c| c.is_ascii_alphanumeric() || "/\\:._-+~".contains(c));
-        match (plain, self.os) {
-            (true, _) => p.to_string(),
-            // PowerShell runs a quoted path only through the call operator.
-            (false, Os::Windows) => format!("& \"{p}\""),
-            (false, _) => format!("'{}'", p.replace('\'', r"'\''")),
-        }
+        // The one quoting rule for commands shown to users (PowerShell's `&` included).
+        crate::shell::Shell::default_for(self.os).render(&[p.to_string()])
     }
 }
 
@@ -400,7 +379,9 @@ mod tests {
         let w = OsContext::windows().with_python(r"C:\Program Files\Python312\python.exe");
         assert_eq!(w.python_command(), r#"& "C:\Program Files\Python312\python.exe""#);
         let l = OsContext::linux().with_python("/home/a b/venv/bin/python");
-        assert_eq!(l.python_command(), "'/home/a b/venv/bin/python'");
+        assert_eq!(l.python_command(), "\"/home/a b/venv/bin/python\"");
+        let odd = OsContext::linux().with_python("/home/o'neil $x/bin/python");
+        assert_eq!(odd.python_command(), crate::shell::Shell::Posix.quote("/home/o'neil $x/bin/python"));
         assert_eq!(OsContext::linux().with_python("/v/bin/python").python_command(), "/v/bin/python");
         assert_eq!(OsContext::windows().python_command(), "python");
         assert_eq!(OsContext::wsl().python_command(), "python3");

@@ -165,17 +165,15 @@ fn major_of(v: &str) -> Option<u32> {
     v.trim().split('.').next()?.parse().ok()
 }
 
-/// Compare dotted driver versions numerically ("527.41" vs "525.60.13").
+/// Whether a driver meets a floor, by the one driver-version rule
+/// ([`DriverVersion`](crate::compat::driver::DriverVersion)); a text that is not a driver
+/// version meets no floor.
 fn version_at_least(have: &str, floor: &str) -> bool {
-    let parse = |s: &str| s.trim().split('.').map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
-    let (h, f) = (parse(have), parse(floor));
-    for i in 0..h.len().max(f.len()) {
-        let (a, b) = (h.get(i).copied().unwrap_or(0), f.get(i).copied().unwrap_or(0));
-        if a != b {
-            return a > b;
-        }
+    use crate::compat::driver::DriverVersion;
+    match (have.parse::<DriverVersion>(), floor.parse::<DriverVersion>()) {
+        (Ok(h), Ok(f)) => h >= f,
+        _ => false,
     }
-    true
 }
 
 fn driver_too_old(f: &Facts, env: &ProbeEnv<'_>) -> Option<Vars> {
@@ -225,21 +223,42 @@ fn split_version(v: &str) -> (Vec<u32>, Option<&str>) {
     (nums, local)
 }
 
+/// The torchvision and torchaudio release lines (major, minor) that go with a torch
+/// release, from the compatibility data's pairs (compat.toml); None for a release the data
+/// does not list (or a companion it no longer has, as torchaudio from 2.12 on).
+fn companion_lines(torch: &str) -> [Option<(u32, u32)>; 2] {
+    let Some(release) = crate::compat::data::CompatData::bundled().ok().and_then(|d| d.release(torch)) else {
+        return [None, None];
+    };
+    let line = |v: &str| {
+        let (nums, _) = split_version(v);
+        Some((*nums.first()?, *nums.get(1)?))
+    };
+    [line(&release.torchvision), release.torchaudio.as_deref().and_then(line)]
+}
+
 fn companion_mismatch(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
     let t = f.torch.as_ref()?;
-    let (tv, tl) = split_version(&t.version);
-    let (&major, &minor) = (tv.first()?, tv.get(1)?);
-    let candidates = [
-        ("torchvision", t.torchvision.as_deref(), (0, minor + 15)),
-        ("torchaudio", t.torchaudio.as_deref(), (major, minor)),
-    ];
-    for (package, version, (want_major, want_minor)) in candidates {
+    let (_, tl) = split_version(&t.version);
+    let [vision_line, audio_line] = companion_lines(t.version.split('+').next().unwrap_or(&t.version));
+    let candidates =
+        [("torchvision", t.torchvision.as_deref(), vision_line), ("torchaudio", t.torchaudio.as_deref(), audio_line)];
+    for (package, version, want) in candidates {
         let Some(version) = version else { continue };
         let (cv, cl) = split_version(version);
         let label_differs = matches!((tl, cl), (Some(a), Some(b)) if a != b);
-        // The 0.(minor+15) rule holds for torch 2.x (2.0 ↔ 0.15 … 2.13 ↔ 0.28).
-        let release_differs = major == 2 && (cv.first() != Some(&want_major) || cv.get(1) != Some(&want_minor));
+        let release_differs = want.is_some_and(|(a, b)| cv.first() != Some(&a) || cv.get(1) != Some(&b));
         if label_differs || release_differs {
+            let (want_major, want_minor) = match want {
+                Some(w) => (w.0.to_string(), w.1.to_string()),
+                None => {
+                    let (nums, _) = split_version(version);
+                    (
+                        nums.first().map(u32::to_string).unwrap_or_default(),
+                        nums.get(1).map(u32::to_string).unwrap_or_default(),
+                    )
+                }
+            };
             let label = tl.map(|l| format!("+{l}")).unwrap_or_default();
             return Some(vars([
                 ("package", package.to_string()),
@@ -285,26 +304,13 @@ fn arch_missing(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
     Some(device_vars(name, cap))
 }
 
-/// The build's architectures as the smoke checks reported them (`sm_50 sm_60 …`), without
-/// the device's own, which is missing by definition. Prefers checks named like "arch".
+/// The build's SASS architectures from the report's `arch_list` (torch's own list, read
+/// by the one parser in compat::arch), without the device's own, which is missing by
+/// definition.
 fn arch_list(r: &SmokeReport, own: (u32, u32)) -> Vec<(u32, u32)> {
-    let parse = |detail: &str| -> Vec<(u32, u32)> {
-        detail
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .filter_map(|tok| tok.strip_prefix("sm_"))
-            .filter_map(|n| n.trim_end_matches(|c: char| c.is_ascii_alphabetic()).parse::<u32>().ok())
-            .map(|n| (n / 10, n % 10))
-            .filter(|cap| *cap != own)
-            .collect()
-    };
-    let arch_checks: Vec<_> = r.checks.iter().filter(|c| c.name.to_ascii_lowercase().contains("arch")).collect();
-    let sources: Vec<&str> = if arch_checks.is_empty() {
-        r.checks.iter().map(|c| c.detail.as_str()).collect()
-    } else {
-        arch_checks.iter().map(|c| c.detail.as_str()).collect()
-    };
-    let mut caps: Vec<(u32, u32)> = sources.into_iter().flat_map(parse).collect();
-    caps.sort_unstable();
+    let Some(list) = crate::compat::arch::ArchList::from_torch_names(&r.arch_list) else { return Vec::new() };
+    let mut caps: Vec<(u32, u32)> =
+        list.entries().iter().map(|e| (e.cap.major, e.cap.minor)).filter(|cap| *cap != own).collect();
     caps.dedup();
     caps
 }
@@ -358,11 +364,66 @@ mod tests {
 
     #[test]
     fn driver_versions_compare_numerically() {
+        // The same pairs through compat::driver, the planner's comparison: one rule.
+        use crate::compat::driver::DriverVersion;
+        let table = [
+            ("527.41", "525.60.13"),
+            ("525.60.13", "525.60.13"),
+            ("470.86", "525.60.13"),
+            ("581.29", "580"),
+            ("579.9", "580"),
+            ("580.65.06", "580.9"),
+            ("450.80.2", "450.80.02"),
+        ];
+        for (have, floor) in table {
+            let planner = have.parse::<DriverVersion>().unwrap() >= floor.parse::<DriverVersion>().unwrap();
+            assert_eq!(version_at_least(have, floor), planner, "{have} vs {floor}");
+        }
+        assert!(!version_at_least("not a driver", "580"), "garbage meets no floor");
         assert!(version_at_least("527.41", "525.60.13"));
         assert!(version_at_least("525.60.13", "525.60.13"));
         assert!(!version_at_least("470.86", "525.60.13"));
         assert!(version_at_least("581.29", "580"));
         assert!(!version_at_least("579.9", "580"));
+    }
+
+    /// The companion rule reads compat.toml's pairs: every listed pair is accepted, a
+    /// companion from the next release line is flagged.
+    #[test]
+    fn companions_follow_the_compatibility_data_pairs() {
+        let data = crate::compat::data::CompatData::bundled().unwrap();
+        let facts = |torch: &str, vision: &str, audio: Option<&str>| Facts {
+            schema: 1,
+            os: Os::Linux,
+            arch: "x86_64".into(),
+            wsl: false,
+            gpus: vec![],
+            driver: None,
+            gpu_state: GpuState::default(),
+            python: None,
+            torch: Some(crate::facts::TorchFacts {
+                version: format!("{torch}+cu124"),
+                cuda: Some("12.4".into()),
+                torchvision: Some(format!("{vision}+cu124")),
+                torchaudio: audio.map(|a| format!("{a}+cu124")),
+                ..Default::default()
+            }),
+            python_candidates: vec![],
+            cuda_toolkit: None,
+            notes: vec![],
+        };
+        let ctx = OsContext::linux();
+        let env = ProbeEnv { ctx: &ctx, floors: &[] };
+        for r in data.releases() {
+            let ok = facts(&r.torch, &r.torchvision, r.torchaudio.as_deref());
+            assert_eq!(companion_mismatch(&ok, &env), None, "torch {} with its listed companions", r.torch);
+            let (nums, _) = split_version(&r.torchvision);
+            let next = format!("{}.{}.0", nums[0], nums[1] + 1);
+            let bad = facts(&r.torch, &next, r.torchaudio.as_deref());
+            let v =
+                companion_mismatch(&bad, &env).unwrap_or_else(|| panic!("torch {} with torchvision {next}", r.torch));
+            assert_eq!(v.get("package").map(String::as_str), Some("torchvision"));
+        }
     }
 
     #[test]

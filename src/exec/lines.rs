@@ -1,11 +1,16 @@
 //! Splitting raw child output into lines on `\n`, `\r` and `\r\n`, decoding lossily.
 
 /// Incremental splitter: feed byte chunks, get complete lines out.
+///
+/// A line ending in `\r` is held back until the next byte arrives: a `\n` makes it an
+/// ordinary line (`\r\n`, even when a read splits the pair), anything else makes it a
+/// redraw. Emitting it early as a redraw would let a reader overwrite it: the line would be
+/// lost whenever Windows output's `\r\n` straddles two reads.
 #[derive(Debug, Default)]
 pub struct LineSplitter {
     buf: Vec<u8>,
-    /// The previous chunk ended in `\r`; a leading `\n` belongs to it.
-    pending_cr: bool,
+    /// A line that ended in `\r`, waiting for the next byte to say whether it was `\r\n`.
+    pending_cr: Option<String>,
 }
 
 impl LineSplitter {
@@ -17,31 +22,28 @@ impl LineSplitter {
     pub fn push(&mut self, chunk: &[u8]) -> Vec<(String, bool)> {
         let mut out = Vec::new();
         for &b in chunk {
-            if self.pending_cr {
-                self.pending_cr = false;
+            if let Some(line) = self.pending_cr.take() {
                 if b == b'\n' {
-                    // "\r\n" is one ordinary line end; the line was already emitted at '\r'.
-                    if let Some(last) = out.last_mut() {
-                        let (_, cr): &mut (String, bool) = last;
-                        *cr = false;
-                    }
+                    // "\r\n" is one ordinary line end.
+                    out.push((line, false));
                     continue;
                 }
+                out.push((line, true));
             }
             match b {
                 b'\n' => out.push((self.take(), false)),
-                b'\r' => {
-                    out.push((self.take(), true));
-                    self.pending_cr = true;
-                }
+                b'\r' => self.pending_cr = Some(self.take()),
                 _ => self.buf.push(b),
             }
         }
         out
     }
 
-    /// The unterminated rest, if any, at end of stream.
+    /// The unterminated rest, if any, at end of stream (a held `\r` line is complete).
     pub fn finish(&mut self) -> Option<String> {
+        if let Some(line) = self.pending_cr.take() {
+            return Some(line);
+        }
         if self.buf.is_empty() { None } else { Some(self.take()) }
     }
 
@@ -72,10 +74,20 @@ mod tests {
     #[test]
     fn crlf_split_across_chunks_is_one_line_end() {
         let mut s = LineSplitter::new();
-        let mut got = s.push(b"x\r");
-        // the '\r' alone was reported as a redraw; the '\n' that follows does not add a line
-        got.extend(s.push(b"\ny\n"));
-        assert_eq!(got.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(), vec!["x", "y"]);
+        // A read ends between '\r' and '\n': nothing is decided yet.
+        assert_eq!(s.push(b"x\r"), vec![]);
+        // The '\n' makes "x" an ordinary line, not a redraw a reader would overwrite.
+        let got = s.push(b"\ny\n");
+        assert_eq!(got, vec![("x".to_string(), false), ("y".to_string(), false)]);
+        assert_eq!(s.finish(), None);
+    }
+
+    #[test]
+    fn a_redraw_is_known_when_the_next_byte_arrives() {
+        let mut s = LineSplitter::new();
+        assert_eq!(s.push(b"10%\r"), vec![]);
+        assert_eq!(s.push(b"20%\r"), vec![("10%".to_string(), true)]);
+        assert_eq!(s.finish(), Some("20%".to_string()));
     }
 
     #[test]

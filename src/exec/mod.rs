@@ -2,6 +2,7 @@
 //! concurrently, lines split on `\n` and `\r` (pip redraws with `\r`), decoded lossily,
 //! each child in its own process group so cancellation reaches pip's grandchildren.
 
+mod capture;
 mod lines;
 mod process;
 pub mod signals;
@@ -66,17 +67,6 @@ impl RunSpec {
         self.stdin = Some(bytes.into());
         self
     }
-
-    /// The argv rendered for humans (quoted where needed); for display only.
-    pub fn display(&self) -> String {
-        display_argv(&self.argv)
-    }
-}
-
-/// Render an argv for humans in this machine's usual shell (one quoting rule for the
-/// whole program: [`crate::shell::Shell`]).
-pub fn display_argv(argv: &[String]) -> String {
-    crate::shell::Shell::default_for(crate::facts::Os::current()).render(argv)
 }
 
 /// Which stream a line came from.

@@ -8,6 +8,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::capture::{BoundedCapture, CAPTURE_EACH_END};
 use super::{ExecError, ExitState, LineSplitter, OutputLine, RunOutcome, RunSpec, Runner, Stream};
 
 /// How long a cancelled child gets to exit after SIGTERM before the group is killed.
@@ -247,9 +248,9 @@ async fn join_pump(task: Option<tokio::task::JoinHandle<String>>) -> String {
     }
 }
 
-/// Read a pipe to its end, forwarding lines and returning the whole text.
+/// Read a pipe to its end, forwarding lines and returning the text (bounded: head and tail).
 async fn pump<R: AsyncRead + Unpin>(mut reader: R, stream: Stream, tx: Option<mpsc::Sender<OutputLine>>) -> String {
-    let mut all = Vec::new();
+    let mut all = BoundedCapture::new(CAPTURE_EACH_END);
     let mut splitter = LineSplitter::new();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -257,7 +258,7 @@ async fn pump<R: AsyncRead + Unpin>(mut reader: R, stream: Stream, tx: Option<mp
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        all.extend_from_slice(&buf[..n]);
+        all.push(&buf[..n]);
         if let Some(tx) = &tx {
             for (text, carriage_return) in splitter.push(&buf[..n]) {
                 // A closed receiver only means nobody is watching; keep draining the pipe.
@@ -268,7 +269,7 @@ async fn pump<R: AsyncRead + Unpin>(mut reader: R, stream: Stream, tx: Option<mp
     if let (Some(tx), Some(text)) = (&tx, splitter.finish()) {
         let _ = tx.send(OutputLine { stream, text, carriage_return: false }).await;
     }
-    String::from_utf8_lossy(&all).into_owned()
+    all.into_text()
 }
 
 fn exit_state(st: std::process::ExitStatus) -> ExitState {

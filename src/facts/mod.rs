@@ -1,6 +1,6 @@
 //! Facts: what is true about this machine and the target Python.
 //!
-//! These types are the `torchup detect --json` contract (DESIGN.md). Field names
+//! These types are the `torchup detect --json` contract (docs/contract.md). Field names
 //! marked "contract" must never be renamed; extra fields are welcome.
 //! "No GPU", "no driver" and "no torch" are states (`None`, empty lists, [`GpuState`]),
 //! never errors.
@@ -101,7 +101,7 @@ pub enum FactSource {
     Nvml,
     NvidiaSmi,
     Proc,
-    /// From the GPU-name table (compat-facts §5.4): a best guess.
+    /// From the GPU-name table (assets/gpu_names.toml): a best guess.
     Inferred,
     /// From a torch probe (`torch.cuda.get_device_capability`).
     Torch,
@@ -196,6 +196,18 @@ pub enum EnvKind {
     Other,
 }
 
+impl EnvKind {
+    /// The contract's name: "venv" | "conda" | "system" | "other".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvKind::Venv => "venv",
+            EnvKind::Conda => "conda",
+            EnvKind::System => "system",
+            EnvKind::Other => "other",
+        }
+    }
+}
+
 /// An interpreter found during discovery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PythonCandidate {
@@ -243,10 +255,7 @@ impl TorchFacts {
     /// The wheel variant of the installed build: "cpu", "cu124", ... decided from
     /// `torch.version.cuda` (never from the version suffix, which PyPI wheels lack).
     pub fn variant(&self) -> String {
-        match &self.cuda {
-            None => "cpu".to_string(),
-            Some(c) => format!("cu{}", c.replace('.', "")),
-        }
+        crate::version::variant_of_torch_cuda(self.cuda.as_deref())
     }
 }
 
@@ -257,11 +266,8 @@ pub struct CudaToolkit {
     pub nvcc_version: Option<String>,
 }
 
-/// Parse "8.6" into (8, 6).
-pub fn parse_capability(s: &str) -> Option<(u32, u32)> {
-    let (a, b) = s.trim().split_once('.')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
-}
+/// Parse a compute capability "8.6" into (8, 6): the one "major.minor" rule.
+pub use crate::version::parse_major_minor as parse_capability;
 
 #[cfg(test)]
 mod tests {

@@ -30,9 +30,10 @@ use super::stage::RunStage;
 use super::swap::{AcquireError, Acquired, Swap};
 use super::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
 use crate::diagnose::Diagnosis;
-use crate::exec::{ExitState, OutputLine, RunOutcome, RunSpec, Runner, display_argv};
+use crate::exec::{ExitState, OutputLine, RunOutcome, RunSpec, Runner};
 use crate::facts::{Facts, TorchFacts};
 use crate::plan::{Choice, Manager, Plan, Stage, Step};
+use crate::shell::display_argv;
 use crate::smoke::SmokeReport;
 
 /// Schema of the install report.
@@ -325,7 +326,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         })
         .await;
         if !met {
-            run.diagnose(index, smoke_diagnoses(&report)).await;
+            run.diagnose(index, report.diagnoses.clone()).await;
         }
         run.last_smoke = Some(report);
         run.finish_stage(index, met, started).await;
@@ -715,7 +716,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         let met = expectation_met(expected, &report, choice);
         run.send(InstallEvent::Smoke { index, expected, met, report: Box::new(report.clone()) }).await;
         if !met {
-            run.diagnose(index, smoke_diagnoses(&report)).await;
+            run.diagnose(index, report.diagnoses.clone()).await;
         }
         run.last_smoke = Some(report);
         met
@@ -991,15 +992,6 @@ struct Progress {
     active: Choice,
     acquired: Option<Acquired>,
     fallback_used: bool,
-}
-
-/// A smoke report's diagnoses as install diagnoses.
-fn smoke_diagnoses(report: &SmokeReport) -> Vec<Diagnosis> {
-    report
-        .diagnoses
-        .iter()
-        .map(|d| Diagnosis { id: d.id.clone(), title: d.title.clone(), explanation: String::new(), fix: d.fix.clone() })
-        .collect()
 }
 
 /// The engine stage a plan step runs as.

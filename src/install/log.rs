@@ -70,7 +70,7 @@ impl RunLog {
     }
 
     pub fn command_started(&self, spec: &RunSpec) {
-        let mut s = format!("[{}] $ {}\n", jiff::Timestamp::now(), spec.display());
+        let mut s = format!("[{}] $ {}\n", jiff::Timestamp::now(), crate::shell::display_argv(&spec.argv));
         for (k, v) in &spec.env {
             match v {
                 Some(v) => s.push_str(&format!("    env {k}={v}\n")),

@@ -3,7 +3,7 @@
 
 use super::catalog::{IndexState, Offer};
 use super::machine::{DriverState, Machine, PythonProblem};
-use crate::compat::arch::ArchMatch;
+use crate::compat::arch::Coverage;
 use crate::facts::Os;
 
 /// One check: passed, failed, or could not be made.
@@ -187,15 +187,15 @@ fn arch_check(o: &Offer<'_>, m: &Machine, full_met: bool, assume: Assume, notes:
             continue;
         };
         let inferred = if g.inferred { " (inferred from the name)" } else { "" };
-        match build.arch.run_on(cap) {
-            ArchMatch::Sass(s) => oks.push(format!("{} {cap}{inferred}: {}", g.short, s.sm())),
-            ArchMatch::Ptx(p) if !build.arch.is_forward_ptx(p) => fails.push(format!(
+        match build.arch.coverage(cap) {
+            Coverage::Native(s) => oks.push(format!("{} {cap}{inferred}: {}", g.short, s.sm())),
+            Coverage::LegacyPtx(p) => fails.push(format!(
                 "{} {cap}{inferred}: only legacy PTX {} (kernels needing newer GPUs are missing; newest code {})",
                 g.short,
                 p.compute(),
                 build.arch.max().map(|m| m.sm()).unwrap_or_default()
             )),
-            ArchMatch::Ptx(p) => {
+            Coverage::Jit(p) => {
                 native = false;
                 let jit =
                     format!("{} {cap}{inferred}: only via PTX {} (JIT-compiled on first use)", g.short, p.compute());
@@ -209,7 +209,7 @@ fn arch_check(o: &Offer<'_>, m: &Machine, full_met: bool, assume: Assume, notes:
                     fails.push(format!("{jit}, which needs the toolkit driver{need}"));
                 }
             }
-            ArchMatch::None => {
+            Coverage::None => {
                 fails.push(format!("{} {cap}{inferred}: not in {} list {}", g.short, o.variant, build.arch))
             }
         }

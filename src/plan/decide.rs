@@ -459,7 +459,7 @@ fn newest_with(
         .rev()
         .find(|r| {
             data.build(r, variant, platform)
-                .is_some_and(|b| matches!(b.arch.run_on(cap), crate::compat::arch::ArchMatch::Sass(_)))
+                .is_some_and(|b| matches!(b.arch.coverage(cap), crate::compat::arch::Coverage::Native(_)))
         })
         .map(|r| r.torch.clone())
 }

@@ -1,6 +1,6 @@
 //! The planner: a pure function of Facts + Choice + compat data → Plan.
 //!
-//! These types are the `torchup plan --json` contract (DESIGN.md); contract fields
+//! These types are the `torchup plan --json` contract (docs/contract.md); contract fields
 //! must never be renamed. The same Plan drives the TUI, `install --yes` and `--dry-run`.
 
 use serde::{Deserialize, Serialize};

@@ -108,9 +108,9 @@ pub fn want(req: &Request, facts: &Facts) -> Result<Want, String> {
     Ok(Want { variant, torch, force: req.force })
 }
 
-/// "cu118", "cu134": "cu" and three or more digits.
+/// "cu118", "cu134", "cu92": a CUDA variant name (the one rule in [`crate::version`]).
 pub fn is_cuda_variant(s: &str) -> bool {
-    s.strip_prefix("cu").is_some_and(|d| d.len() >= 3 && d.bytes().all(|b| b.is_ascii_digit()))
+    crate::version::cuda_of_variant(s).is_some()
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use super::Issue;
 
+/// The catalogue id (U01: "Windows could not remove torch: its files are in use").
+pub const ID: &str = "U01";
+
 /// A process using the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
@@ -45,15 +48,15 @@ pub fn holders_issue(holders: &[Holder], windows: bool) -> Option<Issue> {
     } else {
         format!("kill {}", holders.iter().map(|h| h.pid.to_string()).collect::<Vec<_>>().join(" "))
     };
-    Some(Issue {
-        id: "U01".into(),
-        message: format!(
+    Some(Issue::new(
+        ID,
+        format!(
             "Python is running from this environment: {list}.{}",
             if windows { " Windows keeps torch's DLLs locked, so the uninstall would fail halfway." } else { "" }
         ),
-        fix: format!("Close those programs (Jupyter kernels, IDE consoles, training runs), or: {kill}"),
-        blocking: windows,
-    })
+        format!("Close those programs (Jupyter kernels, IDE consoles, training runs), or: {kill}"),
+        windows,
+    ))
 }
 
 /// Every running process with a known executable, as (pid, name, exe).

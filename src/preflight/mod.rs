@@ -18,18 +18,34 @@ pub use vcruntime::{VC_RUNTIME_DLLS, missing_vc_runtime};
 
 use serde::{Deserialize, Serialize};
 
-/// A problem found before installing.
+use crate::finding::Finding;
+
+/// A problem found before installing: a [`Finding`] (id from the one catalogue, F14 for
+/// the VC++ runtime, F32 for disk space, U01 for files held open) that may block the install.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Issue {
-    /// Catalog-style id ("F32", "F40", "U01", ...).
-    pub id: String,
-    /// One line: what is wrong.
-    pub message: String,
-    /// What to do, in the user's shell where it is a command.
-    pub fix: String,
+    #[serde(flatten)]
+    pub finding: Finding,
     /// The install cannot succeed until this is fixed.
     pub blocking: bool,
 }
+
+impl Issue {
+    /// An issue with this catalogue id, one-line title (what is wrong here) and fix.
+    pub fn new(id: &str, title: String, fix: String, blocking: bool) -> Issue {
+        Issue { finding: Finding { id: id.into(), title, explanation: String::new(), fix }, blocking }
+    }
+}
+
+impl std::ops::Deref for Issue {
+    type Target = Finding;
+    fn deref(&self) -> &Finding {
+        &self.finding
+    }
+}
+
+/// The catalogue ids the checks here use (each is a rule in assets/diagnoses.toml).
+pub const ISSUE_IDS: [&str; 3] = [vcruntime::ID, space::ID, holders::ID];
 
 use std::path::{Path, PathBuf};
 
@@ -210,8 +226,8 @@ mod tests {
             free: 4_000_000_000,
             procs: vec![(4242, "python.exe".into(), PathBuf::from(r"C:\Users\A\envs\cyberpuppy\python.exe"))],
         };
-        let ids: Vec<String> = check(&facts, &plan, &env, &host).into_iter().map(|i| i.id).collect();
-        assert_eq!(ids, vec!["F40", "F32", "U01"]);
+        let ids: Vec<String> = check(&facts, &plan, &env, &host).into_iter().map(|i| i.finding.id).collect();
+        assert_eq!(ids, vec!["F14", "F32", "U01"]);
     }
 
     #[test]
@@ -224,5 +240,17 @@ mod tests {
             procs: vec![],
         };
         assert!(check(&facts, &plan, &env, &host).is_empty());
+    }
+
+    #[test]
+    fn every_preflight_id_is_the_catalogue_rule_for_the_same_problem() {
+        let rules = crate::diagnose::Rules::bundled();
+        let title =
+            |id: &str| rules.rules().iter().find(|r| r.spec.id == id).map(|r| r.spec.title.clone()).unwrap_or_default();
+        // One catalogue: preflight names the rule that diagnoses the same failure later.
+        assert!(title(vcruntime::ID).contains("Visual C++ runtime"), "{}", title(vcruntime::ID));
+        assert!(title(space::ID).contains("disk is full"), "{}", title(space::ID));
+        assert!(title(holders::ID).contains("files are in use"), "{}", title(holders::ID));
+        assert_eq!(ISSUE_IDS, ["F14", "F32", "U01"]);
     }
 }

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use super::Issue;
 
+/// The catalogue id (F32: "The disk is full").
+pub const ID: &str = "F32";
+
 /// A place that needs space.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpaceNeed {
@@ -52,19 +55,21 @@ pub fn space_issues(
         .into_iter()
         .filter_map(|(vol, total, list, free)| {
             let free = free?;
-            (free < total).then(|| Issue {
-                id: "F32".into(),
-                message: format!(
-                    "Not enough free space on {vol} ({} free, about {} needed for {}).",
-                    gb(free),
-                    gb(total),
-                    list.iter().map(|n| n.label.as_str()).collect::<Vec<_>>().join(" + ")
-                ),
-                fix: format!(
-                    "Free at least {} on {vol}, or point TMP/TEMP and PIP_CACHE_DIR at a drive with room.",
-                    gb(total - free)
-                ),
-                blocking: true,
+            (free < total).then(|| {
+                Issue::new(
+                    ID,
+                    format!(
+                        "Not enough free space on {vol} ({} free, about {} needed for {}).",
+                        gb(free),
+                        gb(total),
+                        list.iter().map(|n| n.label.as_str()).collect::<Vec<_>>().join(" + ")
+                    ),
+                    format!(
+                        "Free at least {} on {vol}, or point TMP/TEMP and PIP_CACHE_DIR at a drive with room.",
+                        gb(total - free)
+                    ),
+                    true,
+                )
             })
         })
         .collect()
@@ -114,7 +119,7 @@ mod tests {
         let needs = needs_for("cu124", r"C:\Users\a\AppData\Local\Temp".into(), r"C:\Users\a\env".into(), None);
         let issues = space_issues(&needs, volume_of, |_| Some(8 * GB));
         assert_eq!(issues.len(), 1);
-        assert!(issues[0].message.contains("on C: (8.0 GB free, about 10.0 GB needed"), "{}", issues[0].message);
+        assert!(issues[0].title.contains("on C: (8.0 GB free, about 10.0 GB needed"), "{}", issues[0].title);
         assert!(issues[0].fix.contains("Free at least 2.0 GB on C:"));
     }
 
@@ -124,7 +129,7 @@ mod tests {
         let free = |p: &Path| Some(if p.to_string_lossy().starts_with('C') { 5 * GB } else { 100 * GB });
         let issues = space_issues(&needs, volume_of, free);
         assert_eq!(issues.len(), 1);
-        assert!(issues[0].message.contains("C:") && issues[0].message.contains("pip's cache"));
+        assert!(issues[0].title.contains("C:") && issues[0].title.contains("pip's cache"));
     }
 
     #[test]

@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use super::Issue;
 
+/// The catalogue id (F14: "torch's DLLs cannot load: the Visual C++ runtime is missing").
+pub const ID: &str = "F14";
+
 /// The DLLs torch's Windows wheels import from the VC++ 2015–2022 runtime.
 pub const VC_RUNTIME_DLLS: [&str; 3] = ["vcruntime140.dll", "msvcp140.dll", "vcruntime140_1.dll"];
 
@@ -17,16 +20,16 @@ pub fn missing_vc_runtime(system32: &str, exists: impl Fn(&Path) -> bool) -> Opt
     if missing.is_empty() {
         return None;
     }
-    Some(Issue {
-        id: "F40".into(),
-        message: format!(
+    Some(Issue::new(
+        ID,
+        format!(
             "The Visual C++ runtime is missing ({} not in {}): torch would fail with WinError 126.",
             missing.join(", "),
             system32
         ),
-        fix: "winget install Microsoft.VCRedist.2015+.x64   (or download vc_redist.x64.exe from Microsoft), then open a new terminal".into(),
-        blocking: false,
-    })
+        "winget install Microsoft.VCRedist.2015+.x64   (or download vc_redist.x64.exe from Microsoft), then open a new terminal".into(),
+        false,
+    ))
 }
 
 #[cfg(test)]
@@ -42,8 +45,8 @@ mod tests {
     fn missing_dlls_are_named_with_the_winget_fix() {
         let have = [PathBuf::from(r"C:\Windows\System32\msvcp140.dll")];
         let issue = missing_vc_runtime(r"C:\Windows\System32\", |p| have.iter().any(|h| h == p)).unwrap();
-        assert!(issue.message.contains("vcruntime140.dll, vcruntime140_1.dll"), "{}", issue.message);
-        assert!(!issue.message.contains("msvcp140.dll,"));
+        assert!(issue.title.contains("vcruntime140.dll, vcruntime140_1.dll"), "{}", issue.title);
+        assert!(!issue.title.contains("msvcp140.dll,"));
         assert!(issue.fix.starts_with("winget install Microsoft.VCRedist.2015+.x64"));
     }
 }

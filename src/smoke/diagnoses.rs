@@ -8,13 +8,13 @@ use crate::facts::Facts;
 /// Replace `report.diagnoses` with what the bundled rules find in it (import error,
 /// warnings, failed checks, and the CPU-build / CUDA-unavailable / arch probes).
 pub fn attach(report: &mut SmokeReport, ctx: &OsContext) {
-    report.diagnoses = diagnose::diagnose_smoke(report, ctx).iter().map(|d| d.as_ref()).collect();
+    report.diagnoses = diagnose::diagnose_smoke(report, ctx);
 }
 
 /// Findings over the facts and the smoke result together (doctor): one per catalog id.
-pub fn for_doctor(facts: &Facts, report: Option<&SmokeReport>) -> Vec<super::DiagnosisRef> {
+pub fn for_doctor(facts: &Facts, report: Option<&SmokeReport>) -> Vec<crate::finding::Finding> {
     let ctx = OsContext::from_facts(facts);
-    diagnose::Rules::bundled().diagnose_all(Some(facts), report, &ctx).iter().map(|d| d.as_ref()).collect()
+    diagnose::Rules::bundled().diagnose_all(Some(facts), report, &ctx)
 }
 
 #[cfg(test)]
@@ -34,7 +34,12 @@ mod tests {
     #[test]
     fn a_working_report_has_no_diagnoses() {
         let mut r = report("2.5.1+cu124", true);
-        r.diagnoses = vec![crate::smoke::DiagnosisRef { id: "stale".into(), title: String::new(), fix: String::new() }];
+        r.diagnoses = vec![crate::finding::Finding {
+            id: "stale".into(),
+            title: String::new(),
+            explanation: String::new(),
+            fix: String::new(),
+        }];
         attach(&mut r, &OsContext::linux());
         assert_eq!(r.diagnoses, vec![]);
     }

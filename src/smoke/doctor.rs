@@ -10,9 +10,10 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::render::{Comparison, Line, Tone, check_label, render_verify};
-use super::{Change, DiagnosisRef, SmokeReport};
+use super::{Change, SmokeReport};
 use crate::build_info::BuildInfo;
 use crate::facts::{Facts, parse_capability};
+use crate::finding::Finding;
 
 /// Schema version of the doctor document.
 pub const DOCTOR_SCHEMA: u32 = 1;
@@ -38,7 +39,7 @@ pub struct DoctorReport {
     /// Differences from the last saved verify of this interpreter.
     pub changes: Vec<Change>,
     pub previous_verify_at: Option<Timestamp>,
-    pub diagnoses: Vec<DiagnosisRef>,
+    pub diagnoses: Vec<Finding>,
     /// The in-process check through the libtorch torchup was built with (feature `torch`),
     /// beside the Python smoke test; absent from builds without the feature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -437,9 +438,10 @@ mod tests {
             cuda_stack,
             changes: vec![],
             previous_verify_at: None,
-            diagnoses: vec![DiagnosisRef {
+            diagnoses: vec![Finding {
                 id: "F27".into(),
                 title: "Sysmem fallback".into(),
+                explanation: String::new(),
                 fix: "Prefer No Sysmem Fallback".into(),
             }],
             libtorch: None,

@@ -62,14 +62,6 @@ pub struct TorchInfo {
     pub cuda: Option<String>,
 }
 
-/// A diagnosis attached to a report: contract `{id, title, fix}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DiagnosisRef {
-    pub id: String,
-    pub title: String,
-    pub fix: String,
-}
-
 /// The verify document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct SmokeReport {
@@ -80,7 +72,8 @@ pub struct SmokeReport {
     pub cuda_available: bool,
     pub devices: Vec<Device>,
     pub checks: Vec<Check>,
-    pub diagnoses: Vec<DiagnosisRef>,
+    /// Diagnoses attached by the rules (contract `{id, title, explanation, fix}`).
+    pub diagnoses: Vec<crate::finding::Finding>,
     /// torch could be imported at all.
     #[serde(default)]
     pub torch_importable: bool,
@@ -163,6 +156,18 @@ pub struct PythonInfo {
     /// PEP 668 EXTERNALLY-MANAGED marker present (and not a venv).
     #[serde(default)]
     pub externally_managed: bool,
+    /// The raw facts the script reports; `env` and `externally_managed` are decided from
+    /// them when the report is read (facts::python::report::env_kind_of).
+    #[serde(default, skip_serializing)]
+    pub base_prefix: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub pyvenv_cfg: bool,
+    #[serde(default, skip_serializing)]
+    pub conda_meta: bool,
+    #[serde(default, skip_serializing)]
+    pub embedded: bool,
+    #[serde(default, skip_serializing)]
+    pub externally_managed_marker: bool,
     /// The user site-packages directory when enabled.
     #[serde(default)]
     pub user_site: Option<String>,

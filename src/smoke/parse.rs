@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::run::SmokeError;
 use super::{Check, Device, PythonInfo, SmokeReport, TorchInfo, VERIFY_SCHEMA, check_names};
+use crate::compat::arch::{ArchList, Capability, Coverage};
 use crate::exec::{ExitState, RunOutcome};
 
 /// Prefix of the script's progress lines on stderr.
@@ -65,7 +66,6 @@ struct ScriptDevice {
     name: Option<String>,
     memory_mib: Option<u64>,
     compute_capability: Option<String>,
-    arch_supported: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,22 +96,29 @@ impl ScriptDoc {
                 ms: c.ms.unwrap_or(0.0),
             })
             .collect();
+        let mut devices: Vec<Device> = self
+            .devices
+            .into_iter()
+            .map(|d| Device {
+                name: d.name.unwrap_or_else(|| "unknown GPU".into()),
+                memory_mib: d.memory_mib,
+                compute_capability: d.compute_capability,
+                arch_supported: None,
+            })
+            .collect();
+        let mut checks = checks;
+        judge_arch_coverage(&mut devices, &mut checks, &self.arch_list);
+        let mut python = self.python;
+        if let Some(p) = python.as_mut().filter(|p| p.base_prefix.is_some()) {
+            decide_env(p);
+        }
         let mut report = SmokeReport {
             schema: VERIFY_SCHEMA,
             // Recomputed here, never taken from the script: one definition of "CUDA works".
             ok: SmokeReport::cuda_works(&checks),
             torch: TorchInfo { version: torch.version, cuda: torch.cuda },
             cuda_available: self.cuda_available.unwrap_or(false),
-            devices: self
-                .devices
-                .into_iter()
-                .map(|d| Device {
-                    name: d.name.unwrap_or_else(|| "unknown GPU".into()),
-                    memory_mib: d.memory_mib,
-                    compute_capability: d.compute_capability,
-                    arch_supported: d.arch_supported,
-                })
-                .collect(),
+            devices,
             checks,
             diagnoses: Vec::new(),
             torch_importable: self.torch_importable.unwrap_or(false),
@@ -124,7 +131,7 @@ impl ScriptDoc {
             cpu_gflops: self.cpu_gflops,
             cudnn: self.cudnn,
             arch_list: self.arch_list,
-            python: self.python,
+            python,
             torch_path: self.torch_path,
             torch_from_user_site: self.torch_from_user_site.unwrap_or(false),
             packages: self.packages,
@@ -136,6 +143,66 @@ impl ScriptDoc {
         super::notes::separate(&mut report);
         report
     }
+}
+
+/// Judge the script's raw facts (each device's capability, `torch.cuda.get_arch_list()`)
+/// with torchup's one coverage rule ([`ArchList::coverage`]): set each device's
+/// `arch_supported` and write the `arch_supported` check's verdict and detail. The script
+/// only reports; it never decides.
+pub fn judge_arch_coverage(devices: &mut [Device], checks: &mut [Check], arch_list: &[String]) {
+    let Some(check) = checks.iter_mut().find(|c| c.name == check_names::ARCH_SUPPORTED) else { return };
+    let Some(list) = ArchList::from_torch_names(arch_list) else {
+        check.ok = true;
+        check.detail = "torch reported no arch list; the kernel tests below decide".into();
+        return;
+    };
+    let mut ok = true;
+    let mut lines = Vec::new();
+    for (i, dev) in devices.iter_mut().enumerate() {
+        let Some(cap) = dev.compute_capability.as_deref().and_then(|c| c.parse::<Capability>().ok()) else {
+            lines.push(format!("GPU {i}: compute capability unknown, not checked"));
+            continue;
+        };
+        let coverage = list.coverage(cap);
+        dev.arch_supported = Some(coverage.supported());
+        let sm = cap.sm();
+        lines.push(match coverage {
+            Coverage::Native(s) => format!("GPU {i} ({sm}): covered by {}", list.torch_name_of(s)),
+            Coverage::Jit(p) => format!("GPU {i} ({sm}): only PTX {} (JIT-compiled on first use)", p.compute()),
+            Coverage::LegacyPtx(p) => {
+                ok = false;
+                format!(
+                    "GPU {i} ({sm}): only legacy PTX {}, which lacks the kernels newer GPUs need: this build does not support it",
+                    p.compute()
+                )
+            }
+            Coverage::None => {
+                ok = false;
+                format!(
+                    "GPU {i} ({sm}) is NOT in this build's arch list: kernels will fail with 'no kernel image is available for execution on the device'"
+                )
+            }
+        });
+    }
+    lines.push(format!("arch list: {}", arch_list.join(" ")));
+    check.ok = ok;
+    check.detail = lines.join("\n");
+}
+
+/// The kind of environment and PEP 668, decided by the probe's rule from the script's raw
+/// facts (the script does not decide).
+fn decide_env(p: &mut PythonInfo) {
+    use crate::facts::python::report::{EnvMarkers, env_kind_of, externally_managed};
+    let kind = env_kind_of(&EnvMarkers {
+        prefix: &p.prefix,
+        base_prefix: p.base_prefix.as_deref().unwrap_or_default(),
+        pyvenv_cfg: p.pyvenv_cfg,
+        conda_meta: p.conda_meta,
+        embedded: p.embedded,
+        implementation: &p.implementation,
+    });
+    p.env = kind.as_str().to_string();
+    p.externally_managed = externally_managed(p.externally_managed_marker, kind);
 }
 
 /// The final document on stdout: the whole text, or else the last line that parses
@@ -287,6 +354,47 @@ pub fn interpret(outcome: &RunOutcome, python: &str, timeout: Duration) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The kind of environment and PEP 668 are decided once: the Python probe's report and
+    /// the smoke script's report, fed the same raw facts, come out the same.
+    #[test]
+    fn env_kind_is_one_decision_for_the_probe_and_the_smoke_report() {
+        use crate::facts::python::probe::ProbeReport;
+        use crate::facts::python::report::{env_kind, externally_managed};
+        // (prefix, base_prefix, pyvenv.cfg, conda-meta, embedded, implementation, marker)
+        let table = [
+            ("/v", "/usr", true, false, false, "cpython", true),
+            ("/v", "/usr", false, false, false, "cpython", false),
+            ("/usr", "/usr", false, false, false, "cpython", true),
+            ("/c", "/c", false, true, false, "cpython", false),
+            ("/c/envs/x", "/c", true, true, false, "cpython", false),
+            ("C:/py", "C:/py", false, false, true, "cpython", false),
+            ("/g", "/g", false, false, false, "graalpy", false),
+        ];
+        for (prefix, base, cfg, conda, embedded, implementation, marker) in table {
+            let probe = ProbeReport {
+                prefix: prefix.into(),
+                base_prefix: base.into(),
+                pyvenv_cfg: cfg,
+                conda_meta: conda,
+                embedded,
+                implementation: implementation.into(),
+                ..Default::default()
+            };
+            let kind = env_kind(&probe);
+            let doc = serde_json::json!({
+                "schema": 1,
+                "checks": [],
+                "python": {"executable": "/x/python", "prefix": prefix, "base_prefix": base, "pyvenv_cfg": cfg,
+                           "conda_meta": conda, "embedded": embedded, "implementation": implementation,
+                           "externally_managed_marker": marker}
+            });
+            let r = interpret(&outcome(ExitState::Code(0), &doc.to_string(), ""), "py", T).unwrap();
+            let py = r.python.unwrap();
+            assert_eq!(py.env, kind.as_str(), "{prefix} {base} cfg={cfg} conda={conda}");
+            assert_eq!(py.externally_managed, externally_managed(marker, kind), "{prefix}");
+        }
+    }
 
     fn outcome(state: ExitState, stdout: &str, stderr: &str) -> RunOutcome {
         RunOutcome { state, stdout: stdout.into(), stderr: stderr.into(), duration: Duration::from_millis(1500) }

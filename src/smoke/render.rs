@@ -215,8 +215,9 @@ pub fn render_verify(report: &SmokeReport, comparison: Comparison<'_>, tz: &Time
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::Finding;
     use crate::smoke::test_support::report;
-    use crate::smoke::{Check, Device, DiagnosisRef};
+    use crate::smoke::{Check, Device};
 
     fn text(lines: &[Line]) -> Vec<String> {
         lines.iter().map(|l| l.text.clone()).collect()
@@ -276,8 +277,12 @@ mod tests {
     #[test]
     fn the_full_view_has_checks_speed_diagnoses_and_changes() {
         let mut r = working();
-        r.diagnoses =
-            vec![DiagnosisRef { id: "F09".into(), title: "Driver too old".into(), fix: "Update the driver".into() }];
+        r.diagnoses = vec![Finding {
+            id: "F09".into(),
+            title: "Driver too old".into(),
+            explanation: String::new(),
+            fix: "Update the driver".into(),
+        }];
         let changes = [Change::Cuda { from_ok: false, to_ok: true }];
         let at: Timestamp = "2026-01-02T10:00:00Z".parse().unwrap();
         let lines = render_verify(&r, Comparison::Since { at, changes: &changes }, &TimeZone::UTC);

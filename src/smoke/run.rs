@@ -91,7 +91,7 @@ pub async fn run_argv(
     timeout: Duration,
     cancel: CancellationToken,
 ) -> Result<SmokeReport, SmokeError> {
-    let shown = crate::exec::display_argv(python);
+    let shown = crate::shell::display_argv(python);
     let spec = RunSpec::new(argv_with(python)).envs(env).timeout(timeout);
     let outcome =
         runner.run(spec, None, cancel).await.map_err(|source| SmokeError::Spawn { python: shown.clone(), source })?;

@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::facts::gpu::GpuProbe;
 use crate::facts::platform::Platform;
-use crate::facts::{EnvKind, Facts, Gpu, GpuState, PythonCandidate, TorchFacts, parse_capability};
+use crate::facts::{EnvKind, Facts, Gpu, GpuState, PythonCandidate, TorchFacts};
 
 use super::app::{App, Screen, go_choose};
 use super::effect::Effect;
@@ -185,21 +185,9 @@ fn continue_to_choose(app: &mut App) -> Vec<Effect> {
     go_choose(app)
 }
 
-/// The GPU family for a compute capability (compat-facts §5.4), for humans only.
+/// The GPU family for a compute capability: the one table in assets/gpu_names.toml.
 pub fn family(cc: &str) -> Option<&'static str> {
-    let (major, minor) = parse_capability(cc)?;
-    Some(match (major, minor) {
-        (3, _) => "Kepler",
-        (5, _) => "Maxwell",
-        (6, _) => "Pascal",
-        (7, 0) | (7, 2) => "Volta",
-        (7, 5) => "Turing",
-        (8, 9) => "Ada Lovelace",
-        (8, _) => "Ampere",
-        (9, _) => "Hopper",
-        (10, _) | (11, _) | (12, _) => "Blackwell",
-        _ => return None,
-    })
+    crate::facts::gpu::names::architecture_of(cc)
 }
 
 /// One sentence on the installed torch.

@@ -1,4 +1,4 @@
-//! The wizard: a ratatui front end over the engine (DESIGN.md).
+//! The wizard: a ratatui front end over the engine (docs/architecture.md, docs/tui.md).
 //!
 //! Elm-style and one-directional: [`App`](app::App) is plain data; [`update`](app::update)
 //! is the only function that changes it, fed by [`Msg`](msg::Msg)s (keys, resizes, time,

@@ -150,7 +150,7 @@ fn act(app: &mut App, b: ReviewButton) -> Vec<Effect> {
                     return vec![];
                 }
                 Gate::Blocked(i) => {
-                    app.warn(format!("Cannot install yet: {} Fix it, then r to check again.", i.message));
+                    app.warn(format!("Cannot install yet: {} Fix it, then r to check again.", i.title));
                     return vec![];
                 }
             }
@@ -299,7 +299,7 @@ fn preflight_lines(app: &App, w: usize) -> Vec<Line<'static>> {
                 let what = if i.blocking { "blocks the install" } else { "warning" };
                 out.extend(text::wrap_styled(
                     &format!(" {mark} "),
-                    &format!("{} ({what}): {}", i.id, i.message),
+                    &format!("{} ({what}): {}", i.id, i.title),
                     w,
                     style,
                 ));

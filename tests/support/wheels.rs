@@ -122,7 +122,7 @@ pub struct WheelSpec {
 
 impl WheelSpec {
     /// torch `version` for `variant` ("cpu", "cu124", ...), with the real release's arch list
-    /// for the tags' OS (compat-facts §5.2), its cuDNN and Requires-Python.
+    /// for the tags' OS (docs/planner.md, arch lists), its cuDNN and Requires-Python.
     pub fn torch(version: &str, variant: &str, tags: &Tags) -> WheelSpec {
         let cuda = variant_cuda(variant);
         WheelSpec {
@@ -340,7 +340,7 @@ fn variant_number(variant: &str) -> u32 {
     variant.strip_prefix("cu").and_then(|d| d.parse().ok()).unwrap_or(0)
 }
 
-/// `TORCH_CUDA_ARCH_LIST` of the official wheels (compat-facts §5.2), as
+/// `TORCH_CUDA_ARCH_LIST` of the official wheels (docs/planner.md, arch lists), as
 /// `torch.cuda.get_arch_list()` shows it: "7.5" -> "sm_75", "12.0+PTX" -> "sm_120" plus a
 /// trailing "compute_120". Unknown variants take the nearest older known one.
 pub fn default_arch_list(torch_version: &str, variant: &str, os: &str) -> Vec<String> {
@@ -385,7 +385,7 @@ pub fn default_arch_list(torch_version: &str, variant: &str, os: &str) -> Vec<St
     sass
 }
 
-/// `torch.backends.cudnn.version()` of the official wheels (compat-facts §5.1 notes).
+/// `torch.backends.cudnn.version()` of the official wheels (docs/planner.md).
 pub fn default_cudnn(torch_version: &str, variant: &str) -> Option<u32> {
     let v = variant_number(variant);
     if v == 0 {

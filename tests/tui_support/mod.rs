@@ -12,10 +12,11 @@ use torchup::diagnose::Diagnosis;
 use torchup::exec::Stream;
 use torchup::facts::gpu::GpuProbe;
 use torchup::facts::{Driver, EnvKind, FactSource, Facts, Gpu, GpuState, Os, PythonCandidate, PythonFacts, TorchFacts};
+use torchup::finding::Finding;
 use torchup::install::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
 use torchup::plan::{Candidate, Choice, Fallback, Manager, Plan, Stage, Step};
 use torchup::preflight::{Holder, Issue, SpaceNeed, holders_issue, space_issues};
-use torchup::smoke::{Check, Device, DiagnosisRef, SmokeReport, TorchInfo};
+use torchup::smoke::{Check, Device, SmokeReport, TorchInfo};
 use torchup::tui::{App, AppOptions, Effect, Mode, Msg, PythonProbe, Theme, VerifyOutcome, update};
 
 pub const PY: &str = r"C:\Users\mei\cyberpuppy\.venv\Scripts\python.exe";
@@ -400,9 +401,10 @@ pub fn smoke_cpu() -> SmokeReport {
             check("import_torch", true, "torch 2.5.1+cpu from .venv", 1710.0),
             check("cuda_build", false, "CPU-only build: torch.version.cuda is None", 0.0),
         ],
-        diagnoses: vec![DiagnosisRef {
+        diagnoses: vec![Finding {
             id: "F01".into(),
             title: "A CPU-only build of PyTorch is installed".into(),
+            explanation: String::new(),
             fix: "Install a CUDA build".into(),
         }],
         gpu_gflops: None,
@@ -450,9 +452,10 @@ pub fn smoke_driver_too_old() -> SmokeReport {
                 210.0,
             ),
         ],
-        diagnoses: vec![DiagnosisRef {
+        diagnoses: vec![Finding {
             id: "F09".into(),
             title: "The NVIDIA driver is too old for this CUDA build".into(),
+            explanation: String::new(),
             fix: "Update the driver to 580 or newer, or install the cu118 build (torchup, Choose).".into(),
         }],
         warnings: vec![

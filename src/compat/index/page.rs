@@ -414,8 +414,8 @@ pub fn is_variant_name(s: &str) -> bool {
     if s == "cpu" || s == "xpu" {
         return true;
     }
-    if let Some(d) = s.strip_prefix("cu") {
-        return (2..=3).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit());
+    if s.starts_with("cu") {
+        return crate::version::cuda_of_variant(s).is_some();
     }
     if let Some(v) = s.strip_prefix("rocm") {
         return !v.is_empty() && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
@@ -425,16 +425,7 @@ pub fn is_variant_name(s: &str) -> bool {
 
 /// The CUDA version of a `cuNNN` variant: cu124 → (12, 4), cu92 → (9, 2).
 pub fn cuda_of_variant(v: &str) -> Option<(u32, u32)> {
-    let d = v.strip_prefix("cu")?;
-    if !d.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (maj, min) = match d.len() {
-        2 => d.split_at(1),
-        3 => d.split_at(2),
-        _ => return None,
-    };
-    Some((maj.parse().ok()?, min.parse().ok()?))
+    crate::version::cuda_of_variant(v)
 }
 
 pub(crate) fn sort_variants(mut v: Vec<String>) -> Vec<String> {

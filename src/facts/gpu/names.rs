@@ -25,6 +25,18 @@ pub enum NameTableError {
 #[derive(Deserialize)]
 struct RawTable {
     rule: Vec<RawRule>,
+    #[serde(default)]
+    architecture: Vec<Architecture>,
+}
+
+/// A GPU architecture by compute capability: `minor` None matches every minor.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Architecture {
+    pub major: u32,
+    #[serde(default)]
+    pub minor: Option<u32>,
+    /// "Ampere", "Ada Lovelace".
+    pub name: String,
 }
 
 #[derive(Deserialize)]
@@ -50,6 +62,8 @@ pub struct NameRule {
 #[derive(Debug)]
 pub struct NameTable {
     pub rules: Vec<NameRule>,
+    /// Capability → architecture name, first match wins.
+    pub architectures: Vec<Architecture>,
 }
 
 /// The rule that matched a name.
@@ -78,7 +92,7 @@ impl NameTable {
             };
             rules.push(NameRule { regex, cc: format!("{major}.{minor}"), family: r.family, examples: r.examples });
         }
-        Ok(NameTable { rules })
+        Ok(NameTable { rules, architectures: raw.architecture })
     }
 
     /// The first rule matching `name` (whitespace runs collapsed, case ignored).
@@ -90,6 +104,23 @@ impl NameTable {
             rule,
         })
     }
+}
+
+impl NameTable {
+    /// The architecture of a compute capability ("8.6" → "Ampere").
+    pub fn architecture(&self, major: u32, minor: u32) -> Option<&str> {
+        self.architectures
+            .iter()
+            .find(|a| a.major == major && a.minor.is_none_or(|m| m == minor))
+            .map(|a| a.name.as_str())
+    }
+}
+
+/// The GPU architecture of a compute capability text ("8.6" → "Ampere") from the bundled
+/// table: the one GPU family table, for humans only.
+pub fn architecture_of(cc: &str) -> Option<&'static str> {
+    let (major, minor) = parse_capability(cc)?;
+    bundled().ok()?.architecture(major, minor)
 }
 
 /// The table bundled in the binary, parsed once.
@@ -120,6 +151,23 @@ mod tests {
     fn bundled_table_parses() {
         let t = bundled().unwrap();
         assert!(t.rules.len() > 50, "the table should cover laptop and desktop families");
+    }
+
+    #[test]
+    fn every_rule_names_the_architecture_of_its_capability() {
+        // The name rules and the architecture entries cannot disagree.
+        let t = bundled().unwrap();
+        for rule in &t.rules {
+            let arch = architecture_of(&rule.cc).unwrap_or_else(|| panic!("no architecture for {}", rule.cc));
+            let word = arch.split(' ').next().unwrap();
+            assert!(rule.family.contains(word), "{} is {} ({arch}) but says {}", rule.regex, rule.cc, rule.family);
+        }
+        assert_eq!(architecture_of("8.6"), Some("Ampere"));
+        assert_eq!(architecture_of("8.9"), Some("Ada Lovelace"));
+        assert_eq!(architecture_of("7.5"), Some("Turing"));
+        assert_eq!(architecture_of("7.0"), Some("Volta"));
+        assert_eq!(architecture_of("12.0"), Some("Blackwell"));
+        assert_eq!(architecture_of("bogus"), None);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Reading nvidia-smi's text: the CSV query, the compute_cap query, the banner, and
-//! the error messages. Pure functions over recorded text (failure-catalog §3).
+//! the error messages. Pure functions over recorded text (docs/gpu-detection.md).
 
 use std::sync::OnceLock;
 

@@ -1,5 +1,5 @@
 //! One-line explanations of [`GpuState`]: what was found and what to do about it
-//! (failure-catalog F34, F36–F38). Plain text; front ends decide how to show it.
+//! (catalogue ids F34, F36–F38, docs/diagnoses.md). Plain text; front ends decide how to show it.
 
 use crate::facts::platform::Platform;
 use crate::facts::{GpuState, Os};

@@ -1,6 +1,6 @@
 //! The CUDA toolkit (`CUDA_PATH`, `nvcc --version`), reported for information only:
 //! pip and conda wheels bring their own CUDA runtime and need just the driver
-//! (failure-catalog §4). A toolkit version that differs from torch's is normal.
+//! (the failure catalogue, docs/diagnoses.md). A toolkit version that differs from torch's is normal.
 
 use std::sync::OnceLock;
 

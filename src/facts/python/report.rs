@@ -8,20 +8,55 @@ use super::probe::ProbeReport;
 use crate::facts::platform::HostEnv;
 use crate::facts::{EnvKind, Os, PythonFacts, TorchFacts};
 
+/// What an interpreter says about where it lives: the raw facts both embedded scripts
+/// (the Python probe and the smoke test) report. Rust decides from them; the scripts don't.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvMarkers<'a> {
+    /// `sys.prefix`, `sys.base_prefix` (empty when unknown).
+    pub prefix: &'a str,
+    pub base_prefix: &'a str,
+    /// `pyvenv.cfg` exists in the prefix.
+    pub pyvenv_cfg: bool,
+    /// `conda-meta` is a directory in the prefix.
+    pub conda_meta: bool,
+    /// An embeddable distribution (a `._pth` file next to python.exe).
+    pub embedded: bool,
+    /// `sys.implementation.name`.
+    pub implementation: &'a str,
+}
+
 /// The kind of environment, from the prefixes: a venv when `sys.prefix != sys.base_prefix`
 /// or `pyvenv.cfg` exists; conda when `conda-meta` is in the prefix; "other" for an
-/// embeddable distribution (a `._pth` file next to python.exe) or an interpreter that is
-/// not CPython/PyPy; otherwise a system (base) install.
-pub fn env_kind(r: &ProbeReport) -> EnvKind {
-    if r.in_venv || r.pyvenv_cfg || (!r.base_prefix.is_empty() && r.prefix != r.base_prefix) {
+/// embeddable distribution or an interpreter that is not CPython/PyPy; otherwise a system
+/// (base) install. The one decision for the probe and the smoke report.
+pub fn env_kind_of(m: &EnvMarkers<'_>) -> EnvKind {
+    if m.pyvenv_cfg || (!m.base_prefix.is_empty() && m.prefix != m.base_prefix) {
         EnvKind::Venv
-    } else if r.conda_meta {
+    } else if m.conda_meta {
         EnvKind::Conda
-    } else if r.embedded || !matches!(r.implementation.as_str(), "cpython" | "pypy") {
+    } else if m.embedded || !matches!(m.implementation, "cpython" | "pypy") {
         EnvKind::Other
     } else {
         EnvKind::System
     }
+}
+
+/// PEP 668: pip refuses to install into an interpreter whose stdlib holds an
+/// `EXTERNALLY-MANAGED` marker, except inside a virtual environment.
+pub fn externally_managed(marker_present: bool, kind: EnvKind) -> bool {
+    marker_present && kind != EnvKind::Venv
+}
+
+/// The kind of environment of a probed interpreter ([`env_kind_of`]).
+pub fn env_kind(r: &ProbeReport) -> EnvKind {
+    env_kind_of(&EnvMarkers {
+        prefix: &r.prefix,
+        base_prefix: &r.base_prefix,
+        pyvenv_cfg: r.pyvenv_cfg || r.in_venv,
+        conda_meta: r.conda_meta,
+        embedded: r.embedded,
+        implementation: &r.implementation,
+    })
 }
 
 /// Where a conda executable for this env can be found: `CONDA_EXE`, `conda` on PATH,
@@ -92,7 +127,7 @@ pub fn to_facts(r: &ProbeReport, ctx: &Context) -> (PythonFacts, Option<TorchFac
         version: r.version.clone(),
         bits: r.bits,
         env: kind,
-        externally_managed: r.externally_managed && kind != EnvKind::Venv,
+        externally_managed: externally_managed(r.externally_managed_marker.is_some(), kind),
         implementation: r.implementation.clone(),
         platform: r.platform.clone(),
         prefix: r.prefix.clone(),
@@ -183,7 +218,7 @@ mod tests {
     #[test]
     fn facts_from_a_report() {
         let mut r = report();
-        r.externally_managed = true;
+        r.externally_managed_marker = Some("/usr/lib/python3.11/EXTERNALLY-MANAGED".into());
         r.pip = Some("24.0".into());
         r.user_site.shadowing = vec!["torch 2.1.0 in /h/.local/lib/python3.11/site-packages (user site)".into()];
         r.torch = Some(FamilyMember {

@@ -255,7 +255,7 @@ fn a_dead_or_mistyped_index_changes_nothing() {
     assert_eq!(code(&o), 1, "{}\n{}", o.stdout, o.stderr);
     let r = report(&o);
     assert_eq!(r["outcome"], "unchanged", "{r}");
-    assert!(r["environment"].as_str().unwrap().contains("untouched"), "{r}");
+    assert!(r["environment"].as_str().unwrap().contains("Nothing was changed"), "{r}");
     w.assert_previous_exactly();
     assert!(w.journals().is_empty(), "no journal is left for a run that changed nothing");
 }

@@ -438,6 +438,12 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
                 }
             }
             Err(e) => {
+                // Into the run's output too, so the diagnoses (and `explain`) see it.
+                let text = e.to_string();
+                self.log.line(crate::exec::Stream::Stderr, &text);
+                run.send(InstallEvent::Line { index, stream: crate::exec::Stream::Stderr, text: text.clone() }).await;
+                let found = self.probes.diagnose_output(crate::diagnose::Stage::Install, &text);
+                run.diagnose(index, found).await;
                 run.finish_stage(index, false, started).await;
                 Err(Stop::BeforeChange(format!(
                     "torch {} {} could not be fetched: {e}",

@@ -602,6 +602,10 @@ pub fn f30() -> Diagnosis {
 /// A run whose download fails its hash check twice: stopped before any change.
 pub fn events_fail_hash() -> Vec<InstallEvent> {
     vec![
+        err_line(
+            1,
+            "torch-2.9.1+cu130-cp311-cp311-win_amd64.whl: SHA-256 mismatch after two downloads (expected 5b1d2e0c8f0f6c0e9a3d4b6a7c8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f901, got 0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d): the server or a proxy serves a different file; try another mirror with --index-url",
+        ),
         InstallEvent::StageFinished { index: 1, ok: false, elapsed: secs(231.0) },
         InstallEvent::Diagnosis { index: 1, diagnosis: f30() },
         InstallEvent::Notice(

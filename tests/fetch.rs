@@ -459,8 +459,10 @@ async fn several_files_at_once_and_the_first_failure_stops_the_rest() {
     c.server.fault("/files/bad.whl", FileFault::Status(404));
     let (r, _) = fetch(&c.fetcher(quick()), items).await;
     assert!(matches!(r.unwrap_err(), FetchError::Http { status: 404, .. }));
-    // Each would need 2 s at this rate: cancelled, not finished, and resumable.
-    assert_eq!(c.partials().len(), 2, "the others were cancelled; their partial downloads are kept");
+    // Each would need 2 s at this rate: cancelled, not finished, and resumable. (Which of
+    // them had started writing when the 404 came depends on scheduling: at least one did.)
+    let partials = c.partials().len();
+    assert!((1..=2).contains(&partials), "the others were cancelled; their partial downloads are kept ({partials})");
     assert!(c.wheelhouse().list().is_empty());
 }
 

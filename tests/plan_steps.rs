@@ -256,7 +256,11 @@ fn pep668_plans_a_venv_and_installs_into_it() {
     assert_eq!(step(&p, Stage::Install).argv[0], "/home/deb/proj/.venv/bin/python");
     assert_eq!(p.target_python.as_deref(), Some("/home/deb/proj/.venv/bin/python"));
     let f = p.fallback.as_ref().unwrap();
-    assert!(f.steps.iter().all(|s| s.stage != Stage::Venv && s.argv.first().map(String::as_str) != Some("/usr/bin/python3")));
+    assert!(
+        f.steps
+            .iter()
+            .all(|s| s.stage != Stage::Venv && s.argv.first().map(String::as_str) != Some("/usr/bin/python3"))
+    );
     // With uv, uv makes the venv.
     let mut facts = facts("linux-debian-pep668-rtx3050-580");
     facts.python.as_mut().unwrap().uv_available = true;
@@ -286,8 +290,12 @@ fn mirror_index_url() {
 fn commands_are_quoted_for_the_target_shell() {
     let p = run("win-rtx3050-581-py311-conda-cpu", |_| {});
     let line = Shell::PowerShell.render(&step(&p, Stage::Install).argv);
-    assert!(line.starts_with(r"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe -m pip install --no-index"), "{line}");
-    let p = run("linux-gtx1080ti-535-py312-venv", |r| r.links_dir = Some("/home/ana/.cache/torchup/wheel house".into()));
+    assert!(
+        line.starts_with(r"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe -m pip install --no-index"),
+        "{line}"
+    );
+    let p =
+        run("linux-gtx1080ti-535-py312-venv", |r| r.links_dir = Some("/home/ana/.cache/torchup/wheel house".into()));
     let line = Shell::Posix.render(&step(&p, Stage::Install).argv);
     assert_eq!(
         line,

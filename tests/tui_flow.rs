@@ -175,7 +175,11 @@ async fn ctrl_c_mid_install_cancels_and_quits_after_the_engine_reports() {
     let report = o.app.run.as_ref().and_then(|r| r.report.as_ref()).expect("the cancelled run reported");
     assert_eq!(report.outcome, Outcome::Cancelled);
     assert_eq!(o.app.finish(), Finish::Failed);
-    assert!(o.app.summary().is_some_and(|s| s.contains("Cancelled. Your previous build torch 2.5.1+cpu is still installed, untouched.")));
+    assert!(
+        o.app.summary().is_some_and(
+            |s| s.contains("Cancelled. Your previous build torch 2.5.1+cpu is still installed, untouched.")
+        )
+    );
 }
 
 #[tokio::test]

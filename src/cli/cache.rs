@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
+use crate::fetch::human_bytes;
 use crate::fetch::{Clean, CleanReport, Entry, Wheelhouse};
-use crate::install::progress::human_bytes;
 
 use super::{CacheAction, CliError, Exit, output};
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
+use crate::fetch::human_bytes;
 use crate::fetch::{FetchEvent, FetchProgress};
-use crate::install::progress::human_bytes;
 
 /// Renders [`FetchEvent`]s. Feed it with [`FetchPrinter::handle`] or [`FetchPrinter::run`].
 pub struct FetchPrinter {

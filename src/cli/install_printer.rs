@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::install::progress::human_bytes;
+use crate::fetch::human_bytes;
 use crate::install::{Expectation, InstallEvent, StageInfo};
 
 /// Prints events as they come.

@@ -93,7 +93,7 @@ pub(crate) fn is_disk_full(e: &std::io::Error) -> bool {
 
 /// "need 2.5 GB more, 1.0 GB free" (`needed` 0: unknown, a write failed).
 fn space_note(needed: u64, free: u64) -> String {
-    use crate::install::progress::human_bytes;
+    use crate::fetch::human_bytes;
     if needed == 0 {
         format!("{} free", human_bytes(free))
     } else {

@@ -1179,7 +1179,8 @@ mod tests {
                 "/wh/links/torchvision-0.20.1+cu124-cp311-cp311-linux_x86_64.whl"
             ]
         );
-        let partial = Acquired { dependencies_fetched: false, dependency_index: Some("https://x/whl/cu124".into()), ..a };
+        let partial =
+            Acquired { dependencies_fetched: false, dependency_index: Some("https://x/whl/cu124".into()), ..a };
         let got = install_argv(&planned, &partial);
         assert_eq!(got[4..6], ["--index-url", "https://x/whl/cu124"]);
     }

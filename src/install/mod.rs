@@ -11,7 +11,6 @@ pub mod journal;
 pub mod lock;
 pub mod log;
 pub mod probes;
-pub mod progress;
 pub mod real_swap;
 pub mod restore;
 pub mod stage;

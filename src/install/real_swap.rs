@@ -165,9 +165,11 @@ impl RealSwap {
         if self.settings.index_base.trim_end_matches('/') == official || self.settings.offline {
             return client.hash_for(variant, filename).await;
         }
-        let other =
-            IndexClient::new(IndexOptions { cache_dir: self.settings.index_cache.clone(), ..IndexOptions::new(official) })
-                .ok()?;
+        let other = IndexClient::new(IndexOptions {
+            cache_dir: self.settings.index_cache.clone(),
+            ..IndexOptions::new(official)
+        })
+        .ok()?;
         crate::compat::index::hash_from(&[client, &other], variant, filename).await.map(|h| h.sha256)
     }
 
@@ -349,10 +351,10 @@ impl Swap for RealSwap {
             if free < want {
                 return Err(AcquireError::Failed(format!(
                     "not enough free space for the swap: the new build unpacks to {}, and the disk holding {} has {} free; free at least {} and run `torchup install` again (the download is kept)",
-                    crate::install::progress::human_bytes(need),
+                    crate::fetch::human_bytes(need),
                     target.display(),
-                    crate::install::progress::human_bytes(free),
-                    crate::install::progress::human_bytes(want - free)
+                    crate::fetch::human_bytes(free),
+                    crate::fetch::human_bytes(want - free)
                 )));
             }
         }

@@ -350,14 +350,28 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         step: &Step,
         opts: &InstallOptions,
     ) -> Result<(), Stop> {
+        self.run_or_stop(run, index, step, opts, crate::diagnose::Stage::Install, Stop::BeforeChange).await
+    }
+
+    /// Run a step whose failure stops the run: its output is diagnosed and the reason names
+    /// the command. `stop` says whether the environment had changed by then.
+    async fn run_or_stop(
+        &self,
+        run: &mut Run<'_, S>,
+        index: usize,
+        step: &Step,
+        opts: &InstallOptions,
+        stage: crate::diagnose::Stage,
+        stop: fn(String) -> Stop,
+    ) -> Result<(), Stop> {
         match self.run_step(run, index, step, opts).await {
             StepResult::Ok => Ok(()),
             StepResult::Cancelled => Err(Stop::Cancelled),
-            StepResult::NotStarted(why) => Err(Stop::BeforeChange(format!("the venv could not be created: {why}"))),
+            StepResult::NotStarted(why) => Err(stop(why)),
             StepResult::Failed(out) => {
-                let found = self.probes.diagnose_output(crate::diagnose::Stage::Install, &out.combined());
+                let found = self.probes.diagnose_output(stage, &out.combined());
                 run.diagnose(index, found).await;
-                Err(Stop::BeforeChange(format!("`{}` failed ({})", display_argv(&step.argv), out.state.describe())))
+                Err(stop(format!("`{}` failed ({})", display_argv(&step.argv), out.state.describe())))
             }
         }
     }
@@ -374,16 +388,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
     ) -> Result<(), Stop> {
         if !step.argv.is_empty() {
             // conda: its own package cache (`--download-only`).
-            return match self.run_step(run, index, step, opts).await {
-                StepResult::Ok => Ok(()),
-                StepResult::Cancelled => Err(Stop::Cancelled),
-                StepResult::NotStarted(why) => Err(Stop::BeforeChange(why)),
-                StepResult::Failed(out) => {
-                    let found = self.probes.diagnose_output(crate::diagnose::Stage::Install, &out.combined());
-                    run.diagnose(index, found).await;
-                    Err(Stop::BeforeChange(format!("`{}` failed ({})", display_argv(&step.argv), out.state.describe())))
-                }
-            };
+            return self.run_or_stop(run, index, step, opts, crate::diagnose::Stage::Install, Stop::BeforeChange).await;
         }
         run.send(InstallEvent::StageStarted { index }).await;
         let started = Instant::now();
@@ -498,20 +503,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         } else {
             run.conda_revision = self.conda_revision(step).await;
             run.changed = true;
-            match self.run_step(run, index, step, opts).await {
-                StepResult::Ok => {}
-                StepResult::Cancelled => return Err(Stop::Cancelled),
-                StepResult::NotStarted(why) => return Err(Stop::Failed(why)),
-                StepResult::Failed(out) => {
-                    let found = self.probes.diagnose_output(crate::diagnose::Stage::Uninstall, &out.combined());
-                    run.diagnose(index, found).await;
-                    return Err(Stop::Failed(format!(
-                        "`{}` failed ({})",
-                        display_argv(&step.argv),
-                        out.state.describe()
-                    )));
-                }
-            }
+            self.run_or_stop(run, index, step, opts, crate::diagnose::Stage::Uninstall, Stop::Failed).await?;
         }
         if !self.smoke_stage(run, index, Expectation::TorchAbsent, active).await {
             if run.cancel.is_cancelled() {
@@ -609,16 +601,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
             step.argv = install_argv(&step.argv, a);
         }
         run.changed = true;
-        match self.run_step(run, index, &step, opts).await {
-            StepResult::Ok => Ok(()),
-            StepResult::Cancelled => Err(Stop::Cancelled),
-            StepResult::NotStarted(why) => Err(Stop::Failed(why)),
-            StepResult::Failed(out) => {
-                let found = self.probes.diagnose_output(crate::diagnose::Stage::Install, &out.combined());
-                run.diagnose(index, found).await;
-                Err(Stop::Failed(format!("`{}` failed ({})", display_argv(&step.argv), out.state.describe())))
-            }
-        }
+        self.run_or_stop(run, index, &step, opts, crate::diagnose::Stage::Install, Stop::Failed).await
     }
 
     /// The requirements under the constraints file. A failure keeps the verified CUDA build

@@ -124,6 +124,7 @@ impl Session {
             index_base: self.index_url.expose(),
             offline: self.offline,
             index_cache: Some(self.cache_dir.join("index")),
+            index_layout: crate::compat::mirrors::layout_of(&self.index_url),
             wheelhouse: self.cache_dir.join("wheelhouse"),
             tags: facts.and_then(|f| {
                 let p = f.python.as_ref()?;

@@ -18,6 +18,8 @@ pub struct Printer<W: Write> {
     status_shown: bool,
     /// Off a terminal: the download and the tenth last logged.
     logged_tenth: Option<(String, u8)>,
+    /// On a terminal: one bar per file and a total while torchup fetches.
+    fetch_bars: Option<super::fetch_printer::FetchPrinter>,
 }
 
 /// Rate over the current download.
@@ -37,6 +39,7 @@ impl<W: Write> Printer<W> {
             download: None,
             status_shown: false,
             logged_tenth: None,
+            fetch_bars: None,
         }
     }
 
@@ -55,8 +58,13 @@ impl<W: Write> Printer<W> {
 
     pub fn event(&mut self, ev: &InstallEvent) {
         match ev {
-            // The gauge line follows `Progress`; per-file events only go to the log.
-            InstallEvent::Fetch { .. } => {}
+            // On a terminal, bars per file (indicatif); otherwise the 10 % lines of `Progress`.
+            InstallEvent::Fetch { event, .. } => {
+                if self.live {
+                    self.clear_status();
+                    self.fetch_bars.get_or_insert_with(|| super::fetch_printer::FetchPrinter::new(true)).handle(event);
+                }
+            }
             InstallEvent::Stages(s) => self.stages = s.clone(),
             InstallEvent::StageStarted { index } => {
                 self.stage_started = Some(Instant::now());
@@ -75,6 +83,9 @@ impl<W: Write> Printer<W> {
             }
             InstallEvent::Progress { label, done, total, .. } => self.progress(label, *done, *total),
             InstallEvent::StageFinished { ok, elapsed, .. } => {
+                if let Some(mut bars) = self.fetch_bars.take() {
+                    bars.finish();
+                }
                 let mark = if *ok { "done" } else { "FAILED" };
                 self.println(&format!("      {mark} in {}", elapsed_text(*elapsed)));
             }
@@ -105,6 +116,10 @@ impl<W: Write> Printer<W> {
     }
 
     fn progress(&mut self, label: &str, done: u64, total: Option<u64>) {
+        // The fetch draws its own bars.
+        if self.fetch_bars.is_some() {
+            return;
+        }
         // Off a terminal: one line per tenth of the download, for logs.
         if !self.live {
             let Some(total) = total.filter(|t| *t > 0) else { return };

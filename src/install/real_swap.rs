@@ -40,6 +40,8 @@ pub struct SwapSettings {
     pub offline: bool,
     /// The index client's page cache (None: no disk cache).
     pub index_cache: Option<PathBuf>,
+    /// The index's layout when the mirror table knows it (PyPI, flat listings); None: detect.
+    pub index_layout: Option<IndexLayout>,
     pub wheelhouse: PathBuf,
     /// Which wheels fit the target interpreter (None: unknown Python; nothing can be fetched).
     pub tags: Option<InterpreterTags>,
@@ -106,6 +108,7 @@ impl RealSwap {
         let opts = IndexOptions {
             offline: self.settings.offline,
             cache_dir: self.settings.index_cache.clone(),
+            layout: self.settings.index_layout,
             ..IndexOptions::new(&self.settings.index_base)
         };
         IndexClient::new(opts).map_err(|e| AcquireError::Failed(e.to_string()))
@@ -130,7 +133,13 @@ impl RealSwap {
                 }
                 Err(e) => return Err(AcquireError::Failed(format!("cannot read {}: {e}", redact(&page)))),
             };
-            let file = compatible_files(&listing, tags).find(|f| same_version(&f.version, &pin)).ok_or_else(|| {
+            // PyPI's CUDA wheels carry no local label (`2.5.1`, not `2.5.1+cu124`): its listing
+            // holds only the releases whose PyPI build is this variant, so the public version
+            // decides there.
+            let pypi = self.settings.index_layout == Some(IndexLayout::Pypi);
+            let public = |v: &str| v.split('+').next().unwrap_or(v).to_string();
+            let matches = |v: &str| if pypi { public(v) == public(&pin) } else { same_version(v, &pin) };
+            let file = compatible_files(&listing, tags).find(|f| matches(&f.version)).ok_or_else(|| {
                 AcquireError::Unavailable(format!(
                     "{} has no {pkg} {pin} wheel for Python {}.{} on this platform",
                     redact(&page),
@@ -150,7 +159,7 @@ impl RealSwap {
                 FetchItem { url: file.url.clone(), filename: file.filename.clone(), sha256, size: None },
             ));
         }
-        let deps = match client.layout_info().layout {
+        let deps = match client.layout_info().layout.or(self.settings.index_layout) {
             Some(IndexLayout::Pypi) => Some(self.settings.index_base.trim_end_matches('/').to_string()),
             Some(IndexLayout::FlatPerVariant | IndexLayout::StablePage) => None,
             _ => Some(choice.index_url.clone()),

@@ -381,7 +381,12 @@ fn a_second_ctrl_c_quits_at_once_and_still_leaves_no_pip_behind() {
     t.keys(&["C-c", "C-c"]);
     let (code, s) = t.wait_exit();
     assert_eq!(code, 1, "{s}");
-    assert!(s.contains("torchup: the install stopped after the wizard closed."), "{s}");
+    // A cancelled download stops at once, so the engine may report before the second
+    // Ctrl-C is read (the wizard then sees the end itself); either way it is reported.
+    assert!(
+        s.contains("torchup: the install stopped after the wizard closed.") || s.contains("Cancelled."),
+        "{s}"
+    );
     assert_cancelled_cleanly(&w, &t, &s);
 }
 

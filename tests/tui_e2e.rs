@@ -383,10 +383,7 @@ fn a_second_ctrl_c_quits_at_once_and_still_leaves_no_pip_behind() {
     assert_eq!(code, 1, "{s}");
     // A cancelled download stops at once, so the engine may report before the second
     // Ctrl-C is read (the wizard then sees the end itself); either way it is reported.
-    assert!(
-        s.contains("torchup: the install stopped after the wizard closed.") || s.contains("Cancelled."),
-        "{s}"
-    );
+    assert!(s.contains("torchup: the install stopped after the wizard closed.") || s.contains("Cancelled."), "{s}");
     assert_cancelled_cleanly(&w, &t, &s);
 }
 

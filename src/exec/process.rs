@@ -142,8 +142,13 @@ mod spawner {
             let (tx, rx) = std::sync::mpsc::channel::<Request>();
             let started = std::thread::Builder::new().name("torchup-spawner".into()).spawn(move || {
                 for mut req in rx {
-                    let _in_runtime = req.handle.enter();
-                    let _ = req.reply.send(req.cmd.spawn());
+                    // A runtime shutting down must not take the spawner thread with it.
+                    let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let _in_runtime = req.handle.enter();
+                        req.cmd.spawn()
+                    }))
+                    .unwrap_or_else(|_| Err(std::io::Error::other("the async runtime is shutting down")));
+                    let _ = req.reply.send(spawned);
                 }
             });
             started.ok().map(|_| tx)

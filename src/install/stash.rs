@@ -516,13 +516,19 @@ fn normalize_lexically(p: &Path) -> PathBuf {
 /// moves whole. Never site-packages itself or anything outside it.
 fn compress_for_rename(site_packages: &Path, files: &BTreeSet<PathBuf>) -> Vec<(PathBuf, bool)> {
     let sp = normalize_lexically(site_packages);
-    let mut roots: Vec<PathBuf> = files
-        .iter()
-        .filter_map(|f| f.parent().map(Path::to_path_buf))
-        .filter(|p| p.starts_with(&sp) && *p != sp)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    // Every directory between site-packages and a file is a candidate, not only the file's
+    // parent: a package with no file of its own at the top (`pkg/sub/mod.py` only) must
+    // still move as `pkg/`, or an empty `pkg/` would import as a namespace package.
+    let mut candidates: BTreeSet<PathBuf> = BTreeSet::new();
+    for f in files {
+        for dir in f.ancestors().skip(1) {
+            if !dir.starts_with(&sp) || dir == sp || !candidates.insert(dir.to_path_buf()) {
+                break;
+            }
+        }
+    }
+    let mut roots: Vec<PathBuf> = candidates.into_iter().collect();
+    let lookup: std::collections::HashSet<&Path> = files.iter().map(PathBuf::as_path).collect();
     // Shortest first, so a parent is decided before its children.
     roots.sort_by_key(|p| p.components().count());
     let mut whole: Vec<PathBuf> = Vec::new();
@@ -530,7 +536,7 @@ fn compress_for_rename(site_packages: &Path, files: &BTreeSet<PathBuf>) -> Vec<(
         if whole.iter().any(|w| root.starts_with(w)) {
             continue;
         }
-        if dir_is_owned(&root, files) {
+        if dir_is_owned(&root, &lookup) {
             whole.push(root);
         }
     }
@@ -544,7 +550,7 @@ fn compress_for_rename(site_packages: &Path, files: &BTreeSet<PathBuf>) -> Vec<(
 }
 
 /// Every file under `dir` is listed, or is a byte-code cache file.
-fn dir_is_owned(dir: &Path, files: &BTreeSet<PathBuf>) -> bool {
+fn dir_is_owned(dir: &Path, files: &std::collections::HashSet<&Path>) -> bool {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(&d) else { return false };
@@ -553,7 +559,7 @@ fn dir_is_owned(dir: &Path, files: &BTreeSet<PathBuf>) -> bool {
             let Ok(ft) = entry.file_type() else { return false };
             if ft.is_dir() {
                 stack.push(path);
-            } else if !files.contains(&path) && !is_bytecode_cache(&path) {
+            } else if !files.contains(path.as_path()) && !is_bytecode_cache(&path) {
                 return false;
             }
         }
@@ -781,6 +787,21 @@ mod tests {
         assert_eq!(std::fs::read(sp.join("demo/__pycache__/__init__.cpython-311.pyc")).unwrap(), b"pyc");
         assert_eq!(std::fs::read(t.path().join("bin/demo-cli")).unwrap(), b"#!/bin/sh\n");
         assert!(!stash_dir_for(&sp, "t1").exists());
+    }
+
+    #[test]
+    fn a_package_without_top_level_files_still_moves_whole() {
+        let t = tempfile::tempdir().unwrap();
+        let sp = t.path().join("lib/python3.11/site-packages");
+        write(&sp.join("deep/a/x.py"), b"x\n");
+        write(&sp.join("deep/b/y.py"), b"y\n");
+        write(&sp.join("deep-1.0.dist-info/RECORD"), b"deep/a/x.py,,\ndeep/b/y.py,,\ndeep-1.0.dist-info/RECORD,,\n");
+        let m = Stash::plan(&sp, &["deep"], &t.path().join("s")).unwrap();
+        let dirs: Vec<_> = m.moves.iter().map(|m| (m.original.clone(), m.is_dir)).collect();
+        assert!(dirs.contains(&(sp.join("deep"), true)), "{dirs:?}");
+        assert_eq!(m.moves.len(), 2, "{dirs:?}");
+        Stash::execute(m).unwrap();
+        assert!(!sp.join("deep").exists(), "an empty deep/ would import as a namespace package");
     }
 
     #[test]

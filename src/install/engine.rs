@@ -390,70 +390,79 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
             // conda: its own package cache (`--download-only`).
             return self.run_or_stop(run, index, step, opts, crate::diagnose::Stage::Install, Stop::BeforeChange).await;
         }
-        run.send(InstallEvent::StageStarted { index }).await;
-        let started = Instant::now();
-        let got = self.swap.acquire(&run.target, &state.active, run.tx, index, run.cancel).await;
-        match got {
+        let first = self.acquire_in(run, index, &state.active, true).await;
+        let why = match first {
             Ok(a) => {
-                self.note_acquired(run, &a).await;
-                run.finish_stage(index, true, started).await;
+                state.acquired = Some(a);
+                return Ok(());
+            }
+            Err(AcquireError::Cancelled) => return Err(Stop::Cancelled),
+            Err(AcquireError::Unavailable(why)) if !state.fallback_used && plan.fallback.is_some() => why,
+            Err(e) => {
+                return Err(Stop::BeforeChange(format!(
+                    "torch {} {} could not be fetched: {e}",
+                    state.active.torch, state.active.variant
+                )));
+            }
+        };
+        let Some(fb) = &plan.fallback else { return Err(Stop::BeforeChange(why)) };
+        run.send(InstallEvent::Notice(format!(
+            "{} {} cannot be fetched ({why}); trying the fallback",
+            state.active.torch, state.active.variant
+        )))
+        .await;
+        state.fallback_used = true;
+        let fb_index = run
+            .add_stage(
+                RunStage::Fallback,
+                format!("download and verify the fallback torch {} {}", fb.choice.torch, fb.choice.variant),
+            )
+            .await;
+        match self.acquire_in(run, fb_index, &fb.choice, true).await {
+            Ok(a) => {
+                state.active = fb.choice.clone();
                 state.acquired = Some(a);
                 Ok(())
             }
-            Err(AcquireError::Cancelled) => {
-                run.finish_stage(index, false, started).await;
-                Err(Stop::Cancelled)
-            }
-            Err(AcquireError::Unavailable(why)) if !state.fallback_used && plan.fallback.is_some() => {
-                run.finish_stage(index, false, started).await;
-                run.send(InstallEvent::Notice(format!(
-                    "{} {} cannot be fetched ({why}); trying the fallback",
-                    state.active.torch, state.active.variant
-                )))
-                .await;
-                let Some(fb) = &plan.fallback else { return Err(Stop::BeforeChange(why)) };
-                state.fallback_used = true;
-                let fb_index = run
-                    .add_stage(
-                        RunStage::Fallback,
-                        format!("download and verify the fallback torch {} {}", fb.choice.torch, fb.choice.variant),
-                    )
-                    .await;
-                run.send(InstallEvent::StageStarted { index: fb_index }).await;
-                let started = Instant::now();
-                match self.swap.acquire(&run.target, &fb.choice, run.tx, fb_index, run.cancel).await {
-                    Ok(a) => {
-                        self.note_acquired(run, &a).await;
-                        run.finish_stage(fb_index, true, started).await;
-                        state.active = fb.choice.clone();
-                        state.acquired = Some(a);
-                        Ok(())
-                    }
-                    Err(AcquireError::Cancelled) => {
-                        run.finish_stage(fb_index, false, started).await;
-                        Err(Stop::Cancelled)
-                    }
-                    Err(e) => {
-                        run.finish_stage(fb_index, false, started).await;
-                        Err(Stop::BeforeChange(format!(
-                            "neither {} {} ({why}) nor the fallback {} {} ({e}) could be fetched",
-                            state.active.torch, state.active.variant, fb.choice.torch, fb.choice.variant
-                        )))
-                    }
+            Err(AcquireError::Cancelled) => Err(Stop::Cancelled),
+            Err(e) => Err(Stop::BeforeChange(format!(
+                "neither {} {} ({why}) nor the fallback {} {} ({e}) could be fetched",
+                state.active.torch, state.active.variant, fb.choice.torch, fb.choice.variant
+            ))),
+        }
+    }
+
+    /// Fetch `choice` as stage `index`: a failure goes into the run's output and is
+    /// diagnosed (so `explain` and the Result screen see it) and ends the stage; success
+    /// ends it too when `finish` (the fallback's install continues in the same stage).
+    async fn acquire_in(
+        &self,
+        run: &mut Run<'_, S>,
+        index: usize,
+        choice: &Choice,
+        finish: bool,
+    ) -> Result<Acquired, AcquireError> {
+        run.send(InstallEvent::StageStarted { index }).await;
+        let started = Instant::now();
+        match self.swap.acquire(&run.target, choice, run.tx, index, run.cancel).await {
+            Ok(a) => {
+                self.note_acquired(run, &a).await;
+                if finish {
+                    run.finish_stage(index, true, started).await;
                 }
+                Ok(a)
             }
             Err(e) => {
-                // Into the run's output too, so the diagnoses (and `explain`) see it.
-                let text = e.to_string();
-                self.log.line(crate::exec::Stream::Stderr, &text);
-                run.send(InstallEvent::Line { index, stream: crate::exec::Stream::Stderr, text: text.clone() }).await;
-                let found = self.probes.diagnose_output(crate::diagnose::Stage::Install, &text);
-                run.diagnose(index, found).await;
+                if e != AcquireError::Cancelled {
+                    let text = e.to_string();
+                    self.log.line(crate::exec::Stream::Stderr, &text);
+                    run.send(InstallEvent::Line { index, stream: crate::exec::Stream::Stderr, text: text.clone() })
+                        .await;
+                    let found = self.probes.diagnose_output(crate::diagnose::Stage::Install, &text);
+                    run.diagnose(index, found).await;
+                }
                 run.finish_stage(index, false, started).await;
-                Err(Stop::BeforeChange(format!(
-                    "torch {} {} could not be fetched: {e}",
-                    state.active.torch, state.active.variant
-                )))
+                Err(e)
             }
         }
     }
@@ -559,17 +568,11 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         // Remove what the failed attempt installed, then fetch (usually from the
         // wheelhouse) and install the fallback.
         self.remove_new_family(run, fb_index, opts).await;
-        run.send(InstallEvent::StageStarted { index: fb_index }).await;
-        let started = Instant::now();
-        let acquired = match self.swap.acquire(&run.target, &fb.choice, run.tx, fb_index, run.cancel).await {
+        let acquired = match self.acquire_in(run, fb_index, &fb.choice, false).await {
             Ok(a) => a,
             Err(AcquireError::Cancelled) => return Err(Stop::Cancelled),
-            Err(e) => {
-                run.finish_stage(fb_index, false, started).await;
-                return Err(Stop::Failed(format!("{why}, and the fallback could not be fetched: {e}")));
-            }
+            Err(e) => return Err(Stop::Failed(format!("{why}, and the fallback could not be fetched: {e}"))),
         };
-        self.note_acquired(run, &acquired).await;
         let fb_step = fb.steps.iter().find(|s| s.stage == Stage::Install).cloned().unwrap_or_else(|| step.clone());
         state.active = fb.choice.clone();
         state.acquired = Some(acquired);

@@ -7,6 +7,7 @@
 pub mod build_info;
 pub mod cli;
 pub mod compat;
+pub mod controller;
 pub mod diagnose;
 pub mod exec;
 pub mod explain;

@@ -1,4 +1,4 @@
-//! The wizard's engine handle (src/cli/wizard_engine.rs) without a terminal: effects in,
+//! The wizard's controller (src/controller.rs) without a terminal: effects in,
 //! messages out, against this machine with an explicit environment (no venv or pip needed:
 //! these are the answers that do not install anything).
 
@@ -7,12 +7,11 @@ mod tui_support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
-use torchup::cli::wizard_engine::WizardEngine;
+use torchup::controller::Controller;
 use torchup::facts::platform::{HostEnv, Platform};
 use torchup::plan::Request;
 use torchup::session::Session;
-use torchup::tui::{Effect, EngineHandle, Msg};
+use torchup::tui::{Effect, EngineHandle, Msg, MsgReceiver, channel};
 use tui_support::*;
 
 /// A session on this machine whose environment holds only `vars` (plus the recorded
@@ -38,7 +37,7 @@ fn session(dir: &Path, python: Option<PathBuf>, vars: &[(&str, &str)]) -> Sessio
 }
 
 /// The next message, within a generous limit.
-async fn next(rx: &mut UnboundedReceiver<Msg>) -> Msg {
+async fn next(rx: &mut MsgReceiver) -> Msg {
     tokio::time::timeout(Duration::from_secs(30), rx.recv())
         .await
         .expect("the engine answers")
@@ -48,8 +47,8 @@ async fn next(rx: &mut UnboundedReceiver<Msg>) -> Msg {
 #[tokio::test]
 async fn a_missing_requirements_file_is_a_plan_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut engine = WizardEngine::new(session(dir.path(), None, &[]));
-    let (tx, mut rx) = unbounded_channel();
+    let mut engine = Controller::new(session(dir.path(), None, &[]));
+    let (tx, mut rx) = channel();
     let request = Request { requirements: Some("reqs/missing.txt".into()), ..Request::default() };
     engine.perform(Effect::Plan { id: 7, facts: Box::new(facts()), request }, &tx);
     let Msg::Plan { id, result: Err(e) } = next(&mut rx).await else { panic!("a plan error") };
@@ -61,8 +60,8 @@ async fn a_missing_requirements_file_is_a_plan_error_naming_it() {
 #[tokio::test]
 async fn the_machine_check_answers_with_the_same_id() {
     let dir = tempfile::tempdir().unwrap();
-    let mut engine = WizardEngine::new(session(dir.path(), None, &[]));
-    let (tx, mut rx) = unbounded_channel();
+    let mut engine = Controller::new(session(dir.path(), None, &[]));
+    let (tx, mut rx) = channel();
     // The fixture is a Windows laptop: seen from here its System32 has no VC++ runtime.
     engine.perform(Effect::Preflight { id: 3, facts: Box::new(facts()), plan: Box::new(plan()) }, &tx);
     let Msg::Preflight { id, issues } = next(&mut rx).await else { panic!("a preflight answer") };
@@ -74,8 +73,8 @@ async fn the_machine_check_answers_with_the_same_id() {
 async fn detection_reports_the_gpu_then_why_the_python_cannot_be_used() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no venv/bin/python");
-    let mut engine = WizardEngine::new(session(dir.path(), None, &[]));
-    let (tx, mut rx) = unbounded_channel();
+    let mut engine = Controller::new(session(dir.path(), None, &[]));
+    let (tx, mut rx) = channel();
     engine.perform(Effect::Detect { python: Some(missing.display().to_string()) }, &tx);
     let mut gpu = None;
     let facts = loop {
@@ -96,8 +95,8 @@ async fn detection_reports_the_gpu_then_why_the_python_cannot_be_used() {
 #[tokio::test]
 async fn verify_with_a_missing_interpreter_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let mut engine = WizardEngine::new(session(dir.path(), None, &[]));
-    let (tx, mut rx) = unbounded_channel();
+    let mut engine = Controller::new(session(dir.path(), None, &[]));
+    let (tx, mut rx) = channel();
     let missing = dir.path().join("gone/python");
     engine.perform(Effect::Verify { python: Some(missing.display().to_string()) }, &tx);
     let Msg::Verified(Err(e)) = next(&mut rx).await else { panic!("a verify error") };
@@ -109,8 +108,8 @@ async fn verify_with_a_missing_interpreter_is_an_error() {
 #[tokio::test]
 async fn the_log_is_shown_not_opened_without_a_graphical_session() {
     let dir = tempfile::tempdir().unwrap();
-    let mut engine = WizardEngine::new(session(dir.path(), None, &[("TERM", "linux")]));
-    let (tx, mut rx) = unbounded_channel();
+    let mut engine = Controller::new(session(dir.path(), None, &[("TERM", "linux")]));
+    let (tx, mut rx) = channel();
     engine.perform(Effect::OpenLog(dir.path().join("run.log")), &tx);
     let Msg::Notice(n) = next(&mut rx).await else { panic!("a notice") };
     assert!(n.starts_with("No graphical session to open it in: the log is "), "{n}");
@@ -120,6 +119,6 @@ async fn the_log_is_shown_not_opened_without_a_graphical_session() {
 #[tokio::test]
 async fn settle_without_a_run_returns_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut engine = WizardEngine::new(session(dir.path(), None, &[]));
+    let mut engine = Controller::new(session(dir.path(), None, &[]));
     assert!(engine.settle(Duration::from_secs(5)).await.is_none());
 }

@@ -28,7 +28,7 @@ struct Scripted {
 impl EngineHandle for Scripted {
     fn perform(&mut self, effect: Effect, tx: &MsgSender) {
         self.seen.lock().expect("not poisoned").push(effect.clone());
-        let send = |m: Msg| tx.send(m).expect("the loop holds the receiver");
+        let send = |m: Msg| tx.try_send(m).expect("the loop holds the receiver and has room");
         match effect {
             Effect::Detect { .. } => {
                 send(Msg::Gpu(Box::new(gpu_probe())));
@@ -97,7 +97,7 @@ async fn drive_checked(
         now: Instant::now(),
     });
     let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("TestBackend never fails");
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = torchup::tui::channel();
     run_loop(&mut terminal, &mut app, effects, &mut engine, stream::iter(keys), tx, rx)
         .await
         .expect("the loop ends cleanly");
@@ -238,12 +238,12 @@ async fn no_wakeups_while_idle_ticks_while_busy() {
         impl EngineHandle for Quiet {
             fn perform(&mut self, effect: Effect, tx: &MsgSender) {
                 if self.0 && matches!(effect, Effect::Detect { .. }) {
-                    let _ = tx.send(Msg::Facts(Ok(Box::new(facts()))));
+                    let _ = tx.try_send(Msg::Facts(Ok(Box::new(facts()))));
                 }
             }
         }
         let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("TestBackend never fails");
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = torchup::tui::channel();
         let start = Instant::now();
         let mut engine = Quiet(answer_detect);
         let fut = run_loop(&mut terminal, app, effects, &mut engine, stream::pending(), tx, rx);

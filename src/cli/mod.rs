@@ -16,7 +16,6 @@ pub mod output;
 pub mod plan;
 pub mod verify;
 pub mod wizard;
-pub mod wizard_engine;
 
 pub use args::{CacheAction, ChoiceArgs, Cli, Command, GlobalArgs};
 

@@ -82,7 +82,7 @@ pub async fn run(g: &GlobalArgs, json: bool) -> Result<Exit, CliError> {
     if let Some(w) = &v.history_warning {
         crate::errln!("torchup: warning: {w}");
     }
-    let saved = match history.append(&v.entry) {
+    let saved = match history.append_off_runtime(v.entry.clone()).await {
         Ok(()) => Some(history.path().display().to_string()),
         Err(e) => {
             crate::errln!("torchup: warning: the result was not saved: {e}");

@@ -4,9 +4,7 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use crossterm::event::EventStream;
-use tokio::sync::mpsc;
 
-use super::wizard_engine::WizardEngine;
 use super::{CliError, Exit, GlobalArgs};
 use crate::facts::Os;
 use crate::facts::platform::HostEnv;
@@ -24,7 +22,7 @@ const SETTLE: Duration = Duration::from_secs(10);
 
 /// `torchup` (and `torchup verify`) in a terminal, over the real engine.
 pub async fn run(g: &GlobalArgs, start: Option<StartAt>) -> Result<Exit, CliError> {
-    let mut engine = WizardEngine::new(super::session(g)?);
+    let mut engine = crate::controller::Controller::new(super::session(g)?);
     let result = run_with(g, start, &mut engine).await;
     // Quitting at once (a second Ctrl-C) leaves a cancelled install stopping: wait for it,
     // so no pip is left running, and say where things stand.
@@ -84,7 +82,7 @@ pub async fn run_with<E: EngineHandle + ?Sized>(
         now: Instant::now(),
     });
     app.set_interrupted(interrupted_run(&crate::paths::state_dir()));
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = crate::tui::channel();
     let signals = tokio::spawn(forward_signals(tx.clone()));
     let result = run_loop(&mut terminal, &mut app, effects, engine, EventStream::new(), tx, rx).await;
     signals.abort();
@@ -106,7 +104,7 @@ pub async fn run_with<E: EngineHandle + ?Sized>(
 async fn forward_signals(tx: crate::tui::MsgSender) {
     let Some(mut signals) = super::signals() else { return };
     while signals.next().await.is_some() {
-        if tx.send(Msg::Interrupt).is_err() {
+        if tx.send(Msg::Interrupt).await.is_err() {
             return;
         }
     }

@@ -273,16 +273,29 @@ impl RealSwap {
         report_items(&text).map(Some).map_err(AcquireError::Failed)
     }
 
-    async fn with_journal<T>(
+    /// Run `f` on the open journal (each change is an atomic rewrite with fsync) on tokio's
+    /// blocking pool: the journal is taken out of its slot for the call and put back, so
+    /// no other stage can see it half-written. None when no journal is open.
+    async fn with_journal<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Journal) -> Result<T, super::journal::JournalError>,
+        f: impl FnOnce(&mut Journal) -> Result<T, super::journal::JournalError> + Send + 'static,
     ) -> Result<Option<T>, String> {
         let mut guard = self.journal.lock().await;
-        match guard.as_mut() {
-            Some(j) => f(j).map(Some).map_err(|e| e.to_string()),
-            None => Ok(None),
-        }
+        let Some(mut journal) = guard.take() else { return Ok(None) };
+        let (journal, result) = off_runtime(move || {
+            let result = f(&mut journal);
+            (journal, result)
+        })
+        .await?;
+        *guard = Some(journal);
+        result.map(Some).map_err(|e| e.to_string())
     }
+}
+
+/// Blocking file work (renames, hard links, fsync, deleting trees) on tokio's blocking
+/// pool, so an install never holds up the runtime's workers.
+async fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| format!("a file operation did not finish: {e}"))
 }
 
 impl Swap for RealSwap {
@@ -304,13 +317,19 @@ impl Swap for RealSwap {
             .root()
             .join("links")
             .join(super::lock::env_key(&self.prefix_of(python)));
-        let fresh = |dir: &Path| -> Result<(), AcquireError> {
-            let _ = std::fs::remove_dir_all(dir);
-            std::fs::create_dir_all(dir)
-                .map_err(|e| AcquireError::Failed(format!("cannot create {}: {e}", dir.display())))
-        };
-        fresh(&links)?;
-        link_dir(&family, &links).map_err(|e| AcquireError::Failed(format!("cannot link the fetched files: {e}")))?;
+        {
+            // A fresh links directory holding exactly the fetched files.
+            let (links, family) = (links.clone(), family.clone());
+            off_runtime(move || {
+                let _ = std::fs::remove_dir_all(&links);
+                std::fs::create_dir_all(&links)
+                    .map_err(|e| format!("cannot create {}: {e}", links.display()))
+                    .and_then(|()| link_dir(&family, &links).map_err(|e| format!("cannot link the fetched files: {e}")))
+            })
+            .await
+            .and_then(|r| r)
+            .map_err(AcquireError::Failed)?;
+        }
         let family_paths: Vec<PathBuf> = family.iter().map(|f| links.join(&f.filename)).collect();
         let mut downloaded: u64 = family.iter().map(|f| f.downloaded_bytes).sum();
         let mut notes: Vec<String> = family
@@ -335,8 +354,11 @@ impl Swap for RealSwap {
                         .filter(|f| !f.origin_verified)
                         .map(|f| format!("{}: integrity checked (its RECORD), origin not verified", f.filename)),
                 );
-                link_dir(&fetched, &links)
-                    .map_err(|e| AcquireError::Failed(format!("cannot link the fetched files: {e}")))?;
+                let links = links.clone();
+                off_runtime(move || link_dir(&fetched, &links))
+                    .await
+                    .and_then(|r| r.map_err(|e| format!("cannot link the fetched files: {e}")))
+                    .map_err(AcquireError::Failed)?;
                 true
             }
             None => {
@@ -349,12 +371,16 @@ impl Swap for RealSwap {
         };
         // The real sizes, before any change: the unpacked files must fit beside the old
         // build (which stays on the disk, moved aside, until the new one passes).
-        let wheels: Vec<PathBuf> =
-            std::fs::read_dir(&links).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default();
         let target = self.prefix_of(python);
-        let need = tokio::task::spawn_blocking(move || wheels.iter().map(|w| unpacked_size(w)).sum::<u64>())
+        let need = {
+            let links = links.clone();
+            off_runtime(move || {
+                let wheels = std::fs::read_dir(&links).map(|rd| rd.flatten().map(|e| e.path()).collect::<Vec<_>>());
+                wheels.unwrap_or_default().iter().map(|w| unpacked_size(w)).sum::<u64>()
+            })
             .await
-            .unwrap_or(0);
+            .unwrap_or(0)
+        };
         if let Ok(free) = fs4::available_space(&target) {
             let want = need + need / 10 + (64 << 20);
             if free < want {
@@ -407,7 +433,10 @@ impl Swap for RealSwap {
             .map_err(|e| e.to_string())?
         };
         // Journal the manifest before the first rename: a kill mid-move is recoverable.
-        self.with_journal(|j| j.set_stash(&planned)).await?;
+        {
+            let planned = planned.clone();
+            self.with_journal(move |j| j.set_stash(&planned)).await?;
+        }
         let _ = python;
         let stash = Stash::execute_async(planned).await.map_err(|e| e.to_string())?;
         Ok(stash.manifest().clone())
@@ -432,6 +461,17 @@ impl Swap for RealSwap {
         if let Err(e) = Stash::from_manifest(preserved.clone()).discard_async().await {
             tracing::warn!("cannot delete the moved-aside build: {e}");
         }
+        // The new build is verified: pip's half-removed `~orch` folders from earlier
+        // uninstalls (a locked DLL on Windows) only make pip warn from now on.
+        let site = preserved.site_packages.clone();
+        match off_runtime(move || crate::preflight::remove_leftovers(&site)).await {
+            Ok(left) if !left.is_empty() => {
+                let names: Vec<String> = left.iter().map(|p| p.display().to_string()).collect();
+                tracing::warn!("pip's leftovers could not be removed (held open?): {}", names.join(", "));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("pip's leftovers were not removed: {e}"),
+        }
         let _ = self.with_journal(|j| j.clear_stash()).await;
     }
 
@@ -444,32 +484,35 @@ impl Swap for RealSwap {
         _preserved: Option<&StashManifest>,
     ) -> Result<(), String> {
         let mut guard = self.journal.lock().await;
-        match guard.as_mut() {
-            Some(j) => j.update_stage(stage).map_err(|e| e.to_string()),
-            None => {
-                let info = RunInfo {
-                    command: self.settings.command.clone(),
-                    prefix: self.prefix_of(python),
-                    python: python.to_path_buf(),
-                    previous: previous.cloned(),
-                    choice: Some(choice.clone()),
-                };
-                let state = self.settings.state_dir.clone();
-                let j = tokio::task::spawn_blocking(move || Journal::create(&state, info, stage))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
-                *guard = Some(j);
-                Ok(())
-            }
+        if guard.is_some() {
+            drop(guard);
+            return self.with_journal(move |j| j.update_stage(stage)).await.map(|_| ());
         }
+        let info = RunInfo {
+            command: self.settings.command.clone(),
+            prefix: self.prefix_of(python),
+            python: python.to_path_buf(),
+            previous: previous.cloned(),
+            choice: Some(choice.clone()),
+        };
+        let state = self.settings.state_dir.clone();
+        let j = off_runtime(move || Journal::create(&state, info, stage)).await?.map_err(|e| e.to_string())?;
+        *guard = Some(j);
+        Ok(())
     }
 
     async fn adopt_journal(&self, python: &Path) -> Result<Option<Interrupted<StashManifest>>, String> {
-        let prefix = self.prefix_of(python);
-        let mut found = Journal::load(&self.settings.state_dir, &prefix).map_err(|e| e.to_string())?;
+        let (state, prefix) = (self.settings.state_dir.clone(), self.prefix_of(python));
+        let mut found = off_runtime(move || {
+            let mut found = Journal::load(&state, &prefix)?;
+            if let Some(j) = found.as_mut() {
+                j.adopt()?;
+            }
+            Ok::<_, super::journal::JournalError>(found)
+        })
+        .await?
+        .map_err(|e| e.to_string())?;
         let Some(j) = found.as_mut() else { return Ok(None) };
-        j.adopt().map_err(|e| e.to_string())?;
         let out = Interrupted {
             stage: j.stage,
             previous: j.previous.clone(),
@@ -481,10 +524,11 @@ impl Swap for RealSwap {
     }
 
     async fn close_journal(&self) {
-        if let Some(j) = self.journal.lock().await.take()
-            && let Err(e) = j.remove()
-        {
-            tracing::warn!("cannot remove the install journal: {e}");
+        let Some(j) = self.journal.lock().await.take() else { return };
+        match off_runtime(move || j.remove()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("cannot remove the install journal: {e}"),
+            Err(e) => tracing::warn!("cannot remove the install journal: {e}"),
         }
     }
 }

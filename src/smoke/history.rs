@@ -63,6 +63,8 @@ pub enum HistoryError {
     },
     #[error("cannot encode the verify result: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("the verify history was not written: {0}")]
+    Interrupted(String),
 }
 
 /// The history file in a state directory.
@@ -102,6 +104,15 @@ impl History {
             .rev()
             .filter_map(|l| serde_json::from_str::<HistoryEntry>(l).ok())
             .find(|e| e.python == python))
+    }
+
+    /// [`History::append`] on a blocking thread: callers on the async runtime use this, so
+    /// the file I/O (and a trim's rewrite) never holds up a tokio worker.
+    pub async fn append_off_runtime(&self, entry: HistoryEntry) -> Result<(), HistoryError> {
+        let history = self.clone();
+        tokio::task::spawn_blocking(move || history.append(&entry))
+            .await
+            .unwrap_or_else(|e| Err(HistoryError::Interrupted(e.to_string())))
     }
 
     /// Append one entry (one `write` of one line), trimming the file when it has grown.

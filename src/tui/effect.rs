@@ -5,15 +5,29 @@
 
 use std::path::PathBuf;
 
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc;
 
 use crate::facts::{Facts, TorchFacts};
 use crate::plan::{Manager, Plan, Request};
 
 use super::msg::Msg;
 
-/// Where engine results go.
-pub type MsgSender = UnboundedSender<Msg>;
+/// Where engine results go: a bounded channel, so a flood of install output waits for the
+/// wizard instead of queueing without limit. Engine tasks send with `send().await`;
+/// `perform` itself must not wait (the loop that drains the channel is the one calling it):
+/// it spawns a task or uses `try_send`.
+pub type MsgSender = mpsc::Sender<Msg>;
+/// The wizard's end of the channel.
+pub type MsgReceiver = mpsc::Receiver<Msg>;
+
+/// Messages waiting for the wizard at most. The loop handles up to a few hundred between
+/// two draws, so a full channel means the terminal, not the engine, is the bottleneck.
+pub const MSG_BUFFER: usize = 1024;
+
+/// The wizard's message channel.
+pub fn channel() -> (MsgSender, MsgReceiver) {
+    mpsc::channel(MSG_BUFFER)
+}
 
 /// One request from the wizard.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +72,8 @@ pub enum Effect {
 /// smoke; tests implement it with scripted answers.
 pub trait EngineHandle {
     /// Start the work `effect` asks for and return at once (spawn tasks for anything slow);
-    /// report results by sending [`Msg`]s on `tx` (clone it into the tasks). Never called
-    /// with [`Effect::Quit`].
+    /// report results by sending [`Msg`]s on `tx` (clone it into the tasks and
+    /// `send().await` there; from `perform` itself only `try_send`). Never called with
+    /// [`Effect::Quit`].
     fn perform(&mut self, effect: Effect, tx: &MsgSender);
 }

@@ -26,6 +26,6 @@ pub mod view;
 pub mod widgets;
 
 pub use app::{App, AppOptions, Finish, Mode, Screen, update};
-pub use effect::{Effect, EngineHandle, MsgSender};
+pub use effect::{Effect, EngineHandle, MSG_BUFFER, MsgReceiver, MsgSender, channel};
 pub use msg::{Msg, PythonProbe, VerifyOutcome};
 pub use theme::Theme;

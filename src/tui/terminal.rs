@@ -10,10 +10,9 @@ use crossterm::event::{Event, KeyEventKind};
 use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::app::{App, update};
-use super::effect::{Effect, EngineHandle, MsgSender};
+use super::effect::{Effect, EngineHandle, MsgReceiver, MsgSender};
 use super::msg::Msg;
 use super::view;
 
@@ -56,7 +55,7 @@ pub async fn run_loop<B, S, E>(
     engine: &mut E,
     mut events: S,
     tx: MsgSender,
-    mut rx: UnboundedReceiver<Msg>,
+    mut rx: MsgReceiver,
 ) -> Result<(), TuiError>
 where
     B: Backend,

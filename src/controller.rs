@@ -1,7 +1,11 @@
-//! The wizard's engine: the one place where the TUI's effects meet detection, the planner,
-//! the preflight checks, the staged install, the smoke test and the system opener. Each
-//! effect becomes a tokio task reporting back with [`Msg`]s; the TUI never sees a process.
-//! Everything is built from the same [`Session`] the CLI commands use.
+//! The wizard's controller: the one place where the TUI's effects meet detection, the
+//! planner, the preflight checks, the staged install, the smoke test and the system opener.
+//! Each effect becomes a tokio task reporting back with [`Msg`]s; the TUI never sees a
+//! process. Everything is built from the same [`Session`] the CLI commands use.
+//!
+//! Back-pressure holds end to end: the install engine's bounded event channel is drained
+//! into the wizard's bounded message channel with `send().await`, so a wizard that falls
+//! behind slows the engine's event stream instead of growing a queue.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,14 +27,15 @@ use crate::smoke::History;
 use crate::smoke::verify::verify;
 use crate::tui::{Effect, EngineHandle, Msg, MsgSender, PythonProbe, VerifyOutcome};
 
-/// Install events waiting to be forwarded at most (the engine waits when it is full).
+/// Install events waiting to be forwarded at most (the engine waits when it is full, and
+/// the forwarder waits when the wizard's own channel is full).
 const EVENT_BUFFER: usize = 512;
 
 /// How long the system opener may take to hand the file over.
 const OPENER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The [`EngineHandle`] over the real engine.
-pub struct WizardEngine {
+pub struct Controller {
     session: Session,
     /// The running install or rollback: its cancel token (stops the child's process group)
     /// and its task, which returns the final report.
@@ -42,9 +47,9 @@ pub struct WizardEngine {
     facts: Option<Facts>,
 }
 
-impl WizardEngine {
-    pub fn new(session: Session) -> WizardEngine {
-        WizardEngine { session, install: None, tasks: Vec::new(), facts: None }
+impl Controller {
+    pub fn new(session: Session) -> Controller {
+        Controller { session, install: None, tasks: Vec::new(), facts: None }
     }
 
     /// After the wizard has left: stop what still runs and wait (up to `limit`) for the
@@ -84,14 +89,16 @@ impl WizardEngine {
                         candidates: p.candidates.clone(),
                     })),
                 };
-                let _ = tx.send(msg);
+                // Partial results only make the Check screen live; the complete facts follow
+                // with a waiting send, so a full channel may drop one of these, never them.
+                let _ = tx.try_send(msg);
             };
             let gathered = session.detect_observed(&observe).await;
             let result = match gathered.python_error {
                 Some(e) => Err(e.to_string()),
                 None => Ok(Box::new(gathered.facts)),
             };
-            let _ = tx.send(Msg::Facts(result));
+            let _ = tx.send(Msg::Facts(result)).await;
         });
     }
 
@@ -119,7 +126,7 @@ impl WizardEngine {
                     })
                 }
             };
-            let _ = tx.send(Msg::Plan { id, result });
+            let _ = tx.send(Msg::Plan { id, result }).await;
         });
     }
 
@@ -135,11 +142,11 @@ impl WizardEngine {
             let issues = match checked {
                 Ok(issues) => issues,
                 Err(e) => {
-                    let _ = tx.send(Msg::Notice(format!("The checks before installing did not finish: {e}")));
+                    let _ = tx.send(Msg::Notice(format!("The checks before installing did not finish: {e}"))).await;
                     Vec::new()
                 }
             };
-            let _ = tx.send(Msg::Preflight { id, issues });
+            let _ = tx.send(Msg::Preflight { id, issues }).await;
         });
     }
 
@@ -164,8 +171,9 @@ impl WizardEngine {
         let task = tokio::spawn(async move {
             let forward = async move {
                 while let Some(ev) = erx.recv().await {
-                    // A closed wizard is no reason to stop the engine half-way: keep draining.
-                    let _ = tx.send(Msg::Install(ev));
+                    // A closed wizard is no reason to stop the engine half-way: keep draining
+                    // (a send to a closed channel returns at once).
+                    let _ = tx.send(Msg::Install(ev)).await;
                 }
             };
             let (report, ()) = tokio::join!(run(kit, etx, token), forward);
@@ -215,12 +223,13 @@ impl WizardEngine {
                 Err(e) => Err(e.to_string()),
                 Ok(v) => {
                     if let Some(w) = &v.history_warning {
-                        let _ = tx.send(Msg::Notice(format!("The previous results could not be read: {w}")));
+                        let _ = tx.send(Msg::Notice(format!("The previous results could not be read: {w}"))).await;
                     }
-                    let saved_to = match history.append(&v.entry) {
+                    let saved = history.append_off_runtime(v.entry.clone()).await;
+                    let saved_to = match saved {
                         Ok(()) => Some(history.path().display().to_string()),
                         Err(e) => {
-                            let _ = tx.send(Msg::Notice(format!("The result was not saved: {e}")));
+                            let _ = tx.send(Msg::Notice(format!("The result was not saved: {e}"))).await;
                             None
                         }
                     };
@@ -236,14 +245,17 @@ impl WizardEngine {
                     }))
                 }
             };
-            let _ = tx.send(Msg::Verified(result));
+            let _ = tx.send(Msg::Verified(result)).await;
         });
     }
 
     fn open_log(&mut self, path: PathBuf, tx: &MsgSender) {
         let shown = path.display().to_string();
         let Some(argv) = opener_argv(self.session.platform.os, &self.session.env, &path) else {
-            let _ = tx.send(Msg::Notice(format!("No graphical session to open it in: the log is {shown}")));
+            let tx = tx.clone();
+            self.spawn(async move {
+                let _ = tx.send(Msg::Notice(format!("No graphical session to open it in: the log is {shown}"))).await;
+            });
             return;
         };
         let program = argv.first().cloned().unwrap_or_default();
@@ -256,12 +268,12 @@ impl WizardEngine {
                 Err(e) if e.is_not_found() => format!("{program} is not installed: the log is {shown}"),
                 Err(e) => format!("Cannot open the log ({e}): it is {shown}"),
             };
-            let _ = tx.send(Msg::Notice(text));
+            let _ = tx.send(Msg::Notice(text)).await;
         });
     }
 }
 
-impl EngineHandle for WizardEngine {
+impl EngineHandle for Controller {
     fn perform(&mut self, effect: Effect, tx: &MsgSender) {
         match effect {
             Effect::Detect { python } => self.detect(python, tx),
@@ -308,7 +320,8 @@ fn explain_file(path: std::path::PathBuf, facts: Option<Box<crate::facts::Facts>
                     .explain_reader(std::io::BufReader::new(file), &target)
                     .map_err(|e| format!("{}: {e}", path.display()))
             });
-        let _ = tx.send(Msg::Explained(result.map(Box::new)));
+        // A blocking thread, so a waiting send is fine here.
+        let _ = tx.blocking_send(Msg::Explained(result.map(Box::new)));
     });
 }
 

@@ -8,6 +8,7 @@ pub mod build_info;
 pub mod cli;
 pub mod compat;
 pub mod controller;
+pub mod describe;
 pub mod diagnose;
 pub mod exec;
 pub mod explain;

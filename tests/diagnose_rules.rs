@@ -504,7 +504,8 @@ fn facts_driver_too_old_for_the_build() {
         d[0].explanation,
         "Driver 470.86 supports CUDA up to 11.4, but torch 2.5.1+cu124 is built for CUDA 12.4: a CUDA 12.x build needs a CUDA 12.x driver."
     );
-    assert!(d[0].fix.contains("≥ 527.41 runs cu12x builds"), "{}", d[0].fix);
+    // The floors are compat.toml's (Windows 12.x: 528.33), never a second copy.
+    assert!(d[0].fix.contains("≥ 528.33 runs cu12x builds, ≥ 580 runs cu13x"), "{}", d[0].fix);
 
     // No CUDA level reported: derived from the driver floors.
     let f = facts_with(r#"{"driver": {"version": "470.86", "cuda": null}}"#);

@@ -193,7 +193,7 @@ fn one_venv_many_views() {
     assert_eq!(code(&out), 0, "{}", out.stderr);
     for want in [
         "## torchup doctor report",
-        "- Driver 581.29 (supports CUDA up to 13.0)",
+        "- Driver 581.29 · supports CUDA ≤ 13.0",
         "### CUDA stack",
         "| torch wheel's CUDA runtime | 12.4 (bundled in the wheel) |",
         "| driver runs the wheel's CUDA | yes |",

@@ -5,6 +5,7 @@ pub mod available;
 pub mod cache;
 pub mod data;
 pub mod driver;
+pub mod driver_fit;
 pub mod index;
 pub mod index_url;
 pub mod mirrors;

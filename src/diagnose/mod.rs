@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::facts::{Facts, GpuState, Os};
 use crate::smoke::SmokeReport;
 
-pub use rules::{DriverFloor, FixSpec, Means, OsName, RULES_SCHEMA, Rule, RuleKind, RuleSpec, Rules, RulesError};
+pub use rules::{FixSpec, Means, OsName, RULES_SCHEMA, Rule, RuleKind, RuleSpec, Rules, RulesError};
 
 use probes::{Eval, ProbeEnv, ProbeInput};
 use rules::Vars;
@@ -268,7 +268,7 @@ impl Rules {
         ctx: &OsContext,
         run: impl Fn(Eval, &ProbeEnv<'_>) -> Option<Vars>,
     ) -> Vec<Fired> {
-        let env = ProbeEnv { ctx, floors: self.driver_floors() };
+        let env = ProbeEnv { ctx };
         self.rules()
             .iter()
             .enumerate()

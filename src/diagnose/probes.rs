@@ -5,7 +5,7 @@ use crate::facts::{Facts, GpuState, Os};
 use crate::smoke::SmokeReport;
 
 use super::OsContext;
-use super::rules::{DriverFloor, Vars};
+use super::rules::Vars;
 
 /// What a probe reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +17,6 @@ pub(crate) enum ProbeInput {
 /// What a probe may look at besides its input.
 pub(crate) struct ProbeEnv<'a> {
     pub ctx: &'a OsContext,
-    pub floors: &'a [DriverFloor],
 }
 
 type FactsProbe = fn(&Facts, &ProbeEnv<'_>) -> Option<Vars>;
@@ -161,56 +160,38 @@ fn facts_cpu_build(f: &Facts, _: &ProbeEnv<'_>) -> Option<Vars> {
     (t.cuda.is_none() && gpu_present).then(|| vars([("version", t.version.clone())]))
 }
 
-fn major_of(v: &str) -> Option<u32> {
-    v.trim().split('.').next()?.parse().ok()
-}
-
-/// Whether a driver meets a floor, by the one driver-version rule
-/// ([`DriverVersion`](crate::compat::driver::DriverVersion)); a text that is not a driver
-/// version meets no floor.
-fn version_at_least(have: &str, floor: &str) -> bool {
-    use crate::compat::driver::DriverVersion;
-    match (have.parse::<DriverVersion>(), floor.parse::<DriverVersion>()) {
-        (Ok(h), Ok(f)) => h >= f,
-        _ => false,
-    }
-}
-
+/// The installed build needs a newer driver, by the one rule (`compat::driver_fit`).
 fn driver_too_old(f: &Facts, env: &ProbeEnv<'_>) -> Option<Vars> {
+    use crate::compat::driver::DriverVersion;
+    use crate::compat::driver_fit::{DriverFit, driver_os, fit_of_texts, highest_major};
     let t = f.torch.as_ref()?;
     let build_cuda = t.cuda.as_ref()?;
-    let build_major = major_of(build_cuda)?;
+    let build_major = crate::version::parse_major_minor(build_cuda)?.0;
     let d = f.driver.as_ref()?;
-    let (driver_major, driver_cuda) = match d.cuda.as_deref().and_then(|c| major_of(c).map(|m| (m, c))) {
-        Some((m, c)) => (m, c.to_string()),
+    // WSL runs on the Windows driver; a context on Windows judges by the Windows table.
+    let os = if env.ctx.os == Os::Windows { Os::Windows } else { driver_os(f.os, f.wsl) };
+    if fit_of_texts(Some(&d.version), d.cuda.as_deref(), build_cuda, os) != DriverFit::TooOld {
+        return None;
+    }
+    let driver_cuda = match d.cuda.as_deref().filter(|c| crate::version::parse_major_minor(c).is_some()) {
+        Some(c) => c.to_string(),
+        // No CUDA level reported: the newest major whose floor the version meets.
         None => {
-            // No CUDA level reported: derive the highest major from the driver floors. WSL
-            // reports the Windows driver's version.
-            let windows = f.os == Os::Windows || f.wsl || env.ctx.os == Os::Windows;
-            let best = env
-                .floors
-                .iter()
-                .filter(|fl| version_at_least(&d.version, if windows { &fl.windows } else { &fl.linux }))
-                .map(|fl| fl.cuda_major)
-                .max();
-            match best {
-                Some(m) => (m, format!("{m}.x")),
-                None => {
-                    let lowest = env.floors.iter().map(|fl| fl.cuda_major).min()?;
-                    (lowest - 1, format!("below {lowest}.0"))
-                }
+            let data = crate::compat::data::CompatData::bundled().ok()?;
+            match highest_major(data, &d.version.parse::<DriverVersion>().ok()?, os) {
+                (Some(m), _) => format!("{m}.x"),
+                (None, Some(lowest)) => format!("below {lowest}.0"),
+                (None, None) => return None,
             }
         }
     };
-    (driver_major < build_major).then(|| {
-        vars([
-            ("driver", d.version.clone()),
-            ("driver_cuda", driver_cuda),
-            ("build_cuda", build_cuda.clone()),
-            ("build_major", build_major.to_string()),
-            ("version", t.version.clone()),
-        ])
-    })
+    Some(vars([
+        ("driver", d.version.clone()),
+        ("driver_cuda", driver_cuda),
+        ("build_cuda", build_cuda.clone()),
+        ("build_major", build_major.to_string()),
+        ("version", t.version.clone()),
+    ]))
 }
 
 /// (release numbers, local label) of "2.5.1+cu124".
@@ -362,31 +343,6 @@ fn cuda_library_missing(r: &SmokeReport, _: &ProbeEnv<'_>) -> Option<Vars> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn driver_versions_compare_numerically() {
-        // The same pairs through compat::driver, the planner's comparison: one rule.
-        use crate::compat::driver::DriverVersion;
-        let table = [
-            ("527.41", "525.60.13"),
-            ("525.60.13", "525.60.13"),
-            ("470.86", "525.60.13"),
-            ("581.29", "580"),
-            ("579.9", "580"),
-            ("580.65.06", "580.9"),
-            ("450.80.2", "450.80.02"),
-        ];
-        for (have, floor) in table {
-            let planner = have.parse::<DriverVersion>().unwrap() >= floor.parse::<DriverVersion>().unwrap();
-            assert_eq!(version_at_least(have, floor), planner, "{have} vs {floor}");
-        }
-        assert!(!version_at_least("not a driver", "580"), "garbage meets no floor");
-        assert!(version_at_least("527.41", "525.60.13"));
-        assert!(version_at_least("525.60.13", "525.60.13"));
-        assert!(!version_at_least("470.86", "525.60.13"));
-        assert!(version_at_least("581.29", "580"));
-        assert!(!version_at_least("579.9", "580"));
-    }
-
     /// The companion rule reads compat.toml's pairs: every listed pair is accepted, a
     /// companion from the next release line is flagged.
     #[test]
@@ -413,7 +369,7 @@ mod tests {
             notes: vec![],
         };
         let ctx = OsContext::linux();
-        let env = ProbeEnv { ctx: &ctx, floors: &[] };
+        let env = ProbeEnv { ctx: &ctx };
         for r in data.releases() {
             let ok = facts(&r.torch, &r.torchvision, r.torchaudio.as_deref());
             assert_eq!(companion_mismatch(&ok, &env), None, "torch {} with its listed companions", r.torch);

@@ -147,21 +147,10 @@ pub struct RuleSpec {
     pub also_not: Vec<String>,
 }
 
-/// A driver floor: the lowest driver that runs builds of one CUDA major.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DriverFloor {
-    pub cuda_major: u32,
-    pub linux: String,
-    pub windows: String,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleFile {
     schema: u32,
-    #[serde(default)]
-    driver_floor: Vec<DriverFloor>,
     rule: Vec<RuleSpec>,
 }
 
@@ -239,7 +228,7 @@ impl Rule {
             match vars.get(name) {
                 Some(v) => Some(v.clone()),
                 None if name == "python" => Some(python.clone()),
-                None => None,
+                None => driver_floor_value(name, ctx),
             }
         };
         let fix_key = self.fix_key(ctx);
@@ -266,6 +255,23 @@ impl Rule {
     }
 }
 
+/// The prefix of the values every template may use for driver floors:
+/// `{driver_floor_cu12}` is the lowest driver that runs CUDA 12.x builds on this context's
+/// driver table, read from the compat data (the planner's own rows), never written twice.
+const DRIVER_FLOOR: &str = "driver_floor_cu";
+
+fn driver_floor_value(name: &str, ctx: &OsContext) -> Option<String> {
+    let major: u32 = name.strip_prefix(DRIVER_FLOOR)?.parse().ok()?;
+    let data = crate::compat::data::CompatData::bundled().ok()?;
+    let os = crate::compat::driver_fit::driver_os(ctx.os, ctx.wsl);
+    crate::compat::driver_fit::floor_of_major(data, major, os)
+}
+
+/// A name every template may use: `{python}`, or a driver floor the data has.
+fn is_context_name(name: &str) -> bool {
+    name == "python" || driver_floor_value(name, &OsContext::linux()).is_some()
+}
+
 /// Captured text with runs of whitespace (multi-line warnings) collapsed to one space.
 fn tidy(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -286,7 +292,6 @@ fn add_named(vars: &mut Vars, re: &Regex, caps: &regex::Captures<'_>) {
 #[derive(Debug, Clone)]
 pub struct Rules {
     rules: Vec<Rule>,
-    floors: Vec<DriverFloor>,
 }
 
 impl Rules {
@@ -298,7 +303,7 @@ impl Rules {
         }
         let rules = file.rule.into_iter().map(compile).collect::<Result<Vec<_>, _>>()?;
         validate_set(&rules)?;
-        Ok(Rules { rules, floors: file.driver_floor })
+        Ok(Rules { rules })
     }
 
     /// Every rule, in evaluation (and report) order.
@@ -306,10 +311,6 @@ impl Rules {
         &self.rules
     }
 
-    /// Driver floors per CUDA major, newest first.
-    pub fn driver_floors(&self) -> &[DriverFloor] {
-        &self.floors
-    }
 }
 
 fn compile_all(id: &str, what: &str, sources: &[String]) -> Result<Vec<Regex>, RulesError> {
@@ -422,13 +423,13 @@ fn check_names(rule: &Rule) -> Result<(), RulesError> {
     templates.extend(rule.fixes.iter().map(|(_, t)| ("fix", t)));
     for (what, t) in templates {
         for name in t.required_names() {
-            if name != "python" && !always.contains(name) {
+            if !is_context_name(name) && !always.contains(name) {
                 let hint = if sometimes.contains(name) { " (it can be missing: put it inside [[ ]])" } else { "" };
                 return Err(rule_err(id, format!("{what} uses `{{{name}}}`, which has no certain value{hint}")));
             }
         }
         for name in t.optional_names() {
-            if name != "python" && !sometimes.contains(name) {
+            if !is_context_name(name) && !sometimes.contains(name) {
                 return Err(rule_err(id, format!("{what} uses `{{{name}}}`, which nothing provides")));
             }
         }

@@ -16,7 +16,7 @@ use super::machine::Machine;
 use crate::compat::arch::ArchList;
 use crate::compat::available::{DataSource, IndexSnapshot};
 use crate::compat::data::{CompatData, CudaVersion, Evidence, Release};
-use crate::compat::driver::DriverVersion;
+use crate::compat::driver_fit::DriverRequirement;
 use crate::compat::platform::{Platform, PyRange};
 use crate::compat::tags::{InterpreterTags, versions_for};
 
@@ -94,10 +94,9 @@ pub struct OfferBuild {
 /// Driver rows that apply to this machine's driver table.
 #[derive(Debug, Clone)]
 pub struct DriverRows {
-    pub floor: DriverVersion,
-    pub full: Option<DriverVersion>,
-    /// The rows come from another variant of the same CUDA major (unknown variant).
-    pub assumed_from: Option<String>,
+    /// The floor and toolkit driver for this machine's driver table (the one rule's input,
+    /// `compat::driver_fit`).
+    pub req: DriverRequirement,
     pub full_evidence: Evidence,
 }
 
@@ -263,20 +262,12 @@ fn audio_pin(data: &CompatData, r: Option<&Release>, variant: &str, platform: Op
 
 fn driver_rows(data: &CompatData, m: &Machine, variant: &str) -> Option<DriverRows> {
     let cuda = CudaVersion::of_variant(variant)?;
-    let (info, assumed_from) = match data.variant(variant) {
-        Some(v) => (v, None),
-        None => {
-            let v = data.newest_variant_of_major(cuda.major)?;
-            (v, Some(v.name.clone()))
-        }
+    let req = crate::compat::driver_fit::requirement(data, cuda, m.driver_os)?;
+    let full_evidence = match &req.assumed_from {
+        Some(other) => data.variant(other)?.full.evidence,
+        None => data.variant(variant)?.full.evidence,
     };
-    Some(DriverRows {
-        floor: info.floor.version.get(m.driver_os).clone(),
-        // An unknown variant's toolkit driver is unknown: never counted as met.
-        full: if assumed_from.is_some() { None } else { Some(info.full.version.get(m.driver_os).clone()) },
-        assumed_from,
-        full_evidence: info.full.evidence,
-    })
+    Some(DriverRows { req, full_evidence })
 }
 
 fn cuda_offer_from_data<'d>(data: &'d CompatData, m: &Machine, r: &'d Release, variant: &str) -> Offer<'d> {

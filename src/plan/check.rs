@@ -4,6 +4,7 @@
 use super::catalog::{IndexState, Offer};
 use super::machine::{DriverState, Machine, PythonProblem};
 use crate::compat::arch::Coverage;
+use crate::compat::driver_fit::{DriverFit, fit};
 use crate::facts::Os;
 
 /// One check: passed, failed, or could not be made.
@@ -143,23 +144,31 @@ fn driver_check(o: &Offer<'_>, m: &Machine, assume: Assume, notes: &mut Vec<Stri
     let table = m.driver_table_name();
     match &m.driver {
         DriverState::Missing => {
-            (Check::fail(format!("no NVIDIA driver found ({} needs ≥ {} on {table})", o.variant, rows.floor)), false)
+            (Check::fail(format!("no NVIDIA driver found ({} needs ≥ {} on {table})", o.variant, rows.req.floor)), false)
         }
         DriverState::Unreadable(s) => {
             (Check::unknown(format!("driver version '{s}' could not be read: driver floor not checked")), false)
         }
         DriverState::Known(v) => {
-            let from = rows.assumed_from.as_ref().map(|f| format!(", as {f}")).unwrap_or_default();
-            if *v < rows.floor {
-                return (
-                    Check::fail(format!("driver {v} < {} ({} floor, {table}{from})", rows.floor, o.variant)),
-                    false,
-                );
+            let req = &rows.req;
+            let from = req.assumed_from.as_ref().map(|f| format!(", as {f}")).unwrap_or_default();
+            let fit = match o.cuda {
+                Some(build) => fit(m.driver_cuda, Some(v), build, Some(req)),
+                // A variant without a CUDA version: only the floor can be judged.
+                None if *v < req.floor => DriverFit::TooOld,
+                None => DriverFit::MinorCompatible,
+            };
+            if fit == DriverFit::TooOld {
+                let why = if *v < req.floor {
+                    format!("driver {v} < {} ({} floor, {table}{from})", req.floor, o.variant)
+                } else {
+                    let level = m.driver_cuda.map(|c| c.to_string()).unwrap_or_default();
+                    format!("driver {v} supports CUDA ≤ {level}, older than {}'s CUDA major", o.variant)
+                };
+                return (Check::fail(why), false);
             }
-            // Full features: the toolkit driver, or a driver that reports this CUDA version.
-            let reported = m.driver_cuda.zip(o.cuda).is_some_and(|(have, need)| need <= have);
-            let full_met = reported || rows.full.as_ref().is_some_and(|f| v >= f);
-            match &rows.full {
+            let full_met = fit == DriverFit::Full;
+            match &req.full {
                 Some(f) if !full_met => notes.push(format!(
                     "driver {v} is below the {} toolkit driver {f}: runs by minor-version compatibility (no PTX JIT)",
                     o.variant
@@ -167,7 +176,7 @@ fn driver_check(o: &Offer<'_>, m: &Machine, assume: Assume, notes: &mut Vec<Stri
                 None if !full_met => notes.push(format!("the full-feature driver for {} is not known", o.variant)),
                 _ => {}
             }
-            (Check::pass(format!("driver {v} ≥ {} ({} floor, {table}{from})", rows.floor, o.variant)), full_met)
+            (Check::pass(format!("driver {v} ≥ {} ({} floor, {table}{from})", req.floor, o.variant)), full_met)
         }
     }
 }
@@ -205,7 +214,7 @@ fn arch_check(o: &Offer<'_>, m: &Machine, full_met: bool, assume: Assume, notes:
                     unknown.push(format!("{jit}; needs a driver that could not be read"));
                 } else {
                     let need =
-                        o.driver.as_ref().and_then(|d| d.full.as_ref()).map(|f| format!(" ≥ {f}")).unwrap_or_default();
+                        o.driver.as_ref().and_then(|d| d.req.full.as_ref()).map(|f| format!(" ≥ {f}")).unwrap_or_default();
                     fails.push(format!("{jit}, which needs the toolkit driver{need}"));
                 }
             }

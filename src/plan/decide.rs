@@ -217,8 +217,8 @@ fn machine_line(m: &Machine, e: &Evaluated<'_>) -> String {
         },
     };
     let driver = match (&m.driver, &e.offer.driver) {
-        (DriverState::Known(v), Some(r)) if *v >= r.floor => format!("driver {v} ≥ {}", r.floor),
-        (DriverState::Known(v), Some(r)) => format!("driver {v} < {}", r.floor),
+        (DriverState::Known(v), Some(r)) if *v >= r.req.floor => format!("driver {v} ≥ {}", r.req.floor),
+        (DriverState::Known(v), Some(r)) => format!("driver {v} < {}", r.req.floor),
         (DriverState::Known(v), None) => format!("driver {v}"),
         (DriverState::Unreadable(s), _) => format!("driver '{s}' unreadable"),
         (DriverState::Missing, _) => "no driver".into(),
@@ -619,24 +619,13 @@ fn env_warnings(facts: &Facts, m: &Machine, out: &mut Vec<String>) {
     if let DriverState::Unreadable(s) = &m.driver {
         out.push(format!("the driver version '{s}' could not be read, so the driver floor was not checked: update the driver or report `nvidia-smi` output"));
     }
-    let Some(p) = &facts.python else { return };
-    if let Some(cvd) = &p.cuda_visible_devices
-        && (cvd.trim().is_empty() || cvd.trim() == "-1")
-    {
-        out.push(format!(
-            "CUDA_VISIBLE_DEVICES='{cvd}' hides every GPU: unset it before running Python, or the verify step will fail"
-        ));
-    }
-    for o in &p.pip_index_overrides {
-        out.push(format!(
-            "pip is configured with {o}: torchup installs torch with --index-url, but that setting can pull CPU wheels into later installs; remove it"
-        ));
-    }
-    for s in &p.user_site_shadowing {
-        out.push(format!(
-            "{s} shadows this environment: remove it (or set PYTHONNOUSERSITE=1), or the old build is the one imported"
-        ));
-    }
+    // The environment's own problems, in the one wording of `describe`.
+    out.extend(
+        crate::describe::warnings(facts)
+            .into_iter()
+            .filter(|w| w.id.is_some_and(|id| crate::describe::ENVIRONMENT_PROBLEMS.contains(&id)))
+            .map(|w| w.to_string()),
+    );
     if let Some(t) = &facts.torch {
         let family = ["torch", "torchvision", "torchaudio", "xformers"];
         let others: Vec<&String> = t

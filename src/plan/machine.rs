@@ -99,7 +99,7 @@ impl Machine {
         };
         Machine {
             os: f.os,
-            driver_os: if f.wsl { Os::Windows } else { f.os },
+            driver_os: crate::compat::driver_fit::driver_os(f.os, f.wsl),
             wsl: f.wsl,
             platform,
             os_platform: Platform::of_interpreter(f.os, &f.arch, ""),

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::render::{Comparison, Line, Tone, check_label, render_verify};
 use super::{Change, SmokeReport};
 use crate::build_info::BuildInfo;
+use crate::describe;
 use crate::facts::{Facts, parse_capability};
 use crate::finding::Finding;
 
@@ -73,21 +74,17 @@ pub struct GpuArch {
     pub in_arch_list: Option<bool>,
 }
 
-/// Whether a driver supporting CUDA `driver` runs a wheel built for CUDA `wheel`: the
-/// driver's major must be at least the wheel's (minor-version compatibility covers the
-/// rest within a major).
-pub fn driver_runs_wheel(driver: &str, wheel: &str) -> Option<bool> {
-    let major = |s: &str| s.trim().split('.').next()?.parse::<u32>().ok();
-    Some(major(driver)? >= major(wheel)?)
-}
-
 impl CudaStack {
     pub fn from_parts(facts: &Facts, verify: Option<&SmokeReport>) -> CudaStack {
         let driver_version = facts.driver.as_ref().map(|d| d.version.clone());
         let driver_cuda = facts.driver.as_ref().and_then(|d| d.cuda.clone());
         let wheel_cuda = verify.and_then(|r| r.torch.cuda.clone()).or_else(|| facts.torch.as_ref()?.cuda.clone());
-        let driver_runs = match (&driver_cuda, &wheel_cuda) {
-            (Some(d), Some(w)) => driver_runs_wheel(d, w),
+        // The one rule (compat::driver_fit), as the planner and the diagnoses judge it.
+        let driver_runs = match (&facts.driver, &wheel_cuda) {
+            (Some(d), Some(w)) => {
+                let os = crate::compat::driver_fit::driver_os(facts.os, facts.wsl);
+                crate::compat::driver_fit::fit_of_texts(Some(&d.version), d.cuda.as_deref(), w, os).runs()
+            }
             _ => None,
         };
         // Torch's view of the devices when it has one (it knows arch coverage), else the driver's.
@@ -154,43 +151,26 @@ pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
 
     push(Tone::Plain, String::new());
     push(Tone::Heading, "### GPU and driver".into());
-    if f.gpus.is_empty() {
-        push(Tone::Warn, format!("- No NVIDIA GPU found by the driver tools ({})", gpu_state_text(f)));
-    }
+    // The one wording of `describe`, as markdown list items.
+    let several = f.gpus.len() > 1;
     for g in &f.gpus {
-        let mem = g.memory_mib.map(|m| format!("{m} MiB")).unwrap_or_else(|| "memory unknown".into());
-        let cc = g
-            .compute_capability
-            .as_deref()
-            .map(|c| format!("compute capability {c}"))
-            .unwrap_or_else(|| "compute capability unknown".into());
-        push(Tone::Plain, format!("- GPU {}: {}, {mem}, {cc}", g.index, g.name));
+        let label = describe::gpu_label(g, several);
+        push(Tone::Plain, format!("- {label} · {} · {}", describe::memory(g), describe::compute(g)));
     }
     match &f.driver {
-        Some(d) => push(
-            Tone::Plain,
-            format!("- Driver {} (supports CUDA up to {})", d.version, d.cuda.as_deref().unwrap_or("unknown")),
-        ),
+        Some(d) => push(Tone::Plain, format!("- {}", describe::sentence(&describe::driver(d)))),
         None => push(Tone::Warn, "- Driver: none answered (no nvidia-smi / NVML)".into()),
+    }
+    if let Some(problem) = describe::gpu_problem(f) {
+        push(Tone::Warn, format!("- GPU: {problem}"));
     }
 
     push(Tone::Plain, String::new());
     push(Tone::Heading, "### Python and torch".into());
     match &f.python {
         Some(p) => {
-            let env = format!("{:?}", p.env).to_lowercase();
-            let em = if p.externally_managed { ", externally managed (PEP 668)" } else { "" };
-            push(Tone::Plain, format!("- Python {} ({}-bit, {env}{em}): `{}`", p.version, p.bits, p.executable));
-            push(Tone::Plain, format!("- chosen because: {}", p.chosen_because));
-            if let Some(pip) = &p.pip_version {
-                push(Tone::Plain, format!("- pip {pip}"));
-            }
-            for s in &p.user_site_shadowing {
-                push(Tone::Warn, format!("- user site-packages shadows the environment: {s}"));
-            }
-            for o in &p.pip_index_overrides {
-                push(Tone::Warn, format!("- pip is pointed at the CPU index: `{o}`"));
-            }
+            push(Tone::Plain, format!("- {}", describe::python(p)));
+            push(Tone::Plain, format!("- {}", describe::python_detail(p)));
         }
         None => push(Tone::Fail, "- No usable Python interpreter".into()),
     }
@@ -199,14 +179,9 @@ pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
     }
     match &f.torch {
         Some(t) => {
-            push(Tone::Plain, format!("- torch {}", t.version));
-            let companions: Vec<String> =
-                [("torchvision", &t.torchvision), ("torchaudio", &t.torchaudio), ("xformers", &t.xformers)]
-                    .iter()
-                    .filter_map(|(n, v)| v.as_ref().map(|v| format!("{n} {v}")))
-                    .collect();
-            if !companions.is_empty() {
-                push(Tone::Plain, format!("- {}", companions.join(", ")));
+            push(Tone::Plain, format!("- {}", describe::torch(f)));
+            if let Some(family) = describe::torch_family(t) {
+                push(Tone::Plain, format!("- {family}"));
             }
             if let Some(loc) = &t.location {
                 push(Tone::Plain, format!("- torch location: `{loc}`"));
@@ -215,7 +190,9 @@ pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
         None if f.python.is_some() => push(Tone::Warn, "- torch: not importable (see the smoke test)".into()),
         None => {}
     }
-
+    for w in describe::warnings(f) {
+        push(Tone::Warn, format!("- warning: {w}"));
+    }
     push(Tone::Plain, String::new());
     push(Tone::Heading, "### CUDA stack".into());
     let s = &report.cuda_stack;
@@ -230,7 +207,7 @@ pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
     push(Tone::Plain, format!("| torch wheel's CUDA runtime | {wheel} |"));
     let runs = match s.driver_runs_wheel {
         Some(true) => "yes",
-        Some(false) => "NO: the driver is older than the wheel's CUDA major",
+        Some(false) => "NO: the driver is older than the wheel's CUDA needs",
         None => "unknown",
     };
     push(Tone::Plain, format!("| driver runs the wheel's CUDA | {runs} |"));
@@ -319,19 +296,6 @@ pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
     out
 }
 
-fn gpu_state_text(f: &Facts) -> String {
-    use crate::facts::GpuState;
-    match &f.gpu_state {
-        GpuState::Ready => "ready".into(),
-        GpuState::NoGpu => "no NVIDIA GPU or driver".into(),
-        GpuState::DriverNotLoaded { detail }
-        | GpuState::VersionMismatch { detail }
-        | GpuState::ToolMissing { detail }
-        | GpuState::Unreadable { detail }
-        | GpuState::TimedOut { detail } => detail.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,14 +368,6 @@ mod tests {
     }
 
     #[test]
-    fn driver_majors_decide() {
-        assert_eq!(driver_runs_wheel("13.0", "12.4"), Some(true));
-        assert_eq!(driver_runs_wheel("12.2", "12.8"), Some(true));
-        assert_eq!(driver_runs_wheel("12.9", "13.0"), Some(false));
-        assert_eq!(driver_runs_wheel("x", "13.0"), None);
-    }
-
-    #[test]
     fn the_cuda_stack_prefers_torchs_view_of_the_gpus() {
         let f = facts();
         let with = CudaStack::from_parts(&f, Some(&verify()));
@@ -451,9 +407,10 @@ mod tests {
         for want in [
             "## torchup doctor report",
             "torchup 0.1.0 · 2026-03-01 12:00 UTC · linux x86_64 (WSL2)",
-            "- GPU 0: NVIDIA GeForce RTX 3050 Laptop GPU, 4096 MiB, compute capability 8.6",
-            "- Driver 581.29 (supports CUDA up to 13.0)",
-            "- Python 3.11.7 (64-bit, venv): `/venv/bin/python`",
+            "- GPU: NVIDIA GeForce RTX 3050 Laptop GPU · 4.0 GB · compute 8.6 (Ampere)",
+            "- Driver 581.29 · supports CUDA ≤ 13.0",
+            "- Python 3.11.7 (venv) /venv/bin/python",
+            "- PyTorch 2.5.1+cu124 — CUDA 12.4 build",
             "- torchvision 0.20.1+cu124",
             "| driver supports CUDA | 13.0 |",
             "| torch wheel's CUDA runtime | 12.4 (bundled in the wheel) |",

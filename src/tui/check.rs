@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::facts::gpu::GpuProbe;
-use crate::facts::platform::Platform;
+use crate::describe;
 use crate::facts::{EnvKind, Facts, Gpu, GpuState, PythonCandidate, TorchFacts};
 
 use super::app::{App, Screen, go_choose};
@@ -185,38 +185,37 @@ fn continue_to_choose(app: &mut App) -> Vec<Effect> {
     go_choose(app)
 }
 
-/// The GPU family for a compute capability: the one table in assets/gpu_names.toml.
-pub fn family(cc: &str) -> Option<&'static str> {
-    crate::facts::gpu::names::architecture_of(cc)
-}
-
-/// One sentence on the installed torch.
-pub fn verdict(python: Option<&PythonProbe>, gpu_ready: bool) -> Option<String> {
+/// One sentence on the installed torch: what it can do here (the one wording of
+/// [`describe::torch_state`] once detection has finished) and what the wizard offers.
+pub fn verdict(python: Option<&PythonProbe>, facts: Option<&Facts>, gpu_ready: bool) -> Option<String> {
     let p = python?;
     if p.python.is_none() {
         return Some("No Python interpreter found — start torchup with --python PATH.".into());
     }
-    Some(match &p.torch {
-        None if gpu_ready => "PyTorch is not installed here — torchup will install a CUDA build.".into(),
-        None => "PyTorch is not installed here, and no usable NVIDIA GPU was found.".into(),
-        Some(TorchFacts { cuda: None, .. }) => "CPU-only build — CUDA not usable.".into(),
-        Some(TorchFacts { cuda: Some(c), .. }) if gpu_ready => {
-            format!("CUDA {c} build — verify it on this GPU, or pick another build.")
-        }
-        Some(TorchFacts { cuda: Some(c), .. }) => format!("CUDA {c} build, but no usable NVIDIA GPU was found."),
-    })
+    let Some(torch) = &p.torch else {
+        return Some(if gpu_ready {
+            "PyTorch is not installed here — torchup will install a CUDA build.".into()
+        } else {
+            "PyTorch is not installed here, and no usable NVIDIA GPU was found.".into()
+        });
+    };
+    let state = match facts {
+        Some(f) => describe::torch_state(torch, f),
+        None if torch.cuda.is_none() => "CPU-only build: CUDA not usable".into(),
+        None => format!("CUDA {} build", torch.cuda.as_deref().unwrap_or_default()),
+    };
+    let next = match (&torch.cuda, gpu_ready) {
+        (Some(_), true) => " — verify it on this GPU, or pick another build.",
+        (Some(_), false) => ", but no usable NVIDIA GPU was found.",
+        (None, _) => ".",
+    };
+    Some(format!("{}{next}", describe::sentence(&state)))
 }
 
-/// What a GPU state that is not Ready means and what to do (the detect module's own
-/// explanation, with the fix for this platform once the platform is known).
+/// What a GPU state that is not Ready means and what to do (with the fix for this platform
+/// once the platform is known).
 pub fn gpu_state_text(state: &GpuState, facts: Option<&Facts>) -> Option<String> {
-    if *state == GpuState::Ready {
-        return None;
-    }
-    Some(match facts {
-        Some(f) => state.explanation_for(&Platform { os: f.os, arch: f.arch.clone(), wsl: f.wsl }),
-        None => state.explanation(),
-    })
+    describe::gpu_state(state, facts.map(describe::platform).as_ref())
 }
 
 pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
@@ -265,48 +264,19 @@ pub(crate) fn render(app: &App, ui: &CheckUi, frame: &mut Frame, area: Rect) {
     }
 }
 
-/// What the user should know before going on: what Enter does, then anything odd
-/// detection noticed, then the toolkit note (wheels do not need the CUDA Toolkit).
+/// What the user should know before going on: what Enter does, then what detection found
+/// worth a warning and the notes (WSL, the CUDA Toolkit), in the one wording of
+/// [`describe`].
 pub fn notes(app: &App) -> Vec<String> {
     let mut n = Vec::new();
     let Some(f) = &app.detection.facts else { return n };
     if f.python.is_some() {
         n.push("Enter shows the PyTorch builds that run here. Nothing changes until you confirm on Review.".into());
     }
-    if let Some(py) = &f.python {
-        for s in &py.user_site_shadowing {
-            n.push(format!("A user-site package shadows this environment: {s} (catalog F06)."));
-        }
-        for s in &py.pip_index_overrides {
-            n.push(format!("pip is configured with another index: {s} — it can pull the CPU build (catalog F05)."));
-        }
-        match py.cuda_visible_devices.as_deref() {
-            Some("") | Some("-1") => n.push(
-                "CUDA_VISIBLE_DEVICES hides every GPU from torch: unset it before training (catalog F35).".into(),
-            ),
-            Some(v) => n.push(format!("CUDA_VISIBLE_DEVICES={v}: torch sees only these GPUs.")),
-            None => {}
-        }
-    }
-    if f.wsl {
-        n.push("WSL: the Windows NVIDIA driver provides CUDA here; do not install a Linux driver inside WSL.".into());
-    }
-    n.extend(f.notes.iter().cloned());
-    match &f.cuda_toolkit {
-        Some(tk) => {
-            let what = match (&tk.nvcc_version, &tk.cuda_path) {
-                (Some(v), _) => format!("CUDA Toolkit {v}"),
-                (None, Some(p)) => format!("A CUDA Toolkit at {p}"),
-                (None, None) => "A CUDA Toolkit".into(),
-            };
-            n.push(format!(
-                "{what} is installed: PyTorch wheels do not use it (they bring their own CUDA runtime); it only matters for compiling extensions."
-            ));
-        }
-        None => n.push(
-            "No CUDA Toolkit is needed: PyTorch wheels bring their own CUDA runtime; only the driver matters.".into(),
-        ),
-    }
+    // The verdict beside the GPU card already says when torch is the CPU build.
+    let warnings = describe::warnings(f).into_iter().filter(|w| w.id != Some(describe::CPU_BUILD_WITH_GPU));
+    n.extend(warnings.map(|w| format!("{}.", describe::sentence(&w.to_string()))));
+    n.extend(describe::notes(f).iter().map(|w| format!("{}.", describe::sentence(w))));
     n
 }
 
@@ -353,12 +323,9 @@ fn gpu_card(app: &App, w: usize) -> Vec<Line<'static>> {
             }
             match &p.driver {
                 Some(d) => {
-                    let mut spans = vec![Span::raw(" Driver "), Span::styled(d.version.clone(), t.title())];
-                    if let Some(c) = &d.cuda {
-                        spans.push(Span::raw(" · supports CUDA "));
-                        spans.push(Span::styled(format!("{} {c}", g.le), t.ok()));
-                    }
-                    lines.push(Line::from(spans));
+                    // The one wording, with the theme's glyph (ASCII terminals get "<=").
+                    let text = describe::sentence(&describe::driver(d)).replace('≤', g.le);
+                    lines.push(Line::styled(format!(" {text}"), t.title()));
                 }
                 None if !p.gpus.is_empty() => lines.push(Line::styled(" Driver: unknown", t.warn())),
                 None => {}
@@ -381,7 +348,7 @@ fn gpu_lines(gpu: &Gpu, multi: bool, w: usize, t: &Theme) -> Vec<Line<'static>> 
     let mut out = Vec::new();
     let name = if multi { format!(" {}: {}", gpu.index, gpu.name) } else { format!(" {}", gpu.name) };
     out.push(Line::styled(text::truncate(&name, w, t.glyphs().ellipsis), t.title()));
-    let mem = gpu.memory_mib.map(text::mib_as_gb).unwrap_or_else(|| "unknown".into());
+    let mem = describe::memory(gpu);
     // The gauge places the card's memory on a 0–16 GB scale: how roomy it is for training.
     let gauge_w = w.saturating_sub(22).clamp(8, 30);
     let frac = gpu.memory_mib.map(|m| m as f64 / (16.0 * 1024.0)).unwrap_or(0.0);
@@ -389,18 +356,7 @@ fn gpu_lines(gpu: &Gpu, multi: bool, w: usize, t: &Theme) -> Vec<Line<'static>> 
     vram.extend(bars::bar(frac, gauge_w, t.accent(), t));
     vram.push(Span::styled(format!(" {mem}"), t.title()));
     out.push(Line::from(vram));
-    let cc = match &gpu.compute_capability {
-        Some(cc) => {
-            let fam = family(cc).map(|f| format!(" ({f})")).unwrap_or_default();
-            let guess = if gpu.compute_capability_source == Some(crate::facts::FactSource::Inferred) {
-                " — inferred from the name"
-            } else {
-                ""
-            };
-            format!(" Compute {cc}{fam}{guess}")
-        }
-        None => " Compute capability unknown".into(),
-    };
+    let cc = format!(" {}", describe::sentence(&describe::compute(gpu)));
     out.push(Line::raw(cc));
     out
 }
@@ -514,7 +470,7 @@ fn render_torch(app: &App, frame: &mut Frame, area: Rect, t: &Theme) {
                 }
                 lines.extend(text::wrap_styled(" ", &fam, w, t.title()));
             }
-            if let Some(v) = verdict(Some(p), gpu_ready) {
+            if let Some(v) = verdict(Some(p), app.detection.facts.as_deref(), gpu_ready) {
                 let style = match &p.torch {
                     Some(TorchFacts { cuda: Some(_), .. }) if gpu_ready => t.ok(),
                     _ => t.warn(),
@@ -532,16 +488,6 @@ fn render_torch(app: &App, frame: &mut Frame, area: Rect, t: &Theme) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn families() {
-        assert_eq!(family("8.6"), Some("Ampere"));
-        assert_eq!(family("8.9"), Some("Ada Lovelace"));
-        assert_eq!(family("6.1"), Some("Pascal"));
-        assert_eq!(family("7.5"), Some("Turing"));
-        assert_eq!(family("12.0"), Some("Blackwell"));
-        assert_eq!(family("bogus"), None);
-    }
 
     #[test]
     fn verdicts() {
@@ -569,15 +515,15 @@ mod tests {
         };
         let probe = |t: Option<TorchFacts>| PythonProbe { python: Some(py.clone()), torch: t, candidates: vec![] };
         assert_eq!(
-            verdict(Some(&probe(Some(torch(None)))), true).as_deref(),
-            Some("CPU-only build — CUDA not usable.")
+            verdict(Some(&probe(Some(torch(None)))), None, true).as_deref(),
+            Some("CPU-only build: CUDA not usable.")
         );
         assert!(
-            verdict(Some(&probe(Some(torch(Some("12.4"))))), true).is_some_and(|v| v.starts_with("CUDA 12.4 build"))
+            verdict(Some(&probe(Some(torch(Some("12.4"))))), None, true).is_some_and(|v| v.starts_with("CUDA 12.4 build"))
         );
-        assert!(verdict(Some(&probe(Some(torch(Some("12.4"))))), false).is_some_and(|v| v.contains("no usable")));
-        assert!(verdict(Some(&probe(None)), true).is_some_and(|v| v.contains("not installed")));
-        assert!(verdict(Some(&PythonProbe::default()), true).is_some_and(|v| v.contains("--python")));
-        assert_eq!(verdict(None, true), None);
+        assert!(verdict(Some(&probe(Some(torch(Some("12.4"))))), None, false).is_some_and(|v| v.contains("no usable")));
+        assert!(verdict(Some(&probe(None)), None, true).is_some_and(|v| v.contains("not installed")));
+        assert!(verdict(Some(&PythonProbe::default()), None, true).is_some_and(|v| v.contains("--python")));
+        assert_eq!(verdict(None, None, true), None);
     }
 }

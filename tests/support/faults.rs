@@ -198,6 +198,7 @@ fn answer(state: &State, req: &Request) -> Answer {
                 _ => None,
             },
             invert: fault == Some(FileFault::WrongBytes),
+            ..Pace::default()
         })
         .into()
 }

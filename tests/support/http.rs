@@ -1,25 +1,27 @@
 //! The HTTP/1.1 core under the kit's servers ([`super::faults::FileServer`],
-//! [`super::mirror::MirrorServer`], [`super::index::IndexServer`]): each of them only maps a
-//! request to a [`Reply`]; this file does the rest.
+//! [`super::mirror::MirrorServer`], [`super::index::IndexServer`], and the route server of
+//! tests/index_client.rs): each of them only maps a request to a [`Reply`]; this file does the
+//! rest.
 //!
 //! - A listener on 127.0.0.1 at a free port, an accept loop, a thread per connection, one
 //!   request per connection (`Connection: close`), stopped on drop ([`HttpServer`]). Plain std
 //!   on purpose: pooled servers (tiny_http) stalled for seconds behind a concurrent client's
 //!   idle keep-alive connections.
 //! - The request head: the percent-decoded path without the query, and the headers
-//!   ([`Request`]); every request recorded with its Range, If-Range and Authorization headers,
-//!   the status answered and the body bytes sent ([`SeenRequest`]).
+//!   ([`Request`]); every request recorded with its headers, the status answered and the body
+//!   bytes sent ([`SeenRequest`]); the most connections served at once.
 //! - Byte ranges: [`requested_span`] reads `Range` (one range: `a-b`, `a-`, `-n`) and `If-Range`;
 //!   [`Reply::partial`] makes the 206.
 //! - The body written in chunks: held to a rate per connection and/or a rate shared by all
 //!   connections, cut after N bytes (a server dying mid-file), every byte inverted (a hash
-//!   mismatch), a Content-Length that is not the body's ([`Pace`], [`Reply::claim`]).
+//!   mismatch), a stall mid-body, a Content-Length that is not the body's ([`Pace`],
+//!   [`Reply::claim`]).
 //! - Saying nothing at all ([`Answer::Silence`]) and per-path fault rules ([`Rules`]).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -57,6 +59,15 @@ pub struct SeenRequest {
     pub status: u16,
     /// Body bytes sent.
     pub sent: u64,
+    /// Every header, as sent.
+    pub headers: Vec<(String, String)>,
+}
+
+impl SeenRequest {
+    /// The first header of this name (case-insensitive), trimmed.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
 }
 
 /// A reply body.
@@ -98,6 +109,8 @@ pub struct Pace {
     pub close_after: Option<u64>,
     /// Every byte inverted: the right length, the wrong content.
     pub invert: bool,
+    /// After this many body bytes, flush and stall this long (a stalled transfer).
+    pub pause_after: Option<(u64, Duration)>,
 }
 
 /// What to answer.
@@ -283,6 +296,9 @@ pub struct Ctx {
     requests: Mutex<Vec<SeenRequest>>,
     /// Body bytes written so far (live, unlike `SeenRequest::sent`).
     sent: AtomicU64,
+    /// Connections being served now, and the most at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 impl Ctx {
@@ -332,9 +348,12 @@ impl HttpServer {
                     match listener.accept() {
                         Ok((sock, _)) => {
                             let (ctx, handler) = (Arc::clone(&ctx), Arc::clone(&handler));
-                            let _ = thread::Builder::new()
-                                .name(request_thread.clone())
-                                .spawn(move || serve(&ctx, &*handler, sock));
+                            let _ = thread::Builder::new().name(request_thread.clone()).spawn(move || {
+                                let now = ctx.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                                ctx.max_in_flight.fetch_max(now, Ordering::SeqCst);
+                                serve(&ctx, &*handler, sock);
+                                ctx.in_flight.fetch_sub(1, Ordering::SeqCst);
+                            });
                         }
                         Err(_) => thread::sleep(Duration::from_millis(2)),
                     }
@@ -368,6 +387,11 @@ impl HttpServer {
     /// (requests still in progress included).
     pub fn bytes_sent(&self) -> u64 {
         self.ctx.sent.load(Ordering::SeqCst)
+    }
+
+    /// The most connections served at once so far.
+    pub fn max_in_flight(&self) -> usize {
+        self.ctx.max_in_flight.load(Ordering::SeqCst)
     }
 }
 
@@ -413,6 +437,7 @@ fn serve(ctx: &Ctx, handler: &Handler, mut sock: TcpStream) {
             authorization: req.header("authorization").map(str::to_string),
             status: 0,
             sent: 0,
+            headers: req.headers.clone(),
         });
         reqs.len() - 1
     };
@@ -485,7 +510,18 @@ fn write_reply(ctx: &Ctx, sock: &mut TcpStream, reply: Reply) -> (u16, u64) {
     let mut sent = 0u64;
     let mut buf = vec![0u8; chunk];
     while sent < limit && !ctx.stopped() {
-        let want = ((limit - sent) as usize).min(buf.len());
+        if let Some((at, pause)) = pace.pause_after
+            && sent == at
+        {
+            let _ = sock.flush();
+            ctx.sleep(pause);
+        }
+        let mut want = ((limit - sent) as usize).min(buf.len());
+        if let Some((at, _)) = pace.pause_after
+            && sent < at
+        {
+            want = want.min((at - sent) as usize);
+        }
         let n = match source.read(&mut buf[..want]) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,

@@ -3,12 +3,9 @@
 //! Nothing here reaches the internet: absolute hrefs to other hosts are only parsed, and the
 //! one redirect to a remote http host is refused before any connection is made.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use pep440_rs::Version;
@@ -19,9 +16,11 @@ use torchup::compat::index::{ACCEPT_VALUE, IndexClient, IndexError, IndexOptions
 use torchup::compat::tags::{Arch, InterpreterTags, versions_for};
 use torchup::facts::Os;
 
+use support::http::{Answer, Ctx, HttpServer, Pace, Reply as HttpReply};
+
 // ---------------------------------------------------------------------------------------
-// A small HTTP/1.1 server for the tests: std only, a thread per connection, one request per
-// connection (`Connection: close`). tiny_http 0.12 was tried first and dropped: its accept
+// The kit's std HTTP/1.1 server (tests/support/http.rs: a thread per connection, one request
+// per connection) answering from a route. tiny_http 0.12 was tried first and dropped: its accept
 // thread queues a burst of connections behind its 4 pooled threads, which idle keep-alive
 // connections hold, so 4 of 8 concurrent requests were never served.
 
@@ -39,136 +38,46 @@ enum Reply {
     StallBody(Duration, Vec<u8>),
 }
 
-struct Seen {
-    path: String,
-    accept: String,
-    user_agent: String,
-}
-
-type Route = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
-
 struct Server {
     base: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    max_in_flight: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    http: HttpServer,
 }
 
 impl Server {
     fn start(route: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        let port = listener.local_addr().expect("local address").port();
-        listener.set_nonblocking(true).expect("non-blocking listener");
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let max_in_flight = Arc::new(AtomicUsize::new(0));
-        let route: Route = Arc::new(route);
-        let thread = {
-            let (seen, stop, max_in_flight) = (seen.clone(), stop.clone(), max_in_flight.clone());
-            std::thread::spawn(move || {
-                let started = Instant::now();
-                // Bounded: stops when dropped, or after a minute whatever happens.
-                while !stop.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(60) {
-                    let Ok((sock, _)) = listener.accept() else {
-                        std::thread::sleep(Duration::from_millis(5));
-                        continue;
-                    };
-                    let (route, seen, in_flight, max_in_flight) =
-                        (route.clone(), seen.clone(), in_flight.clone(), max_in_flight.clone());
-                    std::thread::spawn(move || {
-                        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                        max_in_flight.fetch_max(now, Ordering::SeqCst);
-                        serve(sock, &*route, &seen);
-                        in_flight.fetch_sub(1, Ordering::SeqCst);
-                    });
-                }
-            })
-        };
-        Server { base: format!("http://127.0.0.1:{port}"), seen, max_in_flight, stop, thread: Some(thread) }
+        let http = HttpServer::start("index-client-test", move |req, ctx| answer(route(&req.path), ctx))
+            .expect("listen on 127.0.0.1");
+        Server { base: http.origin().to_string(), http }
     }
 
     fn requests(&self) -> usize {
-        self.seen.lock().unwrap().len()
+        self.http.requests().len()
     }
 
     fn requests_to(&self, path: &str) -> usize {
-        self.seen.lock().unwrap().iter().filter(|s| s.path == path).count()
+        self.http.paths().iter().filter(|p| *p == path).count()
     }
 
     fn paths(&self) -> Vec<String> {
-        self.seen.lock().unwrap().iter().map(|s| s.path.clone()).collect()
+        self.http.paths()
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Read one request head, record it, answer it, close.
-fn serve(mut sock: TcpStream, route: &(dyn Fn(&str) -> Reply + Send + Sync), seen: &Mutex<Vec<Seen>>) {
-    let _ = sock.set_nonblocking(false);
-    let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
-        match sock.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let mut lines = head.split("\r\n");
-    let path = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or("").to_string();
-    let header = |name: &str| {
-        head.split("\r\n")
-            .skip(1)
-            .filter_map(|l| l.split_once(':'))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    let seen_now = Seen { path: path.clone(), accept: header("accept"), user_agent: header("user-agent") };
-    seen.lock().unwrap().push(seen_now);
-    write_reply(&mut sock, route(&path));
-    let _ = sock.flush();
-    let _ = sock.shutdown(std::net::Shutdown::Both);
-}
-
-fn write_reply(sock: &mut TcpStream, reply: Reply) {
-    let head = |status: &str, extra: &str, len: usize| {
-        format!("HTTP/1.1 {status}\r\n{extra}Content-Length: {len}\r\nConnection: close\r\n\r\n")
-    };
-    let _ = match reply {
-        Reply::Page { content_type, body } => sock
-            .write_all(head("200 OK", &format!("Content-Type: {content_type}\r\n"), body.len()).as_bytes())
-            .and_then(|_| sock.write_all(&body)),
-        Reply::Status(code) => {
-            let body = format!("error {code}");
-            sock.write_all(head(&format!("{code} Error"), "Content-Type: text/plain\r\n", body.len()).as_bytes())
-                .and_then(|_| sock.write_all(body.as_bytes()))
-        }
-        Reply::Redirect(to) => sock.write_all(head("302 Found", &format!("Location: {to}\r\n"), 0).as_bytes()),
+fn answer(reply: Reply, ctx: &Ctx) -> Answer {
+    match reply {
+        Reply::Page { content_type, body } => HttpReply::typed(200, content_type, body),
+        Reply::Status(code) => HttpReply::typed(code, "text/plain", format!("error {code}").into_bytes()),
+        Reply::Redirect(to) => HttpReply::redirect(&to),
         Reply::Delay(d, inner) => {
-            std::thread::sleep(d);
-            write_reply(sock, *inner);
-            Ok(())
+            ctx.sleep(d);
+            return answer(*inner, ctx);
         }
         Reply::StallBody(pause, body) => {
-            let half = body.len() / 2;
-            sock.write_all(head("200 OK", "Content-Type: text/html\r\n", body.len()).as_bytes())
-                .and_then(|_| sock.write_all(&body[..half]))
-                .and_then(|_| sock.flush())
-                .map(|_| std::thread::sleep(pause))
-                .and_then(|_| sock.write_all(&body[half..]))
+            let half = body.len() as u64 / 2;
+            HttpReply::typed(200, "text/html", body).paced(Pace { pause_after: Some((half, pause)), ..Pace::default() })
         }
-    };
+    }
+    .into()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -244,11 +153,11 @@ async fn reads_many_versions_and_platforms_from_recorded_pages() {
     assert_eq!(snap.source, Some(DataSource::Index));
     // Every page was asked for once, concurrently, with our Accept and User-Agent.
     assert_eq!(srv.requests(), 8, "{:?} {:?}", snap.failed, srv.paths());
-    assert!(srv.max_in_flight.load(Ordering::SeqCst) >= 2, "pages were fetched one by one");
-    for s in srv.seen.lock().unwrap().iter() {
-        assert_eq!(s.accept, ACCEPT_VALUE);
-        assert_eq!(s.user_agent, USER_AGENT);
-        assert!(s.user_agent.starts_with("torchup/"));
+    assert!(srv.http.max_in_flight() >= 2, "pages were fetched one by one");
+    for s in srv.http.requests() {
+        assert_eq!(s.header("accept"), Some(ACCEPT_VALUE));
+        assert_eq!(s.header("user-agent"), Some(USER_AGENT));
+        assert!(s.header("user-agent").is_some_and(|ua| ua.starts_with("torchup/")));
     }
 
     let cu124 = snap.listing("cu124", "torch").unwrap();

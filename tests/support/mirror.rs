@@ -1,18 +1,15 @@
 //! Mirrors of every layout on 127.0.0.1: a PEP 503 simple index, a flat directory of wheels
 //! per variant (what users pass to `pip -f`), the single `torch_stable.html` page, and the
 //! broken ones an `auto` probe must skip (hanging, 403, HTML instead of a wheel). In memory:
-//! routes from path to reply; wheel bodies are bytes the test chooses. `Range: bytes=N-`
-//! is honoured (206), as a probe's ranged GET expects. Stopped on drop.
+//! routes from path to reply; wheel bodies are bytes the test chooses. A byte range of a
+//! wheel is honoured (206), as a probe's ranged GET (`Range: bytes=0-`) expects. Stopped on
+//! drop. A layer over [`super::http`]: this file only maps a layout to routes.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+
+use super::http::{Answer, HttpServer, Reply, Request, Span, requested_span};
 
 /// How a mirror lays out its wheels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,71 +64,40 @@ struct Route {
     body: Vec<u8>,
 }
 
-struct Shared {
-    routes: HashMap<String, Route>,
-    behaviour: Behaviour,
-    requests: Mutex<Vec<String>>,
-    stop: AtomicBool,
+impl Route {
+    fn reply(&self) -> Reply {
+        Reply::typed(self.status, self.content_type, self.body.clone())
+    }
 }
 
 /// A running mirror. See the module docs.
 pub struct MirrorServer {
-    origin: String,
     layout: Layout,
-    shared: Arc<Shared>,
-    accept: Option<JoinHandle<()>>,
+    http: HttpServer,
 }
 
 impl MirrorServer {
     /// Serve `wheels` in `layout`, behaving as `behaviour`.
     pub fn start(layout: Layout, wheels: &[Wheel], behaviour: Behaviour) -> MirrorServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("listen on 127.0.0.1");
-        let port = listener.local_addr().expect("local addr").port();
-        listener.set_nonblocking(true).expect("nonblocking");
-        let shared = Arc::new(Shared {
-            routes: routes(layout, wheels),
-            behaviour,
-            requests: Mutex::default(),
-            stop: AtomicBool::new(false),
-        });
-        let accept = {
-            let shared = Arc::clone(&shared);
-            thread::spawn(move || {
-                while !shared.stop.load(Ordering::SeqCst) {
-                    match listener.accept() {
-                        Ok((sock, _)) => {
-                            let shared = Arc::clone(&shared);
-                            thread::spawn(move || serve(&shared, sock));
-                        }
-                        Err(_) => thread::sleep(Duration::from_millis(2)),
-                    }
-                }
-            })
-        };
-        MirrorServer { origin: format!("http://127.0.0.1:{port}"), layout, shared, accept: Some(accept) }
+        let routes = routes(layout, wheels);
+        let http = HttpServer::start("mirror-server", move |req, _| answer(&routes, behaviour, req))
+            .expect("listen on 127.0.0.1");
+        MirrorServer { layout, http }
     }
 
     /// The URL a user would pass as `--index-url` / `--mirror` for this layout.
     pub fn index_url(&self) -> String {
+        let origin = self.http.origin();
         match self.layout {
-            Layout::Simple => format!("{}/whl", self.origin),
-            Layout::Flat => format!("{}/pytorch-wheels", self.origin),
-            Layout::Stable => format!("{}/whl/torch_stable.html", self.origin),
-            Layout::Pypi => format!("{}/simple", self.origin),
+            Layout::Simple => format!("{origin}/whl"),
+            Layout::Flat => format!("{origin}/pytorch-wheels"),
+            Layout::Stable => format!("{origin}/whl/torch_stable.html"),
+            Layout::Pypi => format!("{origin}/simple"),
         }
     }
 
     pub fn requests(&self) -> Vec<String> {
-        self.shared.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-impl Drop for MirrorServer {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.accept.take() {
-            let _ = t.join();
-        }
+        self.http.paths()
     }
 }
 
@@ -227,63 +193,26 @@ fn wheel_route(w: &Wheel) -> Route {
     Route { status: 200, content_type: "application/octet-stream", body: w.body.clone() }
 }
 
-fn serve(shared: &Shared, mut sock: TcpStream) {
-    let _ = sock.set_nonblocking(false);
-    let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
-        match sock.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let raw = head.lines().next().and_then(|l| l.split(' ').nth(1)).unwrap_or("/").to_string();
-    let path = raw.replace("%2B", "+").replace("%2b", "+");
-    shared.requests.lock().unwrap_or_else(|e| e.into_inner()).push(path.clone());
-    let range_from = head
-        .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("range: bytes=").map(str::to_string))
-        .and_then(|r| r.split('-').next().and_then(|n| n.trim().parse::<usize>().ok()));
-    let route = match shared.behaviour {
-        Behaviour::Hang => {
-            while !shared.stop.load(Ordering::SeqCst) {
-                thread::sleep(Duration::from_millis(20));
-            }
-            return;
-        }
+fn answer(routes: &HashMap<String, Route>, behaviour: Behaviour, req: &Request) -> Answer {
+    let route = match behaviour {
+        Behaviour::Hang => return Answer::Silence(None),
         Behaviour::Forbidden => {
             Route { status: 403, content_type: "text/html", body: b"<h1>403 Forbidden</h1>".to_vec() }
         }
-        _ => match shared.routes.get(&path) {
-            Some(r) if shared.behaviour == Behaviour::HtmlForWheels && path.ends_with(".whl") => {
-                let _ = r;
+        _ => match routes.get(&req.path) {
+            Some(_) if behaviour == Behaviour::HtmlForWheels && req.path.ends_with(".whl") => {
                 html("<html><body><a href=\"/login\">Please log in</a></body></html>".into())
             }
             Some(r) => r.clone(),
             None => Route { status: 404, content_type: "text/plain", body: b"Not Found".to_vec() },
         },
     };
-    let (status, body) = match range_from {
-        Some(from) if route.status == 200 && route.content_type == "application/octet-stream" => {
-            (206, route.body.get(from..).unwrap_or(&[]).to_vec())
-        }
-        _ => (route.status, route.body),
-    };
-    let reason = match status {
-        200 => "OK",
-        206 => "Partial Content",
-        403 => "Forbidden",
-        404 => "Not Found",
-        _ => "Status",
-    };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        route.content_type,
-        body.len()
-    );
-    let _ = sock.write_all(head.as_bytes());
-    let _ = sock.write_all(&body);
-    let _ = sock.flush();
+    let reply = route.reply();
+    if route.status != 200 || route.content_type != "application/octet-stream" {
+        return reply.into();
+    }
+    match requested_span(req, route.body.len() as u64, |_| true) {
+        Span::Part(a, b) => reply.partial(a, b).into(),
+        Span::Whole | Span::Unsatisfiable => reply.into(),
+    }
 }

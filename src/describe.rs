@@ -167,7 +167,9 @@ pub fn toolkit(f: &Facts) -> String {
                 "CUDA Toolkit{what} installed: PyTorch wheels do not use it (they bring their own CUDA runtime); it only matters for compiling extensions"
             )
         }
-        None => "No CUDA Toolkit is needed: PyTorch wheels bring their own CUDA runtime; only the driver matters".into(),
+        None => {
+            "No CUDA Toolkit is needed: PyTorch wheels bring their own CUDA runtime; only the driver matters".into()
+        }
     }
 }
 
@@ -262,11 +264,17 @@ pub fn warnings(f: &Facts) -> Vec<Warning> {
     if let (Some(t), Some(_)) = (&f.torch, f.gpus.first())
         && t.cuda.is_none()
     {
-        let cc = f.gpus.iter().filter_map(|g| g.compute_capability.as_deref().and_then(crate::facts::parse_capability)).min();
+        let cc = f
+            .gpus
+            .iter()
+            .filter_map(|g| g.compute_capability.as_deref().and_then(crate::facts::parse_capability))
+            .min();
         let cc = cc.map(|(a, b)| format!(" (compute {a}.{b})")).unwrap_or_default();
         push(
             Some(CPU_BUILD_WITH_GPU),
-            format!("an NVIDIA GPU{cc} is here but PyTorch is the CPU build; `torchup plan` shows which CUDA build fits"),
+            format!(
+                "an NVIDIA GPU{cc} is here but PyTorch is the CPU build; `torchup plan` shows which CUDA build fits"
+            ),
         );
     }
     w

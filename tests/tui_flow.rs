@@ -147,6 +147,10 @@ async fn check_choose_review_run_result_then_quit() {
 async fn the_guides_cu124_through_customize() {
     let keys = vec![
         key(KeyCode::Enter),
+        // The planner's rows below the recommended cu130: cu129, cu128, cu126 (2.14.1),
+        // cu126 (2.14.0), cu124.
+        key(KeyCode::Down),
+        key(KeyCode::Down),
         key(KeyCode::Down),
         key(KeyCode::Down),
         key(KeyCode::Down),

@@ -419,3 +419,18 @@ fn choose_on_a_partial_mirror_marks_what_it_lacks() {
     h.ch('g');
     snap("choose_partial_mirror", &h);
 }
+
+/// The run fixtures (events, reports, smoke results) describe installing the build the real
+/// planner chooses for the saved laptop profile: when the compat data moves the choice,
+/// this fails and names what to update in tests/tui_support.
+#[test]
+fn the_run_fixtures_follow_the_planners_choice() {
+    let c = chosen();
+    assert_eq!(
+        (c.torch.as_str(), c.variant.as_str(), c.torchvision.as_deref()),
+        ("2.15.0", "cu130", Some("0.30.0+cu130")),
+        "update the torch/torchvision versions in tests/tui_support/mod.rs's run fixtures to the planner's choice"
+    );
+    let stages: Vec<String> = stage_list().iter().map(|s| s.stage.to_string()).collect();
+    assert_eq!(stages, ["baseline", "fetch", "uninstall", "install", "verify"], "the plan's own steps");
+}

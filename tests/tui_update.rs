@@ -238,7 +238,7 @@ fn a_build_that_will_not_run_needs_force() {
     assert!(matches!(&h.app.screen, Screen::Choose(ui) if ui.row == 5), "cu118 is recommended");
     h.ch('g');
     assert!(h.key(KeyCode::Enter).is_empty());
-    assert!(h.app.notice.as_ref().is_some_and(|n| n.text.contains("cu130 2.9.1 will not run here")));
+    assert!(h.app.notice.as_ref().is_some_and(|n| n.text.contains("cu130 2.15.0 will not run here")));
     let e = h.ch('f');
     assert!(
         matches!(e.as_slice(), [Effect::Plan { request, .. }] if request.force && request.variant.as_deref() == Some("cu130"))
@@ -299,7 +299,7 @@ fn run_tracks_stages_smoke_progress_and_finishes_on_result() {
     assert!(!h.app.installing() && !h.app.animating());
     assert!(h.app.run.as_ref().is_some_and(|r| r.download.is_none()));
     assert_eq!(h.app.finish(), Finish::Ok);
-    assert!(h.app.summary().is_some_and(|s| s.contains("2.9.1+cu130") && s.contains(LOG)));
+    assert!(h.app.summary().is_some_and(|s| s.contains("2.15.0+cu130") && s.contains(LOG)));
     // The log is still one key away.
     h.ch('l');
     assert_eq!(screen_name(&h.app.screen), "run");

@@ -182,7 +182,9 @@ mod tests {
         f.torch.as_mut().unwrap().version = "2.9.1+cu130".into();
         let text = render(&f);
         assert!(
-            text.contains("PyTorch 2.9.1+cu130 — CUDA 13.0 build: driver 536.23 (supports CUDA ≤ 12.2) is too old for it"),
+            text.contains(
+                "PyTorch 2.9.1+cu130 — CUDA 13.0 build: driver 536.23 (supports CUDA ≤ 12.2) is too old for it"
+            ),
             "{text}"
         );
         f.driver.as_mut().unwrap().version = "581.29".into();
@@ -243,7 +245,9 @@ mod tests {
         f.python.as_mut().unwrap().cuda_visible_devices = Some("2".into());
         let text = render(&f);
         assert!(text.contains("GPU 0: NVIDIA GeForce RTX 3050 Laptop GPU · 4.0 GB · compute 8.6"), "{text}");
-        assert!(text.contains("GPU 1: NVIDIA GeForce GTX 1080 Ti · 11.0 GB · compute 6.1 (Pascal, inferred from the name)"));
+        assert!(
+            text.contains("GPU 1: NVIDIA GeForce GTX 1080 Ti · 11.0 GB · compute 6.1 (Pascal, inferred from the name)")
+        );
         assert!(text.contains("GPUs' driver 581.29 · supports CUDA ≤ 13.0"), "{text}");
         assert!(text.contains("CUDA_VISIBLE_DEVICES=\"2\" hides every GPU"));
         assert!(text.contains("(compute 6.1)"), "the oldest GPU decides");

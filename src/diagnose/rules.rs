@@ -310,7 +310,6 @@ impl Rules {
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
-
 }
 
 fn compile_all(id: &str, what: &str, sources: &[String]) -> Result<Vec<Regex>, RulesError> {

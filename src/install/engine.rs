@@ -225,7 +225,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         let mut step_index = Vec::new();
         for s in &plan.steps {
             let index = run.stages.len();
-            run.stages.push(StageInfo { index, stage: run_stage(s.stage), summary: s.summary.clone() });
+            run.stages.push(StageInfo { index, stage: RunStage::from(s.stage), summary: s.summary.clone() });
             step_index.push(index);
         }
         run.send(InstallEvent::Stages(run.stages.clone())).await;
@@ -984,18 +984,6 @@ struct Progress {
     active: Choice,
     acquired: Option<Acquired>,
     fallback_used: bool,
-}
-
-/// The engine stage a plan step runs as.
-pub fn run_stage(stage: Stage) -> RunStage {
-    match stage {
-        Stage::Venv => RunStage::Venv,
-        Stage::Fetch => RunStage::Fetch,
-        Stage::Uninstall => RunStage::Uninstall,
-        Stage::Install => RunStage::Install,
-        Stage::Requirements => RunStage::Requirements,
-        Stage::Verify => RunStage::Verify,
-    }
 }
 
 /// The plan's install argv with each pinned family member replaced by its fetched file and

@@ -48,6 +48,21 @@ impl RunStage {
     }
 }
 
+/// The engine stage a plan step runs as.
+impl From<crate::plan::Stage> for RunStage {
+    fn from(stage: crate::plan::Stage) -> RunStage {
+        use crate::plan::Stage;
+        match stage {
+            Stage::Venv => RunStage::Venv,
+            Stage::Fetch => RunStage::Fetch,
+            Stage::Uninstall => RunStage::Uninstall,
+            Stage::Install => RunStage::Install,
+            Stage::Requirements => RunStage::Requirements,
+            Stage::Verify => RunStage::Verify,
+        }
+    }
+}
+
 impl std::fmt::Display for RunStage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

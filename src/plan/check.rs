@@ -143,9 +143,10 @@ fn driver_check(o: &Offer<'_>, m: &Machine, assume: Assume, notes: &mut Vec<Stri
     };
     let table = m.driver_table_name();
     match &m.driver {
-        DriverState::Missing => {
-            (Check::fail(format!("no NVIDIA driver found ({} needs ≥ {} on {table})", o.variant, rows.req.floor)), false)
-        }
+        DriverState::Missing => (
+            Check::fail(format!("no NVIDIA driver found ({} needs ≥ {} on {table})", o.variant, rows.req.floor)),
+            false,
+        ),
         DriverState::Unreadable(s) => {
             (Check::unknown(format!("driver version '{s}' could not be read: driver floor not checked")), false)
         }
@@ -213,8 +214,12 @@ fn arch_check(o: &Offer<'_>, m: &Machine, full_met: bool, assume: Assume, notes:
                 } else if matches!(m.driver, DriverState::Unreadable(_)) {
                     unknown.push(format!("{jit}; needs a driver that could not be read"));
                 } else {
-                    let need =
-                        o.driver.as_ref().and_then(|d| d.req.full.as_ref()).map(|f| format!(" ≥ {f}")).unwrap_or_default();
+                    let need = o
+                        .driver
+                        .as_ref()
+                        .and_then(|d| d.req.full.as_ref())
+                        .map(|f| format!(" ≥ {f}"))
+                        .unwrap_or_default();
                     fails.push(format!("{jit}, which needs the toolkit driver{need}"));
                 }
             }

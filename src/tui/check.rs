@@ -8,8 +8,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::facts::gpu::GpuProbe;
 use crate::describe;
+use crate::facts::gpu::GpuProbe;
 use crate::facts::{EnvKind, Facts, Gpu, GpuState, PythonCandidate, TorchFacts};
 
 use super::app::{App, Screen, go_choose};
@@ -519,7 +519,8 @@ mod tests {
             Some("CPU-only build: CUDA not usable.")
         );
         assert!(
-            verdict(Some(&probe(Some(torch(Some("12.4"))))), None, true).is_some_and(|v| v.starts_with("CUDA 12.4 build"))
+            verdict(Some(&probe(Some(torch(Some("12.4"))))), None, true)
+                .is_some_and(|v| v.starts_with("CUDA 12.4 build"))
         );
         assert!(verdict(Some(&probe(Some(torch(Some("12.4"))))), None, false).is_some_and(|v| v.contains("no usable")));
         assert!(verdict(Some(&probe(None)), None, true).is_some_and(|v| v.contains("not installed")));

@@ -1,6 +1,7 @@
 //! Fixture data and helpers shared by the TUI tests: the guide's machine (RTX 3050 Laptop
-//! 4 GB, driver 581.29 / CUDA 13.0, compute 8.6, Python 3.11 venv, torch 2.5.1+cpu) moving
-//! to torch 2.9.1+cu130, plus the failures the catalog describes. Paths and timings are
+//! 4 GB, driver 581.29 / CUDA 13.0, compute 8.6, Python 3.11 venv, torch 2.5.1+cpu; a saved
+//! facts profile) moving to the build the real planner chooses for it (torch 2.15.0+cu130),
+//! plus the failures the catalog describes. Paths and timings are
 //! fixed here, so snapshots need no redaction.
 #![allow(dead_code)]
 
@@ -8,13 +9,15 @@ use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use torchup::compat::data::CompatData;
 use torchup::diagnose::Diagnosis;
 use torchup::exec::Stream;
 use torchup::facts::gpu::GpuProbe;
 use torchup::facts::{Driver, EnvKind, FactSource, Facts, Gpu, GpuState, Os, PythonCandidate, PythonFacts, TorchFacts};
 use torchup::finding::Finding;
+use torchup::install::stage::RunStage;
 use torchup::install::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
-use torchup::plan::{Candidate, Choice, Fallback, Manager, Plan, Stage, Step};
+use torchup::plan::{Choice, Plan, Request};
 use torchup::preflight::{Holder, Issue, SpaceNeed, holders_issue, space_issues};
 use torchup::smoke::{Check, Device, SmokeReport, TorchInfo};
 use torchup::tui::{App, AppOptions, Effect, Mode, Msg, PythonProbe, Theme, VerifyOutcome, update};
@@ -120,21 +123,13 @@ pub fn python_probe() -> PythonProbe {
     PythonProbe { python: Some(python()), torch: Some(torch_cpu()), candidates: candidates() }
 }
 
+/// The guide's laptop as `torchup detect --json` saved it
+/// (tests/fixtures/facts/win-rtx3050-581-py311-venv-cpu.json): the facts every plan below
+/// is made from.
 pub fn facts() -> Facts {
-    Facts {
-        schema: 1,
-        os: Os::Windows,
-        arch: "x86_64".into(),
-        wsl: false,
-        gpus: vec![rtx3050()],
-        driver: Some(driver("581.29", "13.0")),
-        gpu_state: GpuState::Ready,
-        python: Some(python()),
-        torch: Some(torch_cpu()),
-        python_candidates: candidates(),
-        cuda_toolkit: None,
-        notes: vec![],
-    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/facts/win-rtx3050-581-py311-venv-cpu.json");
+    let text = std::fs::read_to_string(path).expect("the saved facts profile");
+    serde_json::from_str(&text).expect("the saved facts profile parses")
 }
 
 /// The same laptop with the 2021 driver from catalog F09 (470.86, CUDA 11.4).
@@ -170,179 +165,34 @@ pub fn facts_gpu_off() -> Facts {
 
 // ---------------------------------------------------------------- plans
 
-fn cand(variant: &str, torch: &str, ok: [Option<bool>; 3], reasons: &[&str]) -> Candidate {
-    Candidate {
-        variant: variant.into(),
-        torch: torch.into(),
-        ok: ok.iter().all(|o| *o != Some(false)),
-        reasons: reasons.iter().map(|r| r.to_string()).collect(),
-        driver_ok: ok[0],
-        arch_ok: ok[1],
-        python_ok: ok[2],
-        unconfirmed: false,
-        recommended: false,
-    }
+/// What the wizard asks the planner for on this laptop.
+pub fn request() -> Request {
+    Request { index_url: INDEX.into(), workdir: Some(r"C:\Users\mei\cyberpuppy".into()), ..Request::default() }
 }
 
-pub fn choice(variant: &str, torch: &str, vision: &str) -> Choice {
-    Choice {
-        torch: torch.into(),
-        variant: variant.into(),
-        index_url: format!("{INDEX}/{variant}"),
-        manager: Manager::Pip,
-        torchvision: Some(vision.into()),
-        torchaudio: Some(torch.into()),
-    }
+/// The real planner over the bundled data: every plan a snapshot shows is one torchup makes.
+fn planned(facts: &Facts, request: &Request) -> Plan {
+    torchup::plan::plan(facts, request, CompatData::bundled().expect("the bundled data"), None)
 }
 
-pub fn steps_for(c: &Choice) -> Vec<Step> {
-    vec![
-        Step {
-            stage: Stage::Uninstall,
-            argv: vec![
-                PY.into(),
-                "-m".into(),
-                "pip".into(),
-                "uninstall".into(),
-                "-y".into(),
-                "torch".into(),
-                "torchvision".into(),
-                "torchaudio".into(),
-            ],
-            summary: "Remove the CPU build (torch 2.5.1+cpu and its companions)".into(),
-            changes: "removes torch 2.5.1+cpu, torchvision 0.20.1+cpu, torchaudio 2.5.1+cpu".into(),
-            writes: vec![],
-        },
-        Step {
-            stage: Stage::Install,
-            argv: vec![
-                PY.into(),
-                "-m".into(),
-                "pip".into(),
-                "install".into(),
-                "--no-cache-dir".into(),
-                format!("torch=={}+{}", c.torch, c.variant),
-                format!("torchvision=={}+{}", c.torchvision.clone().unwrap_or_default(), c.variant),
-                format!("torchaudio=={}+{}", c.torch, c.variant),
-                "--index-url".into(),
-                c.index_url.clone(),
-            ],
-            summary: format!("Install torch {} + {} from one index, exact pins", c.torch, c.variant),
-            changes: format!("adds torch {}+{} (about 2.5 GB download) and its nvidia libraries", c.torch, c.variant),
-            writes: vec![],
-        },
-    ]
-}
-
+/// The automatic plan for the laptop (cu130, torch 2.15.0; fallback cu126).
 pub fn plan() -> Plan {
-    let mut cands = vec![
-        cand(
-            "cu130",
-            "2.9.1",
-            [Some(true); 3],
-            &[
-                "driver 581.29 ≥ 580 (cu130 floor)",
-                "sm_86 is in the cu130 build's arch list (7.5–12.0)",
-                "cp311 win_amd64 wheel exists",
-            ],
-        ),
-        cand(
-            "cu128",
-            "2.9.1",
-            [Some(true); 3],
-            &["driver 581.29 ≥ 528.33 (cu12x floor)", "sm_86 is in the cu128 build", "cp311 win_amd64 wheel exists"],
-        ),
-        cand(
-            "cu126",
-            "2.9.1",
-            [Some(true); 3],
-            &["driver 581.29 ≥ 528.33 (cu12x floor)", "sm_86 is in the cu126 build", "cp311 win_amd64 wheel exists"],
-        ),
-        cand(
-            "cu124",
-            "2.6.0",
-            [Some(true); 3],
-            &[
-                "the newest torch built for cu124 is 2.6.0",
-                "driver 581.29 ≥ 528.33 (cu12x floor)",
-                "sm_86 is in the cu124 build",
-            ],
-        ),
-        cand(
-            "cu121",
-            "2.5.1",
-            [Some(true); 3],
-            &["the newest torch built for cu121 is 2.5.1", "driver 581.29 ≥ 528.33 (cu12x floor)"],
-        ),
-        cand(
-            "cu118",
-            "2.7.1",
-            [Some(true); 3],
-            &["the newest torch built for cu118 is 2.7.1", "driver 581.29 ≥ 452.39 (cu11x floor)"],
-        ),
-        cand("cpu", "2.9.1", [None, None, Some(true)], &["runs without a GPU: no CUDA"]),
-    ];
-    cands[0].recommended = true;
-    let c = choice("cu130", "2.9.1", "0.24.1");
-    let fb = choice("cu126", "2.9.1", "0.24.1");
-    Plan {
-        schema: 1,
-        choice: Some(c.clone()),
-        candidates: cands,
-        steps: steps_for(&c),
-        nothing_to_do: false,
-        warnings: vec![],
-        explanation: "cu130 is the newest build your driver (CUDA 13.0) and GPU (sm_86) run; torch 2.9.1 is the newest for Python 3.11 on Windows.".into(),
-        fallback: Some(Fallback { choice: fb.clone(), steps: steps_for(&fb) }),
-        data_source: "bundled".into(),
-        data_version: "2026-11".into(),
-        target_python: Some(PY.into()),
-        refused: None,
-    }
+    planned(&facts(), &request())
 }
 
 /// The guide's own choice, planned explicitly.
 pub fn plan_cu124() -> Plan {
-    let c = choice("cu124", "2.6.0", "0.21.0");
-    let fb = choice("cu121", "2.5.1", "0.20.1");
-    Plan {
-        choice: Some(c.clone()),
-        steps: steps_for(&c),
-        explanation: "cu124 as asked: torch 2.6.0 is the newest build for it.".into(),
-        fallback: Some(Fallback { choice: fb.clone(), steps: steps_for(&fb) }),
-        ..plan()
-    }
+    planned(&facts(), &Request { variant: Some("cu124".into()), ..request() })
 }
 
-/// Planned for driver 470.86 (CUDA 11.4): only cu118 and the CPU build run.
+/// Planned for driver 470.86 (CUDA 11.4): cu118 is the newest CUDA build that runs.
 pub fn plan_old_driver() -> Plan {
-    let no = Some(false);
-    let yes = Some(true);
-    let mut cands = vec![
-        cand("cu130", "2.9.1", [no, yes, yes], &["driver 470.86 < 580 (cu130 floor): update the driver to use it"]),
-        cand("cu128", "2.9.1", [no, yes, yes], &["driver 470.86 < 528.33 (cu12x floor)"]),
-        cand("cu126", "2.9.1", [no, yes, yes], &["driver 470.86 < 528.33 (cu12x floor)"]),
-        cand("cu124", "2.6.0", [no, yes, yes], &["driver 470.86 < 528.33 (cu12x floor)"]),
-        cand("cu121", "2.5.1", [no, yes, yes], &["driver 470.86 < 528.33 (cu12x floor)"]),
-        cand(
-            "cu118",
-            "2.7.1",
-            [yes, yes, yes],
-            &["driver 470.86 ≥ 452.39 (cu11x floor)", "sm_86 is in the cu118 build", "cp311 win_amd64 wheel exists"],
-        ),
-        cand("cpu", "2.9.1", [None, None, yes], &["runs without a GPU: no CUDA"]),
-    ];
-    cands[5].recommended = true;
-    let c = choice("cu118", "2.7.1", "0.22.1");
-    Plan {
-        choice: Some(c.clone()),
-        candidates: cands,
-        steps: steps_for(&c),
-        warnings: vec!["Driver 470.86 is from 2021: updating to 580 or newer unlocks cu130 and current torch.".into()],
-        explanation: "cu118 is the only CUDA build driver 470.86 (CUDA 11.4) runs.".into(),
-        fallback: None,
-        ..plan()
-    }
+    planned(&facts_old_driver(), &request())
+}
+
+/// The build the automatic plan chose: the install-run fixtures below describe installing it.
+pub fn chosen() -> Choice {
+    plan().choice.expect("the laptop gets a CUDA build")
 }
 
 // ---------------------------------------------------------------- smoke
@@ -355,7 +205,7 @@ pub fn smoke_ok() -> SmokeReport {
     SmokeReport {
         schema: 1,
         ok: true,
-        torch: TorchInfo { version: Some("2.9.1+cu130".into()), cuda: Some("13.0".into()) },
+        torch: TorchInfo { version: Some("2.15.0+cu130".into()), cuda: Some("13.0".into()) },
         cuda_available: true,
         devices: vec![Device {
             name: "NVIDIA GeForce RTX 3050 Laptop GPU".into(),
@@ -365,7 +215,7 @@ pub fn smoke_ok() -> SmokeReport {
         }],
         checks: vec![
             // The names and detail shapes assets/smoke_test.py emits.
-            check("import_torch", true, "torch 2.9.1+cu130 from .venv", 1840.0),
+            check("import_torch", true, "torch 2.15.0+cu130 from .venv", 1840.0),
             check("cuda_build", true, "built for CUDA 13.0 (the runtime ships inside the wheel)", 0.0),
             check("cuda_available", true, "torch.cuda.is_available() = True, 1 device", 312.0),
             check("devices", true, "GPU 0: NVIDIA GeForce RTX 3050 Laptop GPU, 4096 MiB, compute capability 8.6", 2.0),
@@ -443,7 +293,7 @@ pub fn smoke_driver_too_old() -> SmokeReport {
         cuda_available: false,
         devices: vec![],
         checks: vec![
-            check("import_torch", true, "torch 2.9.1+cu130 from .venv", 1790.0),
+            check("import_torch", true, "torch 2.15.0+cu130 from .venv", 1790.0),
             check("cuda_build", true, "built for CUDA 13.0 (the runtime ships inside the wheel)", 0.0),
             check(
                 "cuda_available",
@@ -482,26 +332,21 @@ fn stages(names: &[(&str, &str)]) -> Vec<StageInfo> {
         .collect()
 }
 
+/// The stages the engine announces for [`plan`]: the baseline smoke test, then the plan's
+/// own steps in order.
 pub fn stage_list() -> Vec<StageInfo> {
-    stages(&[
-        ("baseline", r"Smoke test of what is installed now (C:\Users\mei\cyberpuppy\.venv\Scripts\python.exe)"),
-        (
-            "fetch",
-            "download and verify torch 2.9.1+cu130, torchvision 0.24.1+cu130 and their dependencies from https://download.pytorch.org/whl/cu130 (nothing changes yet)",
-        ),
-        (
-            "uninstall",
-            "move the installed torch, torchvision, torchaudio aside (kept until the new build passes the smoke test)",
-        ),
-        (
-            "install",
-            "install the fetched torch 2.9.1+cu130, torchvision 0.24.1+cu130 (offline, from the verified files)",
-        ),
-        (
-            "verify",
-            "run torchup's GPU smoke test (`torchup smoke-script` prints it): import, CUDA build, GPU architecture, a matmul on the GPU compared with the CPU",
-        ),
-    ])
+    let baseline = StageInfo {
+        index: 0,
+        stage: RunStage::Baseline,
+        summary: format!("Smoke test of what is installed now ({PY})"),
+    };
+    std::iter::once(baseline)
+        .chain(plan().steps.into_iter().enumerate().map(|(i, s)| StageInfo {
+            index: i + 1,
+            stage: RunStage::from(s.stage),
+            summary: s.summary,
+        }))
+        .collect()
 }
 
 fn line(index: usize, text: &str) -> InstallEvent {
@@ -532,7 +377,7 @@ pub fn events_until_download() -> Vec<InstallEvent> {
     ]
 }
 
-const DOWNLOAD: &str = "Downloading torch 2.9.1 cu130 (2 files)";
+const DOWNLOAD: &str = "Downloading torch 2.15.0 cu130 (2 files)";
 
 /// The progress events of the download, to be delivered `spacing` apart.
 pub fn download_progress(steps: u64) -> Vec<InstallEvent> {
@@ -552,8 +397,8 @@ pub fn report_installed() -> InstallReport {
         ok: true,
         outcome: Outcome::Installed,
         previous: previous(),
-        installed: Some(choice("cu130", "2.9.1", "0.24.1")),
-        environment: format!("torch 2.9.1+cu130 is installed in {PY} and runs on the GPU."),
+        installed: Some(chosen()),
+        environment: format!("torch 2.15.0+cu130 is installed in {PY} and runs on the GPU."),
         restore_command: None,
         restore_commands: vec![],
         diagnoses: vec![],
@@ -578,10 +423,10 @@ pub fn events_finish_ok() -> Vec<InstallEvent> {
         line(3, r"Looking in links: C:\Users\mei\AppData\Local\torchup\cache\wheelhouse\links\venv-4cd5172e33caecb6"),
         line(
             3,
-            r"Processing c:\users\mei\appdata\local\torchup\cache\wheelhouse\links\venv-4cd5172e33caecb6\torch-2.9.1+cu130-cp311-cp311-win_amd64.whl",
+            r"Processing c:\users\mei\appdata\local\torchup\cache\wheelhouse\links\venv-4cd5172e33caecb6\torch-2.15.0+cu130-cp311-cp311-win_amd64.whl",
         ),
         line(3, "Installing collected packages: torch, torchvision"),
-        line(3, "Successfully installed torch-2.9.1+cu130 torchvision-0.24.1+cu130"),
+        line(3, "Successfully installed torch-2.15.0+cu130 torchvision-0.30.0+cu130"),
         InstallEvent::StageFinished { index: 3, ok: true, elapsed: secs(38.0) },
         InstallEvent::Smoke { index: 3, expected: Expectation::CudaWorks, met: true, report: Box::new(smoke_ok()) },
         InstallEvent::StageStarted { index: 4 },
@@ -604,12 +449,12 @@ pub fn events_fail_hash() -> Vec<InstallEvent> {
     vec![
         err_line(
             1,
-            "torch-2.9.1+cu130-cp311-cp311-win_amd64.whl: SHA-256 mismatch after two downloads (expected 5b1d2e0c8f0f6c0e9a3d4b6a7c8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f901, got 0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d): the server or a proxy serves a different file; try another mirror with --index-url",
+            "torch-2.15.0+cu130-cp311-cp311-win_amd64.whl: SHA-256 mismatch after two downloads (expected 5b1d2e0c8f0f6c0e9a3d4b6a7c8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f901, got 0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d): the server or a proxy serves a different file; try another mirror with --index-url",
         ),
         InstallEvent::StageFinished { index: 1, ok: false, elapsed: secs(231.0) },
         InstallEvent::Diagnosis { index: 1, diagnosis: f30() },
         InstallEvent::Notice(
-            "Stopped: torch 2.9.1 cu130 could not be fetched: torch-2.9.1+cu130-cp311-cp311-win_amd64.whl does not match the index's sha256 (downloaded twice).".into(),
+            "Stopped: torch 2.15.0 cu130 could not be fetched: torch-2.15.0+cu130-cp311-cp311-win_amd64.whl does not match the index's sha256 (downloaded twice).".into(),
         ),
         InstallEvent::Finished(Box::new(report_failed())),
     ]
@@ -634,7 +479,7 @@ pub fn report_failed() -> InstallReport {
         ok: false,
         outcome: Outcome::Unchanged,
         installed: None,
-        environment: "Stopped: torch 2.9.1 cu130 could not be fetched: torch-2.9.1+cu130-cp311-cp311-win_amd64.whl does not match the index's sha256 (downloaded twice). Your previous build torch 2.5.1+cpu is still installed, untouched.".into(),
+        environment: "Stopped: torch 2.15.0 cu130 could not be fetched: torch-2.15.0+cu130-cp311-cp311-win_amd64.whl does not match the index's sha256 (downloaded twice). Your previous build torch 2.5.1+cpu is still installed, untouched.".into(),
         restore_command: None,
         restore_commands: vec![],
         diagnoses: vec![f30()],
@@ -671,7 +516,7 @@ pub fn report_cancelled() -> InstallReport {
 pub fn report_broken() -> InstallReport {
     InstallReport {
         outcome: Outcome::Broken,
-        environment: "Stopped: torch 2.9.1 cu130 was installed but the GPU smoke test failed. The previous build was not restored (a file is in use); No torch is installed in this environment now. Its files are kept: run `torchup rollback` to put them back, or use the command below.".into(),
+        environment: "Stopped: torch 2.15.0 cu130 was installed but the GPU smoke test failed. The previous build was not restored (a file is in use); No torch is installed in this environment now. Its files are kept: run `torchup rollback` to put them back, or use the command below.".into(),
         restore_command: Some(restore_argv()),
         restore_commands: vec![restore_argv()],
         diagnoses: vec![],
@@ -695,8 +540,8 @@ pub fn rollback_events() -> Vec<InstallEvent> {
     vec![
         InstallEvent::Stages(stages(&[("rollback", "put the previous build torch 2.5.1+cpu back")])),
         InstallEvent::StageStarted { index: 0 },
-        line(0, "Found existing installation: torch 2.9.1+cu130"),
-        line(0, "  Successfully uninstalled torch-2.9.1+cu130"),
+        line(0, "Found existing installation: torch 2.15.0+cu130"),
+        line(0, "  Successfully uninstalled torch-2.15.0+cu130"),
         InstallEvent::StageFinished { index: 0, ok: true, elapsed: secs(1.2) },
         InstallEvent::Finished(Box::new(report_rolled_back())),
     ]

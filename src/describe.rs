@@ -55,7 +55,7 @@ pub fn gpu_state(state: &GpuState, platform: Option<&Platform>) -> Option<String
 
 /// The platform the facts were gathered on.
 pub fn platform(f: &Facts) -> Platform {
-    Platform { os: f.os, arch: f.arch.clone(), wsl: f.wsl }
+    Platform { os: f.os, cpu_arch: f.cpu_arch.clone(), wsl: f.wsl }
 }
 
 /// What is wrong with the GPU side of these facts, if anything: the state's explanation,

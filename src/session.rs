@@ -19,8 +19,8 @@ use crate::facts::gather::{GatherOptions, Gathered, Partial, gather_observed, ga
 use crate::facts::platform::{HostEnv, Platform};
 use crate::fetch::{FetchOptions, NetConfig};
 use crate::install::engine::{InstallOptions, Installer};
+use crate::install::inspector::RealInspector;
 use crate::install::log::RunLog;
-use crate::install::probes::RealProbes;
 use crate::install::real_swap::{RealSwap, SwapSettings};
 use crate::plan::{Plan, Request};
 use crate::smoke::verify::VerifyOptions;
@@ -103,12 +103,12 @@ impl Session {
         })
     }
 
-    /// Everything a staged install (or rollback) needs on this machine: the real probes
+    /// Everything a staged install (or rollback) needs on this machine: the real inspector
     /// (diagnosing for `ctx`, usually `OsContext::from_facts`), a fresh run log in the
     /// state directory and the options.
     pub fn install_kit(&self, ctx: OsContext, facts: Option<&Facts>, dry_run: bool, auto_rollback: bool) -> InstallKit {
         InstallKit {
-            probes: RealProbes::new(self.platform.os, self.env.clone(), self.cwd.clone(), ctx),
+            inspector: RealInspector::new(self.platform.os, self.env.clone(), self.cwd.clone(), ctx),
             swap: RealSwap::new(self.swap_settings(facts)),
             log: RunLog::create_in(&crate::paths::log_dir_in(&self.state_dir)),
             options: InstallOptions { dry_run, auto_rollback, index_base: self.index_url.expose(), step_timeout: None },
@@ -128,7 +128,7 @@ impl Session {
             wheelhouse: self.cache_dir.join("wheelhouse"),
             tags: facts.and_then(|f| {
                 let p = f.python.as_ref()?;
-                InterpreterTags::from_python(p, f.os, &f.arch).ok()
+                InterpreterTags::from_python(p, f.os, &f.cpu_arch).ok()
             }),
             os: self.platform.os,
             python: python.map(|p| PathBuf::from(&p.executable)),
@@ -213,7 +213,7 @@ impl Session {
         let (plan, note) = self.plan(facts, req).await?;
         let (Some(choice), Some(tags)) = (
             plan.choice.as_ref(),
-            facts.python.as_ref().and_then(|p| InterpreterTags::from_python(p, facts.os, &facts.arch).ok()),
+            facts.python.as_ref().and_then(|p| InterpreterTags::from_python(p, facts.os, &facts.cpu_arch).ok()),
         ) else {
             return Ok((plan, note, None));
         };
@@ -249,21 +249,21 @@ pub fn auto_sources(os: crate::facts::Os) -> Vec<ProbeSource> {
         .collect()
 }
 
-/// The owned parts of one install run (probes, log, options): a front end keeps this and
+/// The owned parts of one install run (inspector, log, options): a front end keeps this and
 /// borrows an [`Installer`] from it, also inside a spawned task.
 #[derive(Debug)]
 pub struct InstallKit {
-    pub probes: RealProbes,
+    pub inspector: RealInspector,
     pub swap: RealSwap,
     pub log: RunLog,
     pub options: InstallOptions,
 }
 
 impl InstallKit {
-    pub fn installer(&self) -> Installer<'_, TokioRunner, RealProbes, RealSwap> {
+    pub fn installer(&self) -> Installer<'_, TokioRunner, RealInspector, RealSwap> {
         Installer {
-            runner: &self.probes.runner,
-            probes: &self.probes,
+            runner: &self.inspector.runner,
+            inspector: &self.inspector,
             swap: &self.swap,
             log: &self.log,
             env: Vec::new(),

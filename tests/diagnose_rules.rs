@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 use torchup::diagnose::{
-    Diagnosis, FailureKind, OsContext, OsName, Rule, RuleKind, Rules, Stage, analyze_install_failure, diagnose_facts,
-    diagnose_smoke, diagnose_text, is_build_unavailable,
+    Diagnosis, FailureKind, OsContext, OsName, Rule, RuleKind, Rules, TextSource, analyze_install_failure,
+    diagnose_facts, diagnose_smoke, diagnose_text, is_build_unavailable,
 };
 use torchup::facts::Facts;
 use torchup::smoke::SmokeReport;
@@ -213,34 +213,34 @@ const SHM: &str = r#"OSError: [WinError 126] Das angegebene Modul wurde nicht ge
 #[test]
 fn specific_dll_rules_win_over_the_generic_one() {
     let w = OsContext::windows();
-    assert_eq!(ids(&diagnose_text(Stage::Verify, C10, &w)), ["F14"]);
-    assert_eq!(ids(&diagnose_text(Stage::Verify, FBGEMM, &w)), ["F15"]);
-    assert_eq!(ids(&diagnose_text(Stage::Verify, SHM, &w)), ["F16"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, C10, &w)), ["F14"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, FBGEMM, &w)), ["F15"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, SHM, &w)), ["F16"]);
     // torch prints the VC++ hint next to the fbgemm error: still F15 alone.
     let both = format!(
         "Microsoft Visual C++ Redistributable is not installed, this may lead to the DLL load failure.\n{FBGEMM}"
     );
-    assert_eq!(ids(&diagnose_text(Stage::Verify, &both, &w)), ["F15"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, &both, &w)), ["F15"]);
 }
 
 #[test]
 fn placeholder_versions_win_over_no_matching_distribution() {
     let text = "ERROR: Could not find a version that satisfies the requirement torch (from versions: 0.1.2, 0.1.2.post1, 0.1.2.post2)\nERROR: No matching distribution found for torch";
-    let got = diagnose_text(Stage::Install, text, &OsContext::windows());
+    let got = diagnose_text(TextSource::Install, text, &OsContext::windows());
     assert_eq!(ids(&got), ["F20"]);
     assert!(got[0].fix.contains("64-bit"), "{}", got[0].fix);
     // 32-bit Python: the fallback build would not exist either.
-    assert_eq!(analyze_install_failure(Stage::Install, text, &OsContext::windows()).kind, FailureKind::Other);
+    assert_eq!(analyze_install_failure(TextSource::Install, text, &OsContext::windows()).kind, FailureKind::Other);
 }
 
 #[test]
 fn arch_warnings_win_over_no_kernel_image() {
     let newer = "UserWarning: \nNVIDIA GeForce RTX 5070 Laptop GPU with CUDA capability sm_120 is not compatible with the current PyTorch installation.\nThe current PyTorch install supports CUDA capabilities sm_50 sm_60 sm_61 sm_70 sm_75 sm_80 sm_86 sm_90.\nRuntimeError: CUDA error: no kernel image is available for execution on the device";
-    assert_eq!(ids(&diagnose_text(Stage::Verify, newer, &OsContext::windows())), ["F11"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, newer, &OsContext::windows())), ["F11"]);
     let older = "Found GPU0 NVIDIA GeForce GTX 1080 Ti which is of cuda capability 6.1.\nRuntimeError: CUDA error: no kernel image is available for execution on the device";
-    assert_eq!(ids(&diagnose_text(Stage::Verify, older, &OsContext::linux())), ["F12"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, older, &OsContext::linux())), ["F12"]);
     let bare = "RuntimeError: CUDA error: no kernel image is available for execution on the device";
-    assert_eq!(ids(&diagnose_text(Stage::Verify, bare, &OsContext::linux())), ["F13"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, bare, &OsContext::linux())), ["F13"]);
 }
 
 #[test]
@@ -255,13 +255,13 @@ fn not_compiled_with_cuda_wins_over_the_cpu_build_probe() {
 #[test]
 fn torch_driver_message_wins_over_the_runtime_one() {
     let text = "The NVIDIA driver on your system is too old (found version 11040).\nCUDA driver version is insufficient for CUDA runtime version";
-    assert_eq!(ids(&diagnose_text(Stage::Verify, text, &OsContext::linux())), ["F09"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, text, &OsContext::linux())), ["F09"]);
 }
 
 #[test]
 fn proxy_errors_win_over_network_and_not_found() {
     let text = "WARNING: Retrying (Retry(total=0, connect=None, read=None, redirect=None, status=None)) after connection broken by 'ProxyError('Cannot connect to proxy.', NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f5a369cb610>: Failed to establish a new connection: [Errno 111] Connection refused'))': /whl/cu124/torch/\nERROR: Could not find a version that satisfies the requirement torch (from versions: none)\nERROR: No matching distribution found for torch";
-    assert_eq!(ids(&diagnose_text(Stage::Install, text, &OsContext::linux())), ["F33"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Install, text, &OsContext::linux())), ["F33"]);
 }
 
 #[test]
@@ -269,7 +269,7 @@ fn one_finding_per_id() {
     let twice = format!(
         "{C10}\n{C10}\nMicrosoft Visual C++ Redistributable is not installed, this may lead to the DLL load failure."
     );
-    assert_eq!(ids(&diagnose_text(Stage::Verify, &twice, &OsContext::windows())), ["F14"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, &twice, &OsContext::windows())), ["F14"]);
 }
 
 // ---- substitution and per-OS fixes ------------------------------------------------------
@@ -277,17 +277,17 @@ fn one_finding_per_id() {
 #[test]
 fn driver_level_is_decoded() {
     let d = diagnose_text(
-        Stage::Verify,
+        TextSource::Verify,
         "UserWarning: CUDA initialization: The NVIDIA driver on your system is too old (found version 12020).",
         &OsContext::linux(),
     );
     assert_eq!(ids(&d), ["F09"]);
     assert!(d[0].explanation.contains("CUDA up to 12.2 (it reports 12020)"), "{}", d[0].explanation);
     assert!(d[0].fix.contains("a build for CUDA 12.x"), "{}", d[0].fix);
-    let d = diagnose_text(Stage::Verify, "too old (found version 11040)", &OsContext::linux());
+    let d = diagnose_text(TextSource::Verify, "too old (found version 11040)", &OsContext::linux());
     assert!(d.is_empty(), "only torch's full sentence counts: {d:?}");
     let d = diagnose_text(
-        Stage::Verify,
+        TextSource::Verify,
         "The NVIDIA driver on your system is too old (found version 11040).",
         &OsContext::windows(),
     );
@@ -297,7 +297,7 @@ fn driver_level_is_decoded() {
 #[test]
 fn captures_fill_explanations_and_fixes() {
     let l = OsContext::linux();
-    let f11 = diagnose_text(Stage::Verify, &rule_example("F11"), &l);
+    let f11 = diagnose_text(TextSource::Verify, &rule_example("F11"), &l);
     assert!(
         f11[0].explanation.starts_with("NVIDIA GeForce RTX 5090 D is sm_120 (compute capability 12.0)"),
         "{}",
@@ -305,7 +305,7 @@ fn captures_fill_explanations_and_fixes() {
     );
     assert!(f11[0].explanation.contains("sm_50 sm_60 sm_61 sm_70 sm_75 sm_80 sm_86 sm_90"));
 
-    let f12 = diagnose_text(Stage::Verify, &rule_example("F12"), &l);
+    let f12 = diagnose_text(TextSource::Verify, &rule_example("F12"), &l);
     assert!(
         f12[0].explanation.contains("NVIDIA GeForce MX350 has compute capability 6.1; this build supports 7.0 to 12.0"),
         "{}",
@@ -313,10 +313,10 @@ fn captures_fill_explanations_and_fixes() {
     );
     assert!(f12[0].fix.starts_with("torch recommends CUDA 12.6: `torchup install --variant cu126`"), "{}", f12[0].fix);
 
-    let f30 = diagnose_text(Stage::Install, &rule_example("F30"), &l);
+    let f30 = diagnose_text(TextSource::Install, &rule_example("F30"), &l);
     assert!(f30[0].explanation.starts_with("torch==2.5.1+cu124: the file pip got"), "{}", f30[0].explanation);
 
-    let u01 = diagnose_text(Stage::Uninstall, &rule_example("U01"), &OsContext::windows());
+    let u01 = diagnose_text(TextSource::Uninstall, &rule_example("U01"), &OsContext::windows());
     assert!(
         u01[0].fix.contains(r#"Remove-Item -Recurse -Force "C:\Users\me\venv\Lib\site-packages\~orch*""#),
         "{}",
@@ -324,10 +324,10 @@ fn captures_fill_explanations_and_fixes() {
     );
     assert!(u01[0].explanation.contains("(WinError 5)"), "{}", u01[0].explanation);
 
-    let f24 = diagnose_text(Stage::Verify, &rule_example("F24"), &l);
+    let f24 = diagnose_text(TextSource::Verify, &rule_example("F24"), &l);
     assert!(f24[0].explanation.contains("(torch: CUDA 12.1, torchvision: CUDA 11.8)."), "{}", f24[0].explanation);
 
-    let oom = diagnose_text(Stage::Training, &rule_example("F26"), &l);
+    let oom = diagnose_text(TextSource::Training, &rule_example("F26"), &l);
     assert!(
         oom[0].explanation.contains("allocate 20.00 MiB on a GPU with 4.00 GiB in total, of which 0 bytes was free"),
         "{}",
@@ -337,7 +337,7 @@ fn captures_fill_explanations_and_fixes() {
 
 #[test]
 fn fixes_are_chosen_per_system() {
-    let w = diagnose_text(Stage::Verify, C10, &OsContext::windows());
+    let w = diagnose_text(TextSource::Verify, C10, &OsContext::windows());
     assert!(
         w[0].fix.starts_with("Install the Visual C++ runtime: `winget install --id Microsoft.VCRedist.2015+.x64 -e`"),
         "{}",
@@ -345,29 +345,29 @@ fn fixes_are_chosen_per_system() {
     );
 
     let disk = "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device";
-    let win = diagnose_text(Stage::Install, disk, &OsContext::windows());
-    let lin = diagnose_text(Stage::Install, disk, &OsContext::linux());
+    let win = diagnose_text(TextSource::Install, disk, &OsContext::windows());
+    let lin = diagnose_text(TextSource::Install, disk, &OsContext::linux());
     assert!(win[0].fix.contains(r#"$env:TEMP = "D:\tmp""#), "{}", win[0].fix);
     assert!(lin[0].fix.contains("export TMPDIR=~/piptmp"), "{}", lin[0].fix);
     assert_ne!(win[0].fix, lin[0].fix);
 
     let smi = "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.";
-    let wsl = diagnose_text(Stage::Detect, smi, &OsContext::wsl());
-    let lin = diagnose_text(Stage::Detect, smi, &OsContext::linux());
-    let mac = diagnose_text(Stage::Detect, smi, &OsContext::macos());
+    let wsl = diagnose_text(TextSource::Detect, smi, &OsContext::wsl());
+    let lin = diagnose_text(TextSource::Detect, smi, &OsContext::linux());
+    let mac = diagnose_text(TextSource::Detect, smi, &OsContext::macos());
     assert!(wsl[0].fix.contains("wsl --shutdown"), "{}", wsl[0].fix);
     assert!(lin[0].fix.contains("prime-select on-demand"), "{}", lin[0].fix);
     assert!(mac[0].fix.starts_with("Turn the NVIDIA GPU on"), "{}", mac[0].fix);
 
     // WSL without its own text falls back to the Linux one.
-    let pep = diagnose_text(Stage::Install, "error: externally-managed-environment", &OsContext::wsl());
+    let pep = diagnose_text(TextSource::Install, "error: externally-managed-environment", &OsContext::wsl());
     assert!(pep[0].fix.contains("python3 -m venv ~/.venvs/torch"), "{}", pep[0].fix);
 }
 
 #[test]
 fn fixes_name_the_target_interpreter() {
     let ctx = OsContext::windows().with_python(r"C:\Users\Ana Lopez\proj\.venv\Scripts\python.exe");
-    let d = diagnose_text(Stage::Install, &rule_example("F32"), &ctx);
+    let d = diagnose_text(TextSource::Install, &rule_example("F32"), &ctx);
     assert!(
         d[0].fix.contains(
             r#"Clear pip's cache: `& "C:\Users\Ana Lopez\proj\.venv\Scripts\python.exe" -m pip cache purge`"#
@@ -375,18 +375,19 @@ fn fixes_name_the_target_interpreter() {
         "{}",
         d[0].fix
     );
-    let d = diagnose_text(Stage::Install, &rule_example("F32"), &OsContext::linux().with_python("/srv/v/bin/python"));
+    let d =
+        diagnose_text(TextSource::Install, &rule_example("F32"), &OsContext::linux().with_python("/srv/v/bin/python"));
     assert!(d[0].fix.contains("`/srv/v/bin/python -m pip cache purge`"), "{}", d[0].fix);
 }
 
 #[test]
 fn wsl_rules_apply_only_in_wsl() {
     let text = "OSError: libcuda.so: cannot open shared object file: No such file or directory";
-    assert_eq!(ids(&diagnose_text(Stage::Verify, text, &OsContext::wsl())), ["F34"]);
-    assert!(diagnose_text(Stage::Verify, text, &OsContext::linux()).is_empty());
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, text, &OsContext::wsl())), ["F34"]);
+    assert!(diagnose_text(TextSource::Verify, text, &OsContext::linux()).is_empty());
     let nodriver = rule_example("F08");
-    assert_eq!(ids(&diagnose_text(Stage::Verify, &nodriver, &OsContext::wsl())), ["F34"]);
-    assert_eq!(ids(&diagnose_text(Stage::Verify, &nodriver, &OsContext::linux())), ["F08"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, &nodriver, &OsContext::wsl())), ["F34"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, &nodriver, &OsContext::linux())), ["F08"]);
 }
 
 fn rule_example(id: &str) -> String {
@@ -628,16 +629,16 @@ fn doctor_merges_facts_and_smoke_once_per_id() {
 #[test]
 fn requirement_already_satisfied_keeping_the_cpu_build() {
     let text = "Looking in indexes: https://download.pytorch.org/whl/cu124\nRequirement already satisfied: torch in ./v/lib/python3.11/site-packages (2.5.1+cpu)";
-    let d = diagnose_text(Stage::Install, text, &OsContext::linux());
+    let d = diagnose_text(TextSource::Install, text, &OsContext::linux());
     assert_eq!(ids(&d), ["F03"]);
     assert!(d[0].explanation.contains("the installed torch 2.5.1+cpu"), "{}", d[0].explanation);
     // Putting the CPU build back on purpose is not a problem.
-    assert!(diagnose_text(Stage::Rollback, text, &OsContext::linux()).is_empty());
+    assert!(diagnose_text(TextSource::Rollback, text, &OsContext::linux()).is_empty());
 }
 
 #[test]
 fn requirements_replacing_the_cuda_build() {
-    let d = diagnose_text(Stage::Requirements, &rule_example("F07"), &OsContext::linux());
+    let d = diagnose_text(TextSource::Requirements, &rule_example("F07"), &OsContext::linux());
     assert_eq!(ids(&d), ["F07"]);
     assert!(d[0].explanation.contains("uninstalled torch 2.1.0+cu118 and put torch 2.1.2"), "{}", d[0].explanation);
 }
@@ -647,7 +648,7 @@ fn install_failures_are_classified() {
     let l = OsContext::linux();
     // Real pip 23.2 output against a local index that lacks the build.
     let missing = "Looking in indexes: http://127.0.0.1:18777/cu124\nERROR: Could not find a version that satisfies the requirement torch==2.5.1+cu124 (from versions: none)\nERROR: No matching distribution found for torch==2.5.1+cu124";
-    let a = analyze_install_failure(Stage::Install, missing, &l);
+    let a = analyze_install_failure(TextSource::Install, missing, &l);
     assert_eq!(a.kind, FailureKind::BuildUnavailable);
     assert_eq!(ids(&a.diagnoses), ["F19"]);
     assert!(
@@ -664,7 +665,7 @@ fn install_failures_are_classified() {
     let refused = format!(
         "WARNING: Retrying (Retry(total=0, connect=None, read=None, redirect=None, status=None)) after connection broken by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPConnection object at 0x7f35442bbb90>: Failed to establish a new connection: [Errno 111] Connection refused')': /cu124/torch/\n{missing}"
     );
-    let a = analyze_install_failure(Stage::Install, &refused, &l);
+    let a = analyze_install_failure(TextSource::Install, &refused, &l);
     assert_eq!((a.kind, ids(&a.diagnoses)), (FailureKind::Other, vec!["F31"]));
     assert!(!is_build_unavailable(&refused));
 
@@ -687,19 +688,19 @@ fn install_failures_are_classified() {
         ("U01", &rule_example("U01")),
     ];
     for (id, text) in cases {
-        let a = analyze_install_failure(Stage::Install, text, &l);
+        let a = analyze_install_failure(TextSource::Install, text, &l);
         assert_eq!(ids(&a.diagnoses), [id], "{text}");
         assert_eq!(a.kind, FailureKind::Other, "{id}");
         assert!(!is_build_unavailable(text), "{id}");
     }
 
-    let tls = analyze_install_failure(Stage::Install, cases[2].1, &l);
+    let tls = analyze_install_failure(TextSource::Install, cases[2].1, &l);
     assert!(
         tls.diagnoses[0].explanation.contains("(unable to get local issuer certificate)"),
         "{}",
         tls.diagnoses[0].explanation
     );
-    let proxy = analyze_install_failure(Stage::Install, cases[3].1, &l);
+    let proxy = analyze_install_failure(TextSource::Install, cases[3].1, &l);
     assert!(
         proxy.diagnoses[0].explanation.contains("the proxy answered 407 Proxy Authentication Required"),
         "{}",
@@ -707,7 +708,7 @@ fn install_failures_are_classified() {
     );
 
     // A failure nobody recognises is "other", with no diagnosis.
-    let a = analyze_install_failure(Stage::Install, "ERROR: No matching distribution found for numpy==3.0.0", &l);
+    let a = analyze_install_failure(TextSource::Install, "ERROR: No matching distribution found for numpy==3.0.0", &l);
     assert_eq!((a.kind, a.diagnoses.len()), (FailureKind::Other, 0));
 }
 
@@ -728,7 +729,7 @@ fn large_outputs_are_cheap() {
     }
     text.push_str("ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\n");
     let start = std::time::Instant::now();
-    let d = diagnose_text(Stage::Install, &text, &OsContext::linux());
+    let d = diagnose_text(TextSource::Install, &text, &OsContext::linux());
     let elapsed = start.elapsed();
     assert_eq!(ids(&d), ["F32"]);
     eprintln!("diagnosed {} KiB in {elapsed:?}", text.len() / 1024);
@@ -820,7 +821,7 @@ fn missing_cuda_libraries_of_real_linux_wheels_name_the_wheel_that_ships_them() 
         );
         assert!(d[0].fix.contains("torchup install --resume") && d[0].fix.contains("fresh venv"), "{file}");
         // The same text pasted as a log (no metadata): still L01, naming both majors' wheels.
-        let log = diagnose_text(Stage::Training, &real_fixture(file), &ctx);
+        let log = diagnose_text(TextSource::Training, &real_fixture(file), &ctx);
         assert_eq!(ids(&log), ["L01"], "{file}");
         assert!(log[0].explanation.contains("(CUDA 12 builds) or"), "{file}: {}", log[0].explanation);
     }
@@ -830,7 +831,7 @@ fn missing_cuda_libraries_of_real_linux_wheels_name_the_wheel_that_ships_them() 
 fn windows_cuda_dlls_from_published_messages_are_the_torch_wheel_not_vcredist() {
     for (file, dll) in [("windows-cudnn64_9.txt", "cudnn64_9.dll"), ("windows-c10_cuda.txt", "c10_cuda.dll")] {
         let text = real_fixture(file);
-        let d = diagnose_text(Stage::Verify, &text, &OsContext::windows());
+        let d = diagnose_text(TextSource::Verify, &text, &OsContext::windows());
         assert_eq!(ids(&d), ["L02"], "{file}: F14 (VC++) is overridden: {d:?}");
         assert!(d[0].title.contains(dll), "{}", d[0].title);
         assert!(d[0].fix.contains("torchup install --resume"), "{}", d[0].fix);
@@ -839,13 +840,13 @@ fn windows_cuda_dlls_from_published_messages_are_the_torch_wheel_not_vcredist() 
         assert_eq!(ids(&diagnose_smoke(&report, &OsContext::windows())), ["L02"], "{file}");
     }
     // c10.dll itself failing is still the VC++ runtime.
-    assert_eq!(ids(&diagnose_text(Stage::Verify, &rule_example("F14"), &OsContext::windows())), ["F14"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, &rule_example("F14"), &OsContext::windows())), ["F14"]);
 }
 
 #[test]
 fn cudnn_version_incompatibility_of_real_wheels_is_diagnosed() {
     let text = real_fixture("linux-torch2130-with-cudnn910.txt");
-    let d = diagnose_text(Stage::Verify, &text, &OsContext::linux());
+    let d = diagnose_text(TextSource::Verify, &text, &OsContext::linux());
     assert_eq!(ids(&d), ["L03"], "{d:?}");
     assert!(
         d[0].explanation.starts_with("torch was built against cuDNN 9.20.0 but loaded cuDNN 9.1.0"),
@@ -871,5 +872,5 @@ fn the_numpy_warning_of_real_torch_is_not_a_diagnosis() {
     assert_eq!(diagnose_smoke(&s, &OsContext::linux()), vec![]);
     // NumPy 2 against a torch built for NumPy 1 is F29, a different message.
     let f29 = "UserWarning: Failed to initialize NumPy: _ARRAY_API not found (Triggered internally at ../torch/csrc/utils/tensor_numpy.cpp:84.)";
-    assert_eq!(ids(&diagnose_text(Stage::Verify, f29, &OsContext::linux())), ["F29"]);
+    assert_eq!(ids(&diagnose_text(TextSource::Verify, f29, &OsContext::linux())), ["F29"]);
 }

@@ -18,7 +18,7 @@ fn smi(scenario: &str) -> PathBuf {
 }
 
 fn linux() -> Platform {
-    Platform { os: Os::Linux, arch: "x86_64".into(), wsl: false }
+    Platform { os: Os::Linux, cpu_arch: "x86_64".into(), wsl: false }
 }
 
 async fn run_scenario(scenario: &str) -> GpuProbe {
@@ -248,7 +248,7 @@ async fn nvidia_gpu_on_the_pci_bus_without_a_driver_is_tool_missing() {
 
 #[tokio::test]
 async fn macos_is_no_gpu_without_probing() {
-    let mac = Platform { os: Os::Macos, arch: "aarch64".into(), wsl: false };
+    let mac = Platform { os: Os::Macos, cpu_arch: "aarch64".into(), wsl: false };
     let p = gpu::probe(&GpuProbeOptions::with_nvidia_smi(mac.clone(), HostEnv::default(), smi("hang"))).await;
     assert_eq!(p.state, GpuState::NoGpu);
     assert!(p.state.explanation_for(&mac).contains("macOS"));

@@ -13,7 +13,7 @@ use torchup::compat::available::{DataSource, IndexSnapshot, VariantListing};
 use torchup::compat::cache::{CACHE_FORMAT, CachedAnswer, CachedPage, PageCache, unix_secs};
 use torchup::compat::index::page::listing_from_html;
 use torchup::compat::index::{ACCEPT_VALUE, IndexClient, IndexError, IndexOptions, USER_AGENT, variant_guesses};
-use torchup::compat::tags::{Arch, InterpreterTags, versions_for};
+use torchup::compat::tags::{CpuArch, InterpreterTags, versions_for};
 use torchup::facts::Os;
 
 use support::http::{Answer, Ctx, HttpServer, Pace, Reply as HttpReply};
@@ -138,7 +138,7 @@ fn versions(listing: &VariantListing, tags: &InterpreterTags) -> Vec<String> {
 }
 
 fn linux(minor: u32) -> InterpreterTags {
-    InterpreterTags::new(3, minor, Os::Linux, Arch::X86_64)
+    InterpreterTags::new(3, minor, Os::Linux, CpuArch::X86_64)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -187,15 +187,15 @@ async fn reads_many_versions_and_platforms_from_recorded_pages() {
 
     let cu128 = snap.listing("cu128", "torch").unwrap();
     assert_eq!(cu128.files.len(), 96);
-    let arm = InterpreterTags::new(3, 14, Os::Linux, Arch::Aarch64);
+    let arm = InterpreterTags::new(3, 14, Os::Linux, CpuArch::Aarch64);
     assert_eq!(versions(cu128, &arm), ["2.9.1+cu128", "2.9.0+cu128"]);
-    let win39 = InterpreterTags::new(3, 9, Os::Windows, Arch::X86_64);
+    let win39 = InterpreterTags::new(3, 9, Os::Windows, CpuArch::X86_64);
     assert_eq!(versions(cu128, &win39), ["2.8.0+cu128", "2.7.1+cu128", "2.7.0+cu128"]);
-    let win32 = InterpreterTags::new(3, 12, Os::Windows, Arch::X86);
+    let win32 = InterpreterTags::new(3, 12, Os::Windows, CpuArch::X86);
     assert!(versions(cu128, &win32).is_empty(), "no 32-bit wheels");
 
     let cpu = snap.listing("cpu", "torch").unwrap();
-    let mac = InterpreterTags::new(3, 12, Os::Macos, Arch::Aarch64);
+    let mac = InterpreterTags::new(3, 12, Os::Macos, CpuArch::Aarch64);
     assert_eq!(versions(cpu, &mac), ["2.9.1", "2.8.0", "2.5.1"]);
     assert_eq!(versions(cpu, &linux(12)), ["2.9.1+cpu", "2.8.0+cpu", "2.5.1+cpu"]);
 

@@ -7,7 +7,7 @@ mod support;
 use support::mirror::{Behaviour, Layout, MirrorServer, Wheel};
 use torchup::compat::available::DataSource;
 use torchup::compat::index::{IndexClient, IndexLayout, IndexOptions, PageFailure, hash_from};
-use torchup::compat::tags::{Arch, InterpreterTags, compatible_files};
+use torchup::compat::tags::{CpuArch, InterpreterTags, compatible_files};
 use torchup::facts::Os;
 
 fn wheels() -> Vec<Wheel> {
@@ -25,7 +25,7 @@ fn client(url: &str) -> IndexClient {
 }
 
 fn cp311() -> InterpreterTags {
-    InterpreterTags::new(3, 11, Os::Linux, Arch::X86_64)
+    InterpreterTags::new(3, 11, Os::Linux, CpuArch::X86_64)
 }
 
 /// What the engine does with any layout: the listing, then the files for this interpreter.

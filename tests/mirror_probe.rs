@@ -10,7 +10,7 @@ use std::time::Duration;
 use support::mirror::{Behaviour, Layout, MirrorServer, Wheel};
 use torchup::compat::index::IndexLayout;
 use torchup::compat::probe::{ProbeOptions, ProbeSource, ProbeTarget, probe};
-use torchup::compat::tags::{Arch, InterpreterTags};
+use torchup::compat::tags::{CpuArch, InterpreterTags};
 use torchup::facts::Os;
 
 const FILE: &str = "torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl";
@@ -27,7 +27,7 @@ fn target() -> ProbeTarget {
     ProbeTarget {
         variant: "cu124".into(),
         torch: "2.5.1".into(),
-        tags: InterpreterTags::new(3, 11, Os::Linux, Arch::X86_64),
+        tags: InterpreterTags::new(3, 11, Os::Linux, CpuArch::X86_64),
     }
 }
 

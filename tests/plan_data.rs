@@ -2,7 +2,7 @@
 
 use torchup::compat::arch::{ArchMatch, Capability};
 use torchup::compat::data::{CompatData, Evidence};
-use torchup::compat::platform::{Platform, PyVersion};
+use torchup::compat::platform::{PyVersion, WheelPlatform};
 
 fn data() -> &'static CompatData {
     CompatData::bundled().expect("the bundled data validates")
@@ -12,7 +12,7 @@ fn cc(s: &str) -> Capability {
     s.parse().unwrap()
 }
 
-fn runs(torch: &str, variant: &str, platform: Platform, gpu: &str) -> bool {
+fn runs(torch: &str, variant: &str, platform: WheelPlatform, gpu: &str) -> bool {
     let d = data();
     let r = d.release(torch).unwrap_or_else(|| panic!("no release {torch}"));
     let b = d.build(r, variant, platform).unwrap_or_else(|| panic!("no {torch} {variant} {platform}"));
@@ -49,14 +49,14 @@ fn python_tags_follow_pypi() {
 #[test]
 fn variants_per_release() {
     let d = data();
-    let variants = |t: &str, p: Platform| -> Vec<String> {
+    let variants = |t: &str, p: WheelPlatform| -> Vec<String> {
         let r = d.release(t).unwrap();
         let mut v: Vec<String> =
             d.line_of(r).builds.iter().filter(|b| b.platform == p).map(|b| b.variant.clone()).collect();
         v.sort();
         v
     };
-    let lx = Platform::LinuxX86_64;
+    let lx = WheelPlatform::LinuxX86_64;
     assert_eq!(variants("2.0.0", lx), ["cu117", "cu118"]);
     assert_eq!(variants("2.3.1", lx), ["cu118", "cu121"]);
     assert_eq!(variants("2.5.1", lx), ["cu118", "cu121", "cu124"]);
@@ -67,15 +67,15 @@ fn variants_per_release() {
     assert_eq!(variants("2.12.0", lx), ["cu126", "cu130", "cu132"], "cu128 removed in 2.12");
     assert_eq!(variants("2.14.1", lx), ["cu126", "cu130", "cu132"]);
     assert_eq!(variants("2.15.0", lx), ["cu130", "cu132"], "cu126 removed in 2.15");
-    assert_eq!(variants("2.11.0", Platform::WindowsX86_64), ["cu126", "cu128", "cu130"]);
-    assert!(variants("2.15.0", Platform::MacosArm64).is_empty());
+    assert_eq!(variants("2.11.0", WheelPlatform::WindowsX86_64), ["cu126", "cu128", "cu130"]);
+    assert!(variants("2.15.0", WheelPlatform::MacosArm64).is_empty());
     assert_eq!(d.line_of(d.release("2.15.0").unwrap()).pypi_linux.as_deref(), Some("cu132"));
     assert_eq!(d.line_of(d.release("2.11.0").unwrap()).pypi_linux.as_deref(), Some("cu130"));
 }
 
 #[test]
 fn architecture_facts() {
-    use Platform::{LinuxX86_64 as L, WindowsX86_64 as W};
+    use WheelPlatform::{LinuxX86_64 as L, WindowsX86_64 as W};
     // Pascal: cu126 yes, cu128 never.
     assert!(runs("2.14.1", "cu126", L, "6.1"));
     assert!(!runs("2.8.0", "cu128", L, "6.1"));
@@ -99,7 +99,7 @@ fn architecture_facts() {
     assert!(runs("2.4.1", "cu118", W, "9.0"));
     // +PTX where the sources agree: Linux cu130/cu132 from 2.12, none on Windows.
     let d = data();
-    let ptx = |t: &str, v: &str, p: Platform| d.build(d.release(t).unwrap(), v, p).unwrap().arch.has_ptx();
+    let ptx = |t: &str, v: &str, p: WheelPlatform| d.build(d.release(t).unwrap(), v, p).unwrap().arch.has_ptx();
     assert!(ptx("2.12.0", "cu130", L));
     assert!(!ptx("2.12.0", "cu130", W));
     assert!(!ptx("2.11.0", "cu130", L), "2.11 cu130 PTX status is unconfirmed: not counted");
@@ -147,8 +147,8 @@ fn unconfirmed_rows_stay_marked() {
     assert!(d.line_of(r).builds.iter().all(|b| b.evidence == Evidence::Unconfirmed));
     assert_eq!(d.release("2.14.1").unwrap().evidence, Evidence::Unconfirmed);
     let r = d.release("2.9.1").unwrap();
-    assert_eq!(d.build(r, "cu129", Platform::LinuxX86_64).unwrap().evidence, Evidence::Unconfirmed);
-    assert_eq!(d.build(r, "cu130", Platform::LinuxX86_64).unwrap().evidence, Evidence::Src);
+    assert_eq!(d.build(r, "cu129", WheelPlatform::LinuxX86_64).unwrap().evidence, Evidence::Unconfirmed);
+    assert_eq!(d.build(r, "cu130", WheelPlatform::LinuxX86_64).unwrap().evidence, Evidence::Src);
     assert_eq!(d.variant("cu132").unwrap().full.evidence, Evidence::Unconfirmed);
     // conda channel: up to 2.5 only.
     assert!(d.lines().iter().all(|l| l.conda_channel == (l.minor.as_str() <= "2.5" && l.minor.len() == 3)));
@@ -157,11 +157,11 @@ fn unconfirmed_rows_stay_marked() {
 #[test]
 fn newest_known_build_per_cuda_major() {
     let d = data();
-    let (r, b) = d.newest_build_of_major(13, Platform::LinuxX86_64).unwrap();
+    let (r, b) = d.newest_build_of_major(13, WheelPlatform::LinuxX86_64).unwrap();
     assert_eq!((r.torch.as_str(), b.variant.as_str()), ("2.15.0", "cu132"));
-    let (r, b) = d.newest_build_of_major(12, Platform::WindowsX86_64).unwrap();
+    let (r, b) = d.newest_build_of_major(12, WheelPlatform::WindowsX86_64).unwrap();
     assert_eq!((r.torch.as_str(), b.variant.as_str()), ("2.14.1", "cu126"));
-    assert!(d.newest_build_of_major(14, Platform::LinuxX86_64).is_none());
-    let (min, _, b) = d.oldest_supported(Platform::LinuxX86_64).unwrap();
+    assert!(d.newest_build_of_major(14, WheelPlatform::LinuxX86_64).is_none());
+    let (min, _, b) = d.oldest_supported(WheelPlatform::LinuxX86_64).unwrap();
     assert_eq!((min, b.variant.as_str()), (cc("3.7"), "cu118"));
 }

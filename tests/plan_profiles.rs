@@ -183,7 +183,7 @@ fn ada_rtx4060_laptop_on_566_waits_for_r580_to_get_2_15() {
     assert!(has_reason(row(&p, "cu126", "2.14.1"), "RTX 4060 Laptop 8.9: sm_86"));
     assert!(warned(&p, "updating the NVIDIA driver to ≥ 580 (Windows) would unlock torch 2.15.0 (cu130, cu132)"));
     // The CPU torchvision goes too (moved aside with torch).
-    let uninstall = p.steps.iter().find(|s| s.stage == torchup::plan::Stage::Uninstall).unwrap();
+    let uninstall = p.steps.iter().find(|s| s.stage == torchup::plan::StepKind::Uninstall).unwrap();
     assert!(uninstall.summary.contains("torch, torchvision aside"), "{}", uninstall.summary);
 }
 
@@ -288,7 +288,7 @@ fn macos_has_no_cuda() {
 fn macos_cpu_build_when_asked() {
     let p = run("macos-arm64-py312", |r| r.variant = Some("cpu".into()));
     expect(&p, Some("2.15.0+cpu"), None);
-    let install = p.steps.iter().find(|s| s.stage == torchup::plan::Stage::Install).unwrap();
+    let install = p.steps.iter().find(|s| s.stage == torchup::plan::StepKind::Install).unwrap();
     assert!(
         install.argv.contains(&"torch==2.15.0".to_string()),
         "macOS CPU wheels carry no +cpu label: {:?}",
@@ -314,7 +314,7 @@ fn installed_cuda_build_that_runs_is_nothing_to_do() {
     assert!(p.explanation.starts_with("torch 2.8.0+cu128 already runs here: RTX 3050 Laptop = compute 8.6"));
     assert!(p.explanation.contains("a newer build exists: torch 2.15.0+cu130 (torchup plan --torch 2.15.0)"));
     assert_eq!(p.steps.len(), 1);
-    assert_eq!(p.steps[0].stage, torchup::plan::Stage::Verify);
+    assert_eq!(p.steps[0].stage, torchup::plan::StepKind::Verify);
     // Asking for something else is still planned.
     let p = run("linux-rtx3050-580-torch28-cu128", |r| r.torch = Some("2.15.0".into()));
     // The pinned version stays pinned: 2.15 has no lower CUDA build, so no fallback.

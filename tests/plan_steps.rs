@@ -3,7 +3,7 @@
 
 use torchup::compat::data::CompatData;
 use torchup::facts::Facts;
-use torchup::plan::{Manager, Plan, Request, Stage, Step, plan, steps};
+use torchup::plan::{Manager, Plan, Request, Step, StepKind, plan, steps};
 use torchup::shell::Shell;
 
 fn facts(name: &str) -> Facts {
@@ -25,14 +25,14 @@ fn argv(s: &Step) -> Vec<&str> {
     s.argv.iter().map(String::as_str).collect()
 }
 
-fn stages(p: &Plan) -> Vec<Stage> {
+fn stages(p: &Plan) -> Vec<StepKind> {
     p.steps.iter().map(|s| s.stage).collect()
 }
 
 const WIN_PY: &str = r"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe";
 
 /// The step of a stage.
-fn step(p: &Plan, stage: Stage) -> &Step {
+fn step(p: &Plan, stage: StepKind) -> &Step {
     p.steps.iter().find(|s| s.stage == stage).unwrap_or_else(|| panic!("no {stage:?} step in {:?}", stages(p)))
 }
 
@@ -41,7 +41,7 @@ fn guide_machine_pip_steps() {
     let p = run("win-rtx3050-581-py311-conda-cpu", |_| {});
     // Fetch every byte first; then move the CPU build aside; install the fetched files
     // offline; verify with the embedded smoke test.
-    assert_eq!(stages(&p), [Stage::Fetch, Stage::Uninstall, Stage::Install, Stage::Verify]);
+    assert_eq!(stages(&p), [StepKind::Fetch, StepKind::Uninstall, StepKind::Install, StepKind::Verify]);
     assert!(p.steps[0].argv.is_empty(), "the fetch is torchup's own work");
     assert!(p.steps[0].summary.contains("https://download.pytorch.org/whl/cu130"), "{}", p.steps[0].summary);
     assert!(p.steps[1].argv.is_empty(), "the uninstall is torchup's rename into the stash");
@@ -69,25 +69,29 @@ fn guide_machine_pip_steps() {
     // The fallback is fetched and installed the same way, from its own index.
     let f = p.fallback.as_ref().unwrap();
     assert_eq!(f.choice.index_url, "https://download.pytorch.org/whl/cu126");
-    let fi = f.steps.iter().find(|s| s.stage == Stage::Install).unwrap();
+    let fi = f.steps.iter().find(|s| s.stage == StepKind::Install).unwrap();
     assert!(fi.argv.contains(&"torch==2.14.0+cu126".to_string()), "{:?}", fi.argv);
 }
 
 #[test]
 fn uninstall_lists_only_what_is_installed() {
     let p = run("win-rtx4060-laptop-566-py312", |_| {});
-    assert!(step(&p, Stage::Uninstall).summary.contains("move the installed torch, torchvision aside"));
+    assert!(step(&p, StepKind::Uninstall).summary.contains("move the installed torch, torchvision aside"));
     let p = run("linux-gtx1080ti-535-py312-venv", |_| {});
-    assert_eq!(stages(&p), [Stage::Fetch, Stage::Install, Stage::Verify], "nothing installed, nothing to move aside");
+    assert_eq!(
+        stages(&p),
+        [StepKind::Fetch, StepKind::Install, StepKind::Verify],
+        "nothing installed, nothing to move aside"
+    );
     let p = run("win-rtx3050-581-torch251-cu124-cputv", |_| {});
-    assert!(step(&p, Stage::Uninstall).summary.contains("torch, torchvision, torchaudio, xformers aside"));
+    assert!(step(&p, StepKind::Uninstall).summary.contains("torch, torchvision, torchaudio, xformers aside"));
 }
 
 #[test]
 fn torchaudio_is_never_pinned_to_torch_after_2_11() {
     // Installed torchaudio, torch 2.14.1 on cu126: torchaudio 2.11.0 comes back.
     let p = run("linux-multigpu-4090-1080ti-575", |_| {});
-    let install = step(&p, Stage::Install);
+    let install = step(&p, StepKind::Install);
     assert!(install.argv.contains(&"torchaudio==2.11.0+cu126".to_string()), "{:?}", install.argv);
     // cu132 has no modern torchaudio: it is dropped and the user is told.
     let p = run("linux-multigpu-4090-1080ti-575", |r| {
@@ -98,10 +102,10 @@ fn torchaudio_is_never_pinned_to_torch_after_2_11() {
     assert!(p.warnings.iter().any(|w| w.contains("torchaudio has no build on the cu132 index")));
     // Not installed and torch > 2.11: not added.
     let p = run("linux-rtx5070-laptop-580-py312", |_| {});
-    assert!(!step(&p, Stage::Install).argv.iter().any(|a| a.starts_with("torchaudio")));
+    assert!(!step(&p, StepKind::Install).argv.iter().any(|a| a.starts_with("torchaudio")));
     // torch ≤ 2.11: the guide's trio.
     let p = run("linux-rtx3050-580-py38", |_| {});
-    assert!(step(&p, Stage::Install).argv.contains(&"torchaudio==2.4.1+cu124".to_string()));
+    assert!(step(&p, StepKind::Install).argv.contains(&"torchaudio==2.4.1+cu124".to_string()));
 }
 
 #[test]
@@ -120,7 +124,7 @@ fn one_index_only_and_no_dangerous_flags_in_any_plan() {
                     assert!(!s.argv.iter().any(|a| a == bad), "{name} {manager:?}: {bad} in {:?}", s.argv);
                 }
                 assert!(!s.argv.iter().any(|a| a == "pip" && s.argv[0] == "pip"), "{name}: bare pip");
-                if s.stage == Stage::Install && s.argv[0] != "conda" {
+                if s.stage == StepKind::Install && s.argv[0] != "conda" {
                     // Installs read only the fetched files.
                     assert!(s.argv.iter().any(|a| a == "--no-index"), "{name}: {:?}", s.argv);
                     assert!(!s.argv.iter().any(|a| a == "--index-url"), "{name}: {:?}", s.argv);
@@ -140,9 +144,9 @@ fn uv_manager() {
     f.torch = facts("linux-multigpu-4090-1080ti-575").torch;
     let p = run_with(&f, |r| r.manager = Manager::Uv);
     let py = "/home/ana/proj/.venv/bin/python";
-    assert_eq!(stages(&p), [Stage::Fetch, Stage::Uninstall, Stage::Install, Stage::Verify]);
+    assert_eq!(stages(&p), [StepKind::Fetch, StepKind::Uninstall, StepKind::Install, StepKind::Verify]);
     assert_eq!(
-        argv(step(&p, Stage::Install)),
+        argv(step(&p, StepKind::Install)),
         [
             "uv",
             "pip",
@@ -191,10 +195,10 @@ fn conda_option_b_for_torch_2_5() {
         ]
     };
     // conda fetches into its package cache first, installs offline from it.
-    assert_eq!(argv(step(&p, Stage::Fetch)), conda("--download-only"));
-    assert_eq!(argv(step(&p, Stage::Install)), conda("--offline"));
+    assert_eq!(argv(step(&p, StepKind::Fetch)), conda("--download-only"));
+    assert_eq!(argv(step(&p, StepKind::Install)), conda("--offline"));
     // torch came from pip in this env: torchup moves it aside (RECORD), conda installs.
-    assert!(step(&p, Stage::Uninstall).argv.is_empty());
+    assert!(step(&p, StepKind::Uninstall).argv.is_empty());
     let c = p.choice.as_ref().unwrap();
     assert_eq!((c.manager, c.index_url.as_str()), (Manager::Conda, steps::CONDA_CHANNEL_URL));
 }
@@ -204,18 +208,18 @@ fn conda_installed_torch_leaves_through_conda_then_pip_installs() {
     let p = run("linux-conda-condatorch-580-py311", |_| {});
     let prefix = "/home/mei/miniconda3/envs/cyberpuppy";
     assert_eq!(
-        argv(step(&p, Stage::Uninstall)),
+        argv(step(&p, StepKind::Uninstall)),
         ["conda", "remove", "-p", prefix, "-y", "pytorch", "torchvision", "torchaudio"]
     );
     assert_eq!(
-        argv(step(&p, Stage::Install))[..5],
+        argv(step(&p, StepKind::Install))[..5],
         [&format!("{prefix}/bin/python") as &str, "-m", "pip", "install", "--no-index"]
     );
     // Without conda on PATH: torchup warns what to run if pip and conda conflict.
     let mut f = facts("linux-conda-condatorch-580-py311");
     f.python.as_mut().unwrap().conda_available = false;
     let p = run_with(&f, |_| {});
-    assert!(step(&p, Stage::Uninstall).argv.is_empty());
+    assert!(step(&p, StepKind::Uninstall).argv.is_empty());
     assert!(p.warnings.iter().any(|w| w.contains(&format!("conda remove -p {prefix} pytorch"))));
 }
 
@@ -226,8 +230,8 @@ fn requirements_go_in_under_a_constraints_file() {
         r.workdir = Some("/home/ana/proj".into());
         r.constraints_file = Some("/home/ana/.local/state/torchup/constraints/torch-constraints.txt".into());
     });
-    assert_eq!(stages(&p), [Stage::Fetch, Stage::Install, Stage::Requirements, Stage::Verify]);
-    let s = step(&p, Stage::Requirements);
+    assert_eq!(stages(&p), [StepKind::Fetch, StepKind::Install, StepKind::Requirements, StepKind::Verify]);
+    let s = step(&p, StepKind::Requirements);
     let cons = "/home/ana/.local/state/torchup/constraints/torch-constraints.txt";
     assert_eq!(
         argv(s),
@@ -251,15 +255,15 @@ fn requirements_go_in_under_a_constraints_file() {
 #[test]
 fn pep668_plans_a_venv_and_installs_into_it() {
     let p = run("linux-debian-pep668-rtx3050-580", |r| r.workdir = Some("/home/deb/proj".into()));
-    assert_eq!(stages(&p), [Stage::Venv, Stage::Fetch, Stage::Install, Stage::Verify]);
+    assert_eq!(stages(&p), [StepKind::Venv, StepKind::Fetch, StepKind::Install, StepKind::Verify]);
     assert_eq!(argv(&p.steps[0]), ["/usr/bin/python3", "-m", "venv", "/home/deb/proj/.venv"]);
-    assert_eq!(step(&p, Stage::Install).argv[0], "/home/deb/proj/.venv/bin/python");
+    assert_eq!(step(&p, StepKind::Install).argv[0], "/home/deb/proj/.venv/bin/python");
     assert_eq!(p.target_python.as_deref(), Some("/home/deb/proj/.venv/bin/python"));
     let f = p.fallback.as_ref().unwrap();
     assert!(
         f.steps
             .iter()
-            .all(|s| s.stage != Stage::Venv && s.argv.first().map(String::as_str) != Some("/usr/bin/python3"))
+            .all(|s| s.stage != StepKind::Venv && s.argv.first().map(String::as_str) != Some("/usr/bin/python3"))
     );
     // With uv, uv makes the venv.
     let mut facts = facts("linux-debian-pep668-rtx3050-580");
@@ -283,20 +287,20 @@ fn windows_venv_paths() {
 fn mirror_index_url() {
     let p = run("linux-gtx1080ti-535-py312-venv", |r| r.index_url = "https://mirror.corp.example/pytorch/whl/".into());
     assert_eq!(p.choice.as_ref().unwrap().index_url, "https://mirror.corp.example/pytorch/whl/cu126");
-    assert!(step(&p, Stage::Fetch).summary.contains("https://mirror.corp.example/pytorch/whl/cu126"));
+    assert!(step(&p, StepKind::Fetch).summary.contains("https://mirror.corp.example/pytorch/whl/cu126"));
 }
 
 #[test]
 fn commands_are_quoted_for_the_target_shell() {
     let p = run("win-rtx3050-581-py311-conda-cpu", |_| {});
-    let line = Shell::PowerShell.render(&step(&p, Stage::Install).argv);
+    let line = Shell::PowerShell.render(&step(&p, StepKind::Install).argv);
     assert!(
         line.starts_with(r"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe -m pip install --no-index"),
         "{line}"
     );
     let p =
         run("linux-gtx1080ti-535-py312-venv", |r| r.links_dir = Some("/home/ana/.cache/torchup/wheel house".into()));
-    let line = Shell::Posix.render(&step(&p, Stage::Install).argv);
+    let line = Shell::Posix.render(&step(&p, StepKind::Install).argv);
     assert_eq!(
         line,
         "/home/ana/proj/.venv/bin/python -m pip install --no-index --find-links \"/home/ana/.cache/torchup/wheel house\" torch==2.14.1+cu126 torchvision==0.29.1+cu126"
@@ -307,6 +311,6 @@ fn commands_are_quoted_for_the_target_shell() {
 fn nothing_to_do_only_verifies() {
     let p = run("linux-rtx3050-580-torch28-cu128", |_| {});
     assert!(p.nothing_to_do);
-    assert_eq!(stages(&p), [Stage::Verify]);
+    assert_eq!(stages(&p), [StepKind::Verify]);
     assert!(p.steps[0].argv.is_empty(), "the embedded smoke test");
 }

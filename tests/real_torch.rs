@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::env::Isolated;
 use support::proc::Output;
-use torchup::diagnose::{OsContext, Stage, diagnose_text};
+use torchup::diagnose::{OsContext, TextSource, diagnose_text};
 use torchup::exec::TokioRunner;
 use torchup::smoke::{self, SmokeReport};
 
@@ -330,7 +330,7 @@ fn cudnn_version_incompatibility_on_real_wheels() {
         "{}",
         out.stderr
     );
-    let d = diagnose_text(Stage::Verify, &out.stderr, &OsContext::linux());
+    let d = diagnose_text(TextSource::Verify, &out.stderr, &OsContext::linux());
     assert_eq!(d.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["L03"]);
     assert!(d[0].explanation.starts_with("torch was built against cuDNN 9.20.0 but loaded cuDNN 9.1.0"));
 }

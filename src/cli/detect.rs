@@ -100,7 +100,7 @@ mod tests {
         Facts {
             schema: 1,
             os: Os::Windows,
-            arch: "x86_64".into(),
+            cpu_arch: "x86_64".into(),
             wsl: false,
             gpus: vec![Gpu {
                 index: 0,

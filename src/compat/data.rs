@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::arch::{ArchList, Capability};
 use super::driver::DriverVersion;
-use super::platform::{Platform, PyRange, PyVersion};
+use super::platform::{PyRange, PyVersion, WheelPlatform};
 use crate::facts::Os;
 
 /// The data file shipped in the binary.
@@ -144,7 +144,7 @@ pub struct VariantInfo {
 #[derive(Debug, Clone)]
 pub struct Build {
     pub variant: String,
-    pub platform: Platform,
+    pub platform: WheelPlatform,
     pub arch: ArchList,
     pub evidence: Evidence,
     pub source: String,
@@ -166,7 +166,7 @@ pub struct Line {
     pub evidence: Evidence,
     pub note: Option<String>,
     /// Platforms with CPU wheels.
-    pub cpu: Vec<Platform>,
+    pub cpu: Vec<WheelPlatform>,
     pub builds: Vec<Build>,
 }
 
@@ -280,13 +280,13 @@ impl CompatData {
     }
 
     /// The CUDA build of a release for a variant on a platform.
-    pub fn build(&self, r: &Release, variant: &str, platform: Platform) -> Option<&Build> {
+    pub fn build(&self, r: &Release, variant: &str, platform: WheelPlatform) -> Option<&Build> {
         self.line_of(r).builds.iter().find(|b| b.variant == variant && b.platform == platform)
     }
 
     /// The newest known build of the same CUDA major on a platform, for variants or
     /// releases the index lists but this data does not know ("assume the newest arch list").
-    pub fn newest_build_of_major(&self, major: u32, platform: Platform) -> Option<(&Release, &Build)> {
+    pub fn newest_build_of_major(&self, major: u32, platform: WheelPlatform) -> Option<(&Release, &Build)> {
         self.releases
             .iter()
             .rev()
@@ -309,7 +309,7 @@ impl CompatData {
     }
 
     /// The oldest GPU any CUDA build on this platform runs natively (for "too old" messages).
-    pub fn oldest_supported(&self, platform: Platform) -> Option<(Capability, &Release, &Build)> {
+    pub fn oldest_supported(&self, platform: WheelPlatform) -> Option<(Capability, &Release, &Build)> {
         self.releases
             .iter()
             .flat_map(|r| self.line_of(r).builds.iter().filter(move |b| b.platform == platform).map(move |b| (r, b)))
@@ -368,7 +368,7 @@ struct RawLine {
     conda_channel: bool,
     evidence: Evidence,
     note: Option<String>,
-    cpu: Vec<Platform>,
+    cpu: Vec<WheelPlatform>,
     releases: Vec<RawRelease>,
     cuda: Vec<RawBuild>,
 }
@@ -394,7 +394,7 @@ struct RawRelease {
 #[serde(deny_unknown_fields)]
 struct RawBuild {
     variant: String,
-    platform: Platform,
+    platform: WheelPlatform,
     arch: String,
     evidence: Evidence,
     source: String,
@@ -483,7 +483,7 @@ impl RawData {
                 });
             }
             if let Some(p) = &rl.pypi_linux
-                && !builds.iter().any(|b| &b.variant == p && b.platform == Platform::LinuxX86_64)
+                && !builds.iter().any(|b| &b.variant == p && b.platform == WheelPlatform::LinuxX86_64)
             {
                 return Err(invalid(format!("{what}: pypi_linux {p} is not one of its linux-x86_64 builds")));
             }

@@ -8,7 +8,7 @@ use crate::facts::Os;
 
 /// A platform PyTorch publishes wheels for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Platform {
+pub enum WheelPlatform {
     #[serde(rename = "linux-x86_64")]
     LinuxX86_64,
     #[serde(rename = "linux-aarch64")]
@@ -21,69 +21,69 @@ pub enum Platform {
     MacosX86_64,
 }
 
-impl Platform {
+impl WheelPlatform {
     pub fn os(self) -> Os {
         match self {
-            Platform::LinuxX86_64 | Platform::LinuxAarch64 => Os::Linux,
-            Platform::WindowsX86_64 => Os::Windows,
-            Platform::MacosArm64 | Platform::MacosX86_64 => Os::Macos,
+            WheelPlatform::LinuxX86_64 | WheelPlatform::LinuxAarch64 => Os::Linux,
+            WheelPlatform::WindowsX86_64 => Os::Windows,
+            WheelPlatform::MacosArm64 | WheelPlatform::MacosX86_64 => Os::Macos,
         }
     }
 
     /// The name used in the data file.
     pub fn as_str(self) -> &'static str {
         match self {
-            Platform::LinuxX86_64 => "linux-x86_64",
-            Platform::LinuxAarch64 => "linux-aarch64",
-            Platform::WindowsX86_64 => "windows-x86_64",
-            Platform::MacosArm64 => "macos-arm64",
-            Platform::MacosX86_64 => "macos-x86_64",
+            WheelPlatform::LinuxX86_64 => "linux-x86_64",
+            WheelPlatform::LinuxAarch64 => "linux-aarch64",
+            WheelPlatform::WindowsX86_64 => "windows-x86_64",
+            WheelPlatform::MacosArm64 => "macos-arm64",
+            WheelPlatform::MacosX86_64 => "macos-x86_64",
         }
     }
 
     /// How wheel file names spell it, for messages ("win_amd64").
     pub fn wheel_tag(self) -> &'static str {
         match self {
-            Platform::LinuxX86_64 => "manylinux x86_64",
-            Platform::LinuxAarch64 => "manylinux aarch64",
-            Platform::WindowsX86_64 => "win_amd64",
-            Platform::MacosArm64 => "macosx arm64",
-            Platform::MacosX86_64 => "macosx x86_64",
+            WheelPlatform::LinuxX86_64 => "manylinux x86_64",
+            WheelPlatform::LinuxAarch64 => "manylinux aarch64",
+            WheelPlatform::WindowsX86_64 => "win_amd64",
+            WheelPlatform::MacosArm64 => "macosx arm64",
+            WheelPlatform::MacosX86_64 => "macosx x86_64",
         }
     }
 
     /// The platform of an interpreter from `sysconfig.get_platform()` ("win-amd64",
     /// "linux-x86_64", "macosx-11.0-arm64"), falling back to the OS and CPU architecture.
     /// None when PyTorch publishes nothing for it (32-bit, Windows on ARM, ...).
-    pub fn of_interpreter(os: Os, machine_arch: &str, sysconfig_platform: &str) -> Option<Platform> {
+    pub fn of_interpreter(os: Os, machine_arch: &str, sysconfig_platform: &str) -> Option<WheelPlatform> {
         let p = sysconfig_platform.trim().to_ascii_lowercase();
         if !p.is_empty() {
             return match os {
-                Os::Windows => (p == "win-amd64").then_some(Platform::WindowsX86_64),
-                Os::Linux if p.ends_with("x86_64") => Some(Platform::LinuxX86_64),
-                Os::Linux if p.ends_with("aarch64") || p.ends_with("arm64") => Some(Platform::LinuxAarch64),
+                Os::Windows => (p == "win-amd64").then_some(WheelPlatform::WindowsX86_64),
+                Os::Linux if p.ends_with("x86_64") => Some(WheelPlatform::LinuxX86_64),
+                Os::Linux if p.ends_with("aarch64") || p.ends_with("arm64") => Some(WheelPlatform::LinuxAarch64),
                 Os::Linux => None,
-                Os::Macos if p.ends_with("arm64") => Some(Platform::MacosArm64),
-                Os::Macos if p.ends_with("x86_64") => Some(Platform::MacosX86_64),
+                Os::Macos if p.ends_with("arm64") => Some(WheelPlatform::MacosArm64),
+                Os::Macos if p.ends_with("x86_64") => Some(WheelPlatform::MacosX86_64),
                 Os::Macos if p.ends_with("universal2") => Some(macos_by_arch(machine_arch)),
                 Os::Macos => None,
             };
         }
         match (os, machine_arch) {
-            (Os::Windows, "x86_64") => Some(Platform::WindowsX86_64),
-            (Os::Linux, "x86_64") => Some(Platform::LinuxX86_64),
-            (Os::Linux, "aarch64") => Some(Platform::LinuxAarch64),
+            (Os::Windows, "x86_64") => Some(WheelPlatform::WindowsX86_64),
+            (Os::Linux, "x86_64") => Some(WheelPlatform::LinuxX86_64),
+            (Os::Linux, "aarch64") => Some(WheelPlatform::LinuxAarch64),
             (Os::Macos, a) if a == "aarch64" || a == "x86_64" => Some(macos_by_arch(a)),
             _ => None,
         }
     }
 }
 
-fn macos_by_arch(arch: &str) -> Platform {
-    if arch == "x86_64" { Platform::MacosX86_64 } else { Platform::MacosArm64 }
+fn macos_by_arch(arch: &str) -> WheelPlatform {
+    if arch == "x86_64" { WheelPlatform::MacosX86_64 } else { WheelPlatform::MacosArm64 }
 }
 
-impl fmt::Display for Platform {
+impl fmt::Display for WheelPlatform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -146,13 +146,22 @@ mod tests {
 
     #[test]
     fn interpreter_platforms() {
-        assert_eq!(Platform::of_interpreter(Os::Windows, "x86_64", "win-amd64"), Some(Platform::WindowsX86_64));
-        assert_eq!(Platform::of_interpreter(Os::Windows, "x86_64", "win32"), None, "32-bit Python");
-        assert_eq!(Platform::of_interpreter(Os::Windows, "aarch64", "win-arm64"), None);
-        assert_eq!(Platform::of_interpreter(Os::Linux, "x86_64", "linux-x86_64"), Some(Platform::LinuxX86_64));
-        assert_eq!(Platform::of_interpreter(Os::Linux, "aarch64", ""), Some(Platform::LinuxAarch64));
-        assert_eq!(Platform::of_interpreter(Os::Macos, "aarch64", "macosx-11.0-arm64"), Some(Platform::MacosArm64));
-        assert_eq!(Platform::of_interpreter(Os::Linux, "x86", "linux-i686"), None);
+        assert_eq!(
+            WheelPlatform::of_interpreter(Os::Windows, "x86_64", "win-amd64"),
+            Some(WheelPlatform::WindowsX86_64)
+        );
+        assert_eq!(WheelPlatform::of_interpreter(Os::Windows, "x86_64", "win32"), None, "32-bit Python");
+        assert_eq!(WheelPlatform::of_interpreter(Os::Windows, "aarch64", "win-arm64"), None);
+        assert_eq!(
+            WheelPlatform::of_interpreter(Os::Linux, "x86_64", "linux-x86_64"),
+            Some(WheelPlatform::LinuxX86_64)
+        );
+        assert_eq!(WheelPlatform::of_interpreter(Os::Linux, "aarch64", ""), Some(WheelPlatform::LinuxAarch64));
+        assert_eq!(
+            WheelPlatform::of_interpreter(Os::Macos, "aarch64", "macosx-11.0-arm64"),
+            Some(WheelPlatform::MacosArm64)
+        );
+        assert_eq!(WheelPlatform::of_interpreter(Os::Linux, "x86", "linux-i686"), None);
     }
 
     #[test]

@@ -13,19 +13,19 @@ use crate::facts::{Os, PythonFacts};
 
 /// CPU architecture, normalized across the spellings of `uname`, Windows and wheel tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Arch {
+pub enum CpuArch {
     X86_64,
     Aarch64,
     X86,
 }
 
-impl Arch {
+impl CpuArch {
     /// "x86_64"/"amd64"/"x64", "aarch64"/"arm64", "i686"/"i386"/"x86"/"win32".
-    pub fn parse(s: &str) -> Option<Arch> {
+    pub fn parse(s: &str) -> Option<CpuArch> {
         match s.to_ascii_lowercase().as_str() {
-            "x86_64" | "amd64" | "x64" => Some(Arch::X86_64),
-            "aarch64" | "arm64" => Some(Arch::Aarch64),
-            "i686" | "i586" | "i486" | "i386" | "x86" | "win32" => Some(Arch::X86),
+            "x86_64" | "amd64" | "x64" => Some(CpuArch::X86_64),
+            "aarch64" | "arm64" => Some(CpuArch::Aarch64),
+            "i686" | "i586" | "i486" | "i386" | "x86" | "win32" => Some(CpuArch::X86),
             _ => None,
         }
     }
@@ -39,7 +39,7 @@ pub struct InterpreterTags {
     /// A free-threaded build (`python3.13t`) needs `cp313t` wheels and nothing else.
     pub free_threaded: bool,
     pub os: Os,
-    pub arch: Arch,
+    pub cpu_arch: CpuArch,
     /// glibc version on Linux; None = unknown, any `manylinux_X_Y` is accepted.
     pub glibc: Option<(u32, u32)>,
     /// macOS version; None = unknown, any `macosx_X_Y` is accepted.
@@ -57,8 +57,8 @@ pub enum TagsError {
 
 impl InterpreterTags {
     /// A CPython `major.minor` on `os`/`arch`, libc and macOS versions unknown.
-    pub fn new(major: u32, minor: u32, os: Os, arch: Arch) -> InterpreterTags {
-        InterpreterTags { major, minor, free_threaded: false, os, arch, glibc: None, macos: None }
+    pub fn new(major: u32, minor: u32, os: Os, arch: CpuArch) -> InterpreterTags {
+        InterpreterTags { major, minor, free_threaded: false, os, cpu_arch: arch, glibc: None, macos: None }
     }
 
     /// From detected facts: the version "3.11.7", `sysconfig.get_platform()` when known
@@ -67,9 +67,9 @@ impl InterpreterTags {
         let (major, minor) = parse_major_minor(&py.version).ok_or_else(|| TagsError::BadVersion(py.version.clone()))?;
         let arch = arch_from_sysconfig(&py.platform)
             .or_else(|| {
-                let a = Arch::parse(os_arch)?;
+                let a = CpuArch::parse(os_arch)?;
                 // A 32-bit Python on a 64-bit x86 OS installs 32-bit wheels.
-                Some(if py.bits == 32 && a == Arch::X86_64 { Arch::X86 } else { a })
+                Some(if py.bits == 32 && a == CpuArch::X86_64 { CpuArch::X86 } else { a })
             })
             .ok_or_else(|| TagsError::BadArch(os_arch.to_string()))?;
         let mut tags = InterpreterTags::new(major, minor, os, arch);
@@ -119,10 +119,10 @@ impl InterpreterTags {
         }
         match self.os {
             Os::Windows => {
-                tag == match self.arch {
-                    Arch::X86_64 => "win_amd64",
-                    Arch::Aarch64 => "win_arm64",
-                    Arch::X86 => "win32",
+                tag == match self.cpu_arch {
+                    CpuArch::X86_64 => "win_amd64",
+                    CpuArch::Aarch64 => "win_arm64",
+                    CpuArch::X86 => "win32",
                 }
             }
             Os::Linux => self.linux_ok(tag),
@@ -131,10 +131,10 @@ impl InterpreterTags {
     }
 
     fn linux_ok(&self, tag: &str) -> bool {
-        let arch = match self.arch {
-            Arch::X86_64 => "x86_64",
-            Arch::Aarch64 => "aarch64",
-            Arch::X86 => "i686",
+        let arch = match self.cpu_arch {
+            CpuArch::X86_64 => "x86_64",
+            CpuArch::Aarch64 => "aarch64",
+            CpuArch::X86 => "i686",
         };
         let Some(head) = tag.strip_suffix(arch).and_then(|h| h.strip_suffix('_')) else { return false };
         let needed = match head {
@@ -157,10 +157,10 @@ impl InterpreterTags {
         let mut it = rest.splitn(3, '_');
         let (Some(maj), Some(min), Some(arch)) = (it.next(), it.next(), it.next()) else { return false };
         let (Ok(maj), Ok(min)) = (maj.parse::<u32>(), min.parse::<u32>()) else { return false };
-        let arch_ok = match self.arch {
-            Arch::Aarch64 => matches!(arch, "arm64" | "universal2"),
-            Arch::X86_64 => matches!(arch, "x86_64" | "intel" | "universal2" | "universal" | "fat64" | "fat3"),
-            Arch::X86 => matches!(arch, "i386" | "intel" | "universal" | "fat" | "fat3" | "fat32"),
+        let arch_ok = match self.cpu_arch {
+            CpuArch::Aarch64 => matches!(arch, "arm64" | "universal2"),
+            CpuArch::X86_64 => matches!(arch, "x86_64" | "intel" | "universal2" | "universal" | "fat64" | "fat3"),
+            CpuArch::X86 => matches!(arch, "i386" | "intel" | "universal" | "fat" | "fat3" | "fat32"),
         };
         arch_ok && self.macos.is_none_or(|have| have >= (maj, min))
     }
@@ -206,11 +206,11 @@ fn parse_pair(s: &str) -> Option<(u32, u32)> {
 }
 
 /// `sysconfig.get_platform()`: "linux-x86_64", "win-amd64", "win32", "macosx-11.0-arm64".
-fn arch_from_sysconfig(platform: &str) -> Option<Arch> {
+fn arch_from_sysconfig(platform: &str) -> Option<CpuArch> {
     if platform == "win32" {
-        return Some(Arch::X86);
+        return Some(CpuArch::X86);
     }
-    Arch::parse(platform.rsplit('-').next()?)
+    CpuArch::parse(platform.rsplit('-').next()?)
 }
 
 /// "macosx-11.0-arm64" → (11, 0).
@@ -226,7 +226,7 @@ mod tests {
     use crate::compat::wheel_name::WheelName;
 
     fn linux(minor: u32) -> InterpreterTags {
-        InterpreterTags::new(3, minor, Os::Linux, Arch::X86_64)
+        InterpreterTags::new(3, minor, Os::Linux, CpuArch::X86_64)
     }
 
     fn ok(tags: &InterpreterTags, file: &str) -> bool {
@@ -236,14 +236,14 @@ mod tests {
 
     #[test]
     fn tag_table() {
-        let win = InterpreterTags::new(3, 11, Os::Windows, Arch::X86_64);
-        let win32 = InterpreterTags::new(3, 11, Os::Windows, Arch::X86);
-        let win_arm = InterpreterTags::new(3, 12, Os::Windows, Arch::Aarch64);
-        let mac = InterpreterTags::new(3, 12, Os::Macos, Arch::Aarch64);
-        let mut mac_old = InterpreterTags::new(3, 12, Os::Macos, Arch::Aarch64);
+        let win = InterpreterTags::new(3, 11, Os::Windows, CpuArch::X86_64);
+        let win32 = InterpreterTags::new(3, 11, Os::Windows, CpuArch::X86);
+        let win_arm = InterpreterTags::new(3, 12, Os::Windows, CpuArch::Aarch64);
+        let mac = InterpreterTags::new(3, 12, Os::Macos, CpuArch::Aarch64);
+        let mut mac_old = InterpreterTags::new(3, 12, Os::Macos, CpuArch::Aarch64);
         mac_old.macos = Some((10, 15));
-        let mac_intel = InterpreterTags::new(3, 12, Os::Macos, Arch::X86_64);
-        let arm = InterpreterTags::new(3, 12, Os::Linux, Arch::Aarch64);
+        let mac_intel = InterpreterTags::new(3, 12, Os::Macos, CpuArch::X86_64);
+        let arm = InterpreterTags::new(3, 12, Os::Linux, CpuArch::Aarch64);
         let mut old_glibc = linux(12);
         old_glibc.glibc = Some((2, 17));
         let mut ft = linux(13);
@@ -338,7 +338,7 @@ mod tests {
         let listing = VariantListing { variant: "cu124".into(), package: "torch".into(), files };
         let got: Vec<String> = versions_for(&listing, &linux(11)).iter().map(ToString::to_string).collect();
         assert_eq!(got, ["2.9.0+cu124", "2.5.1+cu124", "2.4.0+cu124"]);
-        let win = InterpreterTags::new(3, 11, Os::Windows, Arch::X86_64);
+        let win = InterpreterTags::new(3, 11, Os::Windows, CpuArch::X86_64);
         let got: Vec<String> = versions_for(&listing, &win).iter().map(ToString::to_string).collect();
         assert_eq!(got, ["2.10.0+cu124"]);
         assert!(versions_for(&listing, &linux(13)).is_empty());
@@ -353,22 +353,22 @@ mod tests {
         }))
         .unwrap();
         let t = InterpreterTags::from_python(&py, Os::Linux, "x86_64").unwrap();
-        assert_eq!((t.major, t.minor, t.arch), (3, 11, Arch::X86_64));
+        assert_eq!((t.major, t.minor, t.cpu_arch), (3, 11, CpuArch::X86_64));
 
         py.platform = "win32".into();
         py.bits = 32;
         let t = InterpreterTags::from_python(&py, Os::Windows, "AMD64").unwrap();
-        assert_eq!(t.arch, Arch::X86);
+        assert_eq!(t.cpu_arch, CpuArch::X86);
 
         py.platform = String::new();
         let t = InterpreterTags::from_python(&py, Os::Windows, "AMD64").unwrap();
-        assert_eq!(t.arch, Arch::X86, "32-bit Python on 64-bit Windows");
+        assert_eq!(t.cpu_arch, CpuArch::X86, "32-bit Python on 64-bit Windows");
 
         py.platform = "macosx-11.0-arm64".into();
         py.bits = 64;
         py.version = "3.13.0rc1".into();
         let t = InterpreterTags::from_python(&py, Os::Macos, "arm64").unwrap();
-        assert_eq!((t.minor, t.arch, t.macos), (13, Arch::Aarch64, Some((11, 0))));
+        assert_eq!((t.minor, t.cpu_arch, t.macos), (13, CpuArch::Aarch64, Some((11, 0))));
 
         py.version = "three".into();
         assert!(InterpreterTags::from_python(&py, Os::Macos, "arm64").unwrap_err().to_string().contains("3.11.7"));

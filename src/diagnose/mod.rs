@@ -41,7 +41,7 @@ pub use crate::finding::Finding as Diagnosis;
 /// Whose output is being read. A text rule lists the stages it applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Stage {
+pub enum TextSource {
     /// Probes before anything changes (nvidia-smi, pip config, the Python probe).
     Detect,
     Uninstall,
@@ -58,39 +58,39 @@ pub enum Stage {
     Training,
 }
 
-impl Stage {
-    pub const ALL: [Stage; 7] = [
-        Stage::Detect,
-        Stage::Uninstall,
-        Stage::Install,
-        Stage::Requirements,
-        Stage::Rollback,
-        Stage::Verify,
-        Stage::Training,
+impl TextSource {
+    pub const ALL: [TextSource; 7] = [
+        TextSource::Detect,
+        TextSource::Uninstall,
+        TextSource::Install,
+        TextSource::Requirements,
+        TextSource::Rollback,
+        TextSource::Verify,
+        TextSource::Training,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Stage::Detect => "detect",
-            Stage::Uninstall => "uninstall",
-            Stage::Install => "install",
-            Stage::Requirements => "requirements",
-            Stage::Rollback => "rollback",
-            Stage::Verify => "verify",
-            Stage::Training => "training",
+            TextSource::Detect => "detect",
+            TextSource::Uninstall => "uninstall",
+            TextSource::Install => "install",
+            TextSource::Requirements => "requirements",
+            TextSource::Rollback => "rollback",
+            TextSource::Verify => "verify",
+            TextSource::Training => "training",
         }
     }
 }
 
-impl From<crate::plan::Stage> for Stage {
-    fn from(s: crate::plan::Stage) -> Stage {
-        use crate::plan::Stage as P;
+impl From<crate::plan::StepKind> for TextSource {
+    fn from(s: crate::plan::StepKind) -> TextSource {
+        use crate::plan::StepKind as P;
         match s {
             // Creating a venv fails the way installs fail (PEP 668, disk, network).
-            P::Venv | P::Fetch | P::Install => Stage::Install,
-            P::Uninstall => Stage::Uninstall,
-            P::Requirements => Stage::Requirements,
-            P::Verify => Stage::Verify,
+            P::Venv | P::Fetch | P::Install => TextSource::Install,
+            P::Uninstall => TextSource::Uninstall,
+            P::Requirements => TextSource::Requirements,
+            P::Verify => TextSource::Verify,
         }
     }
 }
@@ -196,14 +196,14 @@ impl Rules {
     }
 
     /// Diagnose one step's combined stdout+stderr.
-    pub fn diagnose_text(&self, stage: Stage, text: &str, ctx: &OsContext) -> Vec<Diagnosis> {
+    pub fn diagnose_text(&self, stage: TextSource, text: &str, ctx: &OsContext) -> Vec<Diagnosis> {
         let fired = self.fire_text(&[stage], text, ctx);
         self.finish(fired, ctx)
     }
 
     /// Diagnose text whose stage is unknown (a pasted log): every text rule applies.
     pub fn diagnose_log(&self, text: &str, ctx: &OsContext) -> Vec<Diagnosis> {
-        let fired = self.fire_text(&Stage::ALL, text, ctx);
+        let fired = self.fire_text(&TextSource::ALL, text, ctx);
         self.finish(fired, ctx)
     }
 
@@ -234,7 +234,7 @@ impl Rules {
 
     /// Classify a failed install step's output and diagnose it. `BuildUnavailable` only when
     /// a "no such build" rule survives and no network failure explains it.
-    pub fn analyze_install_failure(&self, stage: Stage, text: &str, ctx: &OsContext) -> FailureAnalysis {
+    pub fn analyze_install_failure(&self, stage: TextSource, text: &str, ctx: &OsContext) -> FailureAnalysis {
         let fired = self.resolve(self.fire_text(&[stage], text, ctx));
         let means: BTreeSet<Means> = fired.iter().filter_map(|f| self.rules()[f.rule].spec.means).collect();
         let kind = if means.contains(&Means::BuildUnavailable) && !means.contains(&Means::Network) {
@@ -247,10 +247,11 @@ impl Rules {
 
     /// Does this install output say the requested build does not exist here (→ fallback)?
     pub fn is_build_unavailable(&self, text: &str) -> bool {
-        self.analyze_install_failure(Stage::Install, text, &OsContext::linux()).kind == FailureKind::BuildUnavailable
+        self.analyze_install_failure(TextSource::Install, text, &OsContext::linux()).kind
+            == FailureKind::BuildUnavailable
     }
 
-    fn fire_text(&self, stages: &[Stage], text: &str, ctx: &OsContext) -> Vec<Fired> {
+    fn fire_text(&self, stages: &[TextSource], text: &str, ctx: &OsContext) -> Vec<Fired> {
         if text.trim().is_empty() {
             return Vec::new();
         }
@@ -285,7 +286,7 @@ impl Rules {
         text.extend(report.import_error.as_deref());
         text.extend(report.warnings.iter().map(String::as_str));
         text.extend(report.checks.iter().filter(|c| !c.ok).map(|c| c.detail.as_str()));
-        let mut fired = self.fire_text(&[Stage::Verify], &text.join("\n"), ctx);
+        let mut fired = self.fire_text(&[TextSource::Verify], &text.join("\n"), ctx);
         fired.extend(self.fire_probes(ProbeInput::Smoke, ctx, |eval, env| match eval {
             Eval::Smoke(f) => f(report, env),
             Eval::Facts(_) => None,
@@ -305,7 +306,7 @@ impl Rules {
         }
         text.extend(facts.notes.iter().map(String::as_str));
         text.extend(facts.python_candidates.iter().filter_map(|c| c.problem.as_deref()));
-        let mut fired = self.fire_text(&[Stage::Detect], &text.join("\n"), ctx);
+        let mut fired = self.fire_text(&[TextSource::Detect], &text.join("\n"), ctx);
         fired.extend(self.fire_probes(ProbeInput::Facts, ctx, |eval, env| match eval {
             Eval::Facts(f) => f(facts, env),
             Eval::Smoke(_) => None,
@@ -340,7 +341,7 @@ impl Rules {
 }
 
 /// [`Rules::diagnose_text`] with the bundled rules.
-pub fn diagnose_text(stage: Stage, text: &str, ctx: &OsContext) -> Vec<Diagnosis> {
+pub fn diagnose_text(stage: TextSource, text: &str, ctx: &OsContext) -> Vec<Diagnosis> {
     Rules::bundled().diagnose_text(stage, text, ctx)
 }
 
@@ -355,7 +356,7 @@ pub fn diagnose_facts(facts: &Facts, ctx: &OsContext) -> Vec<Diagnosis> {
 }
 
 /// [`Rules::analyze_install_failure`] with the bundled rules.
-pub fn analyze_install_failure(stage: Stage, text: &str, ctx: &OsContext) -> FailureAnalysis {
+pub fn analyze_install_failure(stage: TextSource, text: &str, ctx: &OsContext) -> FailureAnalysis {
     Rules::bundled().analyze_install_failure(stage, text, ctx)
 }
 

@@ -351,7 +351,7 @@ mod tests {
         let facts = |torch: &str, vision: &str, audio: Option<&str>| Facts {
             schema: 1,
             os: Os::Linux,
-            arch: "x86_64".into(),
+            cpu_arch: "x86_64".into(),
             wsl: false,
             gpus: vec![],
             driver: None,

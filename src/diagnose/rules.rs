@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::probes::{self, ProbeInput};
 use super::template::Template;
-use super::{OsContext, Stage};
+use super::{OsContext, TextSource};
 
 /// The rule file format this torchup reads.
 pub const RULES_SCHEMA: u32 = 1;
@@ -113,7 +113,7 @@ pub struct RuleSpec {
     pub probe: Option<String>,
     /// Stages whose output a text rule reads.
     #[serde(default)]
-    pub stages: Vec<Stage>,
+    pub stages: Vec<TextSource>,
     /// Restrict to these systems; empty = everywhere.
     #[serde(default)]
     pub os: Vec<OsName>,
@@ -182,7 +182,7 @@ pub(crate) type Vars = BTreeMap<String, String>;
 
 impl Rule {
     /// Does this rule read this stage's output in this context?
-    pub fn applies(&self, stage: Stage, ctx: &OsContext) -> bool {
+    pub fn applies(&self, stage: TextSource, ctx: &OsContext) -> bool {
         self.spec.kind == RuleKind::Text && self.spec.stages.contains(&stage) && self.os_ok(ctx)
     }
 

@@ -106,7 +106,7 @@ pub async fn gather_observed<R: Runner>(
     let facts = Facts {
         schema: FACTS_SCHEMA,
         os: opts.platform.os,
-        arch: opts.platform.arch.clone(),
+        cpu_arch: opts.platform.cpu_arch.clone(),
         wsl: opts.platform.wsl,
         gpus: gpu.gpus,
         driver: gpu.driver,

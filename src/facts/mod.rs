@@ -22,8 +22,10 @@ pub struct Facts {
     pub schema: u32,
     /// contract: "windows" | "linux" | "macos".
     pub os: Os,
-    /// contract: CPU architecture as Rust names it ("x86_64", "aarch64", "x86").
-    pub arch: String,
+    /// contract (`arch`): CPU architecture as Rust names it ("x86_64", "aarch64", "x86").
+    /// Named `cpu_arch` in Rust: "arch" elsewhere means a GPU architecture list.
+    #[serde(rename = "arch")]
+    pub cpu_arch: String,
     /// contract: running inside WSL2 (Linux kernel under Windows).
     pub wsl: bool,
     /// contract: every NVIDIA GPU found, in driver order.

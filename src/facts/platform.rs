@@ -104,7 +104,7 @@ impl HostEnv {
 pub struct Platform {
     pub os: Os,
     /// "x86_64", "aarch64", "x86", ...
-    pub arch: String,
+    pub cpu_arch: String,
     pub wsl: bool,
 }
 
@@ -113,7 +113,7 @@ impl Platform {
     pub fn current() -> Platform {
         let os = Os::current();
         let wsl = os == Os::Linux && std::fs::read_to_string("/proc/version").map(|v| is_wsl(&v)).unwrap_or(false);
-        Platform { os, arch: std::env::consts::ARCH.to_string(), wsl }
+        Platform { os, cpu_arch: std::env::consts::ARCH.to_string(), wsl }
     }
 }
 

@@ -32,7 +32,7 @@ use super::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
 use crate::diagnose::Diagnosis;
 use crate::exec::{ExitState, OutputLine, RunOutcome, RunSpec, Runner};
 use crate::facts::{Facts, TorchFacts};
-use crate::plan::{Choice, Manager, Plan, Stage, Step};
+use crate::plan::{Choice, Manager, Plan, Step, StepKind};
 use crate::shell::display_argv;
 use crate::smoke::SmokeReport;
 
@@ -44,14 +44,14 @@ pub const FAMILY: [&str; 4] = ["torch", "torchvision", "torchaudio", "xformers"]
 
 /// What the engine needs besides running steps: the smoke test, a fast look at what is
 /// installed, and diagnoses. A trait so the state machine can be driven by scripted
-/// probes in unit tests; the real implementation runs the embedded smoke test.
-pub trait Probes: Send + Sync {
+/// inspectors in unit tests; the real implementation runs the embedded smoke test.
+pub trait Inspector: Send + Sync {
     /// Run the smoke test with `python`; a cancelled token stops it at once.
     fn smoke(&self, python: &Path, cancel: &CancellationToken) -> impl Future<Output = SmokeReport> + Send;
     /// The installed torch family, read without importing torch; None when absent.
     fn installed(&self, python: &Path) -> impl Future<Output = Option<TorchFacts>> + Send;
     /// Diagnose a failed step's output (`Rollback` for steps that restore the old build).
-    fn diagnose_output(&self, stage: crate::diagnose::Stage, text: &str) -> Vec<Diagnosis>;
+    fn diagnose_output(&self, stage: crate::diagnose::TextSource, text: &str) -> Vec<Diagnosis>;
 }
 
 /// How to run.
@@ -69,9 +69,9 @@ pub struct InstallOptions {
 }
 
 /// Runs plans. Borrowed parts so front ends keep ownership of the runner and log.
-pub struct Installer<'a, R: Runner, P: Probes, S: Swap> {
+pub struct Installer<'a, R: Runner, P: Inspector, S: Swap> {
     pub runner: &'a R,
-    pub probes: &'a P,
+    pub inspector: &'a P,
     pub swap: &'a S,
     pub log: &'a RunLog,
     /// Environment changes for every child (isolation in tests, never the TUI's business).
@@ -146,7 +146,7 @@ enum Stop {
     Failed(String),
 }
 
-impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
+impl<R: Runner, P: Inspector, S: Swap> Installer<'_, R, P, S> {
     /// Run `plan` for the machine described by `facts`.
     pub async fn run(
         &self,
@@ -242,7 +242,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         // Baseline: record exactly what is there before anything changes.
         run.send(InstallEvent::StageStarted { index: baseline }).await;
         let started = Instant::now();
-        let base_report = self.probes.smoke(python, run.cancel).await;
+        let base_report = self.inspector.smoke(python, run.cancel).await;
         run.send(InstallEvent::Smoke {
             index: baseline,
             expected: Expectation::Anything,
@@ -254,7 +254,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         run.finish_stage(baseline, true, started).await;
         // The previous build lives in the interpreter we install into; a new venv starts empty.
         run.previous = if run.target == python {
-            self.probes.installed(python).await.or_else(|| facts.torch.clone())
+            self.inspector.installed(python).await.or_else(|| facts.torch.clone())
         } else {
             None
         };
@@ -272,15 +272,15 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
                 return self.stop(run, Stop::Cancelled, &state.active, opts).await;
             }
             let result = match step.stage {
-                Stage::Venv => self.venv_stage(run, index, step, opts).await,
-                Stage::Fetch => self.fetch_stage(run, index, step, plan, &mut state, opts).await,
-                Stage::Uninstall => self.uninstall_stage(run, index, step, &state.active, opts).await,
-                Stage::Install => self.install_stage(run, index, step, plan, &mut state, opts).await,
-                Stage::Requirements => match self.requirements_stage(run, index, step, &state.active, opts).await {
+                StepKind::Venv => self.venv_stage(run, index, step, opts).await,
+                StepKind::Fetch => self.fetch_stage(run, index, step, plan, &mut state, opts).await,
+                StepKind::Uninstall => self.uninstall_stage(run, index, step, &state.active, opts).await,
+                StepKind::Install => self.install_stage(run, index, step, plan, &mut state, opts).await,
+                StepKind::Requirements => match self.requirements_stage(run, index, step, &state.active, opts).await {
                     Ok(()) => Ok(()),
                     Err(report) => return *report,
                 },
-                Stage::Verify => {
+                StepKind::Verify => {
                     self.commit(run, index, &state.active).await;
                     Ok(())
                 }
@@ -316,7 +316,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         let index = run.add_stage(RunStage::Verify, "smoke test of the installed build".into()).await;
         run.send(InstallEvent::StageStarted { index }).await;
         let started = Instant::now();
-        let report = self.probes.smoke(python, run.cancel).await;
+        let report = self.inspector.smoke(python, run.cancel).await;
         let met = report.ok && report.cuda_available;
         run.send(InstallEvent::Smoke {
             index,
@@ -350,7 +350,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         step: &Step,
         opts: &InstallOptions,
     ) -> Result<(), Stop> {
-        self.run_or_stop(run, index, step, opts, crate::diagnose::Stage::Install, Stop::BeforeChange).await
+        self.run_or_stop(run, index, step, opts, crate::diagnose::TextSource::Install, Stop::BeforeChange).await
     }
 
     /// Run a step whose failure stops the run: its output is diagnosed and the reason names
@@ -361,7 +361,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         index: usize,
         step: &Step,
         opts: &InstallOptions,
-        stage: crate::diagnose::Stage,
+        stage: crate::diagnose::TextSource,
         stop: fn(String) -> Stop,
     ) -> Result<(), Stop> {
         match self.run_step(run, index, step, opts).await {
@@ -369,7 +369,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
             StepResult::Cancelled => Err(Stop::Cancelled),
             StepResult::NotStarted(why) => Err(stop(why)),
             StepResult::Failed(out) => {
-                let found = self.probes.diagnose_output(stage, &out.combined());
+                let found = self.inspector.diagnose_output(stage, &out.combined());
                 run.diagnose(index, found).await;
                 Err(stop(format!("`{}` failed ({})", display_argv(&step.argv), out.state.describe())))
             }
@@ -388,7 +388,9 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
     ) -> Result<(), Stop> {
         if !step.argv.is_empty() {
             // conda: its own package cache (`--download-only`).
-            return self.run_or_stop(run, index, step, opts, crate::diagnose::Stage::Install, Stop::BeforeChange).await;
+            return self
+                .run_or_stop(run, index, step, opts, crate::diagnose::TextSource::Install, Stop::BeforeChange)
+                .await;
         }
         let first = self.acquire_in(run, index, &state.active, true).await;
         let why = match first {
@@ -458,7 +460,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
                     self.log.line(crate::exec::Stream::Stderr, &text);
                     run.send(InstallEvent::Line { index, stream: crate::exec::Stream::Stderr, text: text.clone() })
                         .await;
-                    let found = self.probes.diagnose_output(crate::diagnose::Stage::Install, &text);
+                    let found = self.inspector.diagnose_output(crate::diagnose::TextSource::Install, &text);
                     run.diagnose(index, found).await;
                 }
                 run.finish_stage(index, false, started).await;
@@ -512,7 +514,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         } else {
             run.conda_revision = self.conda_revision(step).await;
             run.changed = true;
-            self.run_or_stop(run, index, step, opts, crate::diagnose::Stage::Uninstall, Stop::Failed).await?;
+            self.run_or_stop(run, index, step, opts, crate::diagnose::TextSource::Uninstall, Stop::Failed).await?;
         }
         if !self.smoke_stage(run, index, Expectation::TorchAbsent, active).await {
             if run.cancel.is_cancelled() {
@@ -573,7 +575,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
             Err(AcquireError::Cancelled) => return Err(Stop::Cancelled),
             Err(e) => return Err(Stop::Failed(format!("{why}, and the fallback could not be fetched: {e}"))),
         };
-        let fb_step = fb.steps.iter().find(|s| s.stage == Stage::Install).cloned().unwrap_or_else(|| step.clone());
+        let fb_step = fb.steps.iter().find(|s| s.stage == StepKind::Install).cloned().unwrap_or_else(|| step.clone());
         state.active = fb.choice.clone();
         state.acquired = Some(acquired);
         self.journal(run, RunStage::Fallback, &state.active).await?;
@@ -604,7 +606,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
             step.argv = install_argv(&step.argv, a);
         }
         run.changed = true;
-        self.run_or_stop(run, index, &step, opts, crate::diagnose::Stage::Install, Stop::Failed).await
+        self.run_or_stop(run, index, &step, opts, crate::diagnose::TextSource::Install, Stop::Failed).await
     }
 
     /// The requirements under the constraints file. A failure keeps the verified CUDA build
@@ -635,7 +637,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
             StepResult::NotStarted(why) => format!("the requirements step could not start: {why}"),
             StepResult::Failed(out) => {
                 let text = out.combined();
-                let found = self.probes.diagnose_output(crate::diagnose::Stage::Requirements, &text);
+                let found = self.inspector.diagnose_output(crate::diagnose::TextSource::Requirements, &text);
                 run.diagnose(index, found).await;
                 match torch_puller(&text, active) {
                     Some(line) => format!("the requirements step failed: `{line}` asks for another torch build"),
@@ -704,7 +706,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
     /// Smoke test after a stage; sends the result and any diagnoses; returns whether it met
     /// the expectation.
     async fn smoke_stage(&self, run: &mut Run<'_, S>, index: usize, expected: Expectation, choice: &Choice) -> bool {
-        let report = self.probes.smoke(&run.target, run.cancel).await;
+        let report = self.inspector.smoke(&run.target, run.cancel).await;
         let met = expectation_met(expected, &report, choice);
         run.send(InstallEvent::Smoke { index, expected, met, report: Box::new(report.clone()) }).await;
         if !met {
@@ -804,12 +806,12 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
 
     /// `pip uninstall` whatever of the family is installed now (the new build).
     async fn remove_new_family(&self, run: &mut Run<'_, S>, index: usize, opts: &InstallOptions) -> StepResult {
-        if self.probes.installed(&run.target).await.is_none() {
+        if self.inspector.installed(&run.target).await.is_none() {
             return StepResult::Ok;
         }
         let argv = uninstall_family(&run.target.to_string_lossy(), run.manager);
         let step = Step {
-            stage: Stage::Uninstall,
+            stage: StepKind::Uninstall,
             argv,
             summary: "remove the new build".into(),
             changes: String::new(),
@@ -836,7 +838,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         let started = Instant::now();
         let removed = self.remove_new_family(run, index, opts).await;
         if let StepResult::Failed(out) = &removed {
-            let found = self.probes.diagnose_output(crate::diagnose::Stage::Rollback, &out.combined());
+            let found = self.inspector.diagnose_output(crate::diagnose::TextSource::Rollback, &out.combined());
             run.diagnose(index, found).await;
         }
         let mut problem = None;
@@ -856,7 +858,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
                 "-y".into(),
             ];
             let step = Step {
-                stage: Stage::Install,
+                stage: StepKind::Install,
                 argv,
                 summary: "conda revision".into(),
                 changes: String::new(),
@@ -869,7 +871,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
         } else if run.previous.is_some() && opts.auto_rollback {
             for argv in restore_plan(run.previous.as_ref(), &run.target, run.manager, &opts.index_base) {
                 let step = Step {
-                    stage: Stage::Install,
+                    stage: StepKind::Install,
                     argv,
                     summary: "reinstall".into(),
                     changes: String::new(),
@@ -883,7 +885,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
                 }
             }
         }
-        let now = self.probes.installed(&run.target).await;
+        let now = self.inspector.installed(&run.target).await;
         let restored = same_build(now.as_ref(), run.previous.as_ref());
         run.finish_stage(index, restored, started).await;
         if restored {
@@ -933,7 +935,7 @@ impl<R: Runner, P: Probes, S: Swap> Installer<'_, R, P, S> {
                 self.report(&mut run, false, Outcome::Unchanged, None, env, None)
             }
             Ok(None) => {
-                run.previous = self.probes.installed(target).await;
+                run.previous = self.inspector.installed(target).await;
                 let env = format!(
                     "Nothing to roll back: no interrupted install was found for {}. {}",
                     target.display(),

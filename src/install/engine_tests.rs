@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::engine::{InstallOptions, Installer, Probes};
+use super::engine::{Inspector, InstallOptions, Installer};
 use super::log::RunLog;
 use super::stage::RunStage;
 use super::swap::{AcquireError, Acquired, Interrupted, Swap};
@@ -19,7 +19,7 @@ use super::{Expectation, InstallEvent, Outcome};
 use crate::diagnose::Diagnosis;
 use crate::exec::{ExecError, ExitState, OutputLine, RunOutcome, RunSpec, Runner, Stream};
 use crate::facts::{EnvKind, Facts, Os, PythonFacts, TorchFacts};
-use crate::plan::{Choice, Fallback, Manager, PLAN_SCHEMA, Plan, Stage, Step};
+use crate::plan::{Choice, Fallback, Manager, PLAN_SCHEMA, Plan, Step, StepKind};
 use crate::smoke::{SmokeReport, TorchInfo, VERIFY_SCHEMA};
 
 /// Everything that happened, in order, across the runner, the index and the stash.
@@ -137,7 +137,7 @@ impl Runner for Sim {
     }
 }
 
-impl Probes for Sim {
+impl Inspector for Sim {
     async fn smoke(&self, _python: &Path, _cancel: &CancellationToken) -> SmokeReport {
         let w = self.w();
         let (importable, version, cuda, works) = match &w.installed {
@@ -159,7 +159,7 @@ impl Probes for Sim {
         self.w().installed.clone()
     }
 
-    fn diagnose_output(&self, _stage: crate::diagnose::Stage, text: &str) -> Vec<Diagnosis> {
+    fn diagnose_output(&self, _stage: crate::diagnose::TextSource, text: &str) -> Vec<Diagnosis> {
         if text.contains("No matching distribution") {
             vec![Diagnosis {
                 id: "F19".into(),
@@ -273,7 +273,7 @@ fn facts(prev: Option<&str>) -> Facts {
     Facts {
         schema: 1,
         os: Os::Linux,
-        arch: "x86_64".into(),
+        cpu_arch: "x86_64".into(),
         wsl: false,
         gpus: vec![],
         driver: None,
@@ -313,7 +313,7 @@ fn choice(variant: &str) -> Choice {
     }
 }
 
-fn step(stage: Stage, argv: &[&str]) -> Step {
+fn step(stage: StepKind, argv: &[&str]) -> Step {
     Step {
         stage,
         argv: argv.iter().map(|s| s.to_string()).collect(),
@@ -326,7 +326,7 @@ fn step(stage: Stage, argv: &[&str]) -> Step {
 fn install_step(variant: &str) -> Step {
     let pin = format!("torch==2.5.1+{variant}");
     step(
-        Stage::Install,
+        StepKind::Install,
         &["/env/bin/python", "-m", "pip", "install", "--no-index", "--find-links", "<wheelhouse>", &pin],
     )
 }
@@ -337,17 +337,17 @@ fn plan(variant: &str, fallback: Option<&str>) -> Plan {
         choice: Some(choice(variant)),
         candidates: vec![],
         steps: vec![
-            step(Stage::Fetch, &[]),
-            step(Stage::Uninstall, &[]),
+            step(StepKind::Fetch, &[]),
+            step(StepKind::Uninstall, &[]),
             install_step(variant),
-            step(Stage::Verify, &[]),
+            step(StepKind::Verify, &[]),
         ],
         nothing_to_do: false,
         warnings: vec![],
         explanation: String::new(),
         fallback: fallback.map(|f| Fallback {
             choice: choice(f),
-            steps: vec![step(Stage::Fetch, &[]), install_step(f), step(Stage::Verify, &[])],
+            steps: vec![step(StepKind::Fetch, &[]), install_step(f), step(StepKind::Verify, &[])],
         }),
         data_source: "bundled".into(),
         data_version: String::new(),
@@ -375,7 +375,7 @@ struct Ran {
 async fn run_with(sim: &Sim, plan: &Plan, cancel: CancellationToken) -> Ran {
     let dir = tempfile::tempdir().unwrap();
     let log = RunLog::create_in(dir.path());
-    let installer = Installer { runner: sim, probes: sim, swap: sim, log: &log, env: vec![] };
+    let installer = Installer { runner: sim, inspector: sim, swap: sim, log: &log, env: vec![] };
     let opts = InstallOptions {
         dry_run: false,
         auto_rollback: true,
@@ -541,7 +541,7 @@ async fn rollback_finishes_what_an_interrupted_run_left() {
     sim.w().stash_broken = false;
     let dir = tempfile::tempdir().unwrap();
     let log = RunLog::create_in(dir.path());
-    let installer = Installer { runner: &sim, probes: &sim, swap: &sim, log: &log, env: vec![] };
+    let installer = Installer { runner: &sim, inspector: &sim, swap: &sim, log: &log, env: vec![] };
     let opts = InstallOptions { dry_run: false, auto_rollback: false, index_base: "x".into(), step_timeout: None };
     let (tx, _rx) = mpsc::channel(1024);
     let report =
@@ -564,7 +564,7 @@ async fn a_failing_requirements_step_keeps_the_verified_build_and_names_the_culp
             .into(),
     );
     let mut p = plan("cu124", None);
-    p.steps.insert(3, step(Stage::Requirements, &["/env/bin/python", "-m", "pip", "install", "-r", "req.txt"]));
+    p.steps.insert(3, step(StepKind::Requirements, &["/env/bin/python", "-m", "pip", "install", "-r", "req.txt"]));
     let ran = run_with(&sim, &p, CancellationToken::new()).await;
     assert_eq!(ran.report.outcome, Outcome::RequirementsFailed, "{}", ran.report.environment);
     assert!(ran.report.environment.contains("torch==2.3.0+cpu"), "{}", ran.report.environment);
@@ -577,7 +577,7 @@ async fn a_failing_requirements_step_keeps_the_verified_build_and_names_the_culp
 async fn uninstall_that_leaves_torch_importable_puts_the_stash_back() {
     #[derive(Clone)]
     struct Shadowed(Sim);
-    impl Probes for Shadowed {
+    impl Inspector for Shadowed {
         async fn smoke(&self, python: &Path, cancel: &CancellationToken) -> SmokeReport {
             // A user-site copy keeps torch importable whatever is moved aside.
             let mut r = self.0.smoke(python, cancel).await;
@@ -588,7 +588,7 @@ async fn uninstall_that_leaves_torch_importable_puts_the_stash_back() {
         async fn installed(&self, python: &Path) -> Option<TorchFacts> {
             self.0.installed(python).await
         }
-        fn diagnose_output(&self, stage: crate::diagnose::Stage, text: &str) -> Vec<Diagnosis> {
+        fn diagnose_output(&self, stage: crate::diagnose::TextSource, text: &str) -> Vec<Diagnosis> {
             self.0.diagnose_output(stage, text)
         }
     }
@@ -596,7 +596,7 @@ async fn uninstall_that_leaves_torch_importable_puts_the_stash_back() {
     let dir = tempfile::tempdir().unwrap();
     let log = RunLog::create_in(dir.path());
     let shadowed = Shadowed(sim.clone());
-    let installer = Installer { runner: &sim, probes: &shadowed, swap: &sim, log: &log, env: vec![] };
+    let installer = Installer { runner: &sim, inspector: &shadowed, swap: &sim, log: &log, env: vec![] };
     let opts = InstallOptions { dry_run: false, auto_rollback: true, index_base: "x".into(), step_timeout: None };
     let (tx, _rx) = mpsc::channel(1024);
     let report =
@@ -612,7 +612,7 @@ async fn dry_run_runs_and_fetches_nothing() {
     let sim = world(&["2.5.1+cu124"], &["cu124"]);
     let dir = tempfile::tempdir().unwrap();
     let log = RunLog::create_in(dir.path());
-    let installer = Installer { runner: &sim, probes: &sim, swap: &sim, log: &log, env: vec![] };
+    let installer = Installer { runner: &sim, inspector: &sim, swap: &sim, log: &log, env: vec![] };
     let opts = InstallOptions { dry_run: true, auto_rollback: true, index_base: "x".into(), step_timeout: None };
     let (tx, _rx) = mpsc::channel(1024);
     let report =
@@ -627,7 +627,7 @@ async fn nothing_to_do_still_runs_the_smoke_test() {
     sim.w().installed = Some(torch("2.5.1+cu124"));
     let dir = tempfile::tempdir().unwrap();
     let log = RunLog::create_in(dir.path());
-    let installer = Installer { runner: &sim, probes: &sim, swap: &sim, log: &log, env: vec![] };
+    let installer = Installer { runner: &sim, inspector: &sim, swap: &sim, log: &log, env: vec![] };
     let opts = InstallOptions { dry_run: false, auto_rollback: true, index_base: "x".into(), step_timeout: None };
     let mut p = plan("cu124", None);
     p.nothing_to_do = true;

@@ -7,10 +7,10 @@
 pub mod engine;
 #[cfg(test)]
 mod engine_tests;
+pub mod inspector;
 pub mod journal;
 pub mod lock;
 pub mod log;
-pub mod probes;
 pub mod real_swap;
 pub mod restore;
 pub mod stage;

@@ -1,5 +1,5 @@
 //! The stages of an install run, as one enum shared by the engine, the journal and the
-//! front ends (no stage names as strings). The plan's contract stages (`plan::Stage`) map
+//! front ends (no stage names as strings). The plan's contract stages (`plan::StepKind`) map
 //! onto these; `Baseline`, `Fallback`, `Rollback` and `Commit` are the engine's own.
 
 use serde::{Deserialize, Serialize};
@@ -49,16 +49,16 @@ impl RunStage {
 }
 
 /// The engine stage a plan step runs as.
-impl From<crate::plan::Stage> for RunStage {
-    fn from(stage: crate::plan::Stage) -> RunStage {
-        use crate::plan::Stage;
+impl From<crate::plan::StepKind> for RunStage {
+    fn from(stage: crate::plan::StepKind) -> RunStage {
+        use crate::plan::StepKind;
         match stage {
-            Stage::Venv => RunStage::Venv,
-            Stage::Fetch => RunStage::Fetch,
-            Stage::Uninstall => RunStage::Uninstall,
-            Stage::Install => RunStage::Install,
-            Stage::Requirements => RunStage::Requirements,
-            Stage::Verify => RunStage::Verify,
+            StepKind::Venv => RunStage::Venv,
+            StepKind::Fetch => RunStage::Fetch,
+            StepKind::Uninstall => RunStage::Uninstall,
+            StepKind::Install => RunStage::Install,
+            StepKind::Requirements => RunStage::Requirements,
+            StepKind::Verify => RunStage::Verify,
         }
     }
 }

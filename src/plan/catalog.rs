@@ -17,7 +17,7 @@ use crate::compat::arch::ArchList;
 use crate::compat::available::{DataSource, IndexSnapshot};
 use crate::compat::data::{CompatData, CudaVersion, Evidence, Release};
 use crate::compat::driver_fit::DriverRequirement;
-use crate::compat::platform::{Platform, PyRange};
+use crate::compat::platform::{PyRange, WheelPlatform};
 use crate::compat::tags::{InterpreterTags, versions_for};
 
 /// What the index says, reduced to this interpreter's CPython tag and platform.
@@ -162,7 +162,7 @@ pub struct Offer<'d> {
     /// The build for this machine's platform; None when there is none (or no platform).
     pub build: Option<OfferBuild>,
     /// The platforms this release has this variant for (data), for "only on …" messages.
-    pub platforms_elsewhere: Vec<Platform>,
+    pub platforms_elsewhere: Vec<WheelPlatform>,
     /// CPU wheels exist for this platform (cpu offers).
     pub cpu_here: bool,
     pub index: IndexState,
@@ -242,7 +242,7 @@ fn torchvision_pin(r: Option<&Release>, version: &Version) -> Pin {
     }
 }
 
-fn audio_pin(data: &CompatData, r: Option<&Release>, variant: &str, platform: Option<Platform>) -> AudioPin {
+fn audio_pin(data: &CompatData, r: Option<&Release>, variant: &str, platform: Option<WheelPlatform>) -> AudioPin {
     if let Some(a) = r.and_then(|r| r.torchaudio.as_ref()) {
         return AudioPin::Paired(Pin { version: a.clone(), assumed: false, note: None });
     }

@@ -7,9 +7,10 @@ use crate::compat::arch::Coverage;
 use crate::compat::driver_fit::{DriverFit, fit};
 use crate::facts::Os;
 
-/// One check: passed, failed, or could not be made.
+/// One criterion of an offer (driver, GPU architecture, wheel): passed, failed, or could
+/// not be judged.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Check {
+pub struct Criterion {
     /// None: not applicable, or not decidable.
     pub ok: Option<bool>,
     /// The check could not be made because a fact is unknown (GPU capability, driver
@@ -18,18 +19,18 @@ pub struct Check {
     pub reason: String,
 }
 
-impl Check {
+impl Criterion {
     fn pass(reason: impl Into<String>) -> Self {
-        Check { ok: Some(true), unknown_fact: false, reason: reason.into() }
+        Criterion { ok: Some(true), unknown_fact: false, reason: reason.into() }
     }
     fn fail(reason: impl Into<String>) -> Self {
-        Check { ok: Some(false), unknown_fact: false, reason: reason.into() }
+        Criterion { ok: Some(false), unknown_fact: false, reason: reason.into() }
     }
     fn unknown(reason: impl Into<String>) -> Self {
-        Check { ok: None, unknown_fact: true, reason: reason.into() }
+        Criterion { ok: None, unknown_fact: true, reason: reason.into() }
     }
     fn blocked() -> Self {
-        Check { ok: None, unknown_fact: false, reason: String::new() }
+        Criterion { ok: None, unknown_fact: false, reason: String::new() }
     }
 
     /// Passed, or not decidable only because a machine fact is unknown.
@@ -51,9 +52,9 @@ pub struct Assume {
 #[derive(Debug, Clone)]
 pub struct Verdict {
     pub cpu: bool,
-    pub wheel: Check,
-    pub driver: Check,
-    pub arch: Check,
+    pub wheel: Criterion,
+    pub driver: Criterion,
+    pub arch: Criterion,
     /// The driver also meets the variant's full-feature (toolkit) driver.
     pub full_met: bool,
     /// Every GPU runs native code (no PTX JIT).
@@ -111,8 +112,8 @@ pub fn evaluate(o: &Offer<'_>, m: &Machine, assume: Assume) -> Verdict {
         return Verdict {
             cpu: true,
             wheel,
-            driver: Check::blocked(),
-            arch: Check::blocked(),
+            driver: Criterion::blocked(),
+            arch: Criterion::blocked(),
             full_met: true,
             native: true,
             notes,
@@ -134,21 +135,21 @@ pub fn evaluate(o: &Offer<'_>, m: &Machine, assume: Assume) -> Verdict {
     Verdict { cpu: false, wheel, driver, arch, full_met, native, notes, off_index }
 }
 
-fn driver_check(o: &Offer<'_>, m: &Machine, assume: Assume, notes: &mut Vec<String>) -> (Check, bool) {
+fn driver_check(o: &Offer<'_>, m: &Machine, assume: Assume, notes: &mut Vec<String>) -> (Criterion, bool) {
     if assume.driver {
-        return (Check::pass(""), true);
+        return (Criterion::pass(""), true);
     }
     let Some(rows) = &o.driver else {
-        return (Check::fail(format!("no driver data for {}", o.variant)), false);
+        return (Criterion::fail(format!("no driver data for {}", o.variant)), false);
     };
     let table = m.driver_table_name();
     match &m.driver {
         DriverState::Missing => (
-            Check::fail(format!("no NVIDIA driver found ({} needs ≥ {} on {table})", o.variant, rows.req.floor)),
+            Criterion::fail(format!("no NVIDIA driver found ({} needs ≥ {} on {table})", o.variant, rows.req.floor)),
             false,
         ),
         DriverState::Unreadable(s) => {
-            (Check::unknown(format!("driver version '{s}' could not be read: driver floor not checked")), false)
+            (Criterion::unknown(format!("driver version '{s}' could not be read: driver floor not checked")), false)
         }
         DriverState::Known(v) => {
             let req = &rows.req;
@@ -166,7 +167,7 @@ fn driver_check(o: &Offer<'_>, m: &Machine, assume: Assume, notes: &mut Vec<Stri
                     let level = m.driver_cuda.map(|c| c.to_string()).unwrap_or_default();
                     format!("driver {v} supports CUDA ≤ {level}, older than {}'s CUDA major", o.variant)
                 };
-                return (Check::fail(why), false);
+                return (Criterion::fail(why), false);
             }
             let full_met = fit == DriverFit::Full;
             match &req.full {
@@ -177,15 +178,21 @@ fn driver_check(o: &Offer<'_>, m: &Machine, assume: Assume, notes: &mut Vec<Stri
                 None if !full_met => notes.push(format!("the full-feature driver for {} is not known", o.variant)),
                 _ => {}
             }
-            (Check::pass(format!("driver {v} ≥ {} ({} floor, {table}{from})", req.floor, o.variant)), full_met)
+            (Criterion::pass(format!("driver {v} ≥ {} ({} floor, {table}{from})", req.floor, o.variant)), full_met)
         }
     }
 }
 
-fn arch_check(o: &Offer<'_>, m: &Machine, full_met: bool, assume: Assume, notes: &mut Vec<String>) -> (Check, bool) {
-    let Some(build) = &o.build else { return (Check::blocked(), false) };
+fn arch_check(
+    o: &Offer<'_>,
+    m: &Machine,
+    full_met: bool,
+    assume: Assume,
+    notes: &mut Vec<String>,
+) -> (Criterion, bool) {
+    let Some(build) = &o.build else { return (Criterion::blocked(), false) };
     if m.gpus.is_empty() {
-        return (Check::fail("no NVIDIA GPU found"), false);
+        return (Criterion::fail("no NVIDIA GPU found"), false);
     }
     let (mut fails, mut unknown, mut oks) = (Vec::new(), Vec::new(), Vec::new());
     let mut native = true;
@@ -232,63 +239,65 @@ fn arch_check(o: &Offer<'_>, m: &Machine, full_met: bool, assume: Assume, notes:
         notes.push(format!("arch list {} {}", build.arch, build.source));
     }
     let check = if !fails.is_empty() {
-        Check::fail(fails.join("; "))
+        Criterion::fail(fails.join("; "))
     } else if !unknown.is_empty() {
-        Check::unknown(unknown.into_iter().chain(oks).collect::<Vec<_>>().join("; "))
+        Criterion::unknown(unknown.into_iter().chain(oks).collect::<Vec<_>>().join("; "))
     } else {
-        Check::pass(oks.join("; "))
+        Criterion::pass(oks.join("; "))
     };
     (check, native)
 }
 
-fn wheel_check(o: &Offer<'_>, m: &Machine, assume: Assume) -> Check {
+fn wheel_check(o: &Offer<'_>, m: &Machine, assume: Assume) -> Criterion {
     if !assume.python
         && let Some(p) = &m.python_problem
     {
-        return Check::fail(match p {
+        return Criterion::fail(match p {
             PythonProblem::Missing => "no Python interpreter found".to_string(),
             PythonProblem::Bits32 => "32-bit Python: PyTorch publishes no 32-bit wheels".to_string(),
             PythonProblem::NotCPython(i) => format!("{i}: PyTorch publishes CPython wheels only"),
             PythonProblem::BadVersion(v) => format!("Python version '{v}' could not be read"),
-            PythonProblem::Platform(p) => format!("no PyTorch wheels for {p}"),
+            PythonProblem::WheelPlatform(p) => format!("no PyTorch wheels for {p}"),
         });
     }
     let platform = if assume.python { m.platform.or(m.os_platform) } else { m.platform };
     let Some(platform) = platform else {
-        return Check::fail("no PyTorch wheels for this platform");
+        return Criterion::fail("no PyTorch wheels for this platform");
     };
     let tag = match (m.python, assume.python) {
         (Some(py), false) => py.tag(),
         _ => "cpXY".to_string(),
     };
     if o.cuda.is_some() && platform.os() == Os::Macos {
-        return Check::fail("macOS: no CUDA builds (PyTorch uses the Apple GPU through MPS)");
+        return Criterion::fail("macOS: no CUDA builds (PyTorch uses the Apple GPU through MPS)");
     }
     if o.cuda.is_none() && !o.cpu_here && o.index != IndexState::Listed {
-        return Check::fail(format!("no CPU wheels of torch {} for {platform}", o.torch));
+        return Criterion::fail(format!("no CPU wheels of torch {} for {platform}", o.torch));
     }
     if o.cuda.is_some() && o.build.is_none() {
         let elsewhere: Vec<&str> = o.platforms_elsewhere.iter().map(|p| p.as_str()).collect();
         let only = if elsewhere.is_empty() { String::new() } else { format!(" (only {})", elsewhere.join(", ")) };
-        return Check::fail(format!("no {} build of torch {} for {platform}{only}", o.variant, o.torch));
+        return Criterion::fail(format!("no {} build of torch {} for {platform}{only}", o.variant, o.torch));
     }
     match o.index {
         IndexState::NotListed if !assume.python => {
-            return Check::fail(format!(
+            return Criterion::fail(format!(
                 "the index lists no torch {} wheel for {tag} {}",
                 o.label(),
                 platform.wheel_tag()
             ));
         }
         IndexState::Listed if !assume.python => {
-            return Check::pass(format!("{tag} {} wheel (index)", platform.wheel_tag()));
+            return Criterion::pass(format!("{tag} {} wheel (index)", platform.wheel_tag()));
         }
         _ => {}
     }
     match (o.python, m.python) {
-        (_, _) if assume.python => Check::pass(""),
-        (Some(range), Some(py)) if range.contains(py) => Check::pass(format!("{tag} {} wheel", platform.wheel_tag())),
-        (Some(range), Some(_)) => Check::fail(format!("no {tag} wheel (torch {}: {range})", o.torch)),
-        _ => Check::fail(format!("no Python range known for torch {}", o.torch)),
+        (_, _) if assume.python => Criterion::pass(""),
+        (Some(range), Some(py)) if range.contains(py) => {
+            Criterion::pass(format!("{tag} {} wheel", platform.wheel_tag()))
+        }
+        (Some(range), Some(_)) => Criterion::fail(format!("no {tag} wheel (torch {}: {range})", o.torch)),
+        _ => Criterion::fail(format!("no Python range known for torch {}", o.torch)),
     }
 }

@@ -11,11 +11,11 @@ use pep440_rs::Version;
 
 use super::catalog::{AudioPin, Offer};
 use super::check::{Assume, Verdict, evaluate};
+use super::intent::{Intent, TorchFrom};
 use super::machine::{DriverState, Machine, PythonProblem};
-use super::want::{TorchFrom, Want};
 use crate::compat::data::{CompatData, CudaVersion};
 use crate::compat::driver::DriverVersion;
-use crate::compat::platform::{Platform, PyVersion};
+use crate::compat::platform::{PyVersion, WheelPlatform};
 use crate::facts::{Facts, GpuState, Os};
 
 /// An offer with its verdict on this machine.
@@ -58,7 +58,7 @@ fn better(a: &Evaluated<'_>, b: &Evaluated<'_>) -> bool {
 }
 
 /// Whether an offer is what the request names.
-pub fn matches(w: &Want, o: &Offer<'_>) -> bool {
+pub fn matches(w: &Intent, o: &Offer<'_>) -> bool {
     let variant_ok = match &w.variant {
         Some(v) => &o.variant == v,
         None => o.variant != "cpu",
@@ -71,7 +71,7 @@ fn best<'a, 'd>(ev: &'a [Evaluated<'d>], pred: impl Fn(&Evaluated<'d>) -> bool) 
 }
 
 /// Decide on a normalized request.
-pub fn decide<'d>(facts: &Facts, w: &Want, data: &'d CompatData, m: &Machine, ev: &[Evaluated<'d>]) -> Decision {
+pub fn decide<'d>(facts: &Facts, w: &Intent, data: &'d CompatData, m: &Machine, ev: &[Evaluated<'d>]) -> Decision {
     let mut d = Decision::default();
     let installed = installed_offer(facts, ev);
 
@@ -226,7 +226,7 @@ fn machine_line(m: &Machine, e: &Evaluated<'_>) -> String {
     format!("{gpu}, {driver}")
 }
 
-fn explain_choice(w: &Want, m: &Machine, e: &Evaluated<'_>, forced: bool) -> String {
+fn explain_choice(w: &Intent, m: &Machine, e: &Evaluated<'_>, forced: bool) -> String {
     let o = &e.offer;
     let prefix = if forced {
         "forced: ".to_string()
@@ -246,7 +246,7 @@ fn explain_choice(w: &Want, m: &Machine, e: &Evaluated<'_>, forced: bool) -> Str
 }
 
 /// An explicit request with no valid offer: refuse with the reason, or plan it under --force.
-fn refuse_or_force<'d>(w: &Want, data: &'d CompatData, m: &Machine, ev: &[Evaluated<'d>], d: &mut Decision) {
+fn refuse_or_force<'d>(w: &Intent, data: &'d CompatData, m: &Machine, ev: &[Evaluated<'d>], d: &mut Decision) {
     let named: Vec<usize> = (0..ev.len()).filter(|&i| matches(w, &ev[i].offer)).collect();
     // The offer to report on: the newest that has a wheel here, else the newest at all.
     let rep = named
@@ -279,7 +279,7 @@ fn refuse_or_force<'d>(w: &Want, data: &'d CompatData, m: &Machine, ev: &[Evalua
 }
 
 /// Why nothing matches an explicit request at all.
-fn no_such_build(w: &Want, data: &CompatData, ev: &[Evaluated<'_>]) -> String {
+fn no_such_build(w: &Intent, data: &CompatData, ev: &[Evaluated<'_>]) -> String {
     let known_variant = |v: &str| ev.iter().any(|e| e.offer.variant == v);
     if let Some(v) = &w.variant
         && !known_variant(v)
@@ -316,7 +316,7 @@ fn no_such_build(w: &Want, data: &CompatData, ev: &[Evaluated<'_>]) -> String {
 
 /// The planned fallback: the next lower CUDA variant that runs (the guide's "if cu124
 /// fails, try cu121"), confirmed data first, the same torch when the version was pinned.
-fn fallback(w: &Want, ev: &[Evaluated<'_>], c: usize) -> Option<usize> {
+fn fallback(w: &Intent, ev: &[Evaluated<'_>], c: usize) -> Option<usize> {
     let chosen = &ev[c];
     let cuda = chosen.offer.cuda?;
     let pool: Vec<usize> = (0..ev.len())
@@ -353,7 +353,7 @@ fn recommend_python(m: &Machine, o: &Offer<'_>) -> String {
     }
 }
 
-fn evaluated_under<'d>(ev: &[Evaluated<'d>], m: &Machine, assume: Assume, w: &Want) -> Vec<Evaluated<'d>> {
+fn evaluated_under<'d>(ev: &[Evaluated<'d>], m: &Machine, assume: Assume, w: &Intent) -> Vec<Evaluated<'d>> {
     ev.iter()
         .filter(|e| matches(w, &e.offer))
         .map(|e| Evaluated { offer: e.offer.clone(), verdict: evaluate(&e.offer, m, assume) })
@@ -364,7 +364,7 @@ fn evaluated_under<'d>(ev: &[Evaluated<'d>], m: &Machine, assume: Assume, w: &Wa
 /// of them became the explanation.
 fn no_choice_warnings<'d>(
     facts: &Facts,
-    w: &Want,
+    w: &Intent,
     data: &'d CompatData,
     m: &Machine,
     ev: &[Evaluated<'d>],
@@ -380,7 +380,7 @@ fn no_choice_warnings<'d>(
         d.warnings.push(s);
         true
     };
-    let any = Want { variant: None, torch: None, force: false };
+    let any = Intent { variant: None, torch: None, force: false };
     if m.os == Os::Macos {
         return headline(d, "macOS has no CUDA builds of PyTorch: torch uses the Apple GPU through MPS. Install the regular build with `python -m pip install torch torchvision` (no CUDA index needed)".into());
     }
@@ -401,7 +401,7 @@ fn no_choice_warnings<'d>(
             PythonProblem::BadVersion(v) => format!(
                 "the Python version '{v}' could not be read: run torchup with --python pointing at a CPython 3 interpreter"
             ),
-            PythonProblem::Platform(l) => format!(
+            PythonProblem::WheelPlatform(l) => format!(
                 "PyTorch publishes no CUDA wheels for {l}: use 64-bit Python on Windows x86_64 or Linux x86_64/aarch64"
             ),
         };
@@ -431,7 +431,7 @@ fn no_choice_warnings<'d>(
             (Some(cap), Some((min, r, b))) if cap < min => format!(
                 "{} (compute {cap}) is older than every PyTorch CUDA build for {} (the oldest supported is compute {min}, up to torch {} {}): keep the CPU build (--variant cpu) or use a newer GPU",
                 g.short,
-                platform.map(Platform::as_str).unwrap_or("this platform"),
+                platform.map(WheelPlatform::as_str).unwrap_or("this platform"),
                 newest_with(data, b.variant.as_str(), b.platform, min).unwrap_or_else(|| r.torch.clone()),
                 b.variant
             ),
@@ -451,7 +451,7 @@ fn no_choice_warnings<'d>(
 fn newest_with(
     data: &CompatData,
     variant: &str,
-    platform: Platform,
+    platform: WheelPlatform,
     cap: crate::compat::arch::Capability,
 ) -> Option<String> {
     data.releases()
@@ -466,7 +466,7 @@ fn newest_with(
 
 /// "Updating the driver would unlock …", "Python 3.8 limits torch to …", "torch 2.15 has no
 /// build for this GPU".
-fn unlock_hints<'d>(w: &Want, data: &CompatData, m: &Machine, ev: &[Evaluated<'d>], d: &Decision) -> Vec<String> {
+fn unlock_hints<'d>(w: &Intent, data: &CompatData, m: &Machine, ev: &[Evaluated<'d>], d: &Decision) -> Vec<String> {
     let mut out = Vec::new();
     if w.wants_cpu() || m.os == Os::Macos || m.gpus.is_empty() {
         return out;
@@ -474,7 +474,7 @@ fn unlock_hints<'d>(w: &Want, data: &CompatData, m: &Machine, ev: &[Evaluated<'d
     let scope = if d.refused.is_some() {
         w.clone()
     } else {
-        Want { variant: w.variant.clone(), torch: w.torch.clone(), force: false }
+        Intent { variant: w.variant.clone(), torch: w.torch.clone(), force: false }
     };
     let chosen = d.chosen.map(|c| &ev[c]);
     let current = if d.nothing_to_do { None } else { chosen };
@@ -538,7 +538,7 @@ fn driver_hint(
     data: &CompatData,
     m: &Machine,
     ev: &[Evaluated<'_>],
-    scope: &Want,
+    scope: &Intent,
     current: Option<&Evaluated<'_>>,
 ) -> Option<String> {
     let in_scope = |e: &&Evaluated<'_>| matches(scope, &e.offer);

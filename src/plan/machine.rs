@@ -4,7 +4,7 @@
 use crate::compat::arch::Capability;
 use crate::compat::data::CudaVersion;
 use crate::compat::driver::DriverVersion;
-use crate::compat::platform::{Platform, PyVersion};
+use crate::compat::platform::{PyVersion, WheelPlatform};
 use crate::facts::{Facts, Gpu, Os, parse_capability};
 
 /// The driver as far as the plan is concerned.
@@ -40,7 +40,7 @@ pub enum PythonProblem {
     /// The version string could not be read.
     BadVersion(String),
     /// The interpreter's platform has no PyTorch wheels (Windows on ARM, 32-bit Linux, ...).
-    Platform(String),
+    WheelPlatform(String),
 }
 
 /// What the planner needs to know about the machine.
@@ -50,9 +50,9 @@ pub struct Machine {
     /// The driver table that applies: WSL runs the Windows driver.
     pub driver_os: Os,
     pub wsl: bool,
-    pub platform: Option<Platform>,
+    pub platform: Option<WheelPlatform>,
     /// The platform of the OS and CPU, ignoring the interpreter ("what a 64-bit Python would get").
-    pub os_platform: Option<Platform>,
+    pub os_platform: Option<WheelPlatform>,
     pub python: Option<PyVersion>,
     pub python_problem: Option<PythonProblem>,
     pub driver: DriverState,
@@ -73,9 +73,9 @@ impl Machine {
         };
         let gpus = f.gpus.iter().map(gpu_view).collect();
         let (platform, python, python_problem) = match &f.python {
-            None => (Platform::of_interpreter(f.os, &f.arch, ""), None, Some(PythonProblem::Missing)),
+            None => (WheelPlatform::of_interpreter(f.os, &f.cpu_arch, ""), None, Some(PythonProblem::Missing)),
             Some(p) => {
-                let platform = Platform::of_interpreter(f.os, &f.arch, &p.platform);
+                let platform = WheelPlatform::of_interpreter(f.os, &f.cpu_arch, &p.platform);
                 let version = PyVersion::parse(&p.version);
                 let implementation = p.implementation.to_ascii_lowercase();
                 let problem = if p.bits == 32 || p.platform.eq_ignore_ascii_case("win32") {
@@ -86,11 +86,11 @@ impl Machine {
                     Some(PythonProblem::BadVersion(p.version.clone()))
                 } else if platform.is_none() {
                     let label = if p.platform.is_empty() {
-                        format!("{} {}", f.os.as_str(), f.arch)
+                        format!("{} {}", f.os.as_str(), f.cpu_arch)
                     } else {
                         p.platform.clone()
                     };
-                    Some(PythonProblem::Platform(label))
+                    Some(PythonProblem::WheelPlatform(label))
                 } else {
                     None
                 };
@@ -102,7 +102,7 @@ impl Machine {
             driver_os: crate::compat::driver_fit::driver_os(f.os, f.wsl),
             wsl: f.wsl,
             platform,
-            os_platform: Platform::of_interpreter(f.os, &f.arch, ""),
+            os_platform: WheelPlatform::of_interpreter(f.os, &f.cpu_arch, ""),
             python,
             python_problem,
             driver,

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 pub mod catalog;
 pub mod check;
 pub mod decide;
+pub mod intent;
 pub mod machine;
 mod planner;
 pub mod rows;
 pub mod steps;
-pub mod want;
 
 pub use planner::plan;
 
@@ -115,7 +115,7 @@ pub struct Candidate {
 /// What a step is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Stage {
+pub enum StepKind {
     /// Create a venv (PEP 668 interpreters).
     Venv,
     /// Download and verify every file of the build before anything changes.
@@ -126,15 +126,15 @@ pub enum Stage {
     Verify,
 }
 
-impl Stage {
+impl StepKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            Stage::Venv => "venv",
-            Stage::Fetch => "fetch",
-            Stage::Uninstall => "uninstall",
-            Stage::Install => "install",
-            Stage::Requirements => "requirements",
-            Stage::Verify => "verify",
+            StepKind::Venv => "venv",
+            StepKind::Fetch => "fetch",
+            StepKind::Uninstall => "uninstall",
+            StepKind::Install => "install",
+            StepKind::Requirements => "requirements",
+            StepKind::Verify => "verify",
         }
     }
 }
@@ -143,7 +143,7 @@ impl Stage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     /// contract
-    pub stage: Stage,
+    pub stage: StepKind,
     /// contract: argv[0] is the program.
     pub argv: Vec<String>,
     /// contract: one line for humans.

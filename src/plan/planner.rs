@@ -4,8 +4,8 @@
 use super::catalog::{self, IndexView};
 use super::check::{Assume, evaluate};
 use super::decide::{Evaluated, decide};
+use super::intent::Intent;
 use super::steps::{self, Installed};
-use super::want::want;
 use super::{Fallback, PLAN_SCHEMA, Plan, Request, rows};
 use crate::compat::available::{DataSource, IndexSnapshot};
 use crate::compat::data::CompatData;
@@ -18,7 +18,7 @@ use crate::facts::Facts;
 /// bundled data alone and the plan says so (`data_source` "bundled").
 pub fn plan(facts: &Facts, req: &Request, data: &CompatData, index: Option<&IndexSnapshot>) -> Plan {
     let m = super::machine::Machine::from_facts(facts);
-    let tags = facts.python.as_ref().and_then(|p| InterpreterTags::from_python(p, facts.os, &facts.arch).ok());
+    let tags = facts.python.as_ref().and_then(|p| InterpreterTags::from_python(p, facts.os, &facts.cpu_arch).ok());
     let view = index.filter(|s| !s.listings.is_empty()).map(|s| IndexView::new(s, tags.as_ref()));
     let mut plan = Plan {
         schema: PLAN_SCHEMA,
@@ -61,7 +61,7 @@ pub fn plan(facts: &Facts, req: &Request, data: &CompatData, index: Option<&Inde
         }
     }
 
-    let w = match want(req, facts) {
+    let w = match Intent::of(req, facts) {
         Ok(w) => w,
         Err(reason) => {
             plan.explanation = format!("refused: {reason}");

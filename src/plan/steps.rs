@@ -11,7 +11,7 @@
 //! only, never `--extra-index-url` or `--trusted-host`.
 
 use super::catalog::{AudioPin, Offer};
-use super::{Choice, Manager, Request, Stage, Step};
+use super::{Choice, Manager, Request, Step, StepKind};
 use crate::facts::{EnvKind, Facts, Os, PythonFacts};
 
 /// The PyTorch wheel index when the request names none.
@@ -127,7 +127,7 @@ pub fn build(facts: &Facts, req: &Request, o: &Offer<'_>, installed: &Installed,
                 _ => vec![python.clone(), "-m".into(), "venv".into(), venv.clone()],
             };
             out.steps.push(Step {
-                stage: Stage::Venv,
+                stage: StepKind::Venv,
                 argv,
                 summary: format!("create a virtual environment at {venv}"),
                 changes: format!("creates {venv}; the system Python is left alone"),
@@ -175,7 +175,7 @@ pub fn build(facts: &Facts, req: &Request, o: &Offer<'_>, installed: &Installed,
 
     // Fetch: torchup's own resumable, verified download (conda: its package cache).
     out.steps.push(Step {
-        stage: Stage::Fetch,
+        stage: StepKind::Fetch,
         argv: if runner == Runner::Conda { conda_install("--download-only") } else { Vec::new() },
         summary: format!("download and verify {label_list} and their dependencies from {from} (nothing changes yet)"),
         changes: "nothing in the environment; the files go to torchup's wheelhouse".into(),
@@ -200,7 +200,7 @@ pub fn build(facts: &Facts, req: &Request, o: &Offer<'_>, installed: &Installed,
         Runner::Conda => conda_install("--offline"),
     };
     out.steps.push(Step {
-        stage: Stage::Install,
+        stage: StepKind::Install,
         argv: install_argv,
         summary: format!("install the fetched {label_list} (offline, from the verified files)"),
         changes: format!("installs {label_list}"),
@@ -316,7 +316,7 @@ fn uninstall_step(out: &mut Steps, p: &PythonFacts, installed: &Installed) {
         let mut argv = vec!["conda".to_string(), "remove".into(), "-p".into(), p.prefix.clone(), "-y".into()];
         argv.extend(conda_names.iter().cloned());
         out.steps.push(Step {
-            stage: Stage::Uninstall,
+            stage: StepKind::Uninstall,
             argv,
             summary: format!(
                 "remove the conda-installed {} (conda's revision history restores it)",
@@ -336,7 +336,7 @@ fn uninstall_step(out: &mut Steps, p: &PythonFacts, installed: &Installed) {
     // torchup's own work: every file the distributions' RECORDs list is renamed into a stash
     // beside site-packages (instant, no extra space) and renamed back on any failure.
     out.steps.push(Step {
-        stage: Stage::Uninstall,
+        stage: StepKind::Uninstall,
         argv: Vec::new(),
         summary: format!("move the installed {list} aside (kept until the new build passes the smoke test)"),
         changes: format!("removes {list} from the environment; the files are kept for a rollback"),
@@ -347,7 +347,7 @@ fn uninstall_step(out: &mut Steps, p: &PythonFacts, installed: &Installed) {
 /// The last step: the embedded smoke test (`torchup smoke-script` prints it).
 pub fn verify_step(cuda: bool) -> Step {
     Step {
-        stage: Stage::Verify,
+        stage: StepKind::Verify,
         argv: Vec::new(),
         summary: if cuda {
             "run torchup's GPU smoke test (`torchup smoke-script` prints it): import, CUDA build, GPU architecture, a matmul on the GPU compared with the CPU".into()
@@ -409,7 +409,7 @@ fn requirements_step(
     };
     let torch = pins.first().map(|(_, v)| v.clone()).unwrap_or_default();
     out.steps.push(Step {
-        stage: Stage::Requirements,
+        stage: StepKind::Requirements,
         argv,
         summary: format!("install {req_path} with torch held at {torch} by the constraints file {constraints}"),
         changes: format!("installs the packages of {req_path}; writes {constraints}"),

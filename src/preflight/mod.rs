@@ -161,7 +161,7 @@ mod tests {
         let facts = Facts {
             schema: 1,
             os: Os::Windows,
-            arch: "x86_64".into(),
+            cpu_arch: "x86_64".into(),
             wsl: false,
             gpus: vec![],
             driver: None,

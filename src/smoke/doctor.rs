@@ -144,7 +144,7 @@ pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
             "torchup {}{build} · {when} · {} {}{}",
             report.torchup_version,
             f.os.as_str(),
-            f.arch,
+            f.cpu_arch,
             if f.wsl { " (WSL2)" } else { "" }
         ),
     );
@@ -327,7 +327,7 @@ mod tests {
         Facts {
             schema: FACTS_SCHEMA,
             os: Os::Linux,
-            arch: "x86_64".into(),
+            cpu_arch: "x86_64".into(),
             wsl: true,
             gpus: vec![Gpu {
                 index: 0,

@@ -162,7 +162,7 @@ mod tests {
 
     fn opts(env: HostEnv, cwd: &Path, python: Option<PathBuf>) -> VerifyOptions {
         VerifyOptions::new(
-            Platform { os: Os::Linux, arch: "x86_64".into(), wsl: false },
+            Platform { os: Os::Linux, cpu_arch: "x86_64".into(), wsl: false },
             env,
             cwd.to_path_buf(),
             python,

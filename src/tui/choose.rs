@@ -220,7 +220,7 @@ fn pypi_label(app: &App) -> Option<String> {
     let facts = app.detection.facts.as_ref()?;
     let c = table(app)?.choice.as_ref()?;
     let data = crate::compat::data::CompatData::bundled().ok()?;
-    crate::compat::mirrors::pypi_offer(data, facts.os, &facts.arch, &c.torch, &c.variant).map(|o| o.label)
+    crate::compat::mirrors::pypi_offer(data, facts.os, &facts.cpu_arch, &c.torch, &c.variant).map(|o| o.label)
 }
 
 fn toggle_keep(app: &mut App) -> Vec<Effect> {

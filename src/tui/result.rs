@@ -328,7 +328,7 @@ fn diagnoses(app: &App, r: &InstallReport) -> Vec<Diagnosis> {
 }
 
 /// The result as text, wrapped to `w`, in one column.
-pub fn doc_lines(app: &App, w: usize) -> Vec<Line<'static>> {
+pub fn body_lines(app: &App, w: usize) -> Vec<Line<'static>> {
     doc_parts(app, w, w, false).0
 }
 
@@ -342,7 +342,7 @@ pub fn columns(app: &App, inner: Rect) -> Vec<(Rect, Vec<Line<'static>>)> {
             return vec![(l, left), (r, right)];
         }
     }
-    vec![(inner, doc_lines(app, doc::text_width(inner)))]
+    vec![(inner, body_lines(app, doc::text_width(inner)))]
 }
 
 fn doc_parts(app: &App, w: usize, side_w: usize, split: bool) -> (Vec<Line<'static>>, Vec<Line<'static>>) {

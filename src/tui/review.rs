@@ -174,11 +174,11 @@ pub fn doc_area(body: Rect) -> Rect {
 
 fn doc_len(app: &App, size: (u16, u16)) -> usize {
     let area = doc_area(super::view::body_area(size));
-    doc_lines(app, doc::text_width(area)).len()
+    body_lines(app, doc::text_width(area)).len()
 }
 
 /// The plan as text, wrapped to `w`.
-pub fn doc_lines(app: &App, w: usize) -> Vec<Line<'static>> {
+pub fn body_lines(app: &App, w: usize) -> Vec<Line<'static>> {
     let t = &app.theme;
     let g = t.glyphs();
     let mut out: Vec<Line<'static>> = Vec::new();
@@ -336,7 +336,7 @@ pub(crate) fn render(app: &App, ui: &ReviewUi, frame: &mut Frame, area: Rect) {
     let block = chrome::boxed(title, false, t);
     frame.render_widget(block, d);
     let inner = doc_area(area);
-    doc::render(frame, inner, doc_lines(app, doc::text_width(inner)), ui.scroll, t);
+    doc::render(frame, inner, body_lines(app, doc::text_width(inner)), ui.scroll, t);
 
     let dry_box = if app.dry_run { g.box_on } else { g.box_off };
     let dry = Line::from(vec![

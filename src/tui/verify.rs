@@ -90,11 +90,11 @@ pub fn doc_area(body: Rect) -> Rect {
 
 fn doc_len(app: &App, size: (u16, u16)) -> usize {
     let area = doc_area(super::view::body_area(size));
-    doc_lines(app, doc::text_width(area)).len()
+    body_lines(app, doc::text_width(area)).len()
 }
 
 /// The comparison as text, wrapped to `w`.
-pub fn doc_lines(app: &App, w: usize) -> Vec<Line<'static>> {
+pub fn body_lines(app: &App, w: usize) -> Vec<Line<'static>> {
     let t = &app.theme;
     let mut out: Vec<Line<'static>> = Vec::new();
     if app.verify.running {
@@ -241,5 +241,5 @@ pub(crate) fn render(app: &App, ui: &VerifyUi, frame: &mut Frame, area: Rect) {
     let [d] = Layout::vertical([Constraint::Min(3)]).areas(area);
     frame.render_widget(chrome::boxed(" Verify ", false, t), d);
     let inner = doc_area(area);
-    doc::render(frame, inner, doc_lines(app, doc::text_width(inner)), ui.scroll, t);
+    doc::render(frame, inner, body_lines(app, doc::text_width(inner)), ui.scroll, t);
 }

@@ -125,7 +125,7 @@ fn header_right(app: &App) -> String {
     }
     if let Some(f) = &app.detection.facts {
         let wsl = if f.wsl { " (WSL)" } else { "" };
-        parts.push(format!("{} {}{wsl}", f.os.as_str(), f.arch));
+        parts.push(format!("{} {}{wsl}", f.os.as_str(), f.cpu_arch));
     }
     let mut s = parts.join(" · ");
     s.push(' ');

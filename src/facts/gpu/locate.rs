@@ -182,13 +182,13 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn windows() -> Platform {
-        Platform { os: Os::Windows, arch: "x86_64".into(), wsl: false }
+        Platform { os: Os::Windows, cpu_arch: "x86_64".into(), wsl: false }
     }
     fn linux() -> Platform {
-        Platform { os: Os::Linux, arch: "x86_64".into(), wsl: false }
+        Platform { os: Os::Linux, cpu_arch: "x86_64".into(), wsl: false }
     }
     fn wsl() -> Platform {
-        Platform { os: Os::Linux, arch: "x86_64".into(), wsl: true }
+        Platform { os: Os::Linux, cpu_arch: "x86_64".into(), wsl: true }
     }
 
     fn fs(files: &[&str]) -> impl Fn(&Path) -> bool {
@@ -299,7 +299,7 @@ mod tests {
             nvml_library_candidates(&wsl(), &e),
             vec![OsString::from("libnvidia-ml.so.1"), OsString::from("/usr/lib/wsl/lib/libnvidia-ml.so.1")]
         );
-        let mac = Platform { os: Os::Macos, arch: "aarch64".into(), wsl: false };
+        let mac = Platform { os: Os::Macos, cpu_arch: "aarch64".into(), wsl: false };
         assert!(nvml_library_candidates(&mac, &e).is_empty());
     }
 

@@ -469,7 +469,7 @@ mod tests {
 
     #[test]
     fn for_host_reads_the_override_from_env_and_then_trusts_only_it() {
-        let linux = Platform { os: Os::Linux, arch: "x86_64".into(), wsl: false };
+        let linux = Platform { os: Os::Linux, cpu_arch: "x86_64".into(), wsl: false };
         let o =
             GpuProbeOptions::for_host(linux.clone(), HostEnv::from_pairs([("TORCHUP_NVIDIA_SMI", "/x/nvidia-smi")]));
         assert_eq!(o.nvidia_smi_override, Some(PathBuf::from("/x/nvidia-smi")));
@@ -477,7 +477,7 @@ mod tests {
         let o = GpuProbeOptions::for_host(linux, HostEnv::from_pairs([("TORCHUP_NVIDIA_SMI", "")]));
         assert_eq!(o.nvidia_smi_override, None);
         assert_eq!(o.driver_files, DriverFiles::system());
-        let win = Platform { os: Os::Windows, arch: "x86_64".into(), wsl: false };
+        let win = Platform { os: Os::Windows, cpu_arch: "x86_64".into(), wsl: false };
         assert_eq!(GpuProbeOptions::for_host(win, HostEnv::default()).driver_files, DriverFiles::none());
     }
 }

@@ -124,10 +124,10 @@ mod tests {
 
     fn platforms() -> Vec<Platform> {
         vec![
-            Platform { os: Os::Windows, arch: "x86_64".into(), wsl: false },
-            Platform { os: Os::Linux, arch: "x86_64".into(), wsl: false },
-            Platform { os: Os::Linux, arch: "x86_64".into(), wsl: true },
-            Platform { os: Os::Macos, arch: "aarch64".into(), wsl: false },
+            Platform { os: Os::Windows, cpu_arch: "x86_64".into(), wsl: false },
+            Platform { os: Os::Linux, cpu_arch: "x86_64".into(), wsl: false },
+            Platform { os: Os::Linux, cpu_arch: "x86_64".into(), wsl: true },
+            Platform { os: Os::Macos, cpu_arch: "aarch64".into(), wsl: false },
         ]
     }
 

@@ -1,4 +1,4 @@
-//! The real [`Probes`]: the embedded smoke test, the fast Python probe (reads
+//! The real [`Inspector`]: the embedded smoke test, the fast Python probe (reads
 //! `torch/version.py` without importing torch) and the bundled diagnosis rules.
 
 use std::path::{Path, PathBuf};
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::engine::Probes;
+use super::engine::Inspector;
 use crate::diagnose::{self, Diagnosis, OsContext};
 use crate::exec::TokioRunner;
 use crate::facts::platform::HostEnv;
@@ -15,9 +15,9 @@ use crate::facts::python::report::{Context, to_facts};
 use crate::facts::{Os, TorchFacts};
 use crate::smoke::{Check, SmokeReport, VERIFY_SCHEMA, check_names};
 
-/// Probes against this machine.
+/// The inspector of environments on this machine.
 #[derive(Debug, Clone)]
-pub struct RealProbes {
+pub struct RealInspector {
     pub runner: TokioRunner,
     pub os: Os,
     /// The environment children see (the process environment plus `child_env`).
@@ -30,9 +30,9 @@ pub struct RealProbes {
     pub probe_timeout: Duration,
 }
 
-impl RealProbes {
+impl RealInspector {
     pub fn new(os: Os, env: HostEnv, cwd: PathBuf, ctx: OsContext) -> Self {
-        RealProbes {
+        RealInspector {
             runner: TokioRunner,
             os,
             env,
@@ -60,7 +60,7 @@ fn not_run(python: &Path, why: String) -> SmokeReport {
     }
 }
 
-impl Probes for RealProbes {
+impl Inspector for RealInspector {
     async fn smoke(&self, python: &Path, cancel: &CancellationToken) -> SmokeReport {
         let run = crate::smoke::run::run_cancellable(
             python,
@@ -87,7 +87,7 @@ impl Probes for RealProbes {
         to_facts(&report, &ctx).1
     }
 
-    fn diagnose_output(&self, stage: diagnose::Stage, text: &str) -> Vec<Diagnosis> {
+    fn diagnose_output(&self, stage: diagnose::TextSource, text: &str) -> Vec<Diagnosis> {
         diagnose::Rules::bundled().diagnose_text(stage, text, &self.ctx)
     }
 }

@@ -11,18 +11,18 @@ use crate::facts::platform::Platform;
 use crate::facts::{Driver, FactSource, Facts, Gpu, GpuState, PythonFacts, TorchFacts};
 
 /// Memory in the guide's unit: "4.0 GB" from MiB, one decimal.
-pub fn gigabytes(mib: u64) -> String {
+pub(crate) fn gigabytes(mib: u64) -> String {
     format!("{:.1} GB", mib as f64 / 1024.0)
 }
 
 /// A GPU's memory, or "memory unknown".
-pub fn memory(g: &Gpu) -> String {
+pub(crate) fn memory(g: &Gpu) -> String {
     g.memory_mib.map(gigabytes).unwrap_or_else(|| "memory unknown".into())
 }
 
 /// "compute 8.6 (Ampere)", "compute 6.1 (Pascal, inferred from the name)", or
 /// "compute capability unknown".
-pub fn compute(g: &Gpu) -> String {
+pub(crate) fn compute(g: &Gpu) -> String {
     let Some(cc) = g.compute_capability.as_deref() else { return "compute capability unknown".into() };
     let mut notes: Vec<&str> = architecture_of(cc).into_iter().collect();
     if g.compute_capability_source == Some(FactSource::Inferred) {
@@ -32,12 +32,12 @@ pub fn compute(g: &Gpu) -> String {
 }
 
 /// "GPU: NAME" for the only GPU, "GPU 1: NAME" when there are several.
-pub fn gpu_label(g: &Gpu, several: bool) -> String {
+pub(crate) fn gpu_label(g: &Gpu, several: bool) -> String {
     if several { format!("GPU {}: {}", g.index, g.name) } else { format!("GPU: {}", g.name) }
 }
 
 /// "driver 581.29 · supports CUDA ≤ 13.0" (the level when the driver reports one).
-pub fn driver(d: &Driver) -> String {
+pub(crate) fn driver(d: &Driver) -> String {
     match d.cuda.as_deref() {
         Some(c) => format!("driver {} · supports CUDA ≤ {c}", d.version),
         None => format!("driver {}", d.version),
@@ -45,7 +45,7 @@ pub fn driver(d: &Driver) -> String {
 }
 
 /// What a GPU state other than Ready means and what to do, for this platform when known.
-pub fn gpu_state(state: &GpuState, platform: Option<&Platform>) -> Option<String> {
+pub(crate) fn gpu_state(state: &GpuState, platform: Option<&Platform>) -> Option<String> {
     match (state, platform) {
         (GpuState::Ready, _) => None,
         (s, Some(p)) => Some(s.explanation_for(p)),
@@ -54,13 +54,13 @@ pub fn gpu_state(state: &GpuState, platform: Option<&Platform>) -> Option<String
 }
 
 /// The platform the facts were gathered on.
-pub fn platform(f: &Facts) -> Platform {
+pub(crate) fn platform(f: &Facts) -> Platform {
     Platform { os: f.os, cpu_arch: f.cpu_arch.clone(), wsl: f.wsl }
 }
 
 /// What is wrong with the GPU side of these facts, if anything: the state's explanation,
 /// or a driver that answered without listing a GPU.
-pub fn gpu_problem(f: &Facts) -> Option<String> {
+pub(crate) fn gpu_problem(f: &Facts) -> Option<String> {
     match &f.gpu_state {
         GpuState::Ready if f.gpus.is_empty() => Some("the driver answered but listed no GPU".into()),
         state => gpu_state(state, Some(&platform(f))),
@@ -68,14 +68,14 @@ pub fn gpu_problem(f: &Facts) -> Option<String> {
 }
 
 /// "Python 3.11.7 (conda, 32-bit) PATH".
-pub fn python(p: &PythonFacts) -> String {
+pub(crate) fn python(p: &PythonFacts) -> String {
     let bits = if p.bits == 32 { ", 32-bit" } else { "" };
     format!("Python {} ({}{bits}) {}", p.version, p.env.as_str(), p.executable)
 }
 
 /// Why this Python, its pip, and the other installers it has: "chosen from CONDA_PREFIX ·
 /// pip 24.0 · conda available".
-pub fn python_detail(p: &PythonFacts) -> String {
+pub(crate) fn python_detail(p: &PythonFacts) -> String {
     use crate::facts::python::discover::INSTALLED_HERE;
     let mut detail = Vec::new();
     if p.chosen_because.starts_with(INSTALLED_HERE) {
@@ -98,7 +98,7 @@ pub fn python_detail(p: &PythonFacts) -> String {
 
 /// The installed torch in one line, judged against this machine's driver and GPUs by the
 /// one driver rule: "PyTorch 2.5.1+cpu — CPU-only build: CUDA not usable".
-pub fn torch(f: &Facts) -> String {
+pub(crate) fn torch(f: &Facts) -> String {
     match &f.torch {
         None => "PyTorch: not installed in this Python".into(),
         Some(t) => format!("PyTorch {} — {}", t.version, torch_state(t, f)),
@@ -107,7 +107,7 @@ pub fn torch(f: &Facts) -> String {
 
 /// What the installed build can do here: "CPU-only build: CUDA not usable", "CUDA 12.4
 /// build", "CUDA 13.0 build: driver 560.94 (supports CUDA ≤ 12.6) is too old for it".
-pub fn torch_state(t: &TorchFacts, f: &Facts) -> String {
+pub(crate) fn torch_state(t: &TorchFacts, f: &Facts) -> String {
     let Some(c) = &t.cuda else { return "CPU-only build: CUDA not usable".into() };
     let mut line = format!("CUDA {c} build");
     let fit = match &f.driver {
@@ -129,7 +129,7 @@ pub fn torch_state(t: &TorchFacts, f: &Facts) -> String {
 }
 
 /// The text with its first letter capitalised, for a line that starts with it.
-pub fn sentence(text: &str) -> String {
+pub(crate) fn sentence(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
@@ -138,7 +138,7 @@ pub fn sentence(text: &str) -> String {
 }
 
 /// The torch family and installer: "torchvision 0.20.1+cpu · installed by pip".
-pub fn torch_family(t: &TorchFacts) -> Option<String> {
+pub(crate) fn torch_family(t: &TorchFacts) -> Option<String> {
     let mut family = Vec::new();
     for (name, v) in [("torchvision", &t.torchvision), ("torchaudio", &t.torchaudio), ("xformers", &t.xformers)] {
         if let Some(v) = v {
@@ -152,7 +152,7 @@ pub fn torch_family(t: &TorchFacts) -> Option<String> {
 }
 
 /// The system CUDA Toolkit, and that wheels do not need it.
-pub fn toolkit(f: &Facts) -> String {
+pub(crate) fn toolkit(f: &Facts) -> String {
     match &f.cuda_toolkit {
         Some(tk) => {
             let mut parts = Vec::new();
@@ -175,7 +175,7 @@ pub fn toolkit(f: &Facts) -> String {
 
 /// A problem in the facts worth a warning, with what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
+pub(crate) struct Warning {
     /// The catalogue id (docs/diagnoses.md) when the problem has one.
     pub id: Option<&'static str>,
     pub text: String,
@@ -192,13 +192,13 @@ impl std::fmt::Display for Warning {
 
 /// The catalogue ids of the environment's problems that bite an install or its verify
 /// step whatever build is chosen: the planner repeats these warnings in every plan.
-pub const ENVIRONMENT_PROBLEMS: [&str; 3] = ["F05", "F06", "F35"];
+pub(crate) const ENVIRONMENT_PROBLEMS: [&str; 3] = ["F05", "F06", "F35"];
 
 /// The id of "a GPU is here but torch is the CPU build" (what the wizard's verdict says).
-pub const CPU_BUILD_WITH_GPU: &str = "F01";
+pub(crate) const CPU_BUILD_WITH_GPU: &str = "F01";
 
 /// Problems worth a warning, each with what to do.
-pub fn warnings(f: &Facts) -> Vec<Warning> {
+pub(crate) fn warnings(f: &Facts) -> Vec<Warning> {
     let mut w = Vec::new();
     let Some(p) = &f.python else { return w };
     let mut push = |id: Option<&'static str>, text: String| w.push(Warning { id, text });
@@ -281,7 +281,7 @@ pub fn warnings(f: &Facts) -> Vec<Warning> {
 }
 
 /// What else is worth knowing: WSL's driver, detection's own notes, and the CUDA Toolkit.
-pub fn notes(f: &Facts) -> Vec<String> {
+pub(crate) fn notes(f: &Facts) -> Vec<String> {
     let mut n = Vec::new();
     if f.wsl {
         n.push("WSL: the Windows NVIDIA driver provides CUDA here; do not install a Linux driver inside WSL".into());

@@ -4,11 +4,13 @@
 //! [`install`] (through [`exec`]) → [`smoke`] results and [`diagnose`] findings →
 //! a front end ([`cli`] or [`tui`]). The engine knows nothing about the UI.
 
+#![warn(unreachable_pub)]
+
 pub mod build_info;
 pub mod cli;
 pub mod compat;
 pub mod controller;
-pub mod describe;
+pub(crate) mod describe;
 pub mod diagnose;
 pub mod exec;
 pub mod explain;
@@ -19,9 +21,9 @@ pub mod install;
 pub mod paths;
 pub mod plan;
 pub mod preflight;
-pub mod redact;
+pub(crate) mod redact;
 pub mod session;
 pub mod shell;
 pub mod smoke;
 pub mod tui;
-pub mod version;
+pub(crate) mod version;

@@ -6,11 +6,11 @@
 use std::borrow::Cow;
 
 /// What replaces a secret.
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 
 /// `https://user:token@host/…` → `https://user:***@host/…`, and `https://token@host/…` →
 /// `https://***@host/…`, for every URL in `text`. Text without credentials is returned as is.
-pub fn redact_text(text: &str) -> Cow<'_, str> {
+pub(crate) fn redact_text(text: &str) -> Cow<'_, str> {
     if !text.contains("://") || !text.contains('@') {
         return Cow::Borrowed(text);
     }
@@ -45,7 +45,7 @@ pub fn redact_text(text: &str) -> Cow<'_, str> {
 }
 
 /// Redact every string inside a JSON document (keys included).
-pub fn redact_json(value: &mut serde_json::Value) {
+pub(crate) fn redact_json(value: &mut serde_json::Value) {
     use serde_json::Value;
     match value {
         Value::String(s) => {

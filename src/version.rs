@@ -16,7 +16,7 @@ pub fn parse_major_minor(s: &str) -> Option<(u32, u32)> {
 /// The CUDA version of a variant directory: "cu124" → (12, 4), "cu92" → (9, 2),
 /// "cu130" → (13, 0). "cu" and two or three digits, the last one the minor (PyTorch's
 /// naming since cu80); anything else ("cpu", "cu1", "cu1234", "rocm6.2") is not one.
-pub fn cuda_of_variant(name: &str) -> Option<(u32, u32)> {
+pub(crate) fn cuda_of_variant(name: &str) -> Option<(u32, u32)> {
     let digits = name.strip_prefix("cu")?;
     if !(2..=3).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -26,14 +26,14 @@ pub fn cuda_of_variant(name: &str) -> Option<(u32, u32)> {
 }
 
 /// The variant name for a CUDA version: (12, 4) → "cu124".
-pub fn variant_of(major: u32, minor: u32) -> String {
+pub(crate) fn variant_of(major: u32, minor: u32) -> String {
     format!("cu{major}{minor}")
 }
 
 /// The variant of a build that reports `torch.version.cuda` (`None`: a CPU build):
 /// "12.4" → "cu124". A text that is not "major.minor" keeps the old spelling (dots
 /// dropped) so it still compares unequal to every real variant.
-pub fn variant_of_torch_cuda(cuda: Option<&str>) -> String {
+pub(crate) fn variant_of_torch_cuda(cuda: Option<&str>) -> String {
     match cuda {
         None => "cpu".to_string(),
         Some(c) => match parse_major_minor(c) {

@@ -60,7 +60,12 @@ fn every_import_is_allowed_by_docs_architecture() {
     let lib = std::fs::read_to_string(root().join("src/lib.rs")).unwrap();
     let modules: BTreeSet<String> = lib
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("pub mod ").map(|m| m.trim_end_matches(';').to_string()))
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("pub mod ")
+                .or_else(|| l.strip_prefix("pub(crate) mod "))
+                .map(|m| m.trim_end_matches(';').to_string())
+        })
         .collect();
     let mut problems = Vec::new();
     for m in &modules {

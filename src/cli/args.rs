@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::compat::index_url::IndexUrl;
 
 /// Default PyTorch wheel index.
-pub const DEFAULT_INDEX_URL: &str = crate::compat::index_url::OFFICIAL_INDEX_URL;
+pub(crate) const DEFAULT_INDEX_URL: &str = crate::compat::index_url::OFFICIAL_INDEX_URL;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -192,7 +192,7 @@ pub struct ChoiceArgs {
 /// Parses `--index-url` into the engine's [`IndexUrl`]. clap's own error would echo the raw
 /// value, credentials included; this one says only the redacted reason.
 #[derive(Debug, Clone, Copy)]
-pub struct IndexUrlParser;
+pub(crate) struct IndexUrlParser;
 
 impl clap::builder::TypedValueParser for IndexUrlParser {
     type Value = IndexUrl;

@@ -4,17 +4,15 @@
 //! the log through `tracing`.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tokio::sync::mpsc;
 
 use crate::fetch::human_bytes;
 use crate::fetch::{FetchEvent, FetchProgress};
 
-/// Renders [`FetchEvent`]s. Feed it with [`FetchPrinter::handle`] or [`FetchPrinter::run`].
-pub struct FetchPrinter {
+/// Renders [`FetchEvent`]s. Feed it with [`FetchPrinter::handle`].
+pub(crate) struct FetchPrinter {
     progress: FetchProgress,
     multi: MultiProgress,
     bars: HashMap<String, ProgressBar>,
@@ -25,7 +23,7 @@ pub struct FetchPrinter {
 
 impl FetchPrinter {
     /// Bars on stderr when `tty`, else hidden.
-    pub fn new(tty: bool) -> FetchPrinter {
+    pub(crate) fn new(tty: bool) -> FetchPrinter {
         let target = if tty { ProgressDrawTarget::stderr_with_hz(10) } else { ProgressDrawTarget::hidden() };
         FetchPrinter {
             progress: FetchProgress::default(),
@@ -36,25 +34,7 @@ impl FetchPrinter {
         }
     }
 
-    /// Bars when stderr is a terminal.
-    pub fn for_stderr() -> FetchPrinter {
-        FetchPrinter::new(std::io::stderr().is_terminal())
-    }
-
-    pub fn progress(&self) -> &FetchProgress {
-        &self.progress
-    }
-
-    /// Read events until the sender is dropped (the fetch ended), then finish the bars.
-    pub async fn run(mut self, mut events: mpsc::Receiver<FetchEvent>) -> FetchProgress {
-        while let Some(ev) = events.recv().await {
-            self.handle(&ev);
-        }
-        self.finish();
-        self.progress
-    }
-
-    pub fn handle(&mut self, ev: &FetchEvent) {
+    pub(crate) fn handle(&mut self, ev: &FetchEvent) {
         self.progress.update(ev);
         for line in self.log_lines(ev) {
             tracing::info!("{line}");
@@ -97,7 +77,7 @@ impl FetchPrinter {
     }
 
     /// Leave the bars as they are (finished or not) and stop drawing.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         for bar in self.bars.values() {
             if !bar.is_finished() {
                 bar.abandon();
@@ -110,7 +90,7 @@ impl FetchPrinter {
 
     /// The log lines an event is worth: every 10 % step of a file, retries, cache hits and
     /// the verification result. Pure apart from the printer's step memory.
-    pub fn log_lines(&mut self, ev: &FetchEvent) -> Vec<String> {
+    pub(crate) fn log_lines(&mut self, ev: &FetchEvent) -> Vec<String> {
         let file = ev.file();
         match ev {
             FetchEvent::Started { total, resumed_from, .. } => {
@@ -234,8 +214,8 @@ mod tests {
         p.handle(&FetchEvent::Progress { file: "a.whl".into(), done: 40, total: Some(100) });
         p.handle(&FetchEvent::FromCache { file: "b.whl".into(), size: 5 });
         p.finish();
-        assert_eq!(p.progress().done(), 45);
-        assert!(p.progress().file("b.whl").unwrap().from_cache);
+        assert_eq!(p.progress.done(), 45);
+        assert!(p.progress.file("b.whl").unwrap().from_cache);
         assert_eq!(p.bars.len(), 2);
         assert!(p.total.is_some(), "a total line once there are two files");
     }
@@ -244,17 +224,5 @@ mod tests {
     fn labels_are_short() {
         assert_eq!(short("a.whl"), "a.whl");
         assert_eq!(short(&"x".repeat(60)).chars().count(), 40);
-    }
-
-    #[tokio::test]
-    async fn run_consumes_until_the_fetch_ends() {
-        let (tx, rx) = mpsc::channel(8);
-        let task = tokio::spawn(FetchPrinter::new(false).run(rx));
-        tx.send(FetchEvent::Started { file: "a".into(), total: Some(10), resumed_from: 0 }).await.unwrap();
-        tx.send(FetchEvent::Finished { file: "a".into(), size: 10, downloaded: 10 }).await.unwrap();
-        drop(tx);
-        let progress = task.await.unwrap();
-        assert!(progress.all_finished());
-        assert_eq!(progress.transferred(), 10);
     }
 }

@@ -9,7 +9,7 @@ use crate::fetch::human_bytes;
 use crate::install::{Expectation, InstallEvent, StageInfo};
 
 /// Prints events as they come.
-pub struct Printer<W: Write> {
+pub(crate) struct Printer<W: Write> {
     out: W,
     live: bool,
     stages: Vec<StageInfo>,
@@ -30,7 +30,7 @@ struct DownloadRate {
 
 impl<W: Write> Printer<W> {
     /// `live`: stderr is a terminal, so a redrawn status line is fine.
-    pub fn new(out: W, live: bool) -> Self {
+    pub(crate) fn new(out: W, live: bool) -> Self {
         Printer {
             out,
             live,
@@ -56,7 +56,7 @@ impl<W: Write> Printer<W> {
         let _ = writeln!(self.out, "{}", crate::redact::redact_text(text));
     }
 
-    pub fn event(&mut self, ev: &InstallEvent) {
+    pub(crate) fn event(&mut self, ev: &InstallEvent) {
         match ev {
             // On a terminal, bars per file (indicatif); otherwise the 10 % lines of `Progress`.
             InstallEvent::Fetch { event, .. } => {
@@ -150,7 +150,7 @@ impl<W: Write> Printer<W> {
 }
 
 /// One status line: label, bar, bytes, rate, elapsed; cut to `width` characters.
-pub fn status_line(
+pub(crate) fn status_line(
     label: &str,
     done: u64,
     total: Option<u64>,

@@ -2,14 +2,14 @@
 //! this file holds the argument model, exit codes and the printing conventions
 //! (`--json` prints exactly one JSON document on stdout, human text goes to stderr).
 
-pub mod args;
+pub(crate) mod args;
 pub mod cache;
 pub mod detect;
 pub mod doctor;
 pub mod explain;
-pub mod fetch_printer;
+pub(crate) mod fetch_printer;
 pub mod install;
-pub mod install_printer;
+pub(crate) mod install_printer;
 pub mod interrupted;
 pub mod logging;
 pub mod output;

@@ -20,7 +20,7 @@ use super::driver::DriverVersion;
 
 /// How a driver relates to a build's CUDA version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DriverFit {
+pub(crate) enum DriverFit {
     /// Every feature, including JIT of the build's PTX.
     Full,
     /// Same CUDA major, older driver: runs by minor-version compatibility (no PTX JIT).
@@ -33,7 +33,7 @@ pub enum DriverFit {
 
 impl DriverFit {
     /// The driver runs the build (fully or by minor-version compatibility); None when unknown.
-    pub fn runs(self) -> Option<bool> {
+    pub(crate) fn runs(self) -> Option<bool> {
         match self {
             DriverFit::Full | DriverFit::MinorCompatible => Some(true),
             DriverFit::TooOld => Some(false),
@@ -55,13 +55,13 @@ pub struct DriverRequirement {
 }
 
 /// The driver table a machine's driver is judged by: WSL runs on the Windows driver.
-pub fn driver_os(os: Os, wsl: bool) -> Os {
+pub(crate) fn driver_os(os: Os, wsl: bool) -> Os {
     if wsl { Os::Windows } else { os }
 }
 
 /// The bundled rows for builds of CUDA `build` on a driver of `driver_os`: the variant's own,
 /// or for a variant the data does not know, the floor of its major's newest variant.
-pub fn requirement(data: &CompatData, build: CudaVersion, driver_os: Os) -> Option<DriverRequirement> {
+pub(crate) fn requirement(data: &CompatData, build: CudaVersion, driver_os: Os) -> Option<DriverRequirement> {
     let variant = build.variant();
     match data.variant(&variant) {
         Some(v) => Some(DriverRequirement {
@@ -82,7 +82,7 @@ pub fn requirement(data: &CompatData, build: CudaVersion, driver_os: Os) -> Opti
 
 /// The rule (module docs). `level`: the CUDA version the driver reports; `version`: the
 /// driver's version; `req`: the build's rows for this driver's OS ([`requirement`]).
-pub fn fit(
+pub(crate) fn fit(
     level: Option<CudaVersion>,
     version: Option<&DriverVersion>,
     build: CudaVersion,
@@ -109,21 +109,21 @@ pub fn fit(
 
 /// The newest CUDA major whose floor a driver version meets (for a driver that reports no
 /// CUDA level); None when it meets none. Also the lowest major the data knows, for "below".
-pub fn highest_major(data: &CompatData, version: &DriverVersion, driver_os: Os) -> (Option<u32>, Option<u32>) {
+pub(crate) fn highest_major(data: &CompatData, version: &DriverVersion, driver_os: Os) -> (Option<u32>, Option<u32>) {
     let met = data.variants().filter(|v| v.floor.version.get(driver_os) <= version).map(|v| v.cuda.major).max();
     (met, data.variants().map(|v| v.cuda.major).min())
 }
 
 /// The floor of builds of CUDA `major` for a driver of `driver_os` ("525.60.13"): the text
 /// the diagnoses' fixes show as `{driver_floor_cu12}`.
-pub fn floor_of_major(data: &CompatData, major: u32, driver_os: Os) -> Option<String> {
+pub(crate) fn floor_of_major(data: &CompatData, major: u32, driver_os: Os) -> Option<String> {
     let v = data.newest_variant_of_major(major)?;
     Some(v.floor.version.get(driver_os).to_string())
 }
 
 /// [`fit`] for texts as facts hold them (driver "581.29", its CUDA level "13.0", the
 /// build's CUDA "12.4"), judged with the bundled data; unreadable texts count as unknown.
-pub fn fit_of_texts(driver_version: Option<&str>, level: Option<&str>, build: &str, driver_os: Os) -> DriverFit {
+pub(crate) fn fit_of_texts(driver_version: Option<&str>, level: Option<&str>, build: &str, driver_os: Os) -> DriverFit {
     let Ok(build) = build.trim().parse::<CudaVersion>() else { return DriverFit::Unknown };
     let level = level.and_then(|l| l.trim().parse::<CudaVersion>().ok());
     let version = driver_version.and_then(|v| v.parse::<DriverVersion>().ok());

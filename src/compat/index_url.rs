@@ -12,7 +12,7 @@ use url::{Host, Url};
 use super::index::IndexError;
 
 /// The default: the official PyTorch wheel index.
-pub const OFFICIAL_INDEX_URL: &str = "https://download.pytorch.org/whl";
+pub(crate) const OFFICIAL_INDEX_URL: &str = "https://download.pytorch.org/whl";
 
 /// A validated index base URL (a simple index `…/whl`, a directory of per-variant wheel
 /// listings, or a single `torch_stable.html` page).

@@ -9,12 +9,12 @@ use super::index::IndexLayout;
 use super::index_url::IndexUrl;
 
 /// The table shipped in the binary.
-pub const BUNDLED_MIRRORS: &str = include_str!("../../assets/mirrors.toml");
+pub(crate) const BUNDLED_MIRRORS: &str = include_str!("../../assets/mirrors.toml");
 
 /// How a source lays out its wheels, as the table says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum SourceLayout {
+pub(crate) enum SourceLayout {
     SimpleHtml,
     SimpleJson,
     FlatPerVariant,
@@ -26,7 +26,7 @@ pub enum SourceLayout {
 
 impl SourceLayout {
     /// The index client's layout.
-    pub fn index_layout(self) -> Option<IndexLayout> {
+    pub(crate) fn index_layout(self) -> Option<IndexLayout> {
         match self {
             SourceLayout::SimpleHtml => Some(IndexLayout::SimpleHtml),
             SourceLayout::SimpleJson => Some(IndexLayout::SimpleJson),
@@ -40,22 +40,26 @@ impl SourceLayout {
 /// One row of the table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MirrorSource {
+pub(crate) struct MirrorSource {
     /// "official", "nju", "aliyun", "pypi": what `--mirror NAME` takes.
     pub name: String,
-    /// What the user sees: "download.pytorch.org".
+    /// What the user sees: "download.pytorch.org". The label, evidence and note document
+    /// the table for its readers (and its tests); torchup shows the name and the URL.
+    #[allow(dead_code)]
     pub label: String,
     pub url: String,
     pub layout: SourceLayout,
+    #[allow(dead_code)]
     pub evidence: Evidence,
     /// Only offered on Linux (PyPI: CUDA wheels on Linux only).
     #[serde(default)]
     pub linux_only: bool,
+    #[allow(dead_code)]
     pub note: String,
 }
 
 impl MirrorSource {
-    pub fn index_url(&self) -> Result<IndexUrl, super::index::IndexError> {
+    pub(crate) fn index_url(&self) -> Result<IndexUrl, super::index::IndexError> {
         IndexUrl::parse(&self.url)
     }
 }
@@ -75,7 +79,7 @@ struct Meta {
 }
 
 /// Parse a table; the first row must be the official index, names unique, URLs valid.
-pub fn parse_table(text: &str) -> Result<Vec<MirrorSource>, String> {
+pub(crate) fn parse_table(text: &str) -> Result<Vec<MirrorSource>, String> {
     let raw: RawTable = toml::from_str(text).map_err(|e| e.to_string())?;
     let _ = raw.meta;
     if raw.source.first().map(|s| s.name.as_str()) != Some("official") {
@@ -92,18 +96,18 @@ pub fn parse_table(text: &str) -> Result<Vec<MirrorSource>, String> {
 }
 
 /// The bundled table (parsed once; a broken table is a build bug caught by the tests).
-pub fn bundled() -> &'static [MirrorSource] {
+pub(crate) fn bundled() -> &'static [MirrorSource] {
     static TABLE: std::sync::OnceLock<Vec<MirrorSource>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| parse_table(BUNDLED_MIRRORS).unwrap_or_default())
 }
 
 /// The layout the table gives for this index URL, if it is one of its sources.
-pub fn layout_of(url: &IndexUrl) -> Option<IndexLayout> {
+pub(crate) fn layout_of(url: &IndexUrl) -> Option<IndexLayout> {
     bundled().iter().find(|s| s.index_url().is_ok_and(|u| u == *url)).and_then(|s| s.layout.index_layout())
 }
 
 /// A table row by name ("official", "nju", …).
-pub fn by_name(name: &str) -> Option<&'static MirrorSource> {
+pub(crate) fn by_name(name: &str) -> Option<&'static MirrorSource> {
     bundled().iter().find(|s| s.name.eq_ignore_ascii_case(name))
 }
 
@@ -111,7 +115,7 @@ pub fn by_name(name: &str) -> Option<&'static MirrorSource> {
 /// is the planned variant (torch 2.5.1 → CUDA 12.4). Never on Windows or macOS, where PyPI's
 /// torch is CPU-only.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PypiOffer {
+pub(crate) struct PypiOffer {
     /// "PyPI (CUDA 12.4 build)".
     pub label: String,
     pub torch: String,
@@ -119,7 +123,7 @@ pub struct PypiOffer {
     pub evidence: Evidence,
 }
 
-pub fn pypi_offer(
+pub(crate) fn pypi_offer(
     data: &super::data::CompatData,
     os: crate::facts::Os,
     arch: &str,

@@ -9,7 +9,7 @@ use pep440_rs::Version;
 
 /// A parsed wheel file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WheelName {
+pub(crate) struct WheelName {
     /// PEP 503-normalized distribution name ("torch", "nvidia-cudnn-cu12").
     pub name: String,
     pub version: Version,
@@ -23,7 +23,7 @@ pub struct WheelName {
 
 /// Why a file name is not a wheel name; the message names the bad part.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WheelNameError {
+pub(crate) enum WheelNameError {
     #[error("`{0}` is not a wheel (no .whl suffix)")]
     NotAWheel(String),
     #[error("`{0}` has {1} dash-separated parts; a wheel name has 5 or 6")]
@@ -38,7 +38,7 @@ pub enum WheelNameError {
 
 impl WheelName {
     /// Parse a wheel file name such as `torch-2.5.1+cu124-cp311-cp311-win_amd64.whl`.
-    pub fn parse(filename: &str) -> Result<WheelName, WheelNameError> {
+    pub(crate) fn parse(filename: &str) -> Result<WheelName, WheelNameError> {
         let stem = filename
             .strip_suffix(".whl")
             .or_else(|| filename.strip_suffix(".WHL"))
@@ -79,7 +79,7 @@ impl WheelName {
 }
 
 /// PEP 503 normalization: runs of `-`, `_`, `.` become one `-`, lowercased.
-pub fn normalize_name(name: &str) -> String {
+pub(crate) fn normalize_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut in_sep = false;
     for c in name.chars() {
@@ -98,7 +98,7 @@ pub fn normalize_name(name: &str) -> String {
 
 /// Decode `%XX` escapes (an href's last segment keeps `%2B` for `+`). Invalid escapes and
 /// non-UTF-8 results are kept as written rather than guessed at.
-pub fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

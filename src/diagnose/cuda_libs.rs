@@ -23,7 +23,7 @@ use regex::Regex;
 
 /// A family of CUDA libraries and the wheel that ships it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Family {
+pub(crate) struct Family {
     /// Library file stem as the loader names it (`libcudnn.so.9` → `cudnn`, `cudnn64_9.dll`).
     pub stem: &'static str,
     /// Distribution name of the Linux wheel without the `-cuNN` suffix (`nvidia-cudnn`).
@@ -57,7 +57,7 @@ const FAMILIES: &[Family] = &[
 
 /// A library torch could not load, as named in the error.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MissingLibrary {
+pub(crate) struct MissingLibrary {
     /// As the message names it: `libcudnn.so.9`, `libcublas.so.*[0-9]`, `cudnn64_9.dll`.
     pub file: String,
     /// The Linux wheel family; None for torch's own Windows DLLs (`c10_cuda.dll`).
@@ -80,14 +80,14 @@ static WINDOWS_DLL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The family a library file belongs to (`libcublasLt.so.12` → cublas).
-pub fn family_of(file: &str) -> Option<Family> {
+pub(crate) fn family_of(file: &str) -> Option<Family> {
     let stem = file.strip_prefix("lib").unwrap_or(file);
     FAMILIES.iter().copied().find(|f| stem.starts_with(f.stem))
 }
 
 /// The CUDA library named in an import error, if any. Libraries that are not CUDA's
 /// (`libgomp.so.1`, `libcuda.so`: the driver, F34) are not matched.
-pub fn missing_library(text: &str) -> Option<MissingLibrary> {
+pub(crate) fn missing_library(text: &str) -> Option<MissingLibrary> {
     for re in [&*LINUX_PRELOAD, &*LINUX_LOADER] {
         for cap in re.captures_iter(text) {
             let file = cap[1].to_string();
@@ -141,7 +141,7 @@ fn is_family_wheel(name: &str, wheel: &str) -> bool {
 
 /// The wheel that ships a family, as torch's `Requires-Dist` pins it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WheelPin {
+pub(crate) struct WheelPin {
     /// What pip installs: `nvidia-cudnn-cu12==9.1.0.70`, `cuda-toolkit[cudart]==13.0.3`.
     pub pin: String,
     /// The wheel the files come from: `nvidia-cudnn-cu12`, `nvidia-cuda-runtime`.
@@ -149,7 +149,7 @@ pub struct WheelPin {
 }
 
 /// The requirement that installs this family, from torch's `Requires-Dist`.
-pub fn wheel_for(family: &Family, requires: &[String]) -> Option<WheelPin> {
+pub(crate) fn wheel_for(family: &Family, requires: &[String]) -> Option<WheelPin> {
     let reqs: Vec<Requirement> = requires.iter().map(String::as_str).filter_map(parse_requirement).collect();
     if let Some(r) = reqs.iter().find(|r| is_family_wheel(&r.name, family.wheel)) {
         return Some(WheelPin { pin: format!("{}{}", r.name, r.spec), wheel: r.name.clone() });
@@ -160,7 +160,7 @@ pub fn wheel_for(family: &Family, requires: &[String]) -> Option<WheelPin> {
 }
 
 /// Without torch's metadata (a pasted log): the family's wheel names for both CUDA majors.
-pub fn generic_wheel(file: &str) -> Option<String> {
+pub(crate) fn generic_wheel(file: &str) -> Option<String> {
     let f = family_of(file)?;
     Some(format!("{0}-cu12 (CUDA 12 builds) or {0}-cu13 / cuda-toolkit (CUDA 13 builds)", f.wheel))
 }

@@ -13,9 +13,9 @@
 //! [`OsContext`], so Windows advice can be produced (and tested) anywhere.
 //! See docs/diagnoses.md.
 
-pub mod cuda_libs;
+pub(crate) mod cuda_libs;
 mod probes;
-pub mod rules;
+pub(crate) mod rules;
 mod template;
 
 use std::collections::BTreeSet;

@@ -4,11 +4,11 @@
 //! the middle is replaced by one line saying how much was left out.
 
 /// Bytes kept at each end of a stream's output.
-pub const CAPTURE_EACH_END: usize = 2 * 1024 * 1024;
+pub(super) const CAPTURE_EACH_END: usize = 2 * 1024 * 1024;
 
 /// Collects a stream's bytes, keeping at most `2 * each_end` of them.
 #[derive(Debug)]
-pub struct BoundedCapture {
+pub(super) struct BoundedCapture {
     each_end: usize,
     head: Vec<u8>,
     /// The last bytes once the head is full (a ring, `tail_start` is its oldest byte).
@@ -18,11 +18,11 @@ pub struct BoundedCapture {
 }
 
 impl BoundedCapture {
-    pub fn new(each_end: usize) -> Self {
+    pub(super) fn new(each_end: usize) -> Self {
         BoundedCapture { each_end, head: Vec::new(), tail: Vec::new(), tail_start: 0, dropped: 0 }
     }
 
-    pub fn push(&mut self, mut bytes: &[u8]) {
+    pub(super) fn push(&mut self, mut bytes: &[u8]) {
         let room = self.each_end.saturating_sub(self.head.len());
         let into_head = room.min(bytes.len());
         self.head.extend_from_slice(&bytes[..into_head]);
@@ -41,7 +41,7 @@ impl BoundedCapture {
     }
 
     /// The text, decoded lossily, with a marker line where bytes were left out.
-    pub fn into_text(self) -> String {
+    pub(super) fn into_text(self) -> String {
         let mut bytes = self.head;
         if self.dropped > 0 {
             if !bytes.ends_with(b"\n") {

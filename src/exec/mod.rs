@@ -5,7 +5,7 @@
 mod capture;
 mod lines;
 mod process;
-pub mod signals;
+pub(crate) mod signals;
 pub mod supervise;
 
 pub use lines::LineSplitter;

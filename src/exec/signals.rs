@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interrupt {
     /// SIGINT / Ctrl-C.
-    Interrupt,
+    CtrlC,
     /// SIGTERM (`kill`, `timeout`, a service manager).
     Terminate,
     /// SIGHUP: the terminal or SSH session went away.
@@ -34,7 +34,7 @@ impl Interrupt {
     /// "Ctrl-C", "SIGTERM", … for a one-line message.
     pub fn describe(self) -> &'static str {
         match self {
-            Interrupt::Interrupt => "Ctrl-C",
+            Interrupt::CtrlC => "Ctrl-C",
             Interrupt::Terminate => "SIGTERM",
             Interrupt::Hangup => "SIGHUP (terminal closed)",
             Interrupt::Break => "Ctrl-Break",
@@ -44,7 +44,7 @@ impl Interrupt {
     /// The conventional exit code of a process ended by this signal (128 + number).
     pub fn exit_code(self) -> u8 {
         match self {
-            Interrupt::Interrupt | Interrupt::Break => 130,
+            Interrupt::CtrlC | Interrupt::Break => 130,
             Interrupt::Terminate => 143,
             Interrupt::Hangup => 129,
         }
@@ -151,7 +151,7 @@ impl Streams {
         #[cfg(unix)]
         {
             tokio::select! {
-                s = self.int.recv() => s.map(|_| Interrupt::Interrupt),
+                s = self.int.recv() => s.map(|_| Interrupt::CtrlC),
                 s = self.term.recv() => s.map(|_| Interrupt::Terminate),
                 s = self.hup.recv() => s.map(|_| Interrupt::Hangup),
             }
@@ -159,7 +159,7 @@ impl Streams {
         #[cfg(windows)]
         {
             tokio::select! {
-                s = self.ctrl_c.recv() => s.map(|_| Interrupt::Interrupt),
+                s = self.ctrl_c.recv() => s.map(|_| Interrupt::CtrlC),
                 s = self.ctrl_break.recv() => s.map(|_| Interrupt::Break),
             }
         }

@@ -15,7 +15,7 @@
 use encoding_rs::{Decoder, Encoding, GBK, SHIFT_JIS, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
 /// How many bytes the encoding is chosen from.
-pub const SNIFF_BYTES: usize = 64 * 1024;
+pub(crate) const SNIFF_BYTES: usize = 64 * 1024;
 
 /// The input is not text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +50,7 @@ impl Detected {
 }
 
 /// Choose the encoding from the first bytes of the input.
-pub fn detect(head: &[u8]) -> Result<Detected, NotText> {
+pub(crate) fn detect(head: &[u8]) -> Result<Detected, NotText> {
     if let Some((encoding, _)) = Encoding::for_bom(head) {
         return Ok(Detected { encoding, bom: true });
     }
@@ -132,7 +132,7 @@ fn has_kana(s: &str) -> bool {
 /// A line that is UTF-8 decoded as windows-1252 (`æ‰¾ä¸åˆ°` for `找不到`) turned back into
 /// what was written. Lines without the tell-tale pairs, or that do not survive the round
 /// trip, are returned unchanged.
-pub fn repair_mojibake(line: &str) -> Option<String> {
+pub(crate) fn repair_mojibake(line: &str) -> Option<String> {
     if !looks_like_mojibake(line) {
         return None;
     }

@@ -12,11 +12,11 @@
 //! advisory warnings last), a confidence per finding, and notes from the detected facts
 //! that make a fix concrete (this GPU's memory, its compute capability against the build).
 
-pub mod decode;
-pub mod normalize;
-pub mod report;
-pub mod scan;
-pub mod stream;
+pub(crate) mod decode;
+pub(crate) mod normalize;
+pub(crate) mod report;
+pub(crate) mod scan;
+pub(crate) mod stream;
 
 use std::io::Read;
 

@@ -5,10 +5,10 @@
 use super::decode::repair_mojibake;
 
 /// Lines longer than this are cut (a minified JSON blob in a log is not an error message).
-pub const MAX_LINE_CHARS: usize = 4096;
+pub(crate) const MAX_LINE_CHARS: usize = 4096;
 
 /// Clean one line (without its `\n`).
-pub fn clean_line(raw: &str) -> String {
+pub(crate) fn clean_line(raw: &str) -> String {
     let plain = strip_ansi(raw);
     // `\r` returns the cursor: what remains visible is the last non-empty segment.
     // (A Windows line ending leaves an empty last segment.)
@@ -38,7 +38,7 @@ pub fn clean_line(raw: &str) -> String {
 
 /// Remove ANSI/VT escape sequences: CSI (`ESC [ … final`), OSC (`ESC ] … BEL` or
 /// `ESC ] … ESC \`), and two-character escapes.
-pub fn strip_ansi(s: &str) -> String {
+pub(crate) fn strip_ansi(s: &str) -> String {
     if !s.contains('\u{1b}') && !s.contains('\u{9b}') {
         return s.to_string();
     }

@@ -8,7 +8,7 @@ use super::{Confidence, Evidence, Explanation, Finding};
 pub const EXPLAIN_SCHEMA: u32 = 1;
 
 /// What nothing recognised means, in one sentence.
-pub const UNRECOGNISED: &str = "Not a known setup problem: attach `torchup doctor` to a bug report.";
+pub(crate) const UNRECOGNISED: &str = "Not a known setup problem: attach `torchup doctor` to a bug report.";
 
 /// `torchup explain --json`: one document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -22,11 +22,11 @@ use super::normalize::clean_line;
 use crate::diagnose::{RuleKind, Rules};
 
 /// Lines always kept from the end of the input.
-pub const TAIL_LINES: usize = 400;
+pub(crate) const TAIL_LINES: usize = 400;
 /// Lines carried from one block into the next.
-pub const OVERLAP_LINES: usize = 8;
+pub(crate) const OVERLAP_LINES: usize = 8;
 /// Occurrences of one signature whose lines are kept (later ones are counted).
-pub const KEEP_PER_SIGNATURE: usize = 3;
+pub(crate) const KEEP_PER_SIGNATURE: usize = 3;
 const BLOCK_BYTES: usize = 256 * 1024;
 const CONTEXT_LINES: u64 = 2;
 
@@ -108,7 +108,7 @@ impl Excerpt {
 }
 
 /// Feeds on lines; keeps what matters.
-pub struct Scanner<'a> {
+pub(crate) struct Scanner<'a> {
     sigs: &'a Signatures,
     /// The current block: cleaned lines, each followed by `\n`.
     text: String,
@@ -126,7 +126,7 @@ pub struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
-    pub fn new(sigs: &'a Signatures) -> Scanner<'a> {
+    pub(crate) fn new(sigs: &'a Signatures) -> Scanner<'a> {
         Scanner {
             sigs,
             text: String::with_capacity(BLOCK_BYTES + 64 * 1024),
@@ -141,7 +141,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// One raw line (without `\n`).
-    pub fn push_raw(&mut self, raw: &str) {
+    pub(crate) fn push_raw(&mut self, raw: &str) {
         self.line_no += 1;
         if self.starts.is_empty() {
             self.first_no = self.line_no;
@@ -223,7 +223,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The end of the input: scan what is left and hand over the excerpt.
-    pub fn finish(mut self) -> Excerpt {
+    pub(crate) fn finish(mut self) -> Excerpt {
         if self.starts.len() > self.scanned {
             self.scan();
         }

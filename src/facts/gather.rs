@@ -60,18 +60,13 @@ pub struct Gathered {
 }
 
 /// Gather every fact about this machine and the target Python. Never fails: missing
-/// things are states in [`Facts`].
-pub async fn gather(opts: &GatherOptions) -> Facts {
-    gather_report(opts).await.facts
-}
-
-/// [`gather`], keeping the reason when no Python could be used (for exit code 3).
-pub async fn gather_report(opts: &GatherOptions) -> Gathered {
+/// things are states in [`Facts`]; the reason no Python could be used is kept (exit 3).
+pub(crate) async fn gather_report(opts: &GatherOptions) -> Gathered {
     gather_with(opts, &TokioRunner).await
 }
 
 /// [`gather_report`] with a given process runner.
-pub async fn gather_with<R: Runner>(opts: &GatherOptions, runner: &R) -> Gathered {
+pub(crate) async fn gather_with<R: Runner>(opts: &GatherOptions, runner: &R) -> Gathered {
     gather_observed(opts, runner, &|_| {}).await
 }
 
@@ -84,7 +79,7 @@ pub enum Partial<'a> {
 
 /// [`gather_with`], telling `observe` about each probe as it finishes, so a front end can
 /// show the GPU while Python is still importing torch (the wizard's live Check screen).
-pub async fn gather_observed<R: Runner>(
+pub(crate) async fn gather_observed<R: Runner>(
     opts: &GatherOptions,
     runner: &R,
     observe: &(dyn Fn(Partial<'_>) + Sync),

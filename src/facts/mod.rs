@@ -5,7 +5,7 @@
 //! "No GPU", "no driver" and "no torch" are states (`None`, empty lists, [`GpuState`]),
 //! never errors.
 
-pub mod gather;
+pub(crate) mod gather;
 pub mod gpu;
 pub mod platform;
 pub mod python;

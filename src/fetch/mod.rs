@@ -8,13 +8,13 @@
 //! - honours pip's network settings ([`net`]);
 //! - reports [`FetchEvent`]s that [`FetchProgress`] aggregates for the front ends.
 
-pub mod error;
-pub mod net;
+pub(crate) mod error;
+pub(crate) mod net;
 pub mod partial;
-pub mod progress;
+pub(crate) mod progress;
 mod transfer;
 pub mod verify;
-pub mod wheelhouse;
+pub(crate) mod wheelhouse;
 
 use std::path::PathBuf;
 use std::sync::Mutex;

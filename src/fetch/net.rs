@@ -232,7 +232,7 @@ impl NetConfig {
 /// `(key, value)` of the network settings in a pip config file, `[global]` before
 /// `[install]` (pip's precedence within one file); keys normalised (`client_cert` →
 /// `client-cert`); indented continuation lines joined with spaces.
-pub fn pip_settings(text: &str) -> Vec<(String, String)> {
+pub(crate) fn pip_settings(text: &str) -> Vec<(String, String)> {
     const KEYS: [&str; 4] = ["proxy", "cert", "client-cert", "trusted-host"];
     let mut global = Vec::new();
     let mut install = Vec::new();
@@ -287,7 +287,7 @@ fn netrc_path(os: Os, env: &HostEnv) -> Option<PathBuf> {
 }
 
 /// 127.0.0.0/8, ::1 or `localhost`.
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(Host::Ipv4(ip)) => ip.is_loopback(),
@@ -297,7 +297,7 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// A URL fit for logs and errors: any password replaced by `***`.
-pub fn redact(url: &Url) -> String {
+pub(crate) fn redact(url: &Url) -> String {
     let mut u = url.clone();
     if u.password().is_some() {
         let _ = u.set_password(Some("***"));

@@ -81,7 +81,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Transfer<'_> {
     /// Fill the `.part` completely. Returns the bytes that travelled in this call.
-    pub async fn run(&self) -> Result<u64, FetchError> {
+    pub(super) async fn run(&self) -> Result<u64, FetchError> {
         let downloaded = AtomicU64::new(0);
         let no_ranges = AtomicBool::new(false);
         let mut restarts = 0;

@@ -26,13 +26,13 @@ use super::Fetched;
 use super::verify::is_sha256_hex;
 
 /// Default size cap: about three CUDA builds of torch with their companions.
-pub const DEFAULT_CAP: u64 = 12 * 1024 * 1024 * 1024;
+pub(crate) const DEFAULT_CAP: u64 = 12 * 1024 * 1024 * 1024;
 
 /// `clean(Unused)` removes files not used for this long.
-pub const UNUSED_AFTER: Duration = Duration::from_secs(30 * 24 * 3600);
+pub(crate) const UNUSED_AFTER: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// `clean(Unused)` removes partial downloads untouched for this long.
-pub const STALE_PARTIAL_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const STALE_PARTIAL_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// One stored file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

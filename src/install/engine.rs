@@ -37,10 +37,7 @@ use crate::shell::display_argv;
 use crate::smoke::SmokeReport;
 
 /// Schema of the install report.
-pub const INSTALL_SCHEMA: u32 = 1;
-
-/// The torch family's distribution names, in the order they are installed and removed.
-pub const FAMILY: [&str; 4] = ["torch", "torchvision", "torchaudio", "xformers"];
+pub(crate) const INSTALL_SCHEMA: u32 = 1;
 
 /// What the engine needs besides running steps: the smoke test, a fast look at what is
 /// installed, and diagnoses. A trait so the state machine can be driven by scripted
@@ -991,7 +988,7 @@ struct Progress {
 /// The plan's install argv with each pinned family member replaced by its fetched file and
 /// the wheelhouse directory filled in. Without fetched dependencies, the dependency index
 /// serves them (`--index-url` instead of `--no-index`; none: pip's own configuration).
-pub fn install_argv(planned: &[String], acquired: &Acquired) -> Vec<String> {
+pub(crate) fn install_argv(planned: &[String], acquired: &Acquired) -> Vec<String> {
     let mut out = Vec::with_capacity(planned.len());
     let mut after_find_links = false;
     for arg in planned {
@@ -1024,7 +1021,7 @@ pub fn install_argv(planned: &[String], acquired: &Acquired) -> Vec<String> {
 
 /// The requirement in pip's output that asked for another torch build than the one
 /// installed ("torch==2.3.0+cpu" from "oldlib 1.0 depends on torch==2.3.0+cpu").
-pub fn torch_puller(text: &str, active: &Choice) -> Option<String> {
+pub(crate) fn torch_puller(text: &str, active: &Choice) -> Option<String> {
     static PULL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         // Invariant: a constant pattern that compiles (checked by the tests).
         regex::Regex::new(r"(?i)\b(torch(?:vision|audio)?\s*(?:===|==|>=|<=|~=|!=|<|>)\s*[0-9][0-9A-Za-z.+*]*)")
@@ -1087,7 +1084,7 @@ fn describe_installed(now: Option<&TorchFacts>) -> String {
 }
 
 /// Whether a smoke report shows what a stage should have achieved.
-pub fn expectation_met(expected: Expectation, report: &SmokeReport, choice: &Choice) -> bool {
+pub(crate) fn expectation_met(expected: Expectation, report: &SmokeReport, choice: &Choice) -> bool {
     match expected {
         Expectation::Anything => true,
         // Absent means "No module named 'torch'", not any failure: a crashed interpreter or

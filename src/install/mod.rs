@@ -4,18 +4,18 @@
 //! stash. Emits [`InstallEvent`]s that the CLI printer and the TUI render; knows nothing
 //! about either.
 
-pub mod engine;
+pub(crate) mod engine;
 #[cfg(test)]
 mod engine_tests;
-pub mod inspector;
+pub(crate) mod inspector;
 pub mod journal;
 pub mod lock;
-pub mod log;
-pub mod real_swap;
-pub mod restore;
+pub(crate) mod log;
+pub(crate) mod real_swap;
+pub(crate) mod restore;
 pub mod stage;
 pub mod stash;
-pub mod swap;
+pub(crate) mod swap;
 
 use std::time::Duration;
 

@@ -541,7 +541,7 @@ fn unpacked_size(wheel: &Path) -> u64 {
 }
 
 /// (distribution, exact version) of the family members `choice` pins, torch first.
-pub fn family_pins(choice: &Choice, os: Os) -> Vec<(&'static str, String)> {
+pub(crate) fn family_pins(choice: &Choice, os: Os) -> Vec<(&'static str, String)> {
     let label = |v: &str| -> String {
         if v.contains('+') || (os == Os::Macos && choice.variant == "cpu") {
             v.to_string()
@@ -568,7 +568,7 @@ fn same_version(a: &str, b: &str) -> bool {
 }
 
 /// pip ≥ 22.2 (the `--report` option).
-pub fn pip_has_report(version: &str) -> bool {
+pub(crate) fn pip_has_report(version: &str) -> bool {
     let mut parts = version.trim().split('.').map(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>());
     let major = parts.next().and_then(|p| p.parse::<u32>().ok());
     let minor = parts.next().and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
@@ -577,7 +577,7 @@ pub fn pip_has_report(version: &str) -> bool {
 
 /// The files a `pip install --dry-run --report` would download: every `install` item whose
 /// `download_info` is a remote archive (the local family wheels are `file:` URLs).
-pub fn report_items(report_json: &str) -> Result<Vec<FetchItem>, String> {
+pub(crate) fn report_items(report_json: &str) -> Result<Vec<FetchItem>, String> {
     let v: serde_json::Value =
         serde_json::from_str(report_json).map_err(|e| format!("pip's resolver report is not JSON: {e}"))?;
     let mut out = Vec::new();

@@ -16,7 +16,7 @@ fn index_for(version: &str, base: &str) -> Option<String> {
 /// The commands (argv vectors) that reinstall `previous` into `python`, torch's group first.
 /// Members whose versions carry different local labels come from different indexes, so
 /// there may be more than one command.
-pub fn restore_commands(previous: &TorchFacts, python: &str, manager: Manager, base: &str) -> Vec<Vec<String>> {
+pub(crate) fn restore_commands(previous: &TorchFacts, python: &str, manager: Manager, base: &str) -> Vec<Vec<String>> {
     let mut members: Vec<(String, String)> = vec![("torch".into(), previous.version.clone())];
     for (name, v) in
         [("torchvision", &previous.torchvision), ("torchaudio", &previous.torchaudio), ("xformers", &previous.xformers)]
@@ -59,7 +59,7 @@ fn install_prefix(python: &str, manager: Manager) -> Vec<String> {
 }
 
 /// Uninstall whatever of the torch family is present (used when there was no torch before).
-pub fn uninstall_family(python: &str, manager: Manager) -> Vec<String> {
+pub(crate) fn uninstall_family(python: &str, manager: Manager) -> Vec<String> {
     let mut argv = match manager {
         Manager::Uv => vec!["uv".into(), "pip".into(), "uninstall".into(), "--python".into(), python.into()],
         Manager::Pip | Manager::Conda => {

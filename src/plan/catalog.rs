@@ -22,7 +22,7 @@ use crate::compat::tags::{InterpreterTags, versions_for};
 
 /// What the index says, reduced to this interpreter's CPython tag and platform.
 #[derive(Debug, Clone, Default)]
-pub struct IndexView {
+pub(crate) struct IndexView {
     /// package → variant → base versions with a wheel for this CPython and platform.
     /// A variant present here (even with an empty set) had its page read.
     pub listed: BTreeMap<String, BTreeMap<String, BTreeSet<Version>>>,
@@ -37,7 +37,7 @@ pub struct IndexView {
 impl IndexView {
     /// Reduce a snapshot to the wheels that install into this interpreter (tag matching by
     /// [`InterpreterTags`]); with no usable interpreter, nothing matches.
-    pub fn new(snapshot: &IndexSnapshot, tags: Option<&InterpreterTags>) -> IndexView {
+    pub(crate) fn new(snapshot: &IndexSnapshot, tags: Option<&InterpreterTags>) -> IndexView {
         let mut listed: BTreeMap<String, BTreeMap<String, BTreeSet<Version>>> = BTreeMap::new();
         for l in snapshot.listings.values() {
             let set = listed.entry(l.package.clone()).or_default().entry(l.variant.clone()).or_default();
@@ -55,12 +55,12 @@ impl IndexView {
     }
 
     /// The index answered 404/410 for `package`'s page of `variant`.
-    pub fn is_not_found(&self, package: &str, variant: &str) -> bool {
+    pub(crate) fn is_not_found(&self, package: &str, variant: &str) -> bool {
         self.not_found.contains(&(package.to_string(), variant.to_string()))
     }
 
     /// The versions of `package` the index has for `variant`, if its page was read.
-    pub fn versions(&self, package: &str, variant: &str) -> Option<&BTreeSet<Version>> {
+    pub(crate) fn versions(&self, package: &str, variant: &str) -> Option<&BTreeSet<Version>> {
         self.listed.get(package)?.get(variant)
     }
 }
@@ -202,7 +202,7 @@ impl Offer<'_> {
 }
 
 /// Build every offer for a machine. `cpu` adds CPU offers (only for `--variant cpu`).
-pub fn offers<'d>(data: &'d CompatData, m: &Machine, index: Option<&IndexView>, cpu: bool) -> Vec<Offer<'d>> {
+pub(crate) fn offers<'d>(data: &'d CompatData, m: &Machine, index: Option<&IndexView>, cpu: bool) -> Vec<Offer<'d>> {
     let mut out: Vec<Offer<'d>> = Vec::new();
     for r in data.releases() {
         let line = data.line_of(r);

@@ -10,7 +10,7 @@ use crate::facts::Os;
 /// One criterion of an offer (driver, GPU architecture, wheel): passed, failed, or could
 /// not be judged.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Criterion {
+pub(crate) struct Criterion {
     /// None: not applicable, or not decidable.
     pub ok: Option<bool>,
     /// The check could not be made because a fact is unknown (GPU capability, driver
@@ -34,14 +34,14 @@ impl Criterion {
     }
 
     /// Passed, or not decidable only because a machine fact is unknown.
-    pub fn passes(&self) -> bool {
+    pub(crate) fn passes(&self) -> bool {
         self.ok == Some(true) || (self.ok.is_none() && self.unknown_fact)
     }
 }
 
 /// What to take for granted, to ask "what would a driver / Python change unlock?".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Assume {
+pub(crate) struct Assume {
     /// Any driver.
     pub driver: bool,
     /// A 64-bit CPython of whatever version the release supports.
@@ -50,7 +50,7 @@ pub struct Assume {
 
 /// All checks on one offer.
 #[derive(Debug, Clone)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     pub cpu: bool,
     pub wheel: Criterion,
     pub driver: Criterion,
@@ -69,13 +69,13 @@ pub struct Verdict {
 
 impl Verdict {
     /// Every check passed and the build is on the index in use.
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.off_index.is_none() && self.runs_here()
     }
 
     /// The build would run on this machine (wherever its wheels come from): used for the
     /// installed build, which needs no index.
-    pub fn runs_here(&self) -> bool {
+    pub(crate) fn runs_here(&self) -> bool {
         if self.cpu {
             return self.wheel.ok == Some(true);
         }
@@ -83,12 +83,12 @@ impl Verdict {
     }
 
     /// A check could not be made for lack of a fact.
-    pub fn unknown_fact(&self) -> bool {
+    pub(crate) fn unknown_fact(&self) -> bool {
         self.driver.unknown_fact || self.arch.unknown_fact
     }
 
     /// Reasons in column order, then the notes.
-    pub fn reasons(&self) -> Vec<String> {
+    pub(crate) fn reasons(&self) -> Vec<String> {
         self.off_index
             .iter()
             .cloned()
@@ -100,7 +100,7 @@ impl Verdict {
 }
 
 /// Evaluate one offer on this machine.
-pub fn evaluate(o: &Offer<'_>, m: &Machine, assume: Assume) -> Verdict {
+pub(crate) fn evaluate(o: &Offer<'_>, m: &Machine, assume: Assume) -> Verdict {
     let mut notes = Vec::new();
     let wheel = wheel_check(o, m, assume);
     let off_index = (o.index == IndexState::NotOnIndex)

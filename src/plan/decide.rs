@@ -20,14 +20,14 @@ use crate::facts::{Facts, GpuState, Os};
 
 /// An offer with its verdict on this machine.
 #[derive(Debug, Clone)]
-pub struct Evaluated<'d> {
+pub(crate) struct Evaluated<'d> {
     pub offer: Offer<'d>,
     pub verdict: Verdict,
 }
 
 /// What was decided; indices point into the evaluated list.
 #[derive(Debug, Clone, Default)]
-pub struct Decision {
+pub(crate) struct Decision {
     pub chosen: Option<usize>,
     pub forced: bool,
     pub fallback: Option<usize>,
@@ -42,7 +42,7 @@ type RankKey = (bool, Version, bool, bool, bool, Option<CudaVersion>);
 /// The preference order among valid offers (greater is better). An offer resting on what
 /// only the index suggested (a release or variant the data does not know, a borrowed arch
 /// list) never outranks one the data knows.
-pub fn rank(e: &Evaluated<'_>) -> RankKey {
+pub(crate) fn rank(e: &Evaluated<'_>) -> RankKey {
     (
         !e.offer.assumed(),
         e.offer.version.clone(),
@@ -58,7 +58,7 @@ fn better(a: &Evaluated<'_>, b: &Evaluated<'_>) -> bool {
 }
 
 /// Whether an offer is what the request names.
-pub fn matches(w: &Intent, o: &Offer<'_>) -> bool {
+pub(crate) fn matches(w: &Intent, o: &Offer<'_>) -> bool {
     let variant_ok = match &w.variant {
         Some(v) => &o.variant == v,
         None => o.variant != "cpu",
@@ -71,7 +71,13 @@ fn best<'a, 'd>(ev: &'a [Evaluated<'d>], pred: impl Fn(&Evaluated<'d>) -> bool) 
 }
 
 /// Decide on a normalized request.
-pub fn decide<'d>(facts: &Facts, w: &Intent, data: &'d CompatData, m: &Machine, ev: &[Evaluated<'d>]) -> Decision {
+pub(crate) fn decide<'d>(
+    facts: &Facts,
+    w: &Intent,
+    data: &'d CompatData,
+    m: &Machine,
+    ev: &[Evaluated<'d>],
+) -> Decision {
     let mut d = Decision::default();
     let installed = installed_offer(facts, ev);
 
@@ -166,7 +172,7 @@ pub fn decide<'d>(facts: &Facts, w: &Intent, data: &'d CompatData, m: &Machine, 
 
 /// The evaluated offer of the installed torch (version without label, variant from
 /// `torch.version.cuda`).
-pub fn installed_offer(facts: &Facts, ev: &[Evaluated<'_>]) -> Option<usize> {
+pub(crate) fn installed_offer(facts: &Facts, ev: &[Evaluated<'_>]) -> Option<usize> {
     let t = facts.torch.as_ref()?;
     let v = Version::from_str(t.version.trim()).ok()?.without_local();
     let variant = t.variant();

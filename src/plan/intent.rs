@@ -10,7 +10,7 @@ use crate::facts::Facts;
 
 /// A torch version the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TorchSel {
+pub(crate) enum TorchSel {
     /// "2.5.1"
     Exact(Version),
     /// "2.5": the newest 2.5.x that runs.
@@ -18,14 +18,14 @@ pub enum TorchSel {
 }
 
 impl TorchSel {
-    pub fn matches(&self, v: &Version) -> bool {
+    pub(crate) fn matches(&self, v: &Version) -> bool {
         match self {
             TorchSel::Exact(e) => e == v,
             TorchSel::Series(s) => v.release().starts_with(s),
         }
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         match self {
             TorchSel::Exact(v) => v.to_string(),
             TorchSel::Series(s) => s.iter().map(u64::to_string).collect::<Vec<_>>().join("."),
@@ -35,14 +35,14 @@ impl TorchSel {
 
 /// Where the torch selection came from, for explanations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TorchFrom {
+pub(crate) enum TorchFrom {
     Flag,
     KeepVersion,
 }
 
 /// The normalized request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Intent {
+pub(crate) struct Intent {
     /// An explicit variant ("cu124", "cpu"); None = auto.
     pub variant: Option<String>,
     pub torch: Option<(TorchSel, TorchFrom)>,
@@ -50,18 +50,18 @@ pub struct Intent {
 }
 
 impl Intent {
-    pub fn is_auto(&self) -> bool {
+    pub(crate) fn is_auto(&self) -> bool {
         self.variant.is_none() && self.torch.is_none()
     }
 
-    pub fn wants_cpu(&self) -> bool {
+    pub(crate) fn wants_cpu(&self) -> bool {
         self.variant.as_deref() == Some("cpu")
     }
 }
 
 impl Intent {
     /// Normalize a request. Err is a refusal reason (one line naming the fix).
-    pub fn of(req: &Request, facts: &Facts) -> Result<Intent, String> {
+    pub(crate) fn of(req: &Request, facts: &Facts) -> Result<Intent, String> {
         let mut variant = match req.variant.as_deref().map(str::trim) {
             None | Some("") | Some("auto") => None,
             Some(v) => {
@@ -112,7 +112,7 @@ impl Intent {
 }
 
 /// "cu118", "cu134", "cu92": a CUDA variant name (the one rule in [`crate::version`]).
-pub fn is_cuda_variant(s: &str) -> bool {
+pub(crate) fn is_cuda_variant(s: &str) -> bool {
     crate::version::cuda_of_variant(s).is_some()
 }
 

@@ -9,7 +9,7 @@ use crate::facts::{Facts, Gpu, Os, parse_capability};
 
 /// The driver as far as the plan is concerned.
 #[derive(Debug, Clone)]
-pub enum DriverState {
+pub(crate) enum DriverState {
     /// No NVIDIA driver answered.
     Missing,
     /// A version string that is not a driver version.
@@ -19,7 +19,7 @@ pub enum DriverState {
 
 /// One GPU, named for messages.
 #[derive(Debug, Clone)]
-pub struct GpuView {
+pub(crate) struct GpuView {
     pub index: u32,
     /// "RTX 3050 Laptop" (vendor words dropped).
     pub short: String,
@@ -30,7 +30,7 @@ pub struct GpuView {
 
 /// Why no wheel at all can install into the target interpreter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PythonProblem {
+pub(crate) enum PythonProblem {
     /// No interpreter was found.
     Missing,
     /// A 32-bit interpreter: PyTorch publishes no 32-bit wheels.
@@ -45,7 +45,7 @@ pub enum PythonProblem {
 
 /// What the planner needs to know about the machine.
 #[derive(Debug, Clone)]
-pub struct Machine {
+pub(crate) struct Machine {
     pub os: Os,
     /// The driver table that applies: WSL runs the Windows driver.
     pub driver_os: Os,
@@ -63,7 +63,7 @@ pub struct Machine {
 }
 
 impl Machine {
-    pub fn from_facts(f: &Facts) -> Machine {
+    pub(crate) fn from_facts(f: &Facts) -> Machine {
         let driver = match &f.driver {
             None => DriverState::Missing,
             Some(d) => match d.version.parse::<DriverVersion>() {
@@ -112,16 +112,16 @@ impl Machine {
     }
 
     /// The GPU whose capability decides (the oldest); None when none is known.
-    pub fn oldest_gpu(&self) -> Option<&GpuView> {
+    pub(crate) fn oldest_gpu(&self) -> Option<&GpuView> {
         self.gpus.iter().filter(|g| g.cap.is_some()).min_by_key(|g| g.cap)
     }
 
     /// Some GPU's capability is unknown.
-    pub fn unknown_capability(&self) -> bool {
+    pub(crate) fn unknown_capability(&self) -> bool {
         self.gpus.iter().any(|g| g.cap.is_none())
     }
 
-    pub fn driver_version(&self) -> Option<&DriverVersion> {
+    pub(crate) fn driver_version(&self) -> Option<&DriverVersion> {
         match &self.driver {
             DriverState::Known(v) => Some(v),
             _ => None,
@@ -129,7 +129,7 @@ impl Machine {
     }
 
     /// "Windows" / "Linux" / "WSL (Windows driver)", naming the driver table in reasons.
-    pub fn driver_table_name(&self) -> &'static str {
+    pub(crate) fn driver_table_name(&self) -> &'static str {
         match (self.driver_os, self.wsl) {
             (Os::Windows, true) => "Windows driver under WSL",
             (Os::Windows, false) => "Windows",
@@ -148,7 +148,7 @@ fn gpu_view(g: &Gpu) -> GpuView {
 }
 
 /// "NVIDIA GeForce RTX 3050 Laptop GPU" → "RTX 3050 Laptop".
-pub fn short_gpu_name(name: &str) -> String {
+pub(crate) fn short_gpu_name(name: &str) -> String {
     let words: Vec<&str> = name
         .split_whitespace()
         .filter(|w| !matches!(w.to_ascii_lowercase().as_str(), "nvidia" | "geforce" | "gpu" | "(tm)"))

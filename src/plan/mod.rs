@@ -5,13 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
-pub mod catalog;
-pub mod check;
-pub mod decide;
-pub mod intent;
-pub mod machine;
+pub(crate) mod catalog;
+pub(crate) mod check;
+pub(crate) mod decide;
+pub(crate) mod intent;
+pub(crate) mod machine;
 mod planner;
-pub mod rows;
+pub(crate) mod rows;
 pub mod steps;
 
 pub use planner::plan;

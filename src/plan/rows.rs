@@ -7,10 +7,10 @@ use super::intent::Intent;
 use crate::compat::data::CudaVersion;
 
 /// Variants the guide tells people to use: always shown, with their verdicts.
-pub const GUIDE_VARIANTS: [&str; 2] = ["cu124", "cu121"];
+pub(crate) const GUIDE_VARIANTS: [&str; 2] = ["cu124", "cu121"];
 
 /// Rows for the table, highest CUDA first (a CPU row last when CPU was asked for).
-pub fn candidates(w: &Intent, ev: &[Evaluated<'_>], d: &Decision) -> Vec<Candidate> {
+pub(crate) fn candidates(w: &Intent, ev: &[Evaluated<'_>], d: &Decision) -> Vec<Candidate> {
     let mut variants: Vec<&str> = ev.iter().map(|e| e.offer.variant.as_str()).collect();
     variants.sort_by_key(|v| std::cmp::Reverse(CudaVersion::of_variant(v)));
     variants.dedup();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::Issue;
 
 /// The catalogue id (U01: "Windows could not remove torch: its files are in use").
-pub const ID: &str = "U01";
+pub(super) const ID: &str = "U01";
 
 /// A process using the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]

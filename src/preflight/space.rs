@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::Issue;
 
 /// The catalogue id (F32: "The disk is full").
-pub const ID: &str = "F32";
+pub(super) const ID: &str = "F32";
 
 /// A place that needs space.
 #[derive(Debug, Clone, PartialEq, Eq)]

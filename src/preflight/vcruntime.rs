@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::Issue;
 
 /// The catalogue id (F14: "torch's DLLs cannot load: the Visual C++ runtime is missing").
-pub const ID: &str = "F14";
+pub(super) const ID: &str = "F14";
 
 /// The DLLs torch's Windows wheels import from the VC++ 2015–2022 runtime.
 pub const VC_RUNTIME_DLLS: [&str; 3] = ["vcruntime140.dll", "msvcp140.dll", "vcruntime140_1.dll"];

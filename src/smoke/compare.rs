@@ -10,7 +10,7 @@ use super::{SmokeReport, check_names};
 
 /// Throughput changes smaller than this fraction are noise (boost clocks, thermals, a busy
 /// machine), not news; power modes and a GPU falling back move it by far more.
-pub const THROUGHPUT_NOISE: f64 = 0.20;
+pub(crate) const THROUGHPUT_NOISE: f64 = 0.20;
 
 /// How a check fared in one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,7 +17,7 @@ use crate::facts::{Facts, parse_capability};
 use crate::finding::Finding;
 
 /// Schema version of the doctor document.
-pub const DOCTOR_SCHEMA: u32 = 1;
+pub(crate) const DOCTOR_SCHEMA: u32 = 1;
 
 /// The `doctor --json` document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,7 +129,7 @@ impl CudaStack {
 }
 
 /// The doctor report as markdown lines (paste-able into an issue).
-pub fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
+pub(crate) fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
     let mut out = Vec::new();
     let mut push = |tone: Tone, text: String| out.push(Line { tone, text });
     let f = &report.facts;

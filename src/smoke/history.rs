@@ -17,11 +17,11 @@ use super::{SmokeReport, TorchInfo};
 use crate::facts::Driver;
 
 /// File name inside the state directory.
-pub const FILE_NAME: &str = "verify-history.jsonl";
+pub(crate) const FILE_NAME: &str = "verify-history.jsonl";
 /// Entries kept when the file is trimmed.
-pub const KEEP: usize = 100;
+pub(crate) const KEEP: usize = 100;
 /// Trim once the file is larger than this.
-pub const TRIM_BYTES: u64 = 512 * 1024;
+pub(crate) const TRIM_BYTES: u64 = 512 * 1024;
 
 /// One saved verify result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

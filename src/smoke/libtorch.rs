@@ -16,7 +16,7 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
 }
 
 /// CUDA through libtorch: availability, then a 1000×1000 matmul compared with the CPU.
-pub fn run() -> SmokeReport {
+pub(crate) fn run() -> SmokeReport {
     let mut checks = Vec::new();
     let (available, ms) = timed(Cuda::is_available);
     let count = Cuda::device_count();

@@ -9,17 +9,17 @@
 //! - [`render`] turns a report into lines for humans (CLI and TUI), [`doctor`] builds and
 //!   renders the bug-report document.
 
-pub mod compare;
+pub(crate) mod compare;
 pub mod diagnoses;
-pub mod doctor;
-pub mod history;
+pub(crate) mod doctor;
+pub(crate) mod history;
 #[cfg(feature = "torch")]
-pub mod libtorch;
+pub(crate) mod libtorch;
 pub mod notes;
 pub mod parse;
 pub mod render;
 pub mod run;
-pub mod verify;
+pub(crate) mod verify;
 
 pub use compare::{Change, compare};
 pub use history::{History, HistoryEntry, HistoryError};

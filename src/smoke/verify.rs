@@ -64,7 +64,7 @@ pub enum VerifyError {
 
 /// One verify run.
 #[derive(Debug, Clone)]
-pub struct Verification {
+pub(crate) struct Verification {
     pub report: SmokeReport,
     /// The interpreter as found (`display`: its path, or "py -3"; `found_by`: why).
     pub python: Found,
@@ -82,7 +82,7 @@ pub struct Verification {
 /// The interpreters verify tries, in order: `--python` alone when given, else the same
 /// target order as detection (active venv, conda env, the env torchup is installed in,
 /// `python`/`python3` on PATH, `py -3`), decided from the filesystem without running anything.
-pub fn targets(opts: &VerifyOptions) -> Result<Vec<Found>, PythonError> {
+pub(crate) fn targets(opts: &VerifyOptions) -> Result<Vec<Found>, PythonError> {
     let input =
         DiscoverInput { os: opts.platform.os, env: &opts.env, cwd: &opts.cwd, explicit: opts.python.as_deref() };
     let found = discover(&input);
@@ -111,7 +111,7 @@ pub fn targets(opts: &VerifyOptions) -> Result<Vec<Found>, PythonError> {
 
 /// Run the smoke test with the first target that starts, the GPU probe and the diagnosis
 /// rules' compilation alongside; attach diagnoses; compare with `history`.
-pub async fn verify<R: Runner>(
+pub(crate) async fn verify<R: Runner>(
     opts: &VerifyOptions,
     history: &History,
     runner: &R,

@@ -4,7 +4,7 @@
 
 /// Advice for one memory tier.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Advice {
+pub(crate) struct Advice {
     /// "4 GB", "6 GB", "8 GB", "12 GB or more".
     pub tier: &'static str,
     pub points: Vec<String>,
@@ -13,7 +13,7 @@ pub struct Advice {
 }
 
 /// Mixed precision with the current API.
-pub const AMP_SNIPPET: &[&str] = &[
+pub(crate) const AMP_SNIPPET: &[&str] = &[
     "scaler = torch.amp.GradScaler(\"cuda\")",
     "for batch in loader:",
     "    optimizer.zero_grad()",
@@ -25,7 +25,7 @@ pub const AMP_SNIPPET: &[&str] = &[
 ];
 
 /// bf16 needs no scaler; Ampere (8.0) and newer run it natively.
-pub const BF16_SNIPPET: &[&str] = &[
+pub(crate) const BF16_SNIPPET: &[&str] = &[
     "for batch in loader:",
     "    optimizer.zero_grad()",
     "    with torch.amp.autocast(\"cuda\", dtype=torch.bfloat16):",
@@ -35,7 +35,7 @@ pub const BF16_SNIPPET: &[&str] = &[
 ];
 
 /// Advice for a card with `memory_mib` of VRAM and compute capability `cc` ("8.6").
-pub fn for_card(memory_mib: u64, cc: Option<&str>) -> Advice {
+pub(crate) fn for_card(memory_mib: u64, cc: Option<&str>) -> Advice {
     let gib = memory_mib as f64 / 1024.0;
     let bf16 = cc.and_then(crate::facts::parse_capability).is_some_and(|(major, _)| major >= 8);
     let precision = if bf16 {

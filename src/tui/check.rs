@@ -91,7 +91,7 @@ pub(crate) fn facts_arrived(app: &mut App, result: Result<Box<Facts>, String>) {
 
 /// The interpreter rows: every candidate found, or the target alone when discovery
 /// reported no list.
-pub fn rows(app: &App) -> Vec<PythonCandidate> {
+pub(crate) fn rows(app: &App) -> Vec<PythonCandidate> {
     let Some(p) = &app.detection.python else { return vec![] };
     if !p.candidates.is_empty() {
         return p.candidates.clone();
@@ -187,7 +187,7 @@ fn continue_to_choose(app: &mut App) -> Vec<Effect> {
 
 /// One sentence on the installed torch: what it can do here (the one wording of
 /// [`describe::torch_state`] once detection has finished) and what the wizard offers.
-pub fn verdict(python: Option<&PythonProbe>, facts: Option<&Facts>, gpu_ready: bool) -> Option<String> {
+pub(crate) fn verdict(python: Option<&PythonProbe>, facts: Option<&Facts>, gpu_ready: bool) -> Option<String> {
     let p = python?;
     if p.python.is_none() {
         return Some("No Python interpreter found — start torchup with --python PATH.".into());
@@ -214,7 +214,7 @@ pub fn verdict(python: Option<&PythonProbe>, facts: Option<&Facts>, gpu_ready: b
 
 /// What a GPU state that is not Ready means and what to do (with the fix for this platform
 /// once the platform is known).
-pub fn gpu_state_text(state: &GpuState, facts: Option<&Facts>) -> Option<String> {
+pub(crate) fn gpu_state_text(state: &GpuState, facts: Option<&Facts>) -> Option<String> {
     describe::gpu_state(state, facts.map(describe::platform).as_ref())
 }
 
@@ -267,7 +267,7 @@ pub(crate) fn render(app: &App, ui: &CheckUi, frame: &mut Frame, area: Rect) {
 /// What the user should know before going on: what Enter does, then what detection found
 /// worth a warning and the notes (WSL, the CUDA Toolkit), in the one wording of
 /// [`describe`].
-pub fn notes(app: &App) -> Vec<String> {
+pub(crate) fn notes(app: &App) -> Vec<String> {
     let mut n = Vec::new();
     let Some(f) = &app.detection.facts else { return n };
     if f.python.is_some() {

@@ -9,19 +9,19 @@
 //! One file per screen: [`check`], [`choose`], [`review`], [`run`], [`result`], [`verify`],
 //! and [`explain`] (reached from Check and Result).
 
-pub mod advice;
+pub(crate) mod advice;
 pub mod app;
-pub mod check;
+pub(crate) mod check;
 pub mod choose;
 pub mod effect;
 pub mod explain;
-pub mod msg;
+pub(crate) mod msg;
 pub mod result;
 pub mod review;
 pub mod run;
 pub mod terminal;
-pub mod theme;
-pub mod verify;
+pub(crate) mod theme;
+pub(crate) mod verify;
 pub mod view;
 pub mod widgets;
 

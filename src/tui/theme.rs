@@ -20,7 +20,7 @@ pub struct Theme {
 
 /// Why the glyph set was chosen, for docs/tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GlyphReason {
+pub(crate) enum GlyphReason {
     /// `TORCHUP_ASCII=1` (or `0` to force Unicode).
     Override,
     /// `TERM=linux`: the Linux virtual console's fonts lack most symbols.
@@ -108,7 +108,7 @@ impl Theme {
 }
 
 /// Whether to use ASCII glyphs, and why.
-pub fn ascii_glyphs(env: &HostEnv, os: Os) -> (bool, GlyphReason) {
+pub(crate) fn ascii_glyphs(env: &HostEnv, os: Os) -> (bool, GlyphReason) {
     match env.get("TORCHUP_ASCII").as_deref() {
         Some("0") | Some("false") | Some("no") => return (false, GlyphReason::Override),
         Some(_) => return (true, GlyphReason::Override),
@@ -151,7 +151,7 @@ pub struct Glyphs {
     pub spinner: &'static [&'static str],
 }
 
-pub static UNICODE: Glyphs = Glyphs {
+pub(crate) static UNICODE: Glyphs = Glyphs {
     border: border::ROUNDED,
     check: "✓",
     cross: "✗",
@@ -172,7 +172,7 @@ pub static UNICODE: Glyphs = Glyphs {
     spinner: &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"],
 };
 
-pub static ASCII: Glyphs = Glyphs {
+pub(crate) static ASCII: Glyphs = Glyphs {
     border: border::Set {
         top_left: "+",
         top_right: "+",

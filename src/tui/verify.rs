@@ -30,7 +30,7 @@ pub struct VerifyUi {
 }
 
 /// One sentence on a smoke report.
-pub fn one_line(s: &SmokeReport) -> String {
+pub(crate) fn one_line(s: &SmokeReport) -> String {
     let version = s.torch.version.clone().unwrap_or_else(|| "?".into());
     let gpu = s.devices.first().map(|d| d.name.as_str()).unwrap_or("the GPU");
     if s.ok {
@@ -84,7 +84,7 @@ pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
     k
 }
 
-pub fn doc_area(body: Rect) -> Rect {
+pub(crate) fn doc_area(body: Rect) -> Rect {
     Rect { x: body.x + 1, y: body.y + 1, width: body.width.saturating_sub(2), height: body.height.saturating_sub(2) }
 }
 
@@ -94,7 +94,7 @@ fn doc_len(app: &App, size: (u16, u16)) -> usize {
 }
 
 /// The comparison as text, wrapped to `w`.
-pub fn body_lines(app: &App, w: usize) -> Vec<Line<'static>> {
+pub(crate) fn body_lines(app: &App, w: usize) -> Vec<Line<'static>> {
     let t = &app.theme;
     let mut out: Vec<Line<'static>> = Vec::new();
     if app.verify.running {

@@ -12,11 +12,11 @@ use crate::facts::Os;
 use crate::facts::platform::{HostEnv, Platform};
 
 /// Where WSL2 mounts the Windows driver's Linux user-mode libraries and tools.
-pub const WSL_LIB_DIR: &str = "/usr/lib/wsl/lib";
+pub(crate) const WSL_LIB_DIR: &str = "/usr/lib/wsl/lib";
 
 /// How nvidia-smi was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FoundBy {
+pub(crate) enum FoundBy {
     /// `TORCHUP_NVIDIA_SMI`.
     Override,
     /// A directory on PATH.
@@ -30,7 +30,7 @@ pub enum FoundBy {
 }
 
 impl FoundBy {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             FoundBy::Override => "TORCHUP_NVIDIA_SMI",
             FoundBy::Path => "PATH",
@@ -43,7 +43,7 @@ impl FoundBy {
 
 /// A located program.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Located {
+pub(crate) struct Located {
     pub path: PathBuf,
     pub found_by: FoundBy,
 }
@@ -51,7 +51,7 @@ pub struct Located {
 /// Find nvidia-smi: the override, then PATH, then (Windows) System32 and the NVSMI
 /// folder, then (WSL) `/usr/lib/wsl/lib`. The override is returned even when it does
 /// not exist, so the probe can say exactly which path failed.
-pub fn locate_nvidia_smi(
+pub(crate) fn locate_nvidia_smi(
     platform: &Platform,
     env: &HostEnv,
     override_path: Option<&Path>,
@@ -80,7 +80,7 @@ pub fn locate_nvidia_smi(
 /// NVML libraries to try, in order. The first entry may be a bare library name that the
 /// system loader resolves (Linux); on Windows only absolute paths are used, so a stray
 /// `nvml.dll` in the current directory is never loaded.
-pub fn nvml_library_candidates(platform: &Platform, env: &HostEnv) -> Vec<OsString> {
+pub(crate) fn nvml_library_candidates(platform: &Platform, env: &HostEnv) -> Vec<OsString> {
     match platform.os {
         Os::Windows => vec![
             join(platform, &system_root(env), &["System32", "nvml.dll"]).into_os_string(),
@@ -98,7 +98,7 @@ pub fn nvml_library_candidates(platform: &Platform, env: &HostEnv) -> Vec<OsStri
 }
 
 /// Find nvcc: PATH first, then `CUDA_PATH/bin`.
-pub fn locate_nvcc(platform: &Platform, env: &HostEnv, exists: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
+pub(crate) fn locate_nvcc(platform: &Platform, env: &HostEnv, exists: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
     if let Some(p) = search_path(platform, env, "nvcc", exists) {
         return Some(p);
     }
@@ -110,7 +110,7 @@ pub fn locate_nvcc(platform: &Platform, env: &HostEnv, exists: &dyn Fn(&Path) ->
 
 /// Search PATH (from `env`, split the way `platform` splits it) for `program`.
 /// On Windows each `PATHEXT` extension is tried (default `.COM;.EXE;.BAT;.CMD`).
-pub fn search_path(
+pub(crate) fn search_path(
     platform: &Platform,
     env: &HostEnv,
     program: &str,
@@ -139,7 +139,7 @@ pub fn search_path(
 }
 
 /// Join path parts with the separator of `platform` (not of the machine we run on).
-pub fn join(platform: &Platform, base: &str, parts: &[&str]) -> PathBuf {
+pub(crate) fn join(platform: &Platform, base: &str, parts: &[&str]) -> PathBuf {
     let sep = if platform.os == Os::Windows { '\\' } else { '/' };
     // "/" trims to "", which the loop turns back into "/part".
     let mut s = base.trim_end_matches(['\\', '/']).to_string();
@@ -160,7 +160,7 @@ fn program_files(env: &HostEnv) -> String {
 }
 
 /// The real file-exists test for programs: a regular file, executable on Unix.
-pub fn is_executable_file(p: &Path) -> bool {
+pub(crate) fn is_executable_file(p: &Path) -> bool {
     let Ok(meta) = std::fs::metadata(p) else { return false };
     if !meta.is_file() {
         return false;

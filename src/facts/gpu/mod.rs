@@ -5,14 +5,14 @@
 //! [`GpuProbeOptions::env`], so Windows and WSL behaviour is tested on Linux.
 //! Decisions are written down in docs/gpu-detection.md.
 
-pub mod locate;
-pub mod names;
-pub mod nvml;
-pub mod procfs;
-pub mod smi;
-pub mod smi_text;
+pub(crate) mod locate;
+pub(crate) mod names;
+pub(crate) mod nvml;
+pub(crate) mod procfs;
+pub(crate) mod smi;
+pub(crate) mod smi_text;
 mod state;
-pub mod toolkit;
+pub(crate) mod toolkit;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -13,7 +13,7 @@ const BUNDLED: &str = include_str!("../../../assets/gpu_names.toml");
 
 /// A problem in a name table (only ever a bug in the bundled asset; tests catch it).
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
-pub enum NameTableError {
+pub(crate) enum NameTableError {
     #[error("GPU name table is not valid TOML: {0}")]
     Toml(String),
     #[error("GPU name table rule {index}: pattern {pattern:?} does not compile: {message}")]
@@ -31,7 +31,7 @@ struct RawTable {
 
 /// A GPU architecture by compute capability: `minor` None matches every minor.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Architecture {
+pub(crate) struct Architecture {
     pub major: u32,
     #[serde(default)]
     pub minor: Option<u32>,
@@ -50,17 +50,18 @@ struct RawRule {
 
 /// One rule of the table.
 #[derive(Debug)]
-pub struct NameRule {
+pub(crate) struct NameRule {
     pub regex: Regex,
     pub cc: String,
     pub family: String,
-    /// Real names that must resolve to this rule (checked by the tests).
+    /// Real names that must resolve to this rule (checked by the tests, not read otherwise).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub examples: Vec<String>,
 }
 
 /// An ordered name table.
 #[derive(Debug)]
-pub struct NameTable {
+pub(crate) struct NameTable {
     pub rules: Vec<NameRule>,
     /// Capability → architecture name, first match wins.
     pub architectures: Vec<Architecture>,
@@ -68,7 +69,7 @@ pub struct NameTable {
 
 /// The rule that matched a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NameMatch<'a> {
+pub(crate) struct NameMatch<'a> {
     /// "8.6".
     pub cc: &'a str,
     /// "Ampere GeForce RTX 30 (desktop and laptop)".
@@ -79,7 +80,7 @@ pub struct NameMatch<'a> {
 
 impl NameTable {
     /// Parse and validate a table.
-    pub fn parse(text: &str) -> Result<NameTable, NameTableError> {
+    pub(crate) fn parse(text: &str) -> Result<NameTable, NameTableError> {
         let raw: RawTable = toml::from_str(text).map_err(|e| NameTableError::Toml(e.message().to_string()))?;
         let mut rules = Vec::with_capacity(raw.rule.len());
         for (index, r) in raw.rule.into_iter().enumerate() {
@@ -96,7 +97,7 @@ impl NameTable {
     }
 
     /// The first rule matching `name` (whitespace runs collapsed, case ignored).
-    pub fn lookup(&self, name: &str) -> Option<NameMatch<'_>> {
+    pub(crate) fn lookup(&self, name: &str) -> Option<NameMatch<'_>> {
         let name = normalize(name);
         self.rules.iter().enumerate().find(|(_, r)| r.regex.is_match(&name)).map(|(rule, r)| NameMatch {
             cc: &r.cc,
@@ -108,7 +109,7 @@ impl NameTable {
 
 impl NameTable {
     /// The architecture of a compute capability ("8.6" → "Ampere").
-    pub fn architecture(&self, major: u32, minor: u32) -> Option<&str> {
+    pub(crate) fn architecture(&self, major: u32, minor: u32) -> Option<&str> {
         self.architectures
             .iter()
             .find(|a| a.major == major && a.minor.is_none_or(|m| m == minor))
@@ -118,20 +119,20 @@ impl NameTable {
 
 /// The GPU architecture of a compute capability text ("8.6" → "Ampere") from the bundled
 /// table: the one GPU family table, for humans only.
-pub fn architecture_of(cc: &str) -> Option<&'static str> {
+pub(crate) fn architecture_of(cc: &str) -> Option<&'static str> {
     let (major, minor) = parse_capability(cc)?;
     bundled().ok()?.architecture(major, minor)
 }
 
 /// The table bundled in the binary, parsed once.
-pub fn bundled() -> Result<&'static NameTable, &'static NameTableError> {
+pub(crate) fn bundled() -> Result<&'static NameTable, &'static NameTableError> {
     static TABLE: OnceLock<Result<NameTable, NameTableError>> = OnceLock::new();
     TABLE.get_or_init(|| NameTable::parse(BUNDLED)).as_ref()
 }
 
 /// Infer the compute capability of a GPU from its name with the bundled table.
 /// None when no rule matches (or, never in a tested build, when the table is broken).
-pub fn infer_capability(name: &str) -> Option<NameMatch<'static>> {
+pub(crate) fn infer_capability(name: &str) -> Option<NameMatch<'static>> {
     bundled().ok()?.lookup(name)
 }
 

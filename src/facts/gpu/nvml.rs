@@ -16,7 +16,7 @@ use crate::facts::{FactSource, Gpu};
 
 /// What NVML said.
 #[derive(Debug, Clone, PartialEq)]
-pub enum NvmlOutcome {
+pub(crate) enum NvmlOutcome {
     /// NVML initialised. `gpus` may be empty (the driver sees no GPU).
     Answered(NvmlReport),
     /// NVML could not be used.
@@ -25,7 +25,7 @@ pub enum NvmlOutcome {
 
 /// Facts from an initialised NVML.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct NvmlReport {
+pub(crate) struct NvmlReport {
     pub gpus: Vec<Gpu>,
     pub driver_version: Option<String>,
     /// "13.0", from `nvmlSystemGetCudaDriverVersion_v2`.
@@ -37,7 +37,7 @@ pub struct NvmlReport {
 
 /// Why NVML could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NvmlFailure {
+pub(crate) enum NvmlFailure {
     /// No library at any candidate path: no NVIDIA driver installed (or not where we look).
     LibraryMissing(String),
     /// The library loaded but the kernel driver is not loaded / not reachable.
@@ -55,7 +55,7 @@ pub enum NvmlFailure {
 }
 
 impl NvmlFailure {
-    pub fn detail(&self) -> &str {
+    pub(crate) fn detail(&self) -> &str {
         match self {
             NvmlFailure::LibraryMissing(d)
             | NvmlFailure::DriverNotLoaded(d)
@@ -69,7 +69,7 @@ impl NvmlFailure {
 }
 
 /// Map an NVML error to what it means for the probe.
-pub fn classify(err: &NvmlError) -> NvmlFailure {
+pub(crate) fn classify(err: &NvmlError) -> NvmlFailure {
     let text = format!("NVML: {err}");
     match err {
         NvmlError::LibloadingError(_) | NvmlError::LibraryNotFound => NvmlFailure::LibraryMissing(text),
@@ -83,14 +83,14 @@ pub fn classify(err: &NvmlError) -> NvmlFailure {
 }
 
 /// `cuDriverGetVersion` encoding: 12080 → "12.8", 13000 → "13.0", 12020 → "12.2".
-pub fn format_cuda_level(v: i32) -> Option<String> {
+pub(crate) fn format_cuda_level(v: i32) -> Option<String> {
     (v > 0).then(|| {
         format!("{}.{}", nvml_wrapper::cuda_driver_version_major(v), nvml_wrapper::cuda_driver_version_minor(v))
     })
 }
 
 /// Probe NVML on a separate thread, giving up after `timeout`.
-pub async fn probe(candidates: Vec<OsString>, timeout: Duration) -> NvmlOutcome {
+pub(crate) async fn probe(candidates: Vec<OsString>, timeout: Duration) -> NvmlOutcome {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new().name("torchup-nvml".into()).spawn(move || {
         // The receiver may be gone after a timeout; nothing to do then.
@@ -110,7 +110,7 @@ pub async fn probe(candidates: Vec<OsString>, timeout: Duration) -> NvmlOutcome 
 }
 
 /// Try each candidate library; the first that loads decides.
-pub fn probe_blocking(candidates: &[OsString]) -> NvmlOutcome {
+pub(crate) fn probe_blocking(candidates: &[OsString]) -> NvmlOutcome {
     let mut last_missing = None;
     for lib in candidates {
         match Nvml::builder().lib_path(lib).init() {

@@ -34,20 +34,20 @@ impl DriverFiles {
 /// The kernel module version from `/proc/driver/nvidia/version`, e.g.
 /// `NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14  Thu Feb 22 ...` or
 /// `NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.133.07  Release Build ...`.
-pub fn parse_proc_version(text: &str) -> Option<String> {
+pub(crate) fn parse_proc_version(text: &str) -> Option<String> {
     let line = text.lines().find(|l| l.trim_start().starts_with("NVRM version:"))?;
     let after = line.split_once("Kernel Module")?.1;
     after.split_whitespace().find(|t| is_driver_version(t)).map(str::to_string)
 }
 
 /// `/sys/module/nvidia/version` holds just the version.
-pub fn parse_module_version(text: &str) -> Option<String> {
+pub(crate) fn parse_module_version(text: &str) -> Option<String> {
     let t = text.trim();
     is_driver_version(t).then(|| t.to_string())
 }
 
 /// The loaded kernel module's version, from whichever file answers first.
-pub fn loaded_driver_version(files: &DriverFiles) -> Option<(String, PathBuf)> {
+pub(crate) fn loaded_driver_version(files: &DriverFiles) -> Option<(String, PathBuf)> {
     let read = |p: &Option<PathBuf>, parse: fn(&str) -> Option<String>| {
         let p = p.as_ref()?;
         let text = std::fs::read_to_string(p).ok()?;
@@ -58,7 +58,7 @@ pub fn loaded_driver_version(files: &DriverFiles) -> Option<(String, PathBuf)> {
 
 /// An NVIDIA display controller on the PCI bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PciGpu {
+pub(crate) struct PciGpu {
     /// "0000:01:00.0".
     pub slot: String,
     /// "10de:25a2".
@@ -67,7 +67,7 @@ pub struct PciGpu {
 
 /// NVIDIA (vendor 0x10de) devices of PCI class 0x03 (display: VGA or 3D controller).
 /// The HDMI audio function of the same card (class 0x04) is not a GPU.
-pub fn nvidia_pci_gpus(devices_dir: &Path) -> Vec<PciGpu> {
+pub(crate) fn nvidia_pci_gpus(devices_dir: &Path) -> Vec<PciGpu> {
     let Ok(entries) = std::fs::read_dir(devices_dir) else { return Vec::new() };
     let mut found: Vec<PciGpu> = entries
         .filter_map(Result::ok)

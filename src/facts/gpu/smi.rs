@@ -16,7 +16,7 @@ use crate::facts::{FactSource, Gpu, GpuState};
 
 /// Facts nvidia-smi gave.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SmiReport {
+pub(crate) struct SmiReport {
     pub gpus: Vec<Gpu>,
     pub driver_version: String,
     /// From the banner: "13.0"; None when the banner did not say.
@@ -26,7 +26,7 @@ pub struct SmiReport {
 
 /// What running nvidia-smi led to.
 #[derive(Debug, Clone, PartialEq)]
-pub enum SmiOutcome {
+pub(crate) enum SmiOutcome {
     Answered(SmiReport),
     /// It ran and reported a problem (or answered unreadably, or hung).
     Failed(GpuState),
@@ -35,7 +35,7 @@ pub enum SmiOutcome {
 }
 
 /// Run nvidia-smi at `path`; each call gets `timeout`.
-pub async fn probe(path: &Path, timeout: Duration) -> SmiOutcome {
+pub(crate) async fn probe(path: &Path, timeout: Duration) -> SmiOutcome {
     let (query, caps, banner) =
         tokio::join!(run(path, &QUERY_ARGS, timeout), run(path, &COMPUTE_CAP_ARGS, timeout), run(path, &[], timeout));
     let shown = path.display();

@@ -10,15 +10,15 @@ use crate::facts::parse_capability;
 
 /// `--query-gpu` arguments for the per-GPU facts. `name` is last so a comma in a name
 /// cannot shift the other fields; every driver since 2020 knows these four fields.
-pub const QUERY_ARGS: [&str; 2] =
+pub(crate) const QUERY_ARGS: [&str; 2] =
     ["--query-gpu=index,driver_version,memory.total,name", "--format=csv,noheader,nounits"];
 
 /// Asked separately: the 470 branch rejects `compute_cap` and fails the whole command.
-pub const COMPUTE_CAP_ARGS: [&str; 2] = ["--query-gpu=compute_cap", "--format=csv,noheader"];
+pub(crate) const COMPUTE_CAP_ARGS: [&str; 2] = ["--query-gpu=compute_cap", "--format=csv,noheader"];
 
 /// One line of the CSV query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryRow {
+pub(crate) struct QueryRow {
     pub index: u32,
     pub driver_version: String,
     /// None when nvidia-smi printed `[N/A]`.
@@ -28,7 +28,7 @@ pub struct QueryRow {
 
 /// Output that is not what nvidia-smi prints.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ParseError {
+pub(crate) enum ParseError {
     #[error("no output")]
     Empty,
     #[error("line {line}: expected 4 comma-separated fields, got {got:?}")]
@@ -38,7 +38,7 @@ pub enum ParseError {
 }
 
 /// Parse `index, driver_version, memory.total, name` lines.
-pub fn parse_query(text: &str) -> Result<Vec<QueryRow>, ParseError> {
+pub(crate) fn parse_query(text: &str) -> Result<Vec<QueryRow>, ParseError> {
     let mut rows = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
@@ -69,7 +69,7 @@ pub fn parse_query(text: &str) -> Result<Vec<QueryRow>, ParseError> {
 }
 
 /// Parse the compute_cap query: one "8.6" (or `[N/A]`) per GPU, in query order.
-pub fn parse_compute_caps(text: &str) -> Result<Vec<Option<String>>, ParseError> {
+pub(crate) fn parse_compute_caps(text: &str) -> Result<Vec<Option<String>>, ParseError> {
     let mut caps = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -91,7 +91,7 @@ pub fn parse_compute_caps(text: &str) -> Result<Vec<Option<String>>, ParseError>
 
 /// What the banner of plain `nvidia-smi` says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Banner {
+pub(crate) struct Banner {
     /// `Driver Version:` (≤ R580) or `KMD Version:` (R610+). Never the `NVIDIA-SMI`
     /// number, which belongs to the tool and can differ (WSL, snaps).
     pub driver: Option<String>,
@@ -101,7 +101,7 @@ pub struct Banner {
 }
 
 /// Parse the banner (also accepts the `nvidia-smi -q` "Name : value" layout).
-pub fn parse_banner(text: &str) -> Banner {
+pub(crate) fn parse_banner(text: &str) -> Banner {
     static DRIVER: OnceLock<Regex> = OnceLock::new();
     static CUDA: OnceLock<Regex> = OnceLock::new();
     // Literal patterns: compiling them cannot fail.
@@ -120,7 +120,7 @@ pub fn parse_banner(text: &str) -> Banner {
 
 /// Why nvidia-smi did not give facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SmiFailure {
+pub(crate) enum SmiFailure {
     /// Exit 9, "couldn't communicate with the NVIDIA driver", NVML "Driver Not Loaded".
     DriverNotLoaded,
     /// "No devices were found": the driver answers but sees no GPU (dGPU switched off).
@@ -141,7 +141,7 @@ pub enum SmiFailure {
 
 /// Classify an error message, if it is one nvidia-smi is known to print. Checked before
 /// the exit code, so the message decides even when the exit code is unusual.
-pub fn classify_text(output: &str) -> Option<SmiFailure> {
+pub(crate) fn classify_text(output: &str) -> Option<SmiFailure> {
     let o = output.to_ascii_lowercase();
     let has = |s: &str| o.contains(s);
     if has("version mismatch") {
@@ -165,7 +165,7 @@ pub fn classify_text(output: &str) -> Option<SmiFailure> {
 
 /// Classify a failed run: the text first, then nvidia-smi's exit code (which mirrors
 /// NVML's return codes).
-pub fn classify_failure(exit_code: i32, output: &str) -> SmiFailure {
+pub(crate) fn classify_failure(exit_code: i32, output: &str) -> SmiFailure {
     classify_text(output).unwrap_or(match exit_code {
         2 => SmiFailure::InvalidField,
         4 => SmiFailure::NoPermission,
@@ -179,13 +179,13 @@ pub fn classify_failure(exit_code: i32, output: &str) -> SmiFailure {
 }
 
 /// The first non-empty line, shortened: what a state's `detail` quotes.
-pub fn first_line(text: &str) -> String {
+pub(crate) fn first_line(text: &str) -> String {
     let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("(no output)");
     shorten(line, 160)
 }
 
 /// Cut `s` to at most `max` characters, marking the cut.
-pub fn shorten(s: &str, max: usize) -> String {
+pub(crate) fn shorten(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {

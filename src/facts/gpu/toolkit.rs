@@ -34,7 +34,7 @@ pub async fn probe_toolkit(opts: &GpuProbeOptions) -> Option<CudaToolkit> {
 }
 
 /// "Cuda compilation tools, release 12.4, V12.4.131" → "12.4".
-pub fn parse_nvcc_version(text: &str) -> Option<String> {
+pub(crate) fn parse_nvcc_version(text: &str) -> Option<String> {
     static RE: OnceLock<Regex> = OnceLock::new();
     // A literal pattern: compiling it cannot fail.
     let re = RE.get_or_init(|| Regex::new(r"release\s+(\d+)\.(\d+)").expect("valid regex"));

@@ -13,7 +13,7 @@ use crate::facts::Os;
 
 /// How a candidate was classified without running it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// A virtual environment's interpreter; the environment directory.
     Venv(PathBuf),
     /// A real interpreter binary (system, python.org, conda, pyenv version).
@@ -26,7 +26,7 @@ pub enum Shape {
 
 /// A candidate as seen from the filesystem.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inspected {
+pub(crate) struct Inspected {
     pub shape: Shape,
     /// Same interpreter ⇔ same identity; None when it can only be learnt by running it.
     pub identity: Option<Identity>,
@@ -35,13 +35,13 @@ pub struct Inspected {
 }
 
 /// The real binary and, for a venv, its directory (a venv shares the binary of its base).
-pub type Identity = (String, String);
+pub(crate) type Identity = (String, String);
 
 /// The identity marker for "not a venv".
-pub const BASE: &str = "(base)";
+pub(crate) const BASE: &str = "(base)";
 
 /// Identity of an interpreter from what it says about itself.
-pub fn identity_of(realpath: &str, prefix: &str, in_venv: bool) -> Identity {
+pub(crate) fn identity_of(realpath: &str, prefix: &str, in_venv: bool) -> Identity {
     (canonical(Path::new(realpath)), if in_venv { canonical(Path::new(prefix)) } else { BASE.to_string() })
 }
 
@@ -50,7 +50,7 @@ fn canonical(p: &Path) -> String {
 }
 
 /// Classify `argv` (program and leading arguments) without running it.
-pub fn inspect(os: Os, argv: &[String]) -> Inspected {
+pub(crate) fn inspect(os: Os, argv: &[String]) -> Inspected {
     let unknown = Inspected { shape: Shape::Unknown, identity: None, version: None };
     let [program] = argv else { return unknown };
     let path = Path::new(program);
@@ -74,7 +74,7 @@ pub fn inspect(os: Os, argv: &[String]) -> Inspected {
 }
 
 /// The venv an interpreter path belongs to, by CPython's rule (lexical, not resolved).
-pub fn venv_dir(path: &Path) -> Option<PathBuf> {
+pub(crate) fn venv_dir(path: &Path) -> Option<PathBuf> {
     let dir = path.parent()?;
     [Some(dir), dir.parent()].into_iter().flatten().find(|d| d.join("pyvenv.cfg").is_file()).map(Path::to_path_buf)
 }
@@ -90,7 +90,7 @@ fn is_script(path: &Path) -> bool {
 }
 
 /// `version = 3.11.7` (venv) or `version_info = 3.12.1.final.0` (virtualenv, uv).
-pub fn pyvenv_version(text: &str) -> Option<String> {
+pub(crate) fn pyvenv_version(text: &str) -> Option<String> {
     text.lines().find_map(|line| {
         let (k, v) = line.split_once('=')?;
         let k = k.trim().to_ascii_lowercase();
@@ -104,7 +104,7 @@ pub fn pyvenv_version(text: &str) -> Option<String> {
 }
 
 /// The Python version a conda prefix records (`conda-meta/python-3.11.7-h955ad1f_0.json`).
-pub fn conda_python_version(prefix: &Path) -> Option<String> {
+pub(crate) fn conda_python_version(prefix: &Path) -> Option<String> {
     let rd = std::fs::read_dir(prefix.join("conda-meta")).ok()?;
     rd.filter_map(|e| e.ok()).find_map(|e| {
         let name = e.file_name().to_string_lossy().into_owned();

@@ -8,11 +8,11 @@
 //! interpreter and shows versions. Nothing here imports torch.
 
 pub mod discover;
-pub mod inspect;
-pub mod pipconf;
+pub(crate) mod inspect;
+pub(crate) mod pipconf;
 pub mod probe;
-pub mod report;
-pub mod windows;
+pub(crate) mod report;
+pub(crate) mod windows;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ use crate::facts::Os;
 use crate::facts::platform::HostEnv;
 
 /// Variables whose value is an index URL pip or uv would use.
-pub const INDEX_VARS: &[&str] =
+pub(crate) const INDEX_VARS: &[&str] =
     &["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX"];
 
 /// An index URL that serves only CPU wheels: the PyTorch index's `cpu` (or `cpu-cxx11-abi`)
@@ -21,14 +21,14 @@ static CPU_INDEX: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)/whl/cpu(?:[/\-\s]|$)").expect("valid regex"));
 
 /// Whether a URL (or a space-separated list of them) points at a CPU-only index.
-pub fn is_cpu_index(value: &str) -> bool {
+pub(crate) fn is_cpu_index(value: &str) -> bool {
     CPU_INDEX.is_match(value)
 }
 
 /// The configuration files pip reads, in pip's order (global, user, site, `PIP_CONFIG_FILE`).
 /// `PIP_CONFIG_FILE=os.devnull` turns every file off; an existing `PIP_CONFIG_FILE` replaces
 /// the user files. `prefix` is the interpreter's `sys.prefix` (site file).
-pub fn config_files(os: Os, env: &HostEnv, prefix: Option<&Path>) -> Vec<PathBuf> {
+pub(crate) fn config_files(os: Os, env: &HostEnv, prefix: Option<&Path>) -> Vec<PathBuf> {
     let pip_config_file = env.get("PIP_CONFIG_FILE");
     if let Some(f) = &pip_config_file {
         let devnull = if os == Os::Windows { f.eq_ignore_ascii_case("nul") } else { f == "/dev/null" };
@@ -90,14 +90,14 @@ pub fn config_files(os: Os, env: &HostEnv, prefix: Option<&Path>) -> Vec<PathBuf
 
 /// `(key, value)` of every index setting in a pip config file's text that points at a CPU
 /// index. Multi-line values (indented continuation lines) are followed.
-pub fn cpu_index_settings(text: &str) -> Vec<(String, String)> {
+pub(crate) fn cpu_index_settings(text: &str) -> Vec<(String, String)> {
     index_settings(text).into_iter().filter(|(_, url)| is_cpu_index(url)).collect()
 }
 
 /// The user's own package index for everything else (a PyPI mirror in `PIP_INDEX_URL` or
 /// pip.conf's `index-url`), credentials masked, ready to show: torchup keeps it for the
 /// dependencies pip resolves (nvidia-*, requirements) and says so in the plan and Review.
-pub fn pypi_index_settings(os: Os, env: &HostEnv, prefix: Option<&Path>) -> Vec<String> {
+pub(crate) fn pypi_index_settings(os: Os, env: &HostEnv, prefix: Option<&Path>) -> Vec<String> {
     let mut out = Vec::new();
     for var in ["PIP_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX_URL"] {
         if let Some(v) = env.get(var).filter(|v| !v.trim().is_empty() && !is_cpu_index(v)) {
@@ -152,7 +152,7 @@ fn index_settings(text: &str) -> Vec<(String, String)> {
 /// Every setting that points pip or uv at the CPU index, ready to show:
 /// `PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu`,
 /// `/etc/pip.conf: extra-index-url = https://download.pytorch.org/whl/cpu`.
-pub fn cpu_index_overrides(os: Os, env: &HostEnv, prefix: Option<&Path>) -> Vec<String> {
+pub(crate) fn cpu_index_overrides(os: Os, env: &HostEnv, prefix: Option<&Path>) -> Vec<String> {
     let mut out = Vec::new();
     for var in INDEX_VARS {
         if let Some(v) = env.get(var)

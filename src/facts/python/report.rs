@@ -11,7 +11,7 @@ use crate::facts::{EnvKind, Os, PythonFacts, TorchFacts};
 /// What an interpreter says about where it lives: the raw facts both embedded scripts
 /// (the Python probe and the smoke test) report. Rust decides from them; the scripts don't.
 #[derive(Debug, Clone, Copy)]
-pub struct EnvMarkers<'a> {
+pub(crate) struct EnvMarkers<'a> {
     /// `sys.prefix`, `sys.base_prefix` (empty when unknown).
     pub prefix: &'a str,
     pub base_prefix: &'a str,
@@ -29,7 +29,7 @@ pub struct EnvMarkers<'a> {
 /// or `pyvenv.cfg` exists; conda when `conda-meta` is in the prefix; "other" for an
 /// embeddable distribution or an interpreter that is not CPython/PyPy; otherwise a system
 /// (base) install. The one decision for the probe and the smoke report.
-pub fn env_kind_of(m: &EnvMarkers<'_>) -> EnvKind {
+pub(crate) fn env_kind_of(m: &EnvMarkers<'_>) -> EnvKind {
     if m.pyvenv_cfg || (!m.base_prefix.is_empty() && m.prefix != m.base_prefix) {
         EnvKind::Venv
     } else if m.conda_meta {
@@ -43,12 +43,12 @@ pub fn env_kind_of(m: &EnvMarkers<'_>) -> EnvKind {
 
 /// PEP 668: pip refuses to install into an interpreter whose stdlib holds an
 /// `EXTERNALLY-MANAGED` marker, except inside a virtual environment.
-pub fn externally_managed(marker_present: bool, kind: EnvKind) -> bool {
+pub(crate) fn externally_managed(marker_present: bool, kind: EnvKind) -> bool {
     marker_present && kind != EnvKind::Venv
 }
 
 /// The kind of environment of a probed interpreter ([`env_kind_of`]).
-pub fn env_kind(r: &ProbeReport) -> EnvKind {
+pub(crate) fn env_kind(r: &ProbeReport) -> EnvKind {
     env_kind_of(&EnvMarkers {
         prefix: &r.prefix,
         base_prefix: &r.base_prefix,
@@ -80,7 +80,7 @@ fn conda_available(os: Os, env: &HostEnv, prefix: &Path, cwd: &Path) -> bool {
 }
 
 /// Whether `name` is an executable on the PATH in `env`.
-pub fn on_path(os: Os, env: &HostEnv, name: &str, cwd: &Path) -> bool {
+pub(crate) fn on_path(os: Os, env: &HostEnv, name: &str, cwd: &Path) -> bool {
     let Some(path) = env.get("PATH") else { return false };
     let dirs = super::discover::split_path_list(os, &path);
     let Ok(list) = std::env::join_paths(dirs) else { return false };
@@ -109,7 +109,7 @@ fn torch_installer(r: &ProbeReport) -> Option<String> {
 
 /// What the front ends need from outside the report.
 #[derive(Debug, Clone)]
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub os: Os,
     pub env: &'a HostEnv,
     pub cwd: &'a Path,
@@ -117,7 +117,7 @@ pub struct Context<'a> {
 }
 
 /// The contract types and notes for one probed interpreter.
-pub fn to_facts(r: &ProbeReport, ctx: &Context) -> (PythonFacts, Option<TorchFacts>, Vec<String>) {
+pub(crate) fn to_facts(r: &ProbeReport, ctx: &Context) -> (PythonFacts, Option<TorchFacts>, Vec<String>) {
     let kind = env_kind(r);
     let prefix = Path::new(&r.prefix);
     let mut shadowing = r.user_site.shadowing.clone();

@@ -8,7 +8,7 @@ use crate::facts::platform::HostEnv;
 
 /// One interpreter listed by `py -0p`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PyLauncherEntry {
+pub(crate) struct PyLauncherEntry {
     /// The selector: "-V:3.12", "-V:ContinuumAnalytics/Anaconda39-64" (launcher 3.11+),
     /// "-3.9-64" (older launchers); empty for the active venv line.
     pub tag: String,
@@ -30,7 +30,7 @@ pub struct PyLauncherEntry {
 /// ```
 /// Headers ("Installed Pythons found by ...") and "No Installed Pythons Found!" are skipped;
 /// lines without a path (plain `py -0`) give nothing.
-pub fn parse_py_list(text: &str) -> Vec<PyLauncherEntry> {
+pub(crate) fn parse_py_list(text: &str) -> Vec<PyLauncherEntry> {
     let mut out = Vec::new();
     for raw in text.lines() {
         let line = raw.trim();
@@ -77,13 +77,13 @@ fn norm(s: &str) -> String {
 }
 
 /// The directory holding the Store's App Execution Aliases: `%LOCALAPPDATA%\Microsoft\WindowsApps`.
-pub fn windows_apps_dir(env: &HostEnv) -> Option<PathBuf> {
+pub(crate) fn windows_apps_dir(env: &HostEnv) -> Option<PathBuf> {
     env.get("LOCALAPPDATA").map(|l| Path::new(&l).join("Microsoft").join("WindowsApps"))
 }
 
 /// Whether `dir` is the WindowsApps alias directory (the one from LOCALAPPDATA, or any
 /// `...\Microsoft\WindowsApps` when LOCALAPPDATA is not set).
-pub fn is_windows_apps_dir(dir: &Path, env: &HostEnv) -> bool {
+pub(crate) fn is_windows_apps_dir(dir: &Path, env: &HostEnv) -> bool {
     let d = norm(&dir.to_string_lossy());
     if let Some(apps) = windows_apps_dir(env)
         && d == norm(&apps.to_string_lossy())
@@ -95,7 +95,7 @@ pub fn is_windows_apps_dir(dir: &Path, env: &HostEnv) -> bool {
 
 /// What a `python.exe` found in the WindowsApps directory is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreAlias {
+pub(crate) enum StoreAlias {
     /// The stub that only opens the Store ("Python was not found; run without arguments to
     /// install from the Microsoft Store", F42): no Python is installed behind it.
     Stub,
@@ -106,7 +106,7 @@ pub enum StoreAlias {
 
 /// Classify an interpreter path that lives in the WindowsApps directory; `None` when it
 /// does not live there. `dir_entries` are the names in that directory.
-pub fn classify_store_alias(path: &Path, env: &HostEnv, dir_entries: &[String]) -> Option<StoreAlias> {
+pub(crate) fn classify_store_alias(path: &Path, env: &HostEnv, dir_entries: &[String]) -> Option<StoreAlias> {
     let parent = path.parent()?;
     if !is_windows_apps_dir(parent, env) {
         return None;
@@ -117,7 +117,7 @@ pub fn classify_store_alias(path: &Path, env: &HostEnv, dir_entries: &[String]) 
 }
 
 /// The problem text shown for a Store alias; torchup never chooses one.
-pub fn store_alias_problem(kind: StoreAlias) -> String {
+pub(crate) fn store_alias_problem(kind: StoreAlias) -> String {
     match kind {
         StoreAlias::Stub => "Microsoft Store alias stub, not a Python (F42): install 64-bit Python from python.org \
                              (tick \"Add to PATH\") or use `py -3`, and turn off the python.exe alias in Settings > Apps > \
@@ -130,11 +130,11 @@ pub fn store_alias_problem(kind: StoreAlias) -> String {
 }
 
 /// The names `python` resolves to on Windows.
-pub const PYTHON_EXE_NAMES: &[&str] = &["python.exe", "python3.exe"];
+pub(crate) const PYTHON_EXE_NAMES: &[&str] = &["python.exe", "python3.exe"];
 
 /// Where the `py` launcher is, besides PATH: the all-users copy in %SystemRoot% and the
 /// per-user one in %LOCALAPPDATA%\Programs\Python\Launcher.
-pub fn py_launcher_locations(env: &HostEnv) -> Vec<PathBuf> {
+pub(crate) fn py_launcher_locations(env: &HostEnv) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(root) = env.get("SystemRoot").or_else(|| env.get("windir")) {
         out.push(Path::new(&root).join("py.exe"));
@@ -147,7 +147,7 @@ pub fn py_launcher_locations(env: &HostEnv) -> Vec<PathBuf> {
 
 /// conda installations on Windows: per user (%USERPROFILE%\miniconda3, anaconda3,
 /// miniforge3, mambaforge) and all users (%ProgramData%\...).
-pub fn conda_roots(env: &HostEnv) -> Vec<PathBuf> {
+pub(crate) fn conda_roots(env: &HostEnv) -> Vec<PathBuf> {
     const NAMES: &[&str] = &["miniconda3", "anaconda3", "miniforge3", "mambaforge"];
     let mut out = Vec::new();
     for base in [env.get("USERPROFILE"), env.get("ProgramData")].into_iter().flatten() {

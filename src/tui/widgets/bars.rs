@@ -7,7 +7,7 @@ use ratatui::text::Span;
 use crate::tui::theme::Theme;
 
 /// A bar `width` cells wide, `frac` (0..=1) full.
-pub fn bar(frac: f64, width: usize, fill: Style, theme: &Theme) -> Vec<Span<'static>> {
+pub(crate) fn bar(frac: f64, width: usize, fill: Style, theme: &Theme) -> Vec<Span<'static>> {
     let g = theme.glyphs();
     let frac = if frac.is_finite() { frac.clamp(0.0, 1.0) } else { 0.0 };
     let full = ((frac * width as f64).round() as usize).min(width);
@@ -16,7 +16,12 @@ pub fn bar(frac: f64, width: usize, fill: Style, theme: &Theme) -> Vec<Span<'sta
 
 /// Horizontal bars for labelled values, scaled to the largest: one line each.
 /// Returns (label, bar spans, value text) rows ready to lay out.
-pub fn chart_rows(values: &[(&str, f64)], width: usize, styles: &[Style], theme: &Theme) -> Vec<Vec<Span<'static>>> {
+pub(crate) fn chart_rows(
+    values: &[(&str, f64)],
+    width: usize,
+    styles: &[Style],
+    theme: &Theme,
+) -> Vec<Vec<Span<'static>>> {
     let max = values.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
     let label_w = values.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
     values
@@ -37,7 +42,7 @@ pub fn chart_rows(values: &[(&str, f64)], width: usize, styles: &[Style], theme:
 }
 
 /// "1843 GFLOP/s", "95.2 GFLOP/s".
-pub fn gflops(v: f64) -> String {
+pub(crate) fn gflops(v: f64) -> String {
     if v >= 100.0 { format!("{v:.0} GFLOP/s") } else { format!("{v:.1} GFLOP/s") }
 }
 

@@ -10,21 +10,21 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use crate::tui::theme::Theme;
 
 /// A bordered box with a title, in the theme's border glyphs.
-pub fn boxed<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme) -> Block<'a> {
+pub(crate) fn boxed<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme) -> Block<'a> {
     let border = if focused { theme.focus_border() } else { theme.dim() };
     Block::bordered().border_set(theme.glyphs().border).border_style(border).title(title.into().style(theme.title()))
 }
 
 /// Where a step stands in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StepMark {
+pub(crate) enum StepMark {
     Done,
     Current,
     Todo,
 }
 
 /// "torchup  ✓ Check › ● Choose › Review › Run › Result        linux x86_64"
-pub fn header(frame: &mut Frame, area: Rect, steps: &[(&str, StepMark)], right: &str, theme: &Theme) {
+pub(crate) fn header(frame: &mut Frame, area: Rect, steps: &[(&str, StepMark)], right: &str, theme: &Theme) {
     let g = theme.glyphs();
     let mut spans = vec![Span::styled(" torchup ", theme.accent().add_modifier(ratatui::style::Modifier::BOLD))];
     for (i, (name, mark)) in steps.iter().enumerate() {
@@ -46,7 +46,7 @@ pub fn header(frame: &mut Frame, area: Rect, steps: &[(&str, StepMark)], right: 
 }
 
 /// The key footer: "↑↓ move  Enter continue  ? help  q quit", cut to fit.
-pub fn footer(frame: &mut Frame, area: Rect, keys: &[(&str, &str)], theme: &Theme) {
+pub(crate) fn footer(frame: &mut Frame, area: Rect, keys: &[(&str, &str)], theme: &Theme) {
     let mut spans = vec![Span::raw(" ")];
     let mut used = 1;
     for (k, what) in keys {
@@ -62,20 +62,20 @@ pub fn footer(frame: &mut Frame, area: Rect, keys: &[(&str, &str)], theme: &Them
 }
 
 /// A status line above the footer.
-pub fn status(frame: &mut Frame, area: Rect, text: &str, style: Style, ellipsis: &str) {
+pub(crate) fn status(frame: &mut Frame, area: Rect, text: &str, style: Style, ellipsis: &str) {
     let text = super::text::truncate(text, area.width.saturating_sub(2) as usize, ellipsis);
     frame.render_widget(Paragraph::new(Span::styled(format!(" {text}"), style)), area);
 }
 
 /// A rectangle `w`×`h` centred in `area` (clamped to it).
-pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let [v] = Layout::vertical([Constraint::Length(h.min(area.height))]).flex(Flex::Center).areas(area);
     let [c] = Layout::horizontal([Constraint::Length(w.min(area.width))]).flex(Flex::Center).areas(v);
     c
 }
 
 /// A pop-up: clears its area and draws a focused box; returns the inner area.
-pub fn popup(frame: &mut Frame, area: Rect, title: &str, theme: &Theme) -> Rect {
+pub(crate) fn popup(frame: &mut Frame, area: Rect, title: &str, theme: &Theme) -> Rect {
     frame.render_widget(Clear, area);
     let block = boxed(format!(" {title} "), true, theme);
     let inner = block.inner(area);
@@ -84,7 +84,7 @@ pub fn popup(frame: &mut Frame, area: Rect, title: &str, theme: &Theme) -> Rect 
 }
 
 /// A button label: "[ Proceed ]", highlighted when selected.
-pub fn button(label: &str, selected: bool, theme: &Theme) -> Span<'static> {
+pub(crate) fn button(label: &str, selected: bool, theme: &Theme) -> Span<'static> {
     if selected {
         Span::styled(format!("[ {label} ]"), theme.selected())
     } else {

@@ -10,13 +10,13 @@ use ratatui::widgets::{Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarStat
 use crate::tui::theme::Theme;
 
 /// The largest useful offset for `len` lines in a pane `height` tall.
-pub fn max_offset(len: usize, height: u16) -> u16 {
+pub(crate) fn max_offset(len: usize, height: u16) -> u16 {
     u16::try_from(len.saturating_sub(height as usize)).unwrap_or(u16::MAX)
 }
 
 /// Draw `lines` from `offset` (clamped), with a scrollbar on the right edge when needed.
 /// The lines must already fit `area.width - 1` (one column is kept for the scrollbar).
-pub fn render(frame: &mut Frame, area: Rect, lines: Vec<Line<'static>>, offset: u16, theme: &Theme) {
+pub(crate) fn render(frame: &mut Frame, area: Rect, lines: Vec<Line<'static>>, offset: u16, theme: &Theme) {
     let len = lines.len();
     let offset = offset.min(max_offset(len, area.height));
     let start = offset as usize;
@@ -43,6 +43,6 @@ pub fn render(frame: &mut Frame, area: Rect, lines: Vec<Line<'static>>, offset: 
 }
 
 /// Width available to text when a scrollbar may be drawn.
-pub fn text_width(area: Rect) -> usize {
+pub(crate) fn text_width(area: Rect) -> usize {
     area.width.saturating_sub(2) as usize
 }

@@ -1,8 +1,8 @@
 //! Small drawing helpers shared by the screens. Everything here is a pure function of
 //! its arguments.
 
-pub mod bars;
-pub mod chrome;
-pub mod doc;
+pub(crate) mod bars;
+pub(crate) mod chrome;
+pub(crate) mod doc;
 pub mod log;
-pub mod text;
+pub(crate) mod text;

@@ -6,13 +6,13 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 /// Display width of a string in terminal cells.
-pub fn width(s: &str) -> usize {
+pub(crate) fn width(s: &str) -> usize {
     Span::raw(s).width()
 }
 
 /// Wrap `text` into lines of at most `width` cells, breaking at spaces; words longer than
 /// a line are split. Existing newlines are kept.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut out = Vec::new();
     for para in text.split('\n') {
@@ -51,7 +51,7 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// Wrap into styled lines with a hanging indent: the first line starts with `first`,
 /// the following ones with as many spaces.
-pub fn wrap_styled(first: &str, text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
+pub(crate) fn wrap_styled(first: &str, text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
     let indent = self::width(first);
     let body = width.saturating_sub(indent).max(10);
     wrap(text, body)
@@ -67,7 +67,7 @@ pub fn wrap_styled(first: &str, text: &str, width: usize, style: Style) -> Vec<L
 /// Break `s` into pieces of at most `w` cells, at a space when one is in the second half
 /// of the piece, else anywhere (URLs and paths have no spaces); pieces after the first are
 /// indented by `indent` spaces.
-pub fn wrap_hard(s: &str, w: usize, indent: usize) -> Vec<String> {
+pub(crate) fn wrap_hard(s: &str, w: usize, indent: usize) -> Vec<String> {
     let w = w.max(indent + 1);
     let mut out = Vec::new();
     let (head, mut rest) = take_line(s, w);
@@ -105,7 +105,7 @@ fn split_at_width(s: &str, w: usize) -> (String, String) {
 }
 
 /// Cut `s` to `w` cells, ending with `ellipsis` when cut.
-pub fn truncate(s: &str, w: usize, ellipsis: &str) -> String {
+pub(crate) fn truncate(s: &str, w: usize, ellipsis: &str) -> String {
     if width(s) <= w {
         return s.to_string();
     }
@@ -115,12 +115,12 @@ pub fn truncate(s: &str, w: usize, ellipsis: &str) -> String {
 }
 
 /// A multi-line text (a smoke check's detail) on one line: its lines joined with "; ".
-pub fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
 /// Bytes as pip shows them (decimal units): "812 kB", "1.2 GB".
-pub fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     let n = n as f64;
     if n < 1e3 {
         format!("{n} B")
@@ -134,12 +134,12 @@ pub fn bytes(n: u64) -> String {
 }
 
 /// A transfer rate: "12.3 MB/s".
-pub fn rate(bytes_per_sec: f64) -> String {
+pub(crate) fn rate(bytes_per_sec: f64) -> String {
     format!("{}/s", bytes(bytes_per_sec.max(0.0) as u64))
 }
 
 /// A duration for humans: "0.4s", "42s", "3m 05s", "1h 02m".
-pub fn duration(d: Duration) -> String {
+pub(crate) fn duration(d: Duration) -> String {
     let s = d.as_secs();
     if d < Duration::from_secs(1) {
         format!("{:.1}s", d.as_secs_f64())
@@ -153,7 +153,7 @@ pub fn duration(d: Duration) -> String {
 }
 
 /// GiB with one decimal, as the guide prints GPU memory ("4.0 GB").
-pub fn mib_as_gb(mib: u64) -> String {
+pub(crate) fn mib_as_gb(mib: u64) -> String {
     format!("{:.1} GB", mib as f64 / 1024.0)
 }
 

@@ -103,7 +103,8 @@ fn choose_asks_for_the_auto_plan_and_preselects_the_recommendation() {
     assert!(h.app.planning.browse.is_none());
     h.send(Msg::Plan { id: *id, result: Ok(Box::new(plan())) });
     assert!(h.app.planning.pending.is_none());
-    assert!(matches!(&h.app.screen, Screen::Choose(ui) if ui.row == 0));
+    let recommended = plan().candidates.iter().position(|c| c.recommended).expect("a recommendation");
+    assert!(matches!(&h.app.screen, Screen::Choose(ui) if ui.row == recommended));
     assert!(!h.app.animating());
 }
 
@@ -175,7 +176,11 @@ fn a_dry_run_does_not_wait_for_the_check_and_another_build_is_checked_again() {
 fn the_guides_cu124_is_planned_explicitly_and_customize_comes_back_to_it() {
     let mut h = Harness::wizard();
     h.go_choose(facts(), plan());
-    for _ in 0..3 {
+    // From the recommendation down to the guide's cu124 row, as the planner lists them.
+    let rows = plan().candidates;
+    let from = rows.iter().position(|c| c.recommended).expect("a recommendation");
+    let to = rows.iter().position(|c| c.variant == "cu124").expect("a cu124 row");
+    for _ in from..to {
         h.key(KeyCode::Down);
     }
     let e = h.key(KeyCode::Enter);
@@ -190,7 +195,7 @@ fn the_guides_cu124_is_planned_explicitly_and_customize_comes_back_to_it() {
     assert_eq!(torchup::tui::review::plan(&h.app), Some(&plan_cu124()));
     // Customize: back to the table, cursor on cu124, the table is not re-planned.
     assert!(h.ch('2').is_empty());
-    assert!(matches!(&h.app.screen, Screen::Choose(ui) if ui.row == 3));
+    assert!(matches!(&h.app.screen, Screen::Choose(ui) if ui.row == to));
 }
 
 #[test]
@@ -235,13 +240,20 @@ fn options_replan_the_table() {
 fn a_build_that_will_not_run_needs_force() {
     let mut h = Harness::wizard();
     h.go_choose(facts_old_driver(), plan_old_driver());
-    assert!(matches!(&h.app.screen, Screen::Choose(ui) if ui.row == 5), "cu118 is recommended");
+    let rows = plan_old_driver().candidates;
+    let recommended = rows.iter().position(|c| c.recommended).expect("a recommendation");
+    assert_eq!(rows[recommended].variant, "cu118", "driver 470.86 runs cu118 at most");
+    assert!(matches!(&h.app.screen, Screen::Choose(ui) if ui.row == recommended));
+    // The top row is a CUDA 13 build this driver cannot start.
+    let top = &rows[0];
+    assert_eq!(top.driver_ok, Some(false), "{top:?}");
     h.ch('g');
     assert!(h.key(KeyCode::Enter).is_empty());
-    assert!(h.app.notice.as_ref().is_some_and(|n| n.text.contains("cu130 2.15.0 will not run here")));
+    let refusal = format!("{} {} will not run here", top.variant, top.torch);
+    assert!(h.app.notice.as_ref().is_some_and(|n| n.text.contains(&refusal)), "{:?}", h.app.notice);
     let e = h.ch('f');
     assert!(
-        matches!(e.as_slice(), [Effect::Plan { request, .. }] if request.force && request.variant.as_deref() == Some("cu130"))
+        matches!(e.as_slice(), [Effect::Plan { request, .. }] if request.force && request.variant.as_deref() == Some(top.variant.as_str()))
     );
 }
 

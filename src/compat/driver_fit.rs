@@ -186,4 +186,62 @@ mod tests {
         assert_eq!(fit_of_texts(Some("536.23"), None, "12.4", Os::Windows), DriverFit::MinorCompatible);
         assert_eq!(fit_of_texts(Some("garbage"), Some("x"), "12.4", Os::Linux), DriverFit::Unknown);
     }
+
+    /// One rule, every former decider: the same (driver, reported CUDA level, build) rows
+    /// through the planner's driver criterion, `describe` (detect, the Check screen, the
+    /// doctor report's torch line), the doctor's CUDA-stack table and the diagnoses'
+    /// `facts.driver-too-old`. They used to disagree (detect compared major.minor, doctor and
+    /// the diagnoses only majors, the diagnoses with their own copy of the floors).
+    #[test]
+    fn every_decider_agrees_with_the_rule() {
+        use crate::diagnose::{OsContext, diagnose_facts};
+        use crate::facts::{Driver, Facts};
+        use crate::plan::{Request, plan};
+        use crate::smoke::doctor::CudaStack;
+        use DriverFit::*;
+        let base: Facts =
+            serde_json::from_str(include_str!("../../tests/fixtures/facts/linux-rtx3050-580-torch28-cu128.json"))
+                .unwrap();
+        let data = CompatData::bundled().unwrap();
+        let table: [(&str, Option<&str>, &str, bool, DriverFit); 9] = [
+            ("580.95.05", Some("13.0"), "12.8", false, Full),
+            ("536.23", Some("12.2"), "12.4", false, MinorCompatible),
+            ("536.23", Some("12.2"), "13.0", false, TooOld),
+            ("470.86", Some("11.4"), "12.4", false, TooOld),
+            ("470.86", None, "12.4", false, TooOld),
+            ("551.86", None, "12.4", false, Full),
+            ("536.23", None, "12.4", false, MinorCompatible),
+            // Windows' 12.x floor is 528.33 (527.41 was the diagnoses' old copy): under WSL
+            // the Windows table decides.
+            ("527.41", None, "12.1", true, TooOld),
+            ("528.33", None, "12.1", true, MinorCompatible),
+        ];
+        for (version, level, build, wsl, want) in table {
+            let row = format!("driver {version} (CUDA {level:?}) vs a CUDA {build} build, wsl={wsl}");
+            let mut f = base.clone();
+            f.wsl = wsl;
+            f.driver = Some(Driver { version: version.into(), cuda: level.map(Into::into), source: None });
+            let variant = build.parse::<CudaVersion>().unwrap().variant();
+            let t = f.torch.as_mut().unwrap();
+            t.cuda = Some(build.into());
+            t.version = format!("2.5.1+{variant}");
+            assert_eq!(fit_of_texts(Some(version), level, build, driver_os(f.os, wsl)), want, "{row}");
+            // describe: detect, the Check screen and the doctor report's torch line.
+            let words = crate::describe::torch_state(f.torch.as_ref().unwrap(), &f);
+            assert_eq!(words.contains("too old"), want == TooOld, "{row}: {words}");
+            assert_eq!(words.contains("minor-version compatibility"), want == MinorCompatible, "{row}: {words}");
+            // The doctor's CUDA-stack table.
+            assert_eq!(CudaStack::from_parts(&f, None).driver_runs_wheel, want.runs(), "{row}");
+            // The diagnoses.
+            let ids: Vec<String> = diagnose_facts(&f, &OsContext::from_facts(&f)).into_iter().map(|d| d.id).collect();
+            assert_eq!(ids.iter().any(|i| i == "F09"), want == TooOld, "{row}: {ids:?}");
+            // The planner's driver criterion for that variant (when the data lists it).
+            if data.variant(&variant).is_some() {
+                let req = Request { variant: Some(variant.clone()), force: true, ..Request::default() };
+                let p = plan(&f, &req, data, None);
+                let c = p.candidates.iter().find(|c| c.variant == variant).unwrap_or_else(|| panic!("{row}: no row"));
+                assert_eq!(c.driver_ok, Some(want != TooOld), "{row}: {:?}", c.reasons);
+            }
+        }
+    }
 }

@@ -726,7 +726,7 @@ fn seconds(d: Duration) -> String {
 }
 
 /// The innermost error message (the useful part: "Connection refused (os error 111)").
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
         cur = next;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::redirect::{Attempt, Policy};
-use url::{Host, Url};
+use url::Url;
 
 use super::error::FetchError;
 use crate::facts::Os;
@@ -286,24 +286,10 @@ fn netrc_path(os: Os, env: &HostEnv) -> Option<PathBuf> {
     names.iter().map(|n| home.join(n)).find(|p| p.is_file())
 }
 
-/// 127.0.0.0/8, ::1 or `localhost`.
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
+pub(crate) use crate::compat::index_url::is_loopback;
 
-/// A URL fit for logs and errors: any password replaced by `***`.
-pub(crate) fn redact(url: &Url) -> String {
-    let mut u = url.clone();
-    if u.password().is_some() {
-        let _ = u.set_password(Some("***"));
-    }
-    u.to_string()
-}
+/// A URL fit for logs and errors: credentials masked the one way (`crate::redact`).
+pub(crate) use crate::compat::index_url::redact_url as redact;
 
 /// The same URL without user name and password (credentials go into a header instead).
 pub(crate) fn without_credentials(url: &Url) -> Url {
@@ -320,14 +306,7 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_else(|| s.to_string())
 }
 
-/// The innermost error message ("Connection refused (os error 111)").
-pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
+pub(crate) use crate::compat::index::root_cause;
 
 #[cfg(test)]
 mod tests {

@@ -140,6 +140,11 @@ pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
     if app.help {
         return vec![("?", "close help"), ("Esc", "close help")];
     }
+    screen_keys(app)
+}
+
+/// The keys of the screen itself (the footer and the help overlay list them).
+fn screen_keys(app: &App) -> Vec<(&'static str, &'static str)> {
     match app.screen {
         Screen::Check(_) => check::keys(app),
         Screen::Choose(_) => choose::keys(app),
@@ -181,15 +186,7 @@ fn purpose(app: &App) -> &'static str {
 
 fn help(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let mut rows: Vec<(&str, &str)> = match app.screen {
-        Screen::Check(_) => check::keys(app),
-        Screen::Choose(_) => choose::keys(app),
-        Screen::Review(_) => review::keys(app),
-        Screen::Run(_) => run::keys(app),
-        Screen::Result(_) => result::keys(app),
-        Screen::Verify(_) => verify::keys(app),
-        Screen::Explain(_) => explain::keys(app),
-    };
+    let mut rows: Vec<(&str, &str)> = screen_keys(app);
     rows.retain(|(k, _)| *k != "?" && *k != "q");
     let global = [
         ("j/k", "down / up, like the arrows"),

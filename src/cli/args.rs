@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::compat::index_url::IndexUrl;
 
 /// Default PyTorch wheel index.
-pub(crate) const DEFAULT_INDEX_URL: &str = crate::compat::index_url::OFFICIAL_INDEX_URL;
+use crate::compat::index_url::OFFICIAL_INDEX_URL;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,7 +35,7 @@ pub struct GlobalArgs {
     pub python: Option<PathBuf>,
     /// PyTorch wheel index (a mirror): a simple index whose variants are <URL>/<variant>, a
     /// directory of per-variant wheel listings, or a torch_stable.html page
-    #[arg(long, global = true, value_name = "URL", default_value = DEFAULT_INDEX_URL, value_parser = IndexUrlParser)]
+    #[arg(long, global = true, value_name = "URL", default_value = OFFICIAL_INDEX_URL, value_parser = IndexUrlParser)]
     pub index_url: IndexUrl,
     /// Where the wheels come from: auto (probe the known mirrors, take the fastest that
     /// carries the build), official, pypi (Linux: PyPI's own CUDA wheels), or a URL

@@ -170,7 +170,7 @@ impl RealSwap {
     /// The sha256 the official index publishes for `filename`, when the index in use
     /// publishes none.
     async fn published_hash(&self, client: &IndexClient, variant: &str, filename: &str) -> Option<String> {
-        let official = crate::plan::steps::DEFAULT_INDEX_URL;
+        let official = crate::compat::index_url::OFFICIAL_INDEX_URL;
         if self.settings.index_base.trim_end_matches('/') == official || self.settings.offline {
             return client.hash_for(variant, filename).await;
         }

@@ -12,10 +12,8 @@
 
 use super::catalog::{AudioPin, Offer};
 use super::{Choice, Manager, Request, Step, StepKind};
+use crate::compat::index_url::OFFICIAL_INDEX_URL;
 use crate::facts::{EnvKind, Facts, Os, PythonFacts};
-
-/// The PyTorch wheel index when the request names none.
-pub const DEFAULT_INDEX_URL: &str = "https://download.pytorch.org/whl";
 
 /// The conda channel of the guide's Option B (frozen at torch 2.5).
 pub const CONDA_CHANNEL_URL: &str = "https://conda.anaconda.org/pytorch";
@@ -69,7 +67,7 @@ enum Runner {
 /// Index base without a trailing slash.
 pub fn index_base(req: &Request) -> String {
     let b = req.index_url.trim().trim_end_matches('/');
-    if b.is_empty() { DEFAULT_INDEX_URL.to_string() } else { b.to_string() }
+    if b.is_empty() { OFFICIAL_INDEX_URL.to_string() } else { b.to_string() }
 }
 
 /// Join path parts the way the target OS spells them.
@@ -435,6 +433,6 @@ mod tests {
     fn index_base_trims() {
         let r = Request { index_url: "https://mirror.example/whl/".into(), ..Request::default() };
         assert_eq!(index_base(&r), "https://mirror.example/whl");
-        assert_eq!(index_base(&Request::default()), DEFAULT_INDEX_URL);
+        assert_eq!(index_base(&Request::default()), OFFICIAL_INDEX_URL);
     }
 }

@@ -117,20 +117,13 @@ mod tests {
             gpu_state: GpuState::Ready,
             python: Some(PythonFacts {
                 executable: "C:\\Users\\Me\\miniconda3\\envs\\cyberpuppy\\python.exe".into(),
-                version: "3.11.7".into(),
-                bits: 64,
                 env: EnvKind::Conda,
-                externally_managed: false,
-                implementation: "cpython".into(),
                 platform: "win-amd64".into(),
                 prefix: "C:\\Users\\Me\\miniconda3\\envs\\cyberpuppy".into(),
                 pip_version: Some("24.0".into()),
-                uv_available: false,
                 conda_available: true,
                 chosen_because: "CONDA_PREFIX".into(),
-                user_site_shadowing: vec![],
-                pip_index_overrides: vec![],
-                cuda_visible_devices: None,
+                ..PythonFacts::venv_for_tests("/unused")
             }),
             torch: Some(TorchFacts {
                 version: "2.5.1+cpu".into(),

@@ -349,14 +349,6 @@ mod tests {
     fn companions_follow_the_compatibility_data_pairs() {
         let data = crate::compat::data::CompatData::bundled().unwrap();
         let facts = |torch: &str, vision: &str, audio: Option<&str>| Facts {
-            schema: 1,
-            os: Os::Linux,
-            cpu_arch: "x86_64".into(),
-            wsl: false,
-            gpus: vec![],
-            driver: None,
-            gpu_state: GpuState::default(),
-            python: None,
             torch: Some(crate::facts::TorchFacts {
                 version: format!("{torch}+cu124"),
                 cuda: Some("12.4".into()),
@@ -364,9 +356,7 @@ mod tests {
                 torchaudio: audio.map(|a| format!("{a}+cu124")),
                 ..Default::default()
             }),
-            python_candidates: vec![],
-            cuda_toolkit: None,
-            notes: vec![],
+            ..Facts::bare_linux()
         };
         let ctx = OsContext::linux();
         let env = ProbeEnv { ctx: &ctx };

@@ -271,6 +271,54 @@ pub struct CudaToolkit {
 /// Parse a compute capability "8.6" into (8, 6): the one "major.minor" rule.
 pub use crate::version::parse_major_minor as parse_capability;
 
+/// Fixtures for unit tests: one bare machine and one interpreter, which tests adjust with
+/// struct-update syntax instead of spelling every field again.
+#[cfg(test)]
+impl Facts {
+    /// A Linux x86_64 machine with nothing found: no GPU, no driver, no Python, no torch.
+    pub(crate) fn bare_linux() -> Facts {
+        Facts {
+            schema: FACTS_SCHEMA,
+            os: Os::Linux,
+            cpu_arch: "x86_64".into(),
+            wsl: false,
+            gpus: vec![],
+            driver: None,
+            gpu_state: GpuState::default(),
+            python: None,
+            torch: None,
+            python_candidates: vec![],
+            cuda_toolkit: None,
+            notes: vec![],
+        }
+    }
+}
+
+#[cfg(test)]
+impl PythonFacts {
+    /// A 64-bit CPython 3.11.7 venv at `prefix` with pip 24.2 (Linux paths), chosen
+    /// because VIRTUAL_ENV pointed at it.
+    pub(crate) fn venv_for_tests(prefix: &str) -> PythonFacts {
+        PythonFacts {
+            executable: format!("{prefix}/bin/python"),
+            version: "3.11.7".into(),
+            bits: 64,
+            env: EnvKind::Venv,
+            externally_managed: false,
+            implementation: "cpython".into(),
+            platform: "linux-x86_64".into(),
+            prefix: prefix.into(),
+            pip_version: Some("24.2".into()),
+            uv_available: false,
+            conda_available: false,
+            chosen_because: "VIRTUAL_ENV".into(),
+            user_site_shadowing: vec![],
+            pip_index_overrides: vec![],
+            cuda_visible_devices: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use super::swap::{AcquireError, Acquired, Interrupted, Swap};
 use super::{Expectation, InstallEvent, Outcome};
 use crate::diagnose::Diagnosis;
 use crate::exec::{ExecError, ExitState, OutputLine, RunOutcome, RunSpec, Runner, Stream};
-use crate::facts::{EnvKind, Facts, Os, PythonFacts, TorchFacts};
+use crate::facts::{Facts, PythonFacts, TorchFacts};
 use crate::plan::{Choice, Fallback, Manager, PLAN_SCHEMA, Plan, Step, StepKind};
 use crate::smoke::{SmokeReport, TorchInfo, VERIFY_SCHEMA};
 
@@ -270,36 +270,13 @@ impl Swap for Sim {
 }
 
 fn facts(prev: Option<&str>) -> Facts {
-    Facts {
-        schema: 1,
-        os: Os::Linux,
-        cpu_arch: "x86_64".into(),
-        wsl: false,
-        gpus: vec![],
-        driver: None,
-        gpu_state: Default::default(),
-        python: Some(PythonFacts {
-            executable: "/env/bin/python".into(),
-            version: "3.11.7".into(),
-            bits: 64,
-            env: EnvKind::Venv,
-            externally_managed: false,
-            implementation: "cpython".into(),
-            platform: "linux-x86_64".into(),
-            prefix: "/env".into(),
-            pip_version: Some("23.2.1".into()),
-            uv_available: false,
-            conda_available: false,
-            chosen_because: "test".into(),
-            user_site_shadowing: vec![],
-            pip_index_overrides: vec![],
-            cuda_visible_devices: None,
-        }),
-        torch: prev.map(torch),
-        python_candidates: vec![],
-        cuda_toolkit: None,
-        notes: vec![],
-    }
+    let python = PythonFacts {
+        executable: "/env/bin/python".into(),
+        pip_version: Some("23.2.1".into()),
+        chosen_because: "test".into(),
+        ..PythonFacts::venv_for_tests("/env")
+    };
+    Facts { python: Some(python), torch: prev.map(torch), ..Facts::bare_linux() }
 }
 
 fn choice(variant: &str) -> Choice {

@@ -119,22 +119,12 @@ pub(crate) fn is_cuda_variant(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{Os, TorchFacts};
+    use crate::facts::TorchFacts;
 
     fn facts(torch: Option<&str>) -> Facts {
         Facts {
-            schema: 1,
-            os: Os::Linux,
-            cpu_arch: "x86_64".into(),
-            wsl: false,
-            gpus: vec![],
-            driver: None,
-            gpu_state: Default::default(),
-            python: None,
             torch: torch.map(|v| TorchFacts { version: v.into(), cuda: None, ..Default::default() }),
-            python_candidates: vec![],
-            cuda_toolkit: None,
-            notes: vec![],
+            ..Facts::bare_linux()
         }
     }
 

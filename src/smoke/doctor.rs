@@ -299,7 +299,7 @@ pub(crate) fn render_doctor(report: &DoctorReport, tz: &TimeZone) -> Vec<Line> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{Driver, EnvKind, FACTS_SCHEMA, Gpu, GpuState, Os, PythonFacts, TorchFacts};
+    use crate::facts::{Driver, FACTS_SCHEMA, Gpu, GpuState, Os, PythonFacts, TorchFacts};
     use crate::smoke::test_support::report;
     use crate::smoke::{Device, PythonInfo};
 
@@ -338,23 +338,7 @@ mod tests {
             }],
             driver: Some(Driver { version: "581.29".into(), cuda: Some("13.0".into()), source: None }),
             gpu_state: GpuState::Ready,
-            python: Some(PythonFacts {
-                executable: "/venv/bin/python".into(),
-                version: "3.11.7".into(),
-                bits: 64,
-                env: EnvKind::Venv,
-                externally_managed: false,
-                implementation: "cpython".into(),
-                platform: "linux-x86_64".into(),
-                prefix: "/venv".into(),
-                pip_version: Some("24.0".into()),
-                uv_available: false,
-                conda_available: false,
-                chosen_because: "VIRTUAL_ENV".into(),
-                user_site_shadowing: vec![],
-                pip_index_overrides: vec![],
-                cuda_visible_devices: None,
-            }),
+            python: Some(PythonFacts { pip_version: Some("24.0".into()), ..PythonFacts::venv_for_tests("/venv") }),
             torch: Some(TorchFacts {
                 version: "2.5.1+cu124".into(),
                 cuda: Some("12.4".into()),

@@ -496,23 +496,7 @@ mod tests {
             cuda: cuda.map(Into::into),
             ..Default::default()
         };
-        let py = crate::facts::PythonFacts {
-            executable: "/v/bin/python".into(),
-            version: "3.11.7".into(),
-            bits: 64,
-            env: EnvKind::Venv,
-            externally_managed: false,
-            implementation: "cpython".into(),
-            platform: "linux-x86_64".into(),
-            prefix: "/v".into(),
-            pip_version: Some("24.2".into()),
-            uv_available: false,
-            conda_available: false,
-            chosen_because: "VIRTUAL_ENV".into(),
-            user_site_shadowing: vec![],
-            pip_index_overrides: vec![],
-            cuda_visible_devices: None,
-        };
+        let py = crate::facts::PythonFacts::venv_for_tests("/v");
         let probe = |t: Option<TorchFacts>| PythonProbe { python: Some(py.clone()), torch: t, candidates: vec![] };
         assert_eq!(
             verdict(Some(&probe(Some(torch(None)))), None, true).as_deref(),

@@ -13,7 +13,7 @@ use torchup::compat::data::CompatData;
 use torchup::diagnose::Diagnosis;
 use torchup::exec::Stream;
 use torchup::facts::gpu::GpuProbe;
-use torchup::facts::{Driver, EnvKind, FactSource, Facts, Gpu, GpuState, Os, PythonCandidate, PythonFacts, TorchFacts};
+use torchup::facts::{Driver, FactSource, Facts, Gpu, GpuState, Os, PythonCandidate, PythonFacts, TorchFacts};
 use torchup::finding::Finding;
 use torchup::install::stage::RunStage;
 use torchup::install::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
@@ -28,14 +28,9 @@ pub const INDEX: &str = "https://download.pytorch.org/whl";
 
 // ---------------------------------------------------------------- facts
 
+/// The laptop's GPU (from the saved profile).
 pub fn rtx3050() -> Gpu {
-    Gpu {
-        index: 0,
-        name: "NVIDIA GeForce RTX 3050 Laptop GPU".into(),
-        memory_mib: Some(4096),
-        compute_capability: Some("8.6".into()),
-        compute_capability_source: Some(FactSource::NvidiaSmi),
-    }
+    facts().gpus.remove(0)
 }
 
 pub fn driver(version: &str, cuda: &str) -> Driver {
@@ -52,71 +47,19 @@ pub fn gpu_probe() -> GpuProbe {
     }
 }
 
+/// The laptop's venv interpreter (from the saved profile).
 pub fn python() -> PythonFacts {
-    PythonFacts {
-        executable: PY.into(),
-        version: "3.11.9".into(),
-        bits: 64,
-        env: EnvKind::Venv,
-        externally_managed: false,
-        implementation: "cpython".into(),
-        platform: "win-amd64".into(),
-        prefix: r"C:\Users\mei\cyberpuppy\.venv".into(),
-        pip_version: Some("24.2".into()),
-        uv_available: false,
-        conda_available: false,
-        chosen_because: "VIRTUAL_ENV".into(),
-        user_site_shadowing: vec![],
-        pip_index_overrides: vec![],
-        cuda_visible_devices: None,
-    }
+    facts().python.expect("the profile has a Python")
 }
 
+/// The CPU build installed there (from the saved profile).
 pub fn torch_cpu() -> TorchFacts {
-    TorchFacts {
-        version: "2.5.1+cpu".into(),
-        cuda: None,
-        torchvision: Some("0.20.1+cpu".into()),
-        torchaudio: Some("2.5.1+cpu".into()),
-        xformers: None,
-        dist_version: Some("2.5.1+cpu".into()),
-        installer: Some("pip".into()),
-        location: Some(r"C:\Users\mei\cyberpuppy\.venv\Lib\site-packages".into()),
-        ..Default::default()
-    }
+    facts().torch.expect("the profile has torch")
 }
 
+/// Every interpreter discovery found (from the saved profile).
 pub fn candidates() -> Vec<PythonCandidate> {
-    vec![
-        PythonCandidate {
-            path: PY.into(),
-            found_by: "VIRTUAL_ENV".into(),
-            version: Some("3.11.9".into()),
-            chosen: true,
-            problem: None,
-        },
-        PythonCandidate {
-            path: r"C:\Users\mei\miniconda3\envs\cyberpuppy\python.exe".into(),
-            found_by: "conda env".into(),
-            version: Some("3.11.10".into()),
-            chosen: false,
-            problem: None,
-        },
-        PythonCandidate {
-            path: r"C:\Users\mei\AppData\Local\Programs\Python\Python312\python.exe".into(),
-            found_by: "py -0p".into(),
-            version: Some("3.12.7".into()),
-            chosen: false,
-            problem: None,
-        },
-        PythonCandidate {
-            path: r"C:\Users\mei\AppData\Local\Microsoft\WindowsApps\python.exe".into(),
-            found_by: "PATH".into(),
-            version: None,
-            chosen: false,
-            problem: Some("Microsoft Store alias, not a Python".into()),
-        },
-    ]
+    facts().python_candidates
 }
 
 pub fn python_probe() -> PythonProbe {

@@ -10,7 +10,8 @@ use crate::facts::gpu::names::architecture_of;
 use crate::facts::platform::Platform;
 use crate::facts::{Driver, FactSource, Facts, Gpu, GpuState, PythonFacts, TorchFacts};
 
-/// Memory in the guide's unit: "4.0 GB" from MiB, one decimal.
+/// Memory in the guide's unit: "4.0 GB" from MiB, one decimal (also the smoke report's
+/// verification block).
 pub(crate) fn gigabytes(mib: u64) -> String {
     format!("{:.1} GB", mib as f64 / 1024.0)
 }
@@ -289,4 +290,15 @@ pub(crate) fn notes(f: &Facts) -> Vec<String> {
     n.extend(f.notes.iter().cloned());
     n.push(toolkit(f));
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gigabytes_as_the_guide_prints_them() {
+        assert_eq!(gigabytes(4096), "4.0 GB");
+        assert_eq!(gigabytes(3962), "3.9 GB");
+    }
 }

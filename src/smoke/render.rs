@@ -95,7 +95,7 @@ pub fn guide_lines(report: &SmokeReport) -> Vec<Line> {
     for (i, d) in report.devices.iter().enumerate() {
         let gpu = if i == 0 { "GPU".to_string() } else { format!("GPU {i}") };
         out.push(Line::new(Tone::Plain, format!("{gpu} Name: {}", d.name)));
-        let memory = d.memory_mib.map(|m| format!("{:.1} GB", m as f64 / 1024.0)).unwrap_or_else(|| "unknown".into());
+        let memory = d.memory_mib.map(crate::describe::gigabytes).unwrap_or_else(|| "unknown".into());
         out.push(Line::new(Tone::Plain, format!("{gpu} Memory: {memory}")));
     }
     out.push(match report.check(check_names::MATMUL) {

@@ -217,43 +217,18 @@ fn doc_len(app: &App, size: (u16, u16)) -> usize {
     columns(app, doc_area(super::view::body_area(size))).iter().map(|(_, l)| l.len()).max().unwrap_or(0)
 }
 
-/// The guide's verification block, from a smoke report.
-pub fn verification_block(s: &SmokeReport) -> Vec<(String, String, bool)> {
-    let dev = s.devices.first();
-    let yes = |b: bool| if b { "True" } else { "False" }.to_string();
-    let computation = if !s.cuda_available {
-        ("GPU not detected!".to_string(), String::new(), false)
-    } else if s.ok {
-        ("GPU computation test:".to_string(), "PASSED".to_string(), true)
-    } else {
-        ("GPU computation test:".to_string(), "FAILED".to_string(), false)
-    };
-    let mut rows = vec![
-        (
-            "PyTorch version:".to_string(),
-            s.torch.version.clone().unwrap_or_else(|| "not importable".into()),
-            s.torch_importable,
-        ),
-        ("CUDA available:".to_string(), yes(s.cuda_available), s.cuda_available),
-        ("CUDA version:".to_string(), s.torch.cuda.clone().unwrap_or_else(|| "None".into()), s.torch.cuda.is_some()),
-    ];
-    if let Some(d) = dev {
-        rows.push(("GPU Name:".into(), d.name.clone(), true));
-        rows.push(("GPU Memory:".into(), d.memory_mib.map(text::mib_as_gb).unwrap_or_else(|| "unknown".into()), true));
-    }
-    rows.push(computation);
-    rows
-}
-
+/// The guide's verification block, in the one wording of `smoke::render::guide_lines` (the
+/// CLI prints the same lines): the label plain, the value green or red.
 fn block_lines(s: &SmokeReport, t: &Theme) -> Vec<Line<'static>> {
-    verification_block(s)
+    crate::smoke::render::guide_lines(s)
         .into_iter()
-        .map(|(k, v, ok)| {
-            let style = if ok { t.ok() } else { t.bad() };
-            if v.is_empty() {
-                Line::styled(format!("   {k}"), style)
-            } else {
-                Line::from(vec![Span::raw(format!("   {k} ")), Span::styled(v, style)])
+        .map(|line| {
+            let style = if line.tone == crate::smoke::render::Tone::Fail { t.bad() } else { t.ok() };
+            match line.text.split_once(": ") {
+                Some((label, value)) => {
+                    Line::from(vec![Span::raw(format!("   {label}: ")), Span::styled(value.to_string(), style)])
+                }
+                None => Line::styled(format!("   {}", line.text), style),
             }
         })
         .collect()

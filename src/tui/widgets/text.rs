@@ -152,11 +152,6 @@ pub(crate) fn duration(d: Duration) -> String {
     }
 }
 
-/// GiB with one decimal, as the guide prints GPU memory ("4.0 GB").
-pub(crate) fn mib_as_gb(mib: u64) -> String {
-    format!("{:.1} GB", mib as f64 / 1024.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,7 +200,5 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(42)), "42s");
         assert_eq!(duration(Duration::from_secs(185)), "3m 05s");
         assert_eq!(duration(Duration::from_secs(3720)), "1h 02m");
-        assert_eq!(mib_as_gb(4096), "4.0 GB");
-        assert_eq!(mib_as_gb(3962), "3.9 GB");
     }
 }

@@ -241,6 +241,7 @@ impl Controller {
                             .as_ref()
                             .map(|p| p.at.to_zoned_datetime(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string()),
                         previous: v.previous.map(|p| p.report),
+                        changes: v.changes,
                         saved_to,
                     }))
                 }

@@ -65,6 +65,9 @@ pub struct VerifyOutcome {
     pub previous: Option<SmokeReport>,
     /// When the previous result was saved, for humans ("2026-08-20 14:03").
     pub previous_when: Option<String>,
+    /// What changed since the previous result (driver, torch, checks, devices, speed…), as
+    /// `smoke::compare` decides it for `torchup verify` too.
+    pub changes: Vec<crate::smoke::Change>,
     /// Where this result was saved, if it was.
     pub saved_to: Option<String>,
 }

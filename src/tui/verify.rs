@@ -137,35 +137,19 @@ fn outcome_lines(o: &VerifyOutcome, w: usize, t: &Theme) -> Vec<Line<'static>> {
     }
     out.push(Line::raw(""));
 
-    // What changed in torch / the device.
-    if let Some(prev) = &o.previous {
-        let mut changes = Vec::new();
-        if prev.torch.version != now.torch.version {
-            changes.push(format!(
-                "torch {} {} {}",
-                prev.torch.version.as_deref().unwrap_or("none"),
-                g.arrow,
-                now.torch.version.as_deref().unwrap_or("none")
-            ));
-        }
-        if prev.cuda_available != now.cuda_available {
-            let py = |b: bool| if b { "True" } else { "False" };
-            changes.push(format!("CUDA available {} {} {}", py(prev.cuda_available), g.arrow, py(now.cuda_available)));
-        }
-        let (pd, nd) = (prev.devices.first().map(|d| &d.name), now.devices.first().map(|d| &d.name));
-        if pd != nd {
-            changes.push(format!(
-                "GPU {} {} {}",
-                pd.map(String::as_str).unwrap_or("none"),
-                g.arrow,
-                nd.map(String::as_str).unwrap_or("none")
-            ));
-        }
-        if changes.is_empty() && prev.ok == now.ok {
+    // What changed, as `torchup verify` says it (smoke::compare): the driver first of all.
+    if o.previous.is_some() {
+        if o.changes.is_empty() {
             out.push(Line::styled(" Nothing changed since then.", t.ok()));
         }
-        for c in changes {
-            out.extend(text::wrap_styled(" changed: ", &c, w, t.warn()));
+        for c in &o.changes {
+            let style = match c {
+                crate::smoke::Change::Cuda { to_ok: true, .. } => t.ok(),
+                crate::smoke::Change::Cuda { to_ok: false, .. } => t.bad(),
+                _ => t.warn(),
+            };
+            let text = c.to_string().replace('→', g.arrow);
+            out.extend(text::wrap_styled(" changed: ", &text, w, style));
         }
         out.push(Line::raw(""));
     }

@@ -19,7 +19,7 @@ use torchup::install::stage::RunStage;
 use torchup::install::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
 use torchup::plan::{Choice, Plan, Request};
 use torchup::preflight::{Holder, Issue, SpaceNeed, holders_issue, space_issues};
-use torchup::smoke::{Check, Device, SmokeReport, TorchInfo};
+use torchup::smoke::{Change, Check, Device, SmokeReport, TorchInfo};
 use torchup::tui::{App, AppOptions, Effect, Mode, Msg, PythonProbe, Theme, VerifyOutcome, update};
 
 pub const PY: &str = r"C:\Users\mei\cyberpuppy\.venv\Scripts\python.exe";
@@ -524,11 +524,25 @@ pub fn verify_unchanged() -> VerifyOutcome {
         previous: Some(smoke_ok()),
         previous_when: Some("2026-11-24 01:46".into()),
         saved_to: Some(r"C:\Users\mei\AppData\Local\torchup\data\verify\last.json".into()),
+        changes: vec![],
     }
 }
 
+/// After a driver downgrade to 470.86: what `smoke::compare` reports for these two runs.
 pub fn verify_changed() -> VerifyOutcome {
-    VerifyOutcome { now: smoke_driver_too_old(), ..verify_unchanged() }
+    VerifyOutcome {
+        now: smoke_driver_too_old(),
+        changes: vec![
+            Change::Driver {
+                from: Some("581.29".into()),
+                to: Some("470.86".into()),
+                from_cuda: Some("13.0".into()),
+                to_cuda: Some("11.4".into()),
+            },
+            Change::Cuda { from_ok: true, to_ok: false },
+        ],
+        ..verify_unchanged()
+    }
 }
 
 // ---------------------------------------------------------------- harness

@@ -158,7 +158,8 @@ fn one_venv_many_views() {
     assert!(out.stdout.contains("  ✓ import torch") && out.stdout.contains("  ✓ GPU matmul vs CPU"));
     assert!(out.stdout.contains("Speed: the GPU is "), "{}", out.stdout);
     assert!(out.stdout.contains("First saved verify for this interpreter"), "{}", out.stdout);
-    assert!(out.stdout.trim_end().ends_with("Result: CUDA works."), "{}", out.stdout);
+    let last = out.stdout.trim_end().lines().last().unwrap_or_default();
+    assert!(last.starts_with("Result: CUDA works: torch ") && last.ends_with("GPU."), "{}", out.stdout);
     assert!(!out.stdout.contains("\x1b["));
     let again = w.verify(&[], &laptop, &smi);
     assert!(again.stdout.contains("Nothing changed since the last verify"), "{}", again.stdout);

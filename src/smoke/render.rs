@@ -198,18 +198,27 @@ pub fn render_verify(report: &SmokeReport, comparison: Comparison<'_>, tz: &Time
     }
 
     out.push(Line::new(Tone::Plain, ""));
-    out.push(match report.first_failure() {
-        None if report.ok => Line::new(Tone::Ok, "Result: CUDA works."),
-        None => Line::new(Tone::Fail, "Result: CUDA does not work (the GPU test did not run)."),
+    let v = verdict(report);
+    out.push(Line::new(v.tone, format!("Result: {}", v.text)));
+    out
+}
+
+/// The verdict on a report in one sentence, the one wording for `torchup verify` and the
+/// wizard: "CUDA works: torch 2.5.1+cu124 on NVIDIA GeForce RTX 3050 Laptop GPU." or
+/// "CUDA does not work. First failure: …".
+pub fn verdict(report: &SmokeReport) -> Line {
+    match report.first_failure() {
+        None if report.ok => {
+            let version = report.torch.version.as_deref().unwrap_or("?");
+            let gpu = report.devices.first().map(|d| d.name.as_str()).unwrap_or("the GPU");
+            Line::new(Tone::Ok, format!("CUDA works: torch {version} on {gpu}."))
+        }
+        None => Line::new(Tone::Fail, "CUDA does not work (the GPU test did not run)."),
         Some(c) => {
             let first = c.detail.lines().next().unwrap_or("");
-            Line::new(
-                Tone::Fail,
-                format!("Result: CUDA does not work. First failure: {}: {first}", check_label(&c.name)),
-            )
+            Line::new(Tone::Fail, format!("CUDA does not work. First failure: {}: {first}", check_label(&c.name)))
         }
-    });
-    out
+    }
 }
 
 #[cfg(test)]
@@ -293,7 +302,10 @@ mod tests {
         assert!(all.contains("13.5× faster than the CPU on an fp32 matmul (4215 vs 312 GFLOP/s)"), "{all}");
         assert!(all.contains("  [F09] Driver too old\n      fix: Update the driver"), "{all}");
         assert!(all.contains("Changed since the last verify (2026-01-02 10:00 UTC):\n  CUDA failing → ok"), "{all}");
-        assert_eq!(lines.last().unwrap().text, "Result: CUDA works.");
+        assert_eq!(
+            lines.last().unwrap().text,
+            "Result: CUDA works: torch 2.5.1+cu124 on NVIDIA GeForce RTX 3050 Laptop GPU."
+        );
         assert_eq!(lines.last().unwrap().tone, Tone::Ok);
     }
 

@@ -29,19 +29,9 @@ pub struct VerifyUi {
     pub scroll: u16,
 }
 
-/// One sentence on a smoke report.
+/// One sentence on a smoke report: the verdict `torchup verify` prints.
 pub(crate) fn one_line(s: &SmokeReport) -> String {
-    let version = s.torch.version.clone().unwrap_or_else(|| "?".into());
-    let gpu = s.devices.first().map(|d| d.name.as_str()).unwrap_or("the GPU");
-    if s.ok {
-        format!("CUDA works: torch {version} on {gpu}.")
-    } else if !s.torch_importable {
-        "torch cannot be imported in this interpreter.".to_string()
-    } else if !s.cuda_available {
-        format!("CUDA is not available to torch {version}.")
-    } else {
-        format!("CUDA is available to torch {version}, but a check failed.")
-    }
+    crate::smoke::render::verdict(s).text
 }
 
 pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::fetch::human_bytes;
-use crate::install::{Expectation, InstallEvent, StageInfo};
+use crate::install::{InstallEvent, StageInfo};
 
 /// Prints events as they come.
 pub(crate) struct Printer<W: Write> {
@@ -92,13 +92,7 @@ impl<W: Write> Printer<W> {
             InstallEvent::Smoke { expected, met, report, .. } => {
                 let chips: Vec<String> =
                     report.checks.iter().map(|c| format!("{} {}", if c.ok { "✓" } else { "✗" }, c.name)).collect();
-                let what = match expected {
-                    Expectation::Anything => "recorded",
-                    Expectation::TorchAbsent => "expected torch absent",
-                    Expectation::CudaWorks => "expected CUDA to work",
-                };
-                let verdict = if *met { "as expected" } else { "NOT as expected" };
-                self.println(&format!("      smoke ({what}): {verdict}"));
+                self.println(&format!("      {}", expected.outcome(*met)));
                 if !chips.is_empty() {
                     self.println(&format!("        {}", chips.join("  ")));
                 }

@@ -38,6 +38,20 @@ pub enum Expectation {
     CudaWorks,
 }
 
+impl Expectation {
+    /// "smoke (expected torch absent): as expected": the one wording of a stage's smoke
+    /// result, for the CLI's progress lines and the wizard's log.
+    pub fn outcome(self, met: bool) -> String {
+        let what = match self {
+            Expectation::Anything => "recorded",
+            Expectation::TorchAbsent => "expected torch absent",
+            Expectation::CudaWorks => "expected CUDA to work",
+        };
+        let verdict = if met { "as expected" } else { "NOT as expected" };
+        format!("smoke ({what}): {verdict}")
+    }
+}
+
 /// One stage of the run, as shown in the stage list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageInfo {

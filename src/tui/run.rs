@@ -206,13 +206,7 @@ pub(crate) fn apply(app: &mut App, event: InstallEvent) -> Vec<Effect> {
         }
         InstallEvent::Smoke { index, expected, met, report } => {
             let name = run.stage_name(index);
-            let what = match expected {
-                Expectation::Anything => "recorded",
-                Expectation::TorchAbsent => "torch is gone",
-                Expectation::CudaWorks => "CUDA works",
-            };
-            let verdict = if met { "as expected" } else { "NOT as expected" };
-            run.log.push(LineKind::Notice, &format!("smoke test after {name}: {verdict} ({what})"));
+            run.log.push(LineKind::Notice, &format!("{name}: {}", expected.outcome(met)));
             if let Some(s) = run.stage_mut(index) {
                 s.smoke = Some(StageSmoke { expected, met, report });
             }

@@ -8,7 +8,7 @@
 use crate::compat::driver_fit::{DriverFit, driver_os, fit_of_texts};
 use crate::facts::gpu::names::architecture_of;
 use crate::facts::platform::Platform;
-use crate::facts::{Driver, FactSource, Facts, Gpu, GpuState, PythonFacts, TorchFacts};
+use crate::facts::{Driver, EnvKind, FactSource, Facts, Gpu, GpuState, PythonFacts, TorchFacts};
 
 /// Memory in the guide's unit: "4.0 GB" from MiB, one decimal (also the smoke report's
 /// verification block).
@@ -68,10 +68,20 @@ pub(crate) fn gpu_problem(f: &Facts) -> Option<String> {
     }
 }
 
-/// "Python 3.11.7 (conda, 32-bit) PATH".
+/// "Python 3.11.7 (conda env, 32-bit) PATH".
 pub(crate) fn python(p: &PythonFacts) -> String {
     let bits = if p.bits == 32 { ", 32-bit" } else { "" };
-    format!("Python {} ({}{bits}) {}", p.version, p.env.as_str(), p.executable)
+    format!("Python {} ({}{bits}) {}", p.version, env_kind(p.env), p.executable)
+}
+
+/// What kind of environment, in words: "venv", "conda env", "system Python", "other env".
+pub(crate) fn env_kind(kind: EnvKind) -> &'static str {
+    match kind {
+        EnvKind::Venv => "venv",
+        EnvKind::Conda => "conda env",
+        EnvKind::System => "system Python",
+        EnvKind::Other => "other env",
+    }
 }
 
 /// Why this Python, its pip, and the other installers it has: "chosen from CONDA_PREFIX ·

@@ -149,7 +149,7 @@ mod tests {
             lines[0],
             "GPU: NVIDIA GeForce RTX 3050 Laptop GPU · 4.0 GB · driver 581.29 · supports CUDA ≤ 13.0 · compute 8.6 (Ampere)"
         );
-        assert_eq!(lines[1], "Python 3.11.7 (conda) C:\\Users\\Me\\miniconda3\\envs\\cyberpuppy\\python.exe");
+        assert_eq!(lines[1], "Python 3.11.7 (conda env) C:\\Users\\Me\\miniconda3\\envs\\cyberpuppy\\python.exe");
         assert_eq!(lines[2], "  chosen from CONDA_PREFIX · pip 24.0 · conda available");
         assert_eq!(lines[3], "PyTorch 2.5.1+cpu — CPU-only build: CUDA not usable");
         assert_eq!(lines[4], "  torchvision 0.20.1+cpu · installed by pip");

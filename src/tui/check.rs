@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::describe;
 use crate::facts::gpu::GpuProbe;
-use crate::facts::{EnvKind, Facts, Gpu, GpuState, PythonCandidate, TorchFacts};
+use crate::facts::{Facts, Gpu, GpuState, PythonCandidate, TorchFacts};
 
 use super::app::{App, Screen, go_choose};
 use super::effect::Effect;
@@ -418,12 +418,7 @@ fn render_python(app: &App, ui: &CheckUi, frame: &mut Frame, area: Rect) {
         lines.push(Line::from(spans));
     }
     if let Some(py) = &probe.python {
-        let env = match py.env {
-            EnvKind::Venv => "venv",
-            EnvKind::Conda => "conda env",
-            EnvKind::System => "system Python",
-            EnvKind::Other => "other env",
-        };
+        let env = describe::env_kind(py.env);
         let mut d = format!(" {env} · {}-bit", py.bits);
         match &py.pip_version {
             Some(v) => d.push_str(&format!(" · pip {v}")),

@@ -8,21 +8,32 @@ use std::path::Path;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-/// Lowercase hex SHA-256 of a file, read in 1 MiB blocks.
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = std::fs::File::open(path)?;
+/// SHA-256 of everything `reader` yields, read in 1 MiB blocks, with the byte count: the one
+/// streaming hasher (whole wheels, zip members, restored files).
+pub(crate) fn sha256_reader(mut reader: impl Read) -> std::io::Result<([u8; 32], u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        let n = file.read(&mut buf)?;
+        let n = reader.read(&mut buf)?;
         if n == 0 {
             break;
         }
         size += n as u64;
         hasher.update(&buf[..n]);
     }
-    Ok((hex(&hasher.finalize()), size))
+    Ok((hasher.finalize().into(), size))
+}
+
+/// Lowercase hex SHA-256 of a file.
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let (digest, size) = sha256_reader(std::fs::File::open(path)?)?;
+    Ok((hex(&digest), size))
+}
+
+/// A digest in RECORD's notation: urlsafe base64 without padding (after `sha256=`).
+pub(crate) fn record_base64(digest: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -90,19 +101,9 @@ pub fn check_wheel_record(path: &Path) -> Result<(), String> {
         let Some(want) = hash.strip_prefix("sha256=") else {
             return Err(format!("`{name}`: unsupported hash `{hash}` in RECORD"));
         };
-        let mut member = zip.by_name(name).map_err(|e| format!("cannot read `{name}`: {e}"))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut n_bytes = 0u64;
-        loop {
-            let n = member.read(&mut buf).map_err(|e| format!("cannot read `{name}`: {e}"))?;
-            if n == 0 {
-                break;
-            }
-            n_bytes += n as u64;
-            hasher.update(&buf[..n]);
-        }
-        let got = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize());
+        let member = zip.by_name(name).map_err(|e| format!("cannot read `{name}`: {e}"))?;
+        let (digest, n_bytes) = sha256_reader(member).map_err(|e| format!("cannot read `{name}`: {e}"))?;
+        let got = record_base64(&digest);
         if got != want.trim_end_matches('=') {
             return Err(format!("`{name}` does not match its RECORD hash"));
         }

@@ -24,13 +24,12 @@
 //! wrappers (which run on tokio's blocking pool) or `spawn_blocking`.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
 use thiserror::Error;
+
+use crate::compat::wheel_name::normalize_name;
 
 /// The manifest's format version.
 pub const MANIFEST_SCHEMA: u32 = 1;
@@ -377,24 +376,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(|e| StashError::Task(e.to_string()))?
 }
 
-/// PEP 503 normalization: runs of `-`, `_`, `.` become `-`, lower case.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.extend(c.to_lowercase());
-        }
-    }
-    out
-}
-
 /// The `<name>-<version>.dist-info` directories of `dist` in `site_packages`.
 fn find_dist_infos(site_packages: &Path, dist: &str) -> Result<Vec<PathBuf>, StashError> {
     let want = normalize_name(dist);
@@ -681,17 +662,8 @@ fn check_file(f: &RecordedFile) -> Option<Mismatch> {
 
 /// A file's hash in RECORD's notation: `sha256=` + urlsafe base64 without padding.
 pub fn sha256_record_hash(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(format!("sha256={}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize())))
+    let (digest, _) = crate::fetch::verify::sha256_reader(std::fs::File::open(path)?)?;
+    Ok(format!("sha256={}", crate::fetch::verify::record_base64(&digest)))
 }
 
 /// Write JSON to `path` atomically: a temp file in the same directory, fsync, rename.

@@ -803,7 +803,11 @@ impl<R: Runner, P: Inspector, S: Swap> Installer<'_, R, P, S> {
 
     /// `pip uninstall` whatever of the family is installed now (the new build).
     async fn remove_new_family(&self, run: &mut Run<'_, S>, index: usize, opts: &InstallOptions) -> StepResult {
-        if self.inspector.installed(&run.target).await.is_none() {
+        let installed = self.inspector.installed(&run.target).await;
+        // Nothing new is installed when what is there is the previous build itself: a run
+        // killed after the journal but before (or while) its build was moved aside left it
+        // in place, and removing it would destroy the one working torch.
+        if installed.is_none() || (run.previous.is_some() && same_build(installed.as_ref(), run.previous.as_ref())) {
             return StepResult::Ok;
         }
         let argv = uninstall_family(&run.target.to_string_lossy(), run.manager);

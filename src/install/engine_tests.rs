@@ -39,6 +39,8 @@ struct World {
     /// Journal writes (stage) and whether it is open.
     journal: Vec<RunStage>,
     journal_open: bool,
+    /// The previous build the first journal write recorded.
+    journal_previous: Option<TorchFacts>,
     /// A requirements step fails with this output.
     requirements_fail: Option<String>,
     /// Everything done, in order: commands, "fetch <build>", "stash", "put back", "forget".
@@ -241,11 +243,14 @@ impl Swap for Sim {
         &self,
         _python: &Path,
         stage: RunStage,
-        _previous: Option<&TorchFacts>,
+        previous: Option<&TorchFacts>,
         _choice: &Choice,
         _preserved: Option<&TorchFacts>,
     ) -> Result<(), String> {
         let mut w = self.w();
+        if !w.journal_open {
+            w.journal_previous = previous.cloned();
+        }
         w.journal.push(stage);
         w.journal_open = true;
         Ok(())
@@ -258,7 +263,7 @@ impl Swap for Sim {
         }
         Ok(Some(Interrupted {
             stage: *w.journal.last().unwrap(),
-            previous: w.stash.clone(),
+            previous: w.journal_previous.clone(),
             choice: None,
             preserved: w.stash.clone(),
         }))
@@ -531,6 +536,30 @@ async fn rollback_finishes_what_an_interrupted_run_left() {
         installer.rollback(Path::new("/env/bin/python"), Manager::Pip, &opts, &tx, &CancellationToken::new()).await;
     assert_eq!(again.outcome, Outcome::Unchanged);
     assert!(again.environment.contains("Nothing to roll back"), "{}", again.environment);
+}
+
+/// Killed after the journal named the uninstall stage but before the build was moved aside:
+/// the previous build is still in place, and rolling back must not uninstall it.
+#[tokio::test]
+async fn rollback_after_a_kill_before_the_move_keeps_the_previous_build() {
+    let sim = world(&["2.5.1+cu124"], &[]);
+    {
+        let mut w = sim.w();
+        w.journal_previous = w.installed.clone();
+        w.journal = vec![RunStage::Fetch, RunStage::Uninstall];
+        w.journal_open = true;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = RunLog::create_in(dir.path());
+    let installer = Installer { runner: &sim, inspector: &sim, swap: &sim, log: &log, env: vec![] };
+    let opts = InstallOptions { dry_run: false, auto_rollback: false, index_base: "x".into(), step_timeout: None };
+    let (tx, _rx) = mpsc::channel(1024);
+    let report =
+        installer.rollback(Path::new("/env/bin/python"), Manager::Pip, &opts, &tx, &CancellationToken::new()).await;
+    assert!(sim.commands().iter().all(|c| !c.contains("uninstall")), "{:?}", sim.commands());
+    assert_eq!(sim.w().installed.as_ref().map(|t| t.version.as_str()), Some("2.5.1+cpu"), "{}", report.environment);
+    assert_ne!(report.outcome, Outcome::Broken, "{}", report.environment);
+    assert!(!sim.w().journal_open, "the journal is closed once the previous build is confirmed");
 }
 
 #[tokio::test]

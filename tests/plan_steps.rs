@@ -314,3 +314,15 @@ fn nothing_to_do_only_verifies() {
     assert_eq!(stages(&p), [StepKind::Verify]);
     assert!(p.steps[0].argv.is_empty(), "the embedded smoke test");
 }
+
+/// A token in the index URL reaches pip's argv only: the fetch step's summary, which the
+/// Review and Run screens and `plan` print, masks it where it is made.
+#[test]
+fn an_index_credential_stays_out_of_the_step_texts() {
+    let p = run("win-rtx3050-581-py311-conda-cpu", |r| r.index_url = "https://mei:s3cret-token@mirror.lan/whl".into());
+    let fetch = step(&p, StepKind::Fetch);
+    assert!(fetch.summary.contains("https://mei:***@mirror.lan/whl/"), "{}", fetch.summary);
+    for s in &p.steps {
+        assert!(!s.summary.contains("s3cret") && !s.changes.contains("s3cret"), "{s:?}");
+    }
+}

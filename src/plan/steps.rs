@@ -153,8 +153,12 @@ pub fn build(facts: &Facts, req: &Request, o: &Offer<'_>, installed: &Installed,
     };
 
     let label_list = pins.iter().map(|(n, v)| format!("{n} {v}")).collect::<Vec<_>>().join(", ");
-    let from =
-        if runner == Runner::Conda { "the pytorch and nvidia conda channels".to_string() } else { index_url.clone() };
+    let from = if runner == Runner::Conda {
+        "the pytorch and nvidia conda channels".to_string()
+    } else {
+        // The summary is only ever shown: a credential in the index URL stays out of it.
+        crate::redact::redact_text(&index_url).into_owned()
+    };
     let links = req.links_dir.clone().unwrap_or_else(|| WHEELHOUSE_PLACEHOLDER.to_string());
     let pin_args = || -> Vec<String> {
         pins.iter()

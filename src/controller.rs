@@ -19,7 +19,8 @@ use crate::diagnose::OsContext;
 use crate::exec::{RunSpec, Runner, TokioRunner};
 use crate::facts::gather::Partial;
 use crate::facts::platform::HostEnv;
-use crate::facts::{Facts, Os, TorchFacts};
+use crate::facts::{Facts, Os};
+use crate::install::lock::{EnvLock, LockError, holder_line};
 use crate::install::{InstallEvent, InstallReport};
 use crate::plan::{Manager, Plan, Request};
 use crate::session::Session;
@@ -152,7 +153,11 @@ impl Controller {
 
     /// Start an install or rollback on its own task with a fresh cancel token; its events
     /// are forwarded in engine order.
-    fn start_run<F, Fut>(&mut self, ctx: OsContext, dry_run: bool, tx: &MsgSender, run: F)
+    ///
+    /// A run that changes the environment (`lock`: its prefix) first takes the environment's
+    /// one-torchup lock, as the CLI does, and holds it until the run ends: held by another
+    /// torchup, the run ends at once with an unchanged report naming the holder.
+    fn start_run<F, Fut>(&mut self, ctx: OsContext, dry_run: bool, lock: Option<PathBuf>, tx: &MsgSender, run: F)
     where
         F: FnOnce(crate::session::InstallKit, mpsc::Sender<InstallEvent>, CancellationToken) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = InstallReport> + Send + 'static,
@@ -168,7 +173,25 @@ impl Controller {
         let tx = tx.clone();
         let (etx, mut erx) = mpsc::channel::<InstallEvent>(EVENT_BUFFER);
         let token = cancel.clone();
+        let state_dir = self.session.state_dir.clone();
         let task = tokio::spawn(async move {
+            let _lock = match lock.filter(|_| !dry_run) {
+                None => None,
+                Some(prefix) => match EnvLock::acquire_async(state_dir, prefix, false).await {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        let why = match &e {
+                            LockError::Held { pid, command, since } => {
+                                format!("{}: let it finish, then try again", holder_line(pid, command, since))
+                            }
+                            LockError::Io { .. } => e.to_string(),
+                        };
+                        let report = InstallReport::unchanged(None, format!("Nothing was changed: {why}."));
+                        let _ = tx.send(Msg::Install(InstallEvent::Finished(Box::new(report.clone())))).await;
+                        return report;
+                    }
+                },
+            };
             let forward = async move {
                 while let Some(ev) = erx.recv().await {
                     // A closed wizard is no reason to stop the engine half-way: keep draining
@@ -185,18 +208,18 @@ impl Controller {
     fn install(&mut self, facts: Box<Facts>, plan: Box<Plan>, dry_run: bool, tx: &MsgSender) {
         let ctx = OsContext::from_facts(&facts);
         self.facts = Some((*facts).clone());
-        self.start_run(ctx, dry_run, tx, move |kit, etx, cancel| async move {
+        let lock = facts.python.as_ref().map(|p| PathBuf::from(&p.prefix));
+        self.start_run(ctx, dry_run, lock, tx, move |kit, etx, cancel| async move {
             kit.installer().run(&facts, &plan, &kit.options, &etx, &cancel).await
         });
     }
 
-    fn rollback(&mut self, python: String, previous: Option<TorchFacts>, manager: Manager, tx: &MsgSender) {
+    fn rollback(&mut self, python: String, prefix: Option<String>, manager: Manager, tx: &MsgSender) {
         let ctx = match &self.facts {
             Some(f) => OsContext::from_facts(f),
             None => OsContext::new(self.session.platform.os, self.session.platform.wsl).with_python(python.clone()),
         };
-        self.start_run(ctx, false, tx, move |kit, etx, cancel| async move {
-            let _ = previous;
+        self.start_run(ctx, false, prefix.map(PathBuf::from), tx, move |kit, etx, cancel| async move {
             kit.installer().rollback(Path::new(&python), manager, &kit.options, &etx, &cancel).await
         });
     }
@@ -282,7 +305,7 @@ impl EngineHandle for Controller {
             Effect::Preflight { id, facts, plan } => self.preflight(id, facts, plan, tx),
             Effect::Install { facts, plan, dry_run } => self.install(facts, plan, dry_run, tx),
             Effect::Cancel => self.cancel(),
-            Effect::Rollback { python, previous, manager } => self.rollback(python, previous, manager, tx),
+            Effect::Rollback { python, prefix, manager } => self.rollback(python, prefix, manager, tx),
             Effect::Verify { python } => self.verify(python, tx),
             Effect::OpenLog(path) => self.open_log(path, tx),
             Effect::ExplainFile { path, facts } => explain_file(path, facts, tx),

@@ -122,3 +122,25 @@ async fn settle_without_a_run_returns_at_once() {
     let mut engine = Controller::new(session(dir.path(), None, &[]));
     assert!(engine.settle(Duration::from_secs(5)).await.is_none());
 }
+
+/// One torchup per environment holds for the wizard too: with another torchup holding the
+/// environment's lock, an install ends at once, unchanged, naming the holder.
+#[tokio::test]
+async fn an_install_waits_for_no_one_and_changes_nothing_while_another_torchup_holds_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = session(dir.path(), None, &[]);
+    let f = facts();
+    let prefix = PathBuf::from(&f.python.as_ref().unwrap().prefix);
+    let _held =
+        torchup::install::lock::EnvLock::acquire_as(&session.state_dir, &prefix, false, "torchup install --yes")
+            .expect("the lock is free");
+    let mut engine = Controller::new(session);
+    let (tx, mut rx) = channel();
+    engine.perform(Effect::Install { facts: Box::new(f), plan: Box::new(plan()), dry_run: false }, &tx);
+    let Msg::Install(torchup::install::InstallEvent::Finished(report)) = next(&mut rx).await else {
+        panic!("the run ends at once")
+    };
+    assert_eq!(report.outcome, torchup::install::Outcome::Unchanged);
+    assert!(!report.ok);
+    assert!(report.environment.contains("torchup install --yes"), "{}", report.environment);
+}

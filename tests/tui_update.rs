@@ -403,7 +403,11 @@ fn a_build_left_moved_aside_offers_rollback_then_the_fallback() {
     assert_eq!(h.ch('o'), vec![Effect::OpenLog(LOG.into())]);
     assert_eq!(
         h.ch('b'),
-        vec![Effect::Rollback { python: PY.into(), previous: Some(torch_cpu()), manager: Manager::Pip }]
+        vec![Effect::Rollback {
+            python: PY.into(),
+            prefix: Some(r"C:\Users\mei\cyberpuppy\.venv".into()),
+            manager: Manager::Pip
+        }]
     );
     assert_eq!(screen_name(&h.app.screen), "run");
     h.events(rollback_events());
@@ -547,14 +551,18 @@ fn an_interrupted_install_is_named_and_b_puts_the_previous_build_back() {
         line: "an install was interrupted at 'install'; the previous build was torch 2.5.1+cpu".into(),
         python: PY.into(),
         manager: Manager::Pip,
-        previous: Some(torch_cpu()),
+        prefix: r"C:\Users\mei\cyberpuppy\.venv".into(),
     }));
     let notice = h.app.notice.as_ref().map(|n| n.text.clone()).unwrap_or_default();
     assert!(notice.contains("interrupted at 'install'") && notice.contains("press b"), "{notice}");
     h.detected(facts());
     assert_eq!(
         h.ch('b'),
-        vec![Effect::Rollback { python: PY.into(), previous: Some(torch_cpu()), manager: Manager::Pip }]
+        vec![Effect::Rollback {
+            python: PY.into(),
+            prefix: Some(r"C:\Users\mei\cyberpuppy\.venv".into()),
+            manager: Manager::Pip
+        }]
     );
     assert_eq!(screen_name(&h.app.screen), "run");
     h.events(rollback_events());

@@ -133,6 +133,6 @@ fn interrupted_run(state_dir: &std::path::Path) -> Option<crate::tui::app::Inter
         line: j.describe(),
         python: j.python.display().to_string(),
         manager: j.choice.as_ref().map(|c| c.manager).unwrap_or_default(),
-        previous: j.previous.clone(),
+        prefix: j.prefix.display().to_string(),
     })
 }

@@ -48,7 +48,7 @@ pub enum LockError {
     },
 }
 
-fn holder_line(pid: &u32, command: &str, since: &Option<jiff::Timestamp>) -> String {
+pub(crate) fn holder_line(pid: &u32, command: &str, since: &Option<jiff::Timestamp>) -> String {
     match since {
         Some(s) => Holder { pid: *pid, command: command.to_string(), since: *s, prefix: PathBuf::new() }.describe(),
         None => format!("another torchup (pid {pid}, `{command}`) is changing this environment"),

@@ -128,7 +128,8 @@ pub struct InterruptedRun {
     /// The interpreter it was installing into.
     pub python: String,
     pub manager: crate::plan::Manager,
-    pub previous: Option<crate::facts::TorchFacts>,
+    /// The environment's prefix (its one-torchup lock).
+    pub prefix: String,
 }
 
 /// All of the wizard's state.

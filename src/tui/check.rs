@@ -121,7 +121,7 @@ pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
             app.run = Some(RunData::new(RunKind::Rollback, false, None, app.clock));
             app.quit_when_finished = false;
             app.screen = Screen::Run(RunUi::default());
-            Some(vec![Effect::Rollback { python: r.python, previous: r.previous, manager: r.manager }])
+            Some(vec![Effect::Rollback { python: r.python, prefix: Some(r.prefix), manager: r.manager }])
         }
         KeyCode::Char('e') => Some(super::explain::open(app, super::explain::Back::Check)),
         KeyCode::Char('r') => {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc;
 
-use crate::facts::{Facts, TorchFacts};
+use crate::facts::Facts;
 use crate::plan::{Manager, Plan, Request};
 
 use super::msg::Msg;
@@ -50,11 +50,11 @@ pub enum Effect {
     /// Stop whatever engine work is running (kill the child process group). The running
     /// install still ends with `InstallEvent::Finished` (outcome Cancelled).
     Cancel,
-    /// Put the previous build back into `python` after a failed or cancelled install
-    /// (`previous` None: remove the partly installed torch family). Answer: a stream of
-    /// [`Msg::Install`] like an install, ending with `InstallEvent::Finished`
-    /// (engine: `Installer::rollback`).
-    Rollback { python: String, previous: Option<TorchFacts>, manager: Manager },
+    /// Put the previous build back into `python` after a failed or cancelled install (the
+    /// engine reads what to put back from the run's journal). `prefix`: the environment,
+    /// whose one-torchup lock the rollback holds. Answer: a stream of [`Msg::Install`] like
+    /// an install, ending with `InstallEvent::Finished` (engine: `Installer::rollback`).
+    Rollback { python: String, prefix: Option<String>, manager: Manager },
     /// Run the smoke test with this interpreter (None = the default target) and load the
     /// last saved result. Answer: [`Msg::Verified`].
     Verify { python: Option<String> },

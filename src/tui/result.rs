@@ -157,8 +157,10 @@ fn act(app: &mut App, a: ResultAction) -> Vec<Effect> {
             start_install(app, Box::new(retry), false)
         }
         ResultAction::Rollback => {
-            let Some(r) = report(app) else { return vec![] };
-            let previous = r.previous.clone();
+            if report(app).is_none() {
+                return vec![];
+            }
+            let prefix = app.detection.facts.as_ref().and_then(|f| f.python.as_ref()).map(|p| p.prefix.clone());
             let plan = run_plan(app).cloned().map(Box::new);
             let manager =
                 plan.as_ref().and_then(|p| p.choice.as_ref()).map(|c| c.manager).unwrap_or(app.request.manager);
@@ -177,7 +179,7 @@ fn act(app: &mut App, a: ResultAction) -> Vec<Effect> {
             app.run = Some(run);
             app.quit_when_finished = false;
             app.screen = Screen::Run(RunUi::default());
-            vec![Effect::Rollback { python, previous, manager }]
+            vec![Effect::Rollback { python, prefix, manager }]
         }
         ResultAction::OpenLog => match report(app).and_then(|r| r.log_path.clone()) {
             Some(p) => vec![Effect::OpenLog(PathBuf::from(p))],

@@ -566,7 +566,16 @@ impl<R: Runner, P: Inspector, S: Swap> Installer<'_, R, P, S> {
             .await;
         // Remove what the failed attempt installed, then fetch (usually from the
         // wheelhouse) and install the fallback.
-        self.remove_new_family(run, fb_index, opts).await;
+        if let StepResult::Failed(out) = self.remove_new_family(run, fb_index, opts).await {
+            // Installing over a half-removed family would mix two builds: stop, and the
+            // rollback puts the previous build back.
+            let found = self.inspector.diagnose_output(crate::diagnose::TextSource::Rollback, &out.combined());
+            run.diagnose(fb_index, found).await;
+            return Err(Stop::Failed(format!(
+                "{why}, and the failed build could not be removed before the fallback ({})",
+                out.state.describe()
+            )));
+        }
         let acquired = match self.acquire_in(run, fb_index, &fb.choice, false).await {
             Ok(a) => a,
             Err(AcquireError::Cancelled) => return Err(Stop::Cancelled),

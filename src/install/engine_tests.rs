@@ -43,6 +43,8 @@ struct World {
     journal_previous: Option<TorchFacts>,
     /// A requirements step fails with this output.
     requirements_fail: Option<String>,
+    /// `pip uninstall` fails (a DLL held open on Windows).
+    uninstall_fails: bool,
     /// Everything done, in order: commands, "fetch <build>", "stash", "put back", "forget".
     log: Vec<String>,
     /// Block (until cancelled) in a command or fetch containing this.
@@ -104,8 +106,12 @@ impl Runner for Sim {
         let (code, out) = {
             let mut w = self.w();
             if argv.iter().any(|a| a == "uninstall") {
-                w.installed = None;
-                (0, "Successfully uninstalled torch\n".to_string())
+                if w.uninstall_fails {
+                    (1, "ERROR: [WinError 5] Access is denied: 'torch\\lib\\c10.dll'\n".to_string())
+                } else {
+                    w.installed = None;
+                    (0, "Successfully uninstalled torch\n".to_string())
+                }
             } else if argv.iter().any(|a| a == "-r") {
                 match w.requirements_fail.clone() {
                     Some(text) => (1, text),
@@ -479,6 +485,20 @@ async fn installed_but_not_working_tries_the_fallback_then_restores_the_stash_of
     assert!(!w.log.iter().any(|l| l.contains("torch==2.5.1+cpu")), "{:?}", w.log);
     assert!(!w.journal_open);
     assert!(ran.report.restore_commands.is_empty());
+}
+
+/// The failed build cannot be removed before the fallback: no fallback is installed over
+/// it; the run stops and the stash puts the previous build back.
+#[tokio::test]
+async fn a_failed_build_that_cannot_be_removed_gets_no_fallback_on_top() {
+    let sim = world(&["2.5.1+cu124", "2.5.1+cu121"], &[]);
+    sim.w().uninstall_fails = true;
+    let ran = run_with(&sim, &plan("cu124", Some("cu121")), CancellationToken::new()).await;
+    let w = sim.w();
+    assert!(!w.log.iter().any(|l| l.contains("torch-2.5.1+cu121")), "{:?}", w.log);
+    assert!(ran.report.environment.contains("could not be removed before the fallback"), "{}", ran.report.environment);
+    assert_eq!(ran.report.outcome, Outcome::RolledBack, "{}", ran.report.environment);
+    assert_eq!(w.installed.as_ref().unwrap().version, "2.5.1+cpu");
 }
 
 #[tokio::test]

@@ -406,7 +406,7 @@ impl IndexClient {
                 }
                 _ => IndexLayout::SimpleHtml,
             };
-            self.store_layout(layout);
+            self.store_layout(layout).await;
             Ok(layout)
         };
         self.detected.get_or_try_init(detect).await.copied()
@@ -429,11 +429,13 @@ impl IndexClient {
         }
     }
 
-    fn store_layout(&self, layout: IndexLayout) {
+    /// Remember the detected layout (the write ends with an fsync: off the async workers).
+    async fn store_layout(&self, layout: IndexLayout) {
         if let Some(cache) = &self.cache
             && !self.opts.offline
         {
-            let _ = cache.store(&self.layout_key(), CachedAnswer::Layout { layout }, SystemTime::now());
+            let _ =
+                cache.store_off_runtime(&self.layout_key(), CachedAnswer::Layout { layout }, SystemTime::now()).await;
         }
     }
 
@@ -570,7 +572,7 @@ impl IndexClient {
                         if matches!(kind, PageKind::Base) && page::links_to_project(&f.body, "torch") {
                             // A root that lists projects (download.pytorch.org/whl/) is a simple index.
                             if self.opts.layout.is_none() && self.detected.set(IndexLayout::SimpleHtml).is_ok() {
-                                self.store_layout(IndexLayout::SimpleHtml);
+                                self.store_layout(IndexLayout::SimpleHtml).await;
                             }
                         }
                         if matches!(kind, PageKind::Project { .. }) && self.opts.layout != Some(IndexLayout::Pypi) {

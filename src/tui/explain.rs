@@ -84,8 +84,10 @@ impl ExplainUi {
 }
 
 /// Who the fixes are for: the detected machine, or this OS when detection has not finished.
-fn target(app: &App) -> Target {
-    match &app.detection.facts {
+/// Who the text is explained for: built only when something is explained, not per key
+/// (it clones the facts, or reads this machine's platform).
+fn target(detection: &super::check::Detection) -> Target {
+    match &detection.facts {
         Some(f) => Target::for_facts((**f).clone()),
         None => Target::here(),
     }
@@ -106,7 +108,7 @@ pub(crate) fn open_with_run_output(app: &mut App) -> Vec<Effect> {
         let lines: Vec<String> = (from..end).filter_map(|n| run.log.get(n)).map(|l| l.text.clone()).collect();
         if !lines.is_empty() {
             ui.lines = lines;
-            let e = Explainer::bundled().explain_text(&ui.text(), &target(app));
+            let e = Explainer::bundled().explain_text(&ui.text(), &target(&app.detection));
             ui.answer = Answer::Explained(Box::new(e));
         }
     }
@@ -129,7 +131,6 @@ pub(crate) fn arrived(app: &mut App, result: Result<Box<Explanation>, String>) {
 
 pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    let target = target(app);
     let Screen::Explain(ui) = &mut app.screen else { return None };
     match key.code {
         KeyCode::Esc => {
@@ -140,7 +141,7 @@ pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
             };
             return Some(vec![]);
         }
-        KeyCode::Char('d') | KeyCode::Char('D') if ctrl => return Some(explain(ui, target)),
+        KeyCode::Char('d') | KeyCode::Char('D') if ctrl => return Some(explain(ui, target(&app.detection))),
         KeyCode::Char('o') | KeyCode::Char('O') if ctrl => {
             ui.input = if ui.input == Input::File { Input::Text } else { Input::File };
         }
@@ -160,7 +161,7 @@ pub(crate) fn key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
                     ui.lines.remove(0);
                 }
             }
-            Input::File => return Some(explain(ui, target)),
+            Input::File => return Some(explain(ui, target(&app.detection))),
         },
         KeyCode::Tab => type_str(ui, "\t"),
         KeyCode::Backspace => match ui.input {

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use super::log::RunLog;
 use super::restore::{restore_commands, uninstall_family};
 use super::stage::RunStage;
-use super::swap::{AcquireError, Acquired, Swap};
+use super::swap::{AcquireError, Acquired, PreserveError, Swap};
 use super::{Expectation, InstallEvent, InstallReport, Outcome, StageInfo};
 use crate::diagnose::Diagnosis;
 use crate::exec::{ExitState, OutputLine, RunOutcome, RunSpec, Runner};
@@ -503,9 +503,17 @@ impl<R: Runner, P: Inspector, S: Swap> Installer<'_, R, P, S> {
                     self.journal(run, RunStage::Uninstall, active).await?;
                     run.finish_stage(index, true, started).await;
                 }
-                Err(why) => {
+                Err(PreserveError::Untouched(why)) => {
                     run.finish_stage(index, false, started).await;
                     return Err(Stop::BeforeChange(format!("the installed build could not be moved aside: {why}")));
+                }
+                Err(PreserveError::PartlyMoved { why, preserved }) => {
+                    // Part of it stays moved aside: the environment has changed, and the
+                    // rollback puts the rest back from the stash.
+                    run.changed = true;
+                    run.preserved = Some(preserved);
+                    run.finish_stage(index, false, started).await;
+                    return Err(Stop::Failed(format!("the installed build could not be moved aside: {why}")));
                 }
             }
         } else {

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::engine::{Inspector, InstallOptions, Installer};
 use super::log::RunLog;
 use super::stage::RunStage;
-use super::swap::{AcquireError, Acquired, Interrupted, Swap};
+use super::swap::{AcquireError, Acquired, Interrupted, PreserveError, Swap};
 use super::{Expectation, InstallEvent, Outcome};
 use crate::diagnose::Diagnosis;
 use crate::exec::{ExecError, ExitState, OutputLine, RunOutcome, RunSpec, Runner, Stream};
@@ -45,6 +45,8 @@ struct World {
     requirements_fail: Option<String>,
     /// `pip uninstall` fails (a DLL held open on Windows).
     uninstall_fails: bool,
+    /// Moving the family aside fails half-way and cannot be undone.
+    stash_move_stuck: bool,
     /// Everything done, in order: commands, "fetch <build>", "stash", "put back", "forget".
     log: Vec<String>,
     /// Block (until cancelled) in a command or fetch containing this.
@@ -221,9 +223,17 @@ impl Swap for Sim {
         })
     }
 
-    async fn preserve(&self, _python: &Path, previous: &TorchFacts) -> Result<TorchFacts, String> {
+    async fn preserve(&self, _python: &Path, previous: &TorchFacts) -> Result<TorchFacts, PreserveError<TorchFacts>> {
         let mut w = self.w();
         w.log.push("stash".into());
+        if w.stash_move_stuck {
+            // A move failed and undoing the earlier ones failed too: half of it is aside.
+            w.stash = w.installed.take();
+            return Err(PreserveError::PartlyMoved {
+                why: "cannot move torch/lib/c10.dll: Access is denied".into(),
+                preserved: previous.clone(),
+            });
+        }
         w.stash = w.installed.take();
         Ok(previous.clone())
     }
@@ -499,6 +509,20 @@ async fn a_failed_build_that_cannot_be_removed_gets_no_fallback_on_top() {
     assert!(ran.report.environment.contains("could not be removed before the fallback"), "{}", ran.report.environment);
     assert_eq!(ran.report.outcome, Outcome::RolledBack, "{}", ran.report.environment);
     assert_eq!(w.installed.as_ref().unwrap().version, "2.5.1+cpu");
+}
+
+/// Moving the build aside failed half-way and the undo failed too: the run is not "before
+/// any change"; the journal and the rollback put the rest back from the stash.
+#[tokio::test]
+async fn a_half_done_move_aside_is_rolled_back_not_reported_untouched() {
+    let sim = world(&["2.5.1+cu124"], &["cu124"]);
+    sim.w().stash_move_stuck = true;
+    let ran = run_with(&sim, &plan("cu124", None), CancellationToken::new()).await;
+    let w = sim.w();
+    assert!(!w.log.iter().any(|l| l.contains("torch-2.5.1+cu124")), "nothing installed on top: {:?}", w.log);
+    assert_eq!(w.log.last().map(String::as_str), Some("put back"), "{:?}", w.log);
+    assert_eq!(w.installed.as_ref().unwrap().version, "2.5.1+cpu");
+    assert_eq!(ran.report.outcome, Outcome::RolledBack, "{}", ran.report.environment);
 }
 
 #[tokio::test]

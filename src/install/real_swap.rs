@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use super::InstallEvent;
 use super::journal::{Journal, RunInfo};
 use super::stage::RunStage;
-use super::stash::{Stash, StashManifest, stash_dir_for};
-use super::swap::{AcquireError, Acquired, Interrupted, Swap};
+use super::stash::{Stash, StashError, StashManifest, stash_dir_for};
+use super::swap::{AcquireError, Acquired, Interrupted, PreserveError, Swap};
 use crate::compat::index::{IndexClient, IndexLayout, IndexOptions, PageFailure};
 use crate::compat::tags::{InterpreterTags, compatible_files};
 use crate::exec::{RunSpec, Runner, TokioRunner};
@@ -403,9 +403,13 @@ impl Swap for RealSwap {
         })
     }
 
-    async fn preserve(&self, python: &Path, previous: &TorchFacts) -> Result<StashManifest, String> {
+    async fn preserve(
+        &self,
+        _python: &Path,
+        previous: &TorchFacts,
+    ) -> Result<StashManifest, PreserveError<StashManifest>> {
         let Some(site) = previous.location.as_deref().map(PathBuf::from) else {
-            return Err(format!("where torch {} is installed is unknown", previous.version));
+            return Err(PreserveError::Untouched(format!("where torch {} is installed is unknown", previous.version)));
         };
         let mut dists: Vec<String> = vec!["torch".into()];
         for (name, v) in [
@@ -429,17 +433,21 @@ impl Swap for RealSwap {
                 Stash::plan(&site, &names, &dir)
             })
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?
+            .map_err(|e| PreserveError::Untouched(e.to_string()))?
+            .map_err(|e| PreserveError::Untouched(e.to_string()))?
         };
         // Journal the manifest before the first rename: a kill mid-move is recoverable.
         {
             let planned = planned.clone();
-            self.with_journal(move |j| j.set_stash(&planned)).await?;
+            self.with_journal(move |j| j.set_stash(&planned)).await.map_err(PreserveError::Untouched)?;
         }
-        let _ = python;
-        let stash = Stash::execute_async(planned).await.map_err(|e| e.to_string())?;
-        Ok(stash.manifest().clone())
+        match Stash::execute_async(planned.clone()).await {
+            Ok(stash) => Ok(stash.manifest().clone()),
+            Err(e @ StashError::PartlyUndone { .. }) => {
+                Err(PreserveError::PartlyMoved { why: e.to_string(), preserved: planned })
+            }
+            Err(e) => Err(PreserveError::Untouched(e.to_string())),
+        }
     }
 
     async fn put_back(&self, preserved: &StashManifest) -> Result<(), String> {

@@ -84,6 +84,14 @@ pub enum StashError {
     },
     #[error("the blocking file task failed: {0}")]
     Task(String),
+    /// A move failed and putting the earlier moves back failed too: part of the family is
+    /// still in the stash (its manifest tells `restore` where).
+    #[error("{source}; and some moved files could not be put back (they are in {})", stash_dir.display())]
+    PartlyUndone {
+        #[source]
+        source: Box<StashError>,
+        stash_dir: PathBuf,
+    },
 }
 
 /// One file a RECORD lists, with its expected hash.
@@ -239,14 +247,20 @@ impl Stash {
         let mut done: Vec<&StashMove> = Vec::new();
         for m in &manifest.moves {
             if let Err(e) = move_entry(&m.original, &m.stashed) {
+                let mut undone = true;
                 for back in done.iter().rev() {
                     if let Err(err) = move_entry(&back.stashed, &back.original) {
+                        undone = false;
                         tracing::error!(from = %back.stashed.display(), to = %back.original.display(), error = %err, "cannot put a stashed file back");
                     }
                 }
-                // Keep the stash if something could not be put back: it still holds files.
+                // Keep the stash if something could not be put back: it still holds files,
+                // and the caller must treat the environment as changed.
                 if stash_is_empty(dir) {
                     let _ = std::fs::remove_dir_all(dir);
+                }
+                if !undone {
+                    return Err(StashError::PartlyUndone { source: Box::new(e), stash_dir: dir.clone() });
                 }
                 return Err(e);
             }

@@ -64,6 +64,16 @@ pub struct Interrupted<P> {
     pub preserved: Option<P>,
 }
 
+/// Why the installed family could not be moved aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreserveError<P> {
+    /// Nothing in the environment changed (every move was undone, or none was made).
+    Untouched(String),
+    /// Part of the family is still moved aside: the run has changed the environment, and
+    /// `preserved` is what putting it back needs.
+    PartlyMoved { why: String, preserved: P },
+}
+
 /// Fetch, preserve, journal. Every method is safe to call from the engine's async context
 /// (blocking file work happens off the async workers).
 pub trait Swap: Send + Sync {
@@ -87,7 +97,7 @@ pub trait Swap: Send + Sync {
         &self,
         python: &Path,
         previous: &TorchFacts,
-    ) -> impl Future<Output = Result<Self::Preserved, String>> + Send;
+    ) -> impl Future<Output = Result<Self::Preserved, PreserveError<Self::Preserved>>> + Send;
 
     /// Put a moved-aside family back (whatever replaced it was uninstalled first) and
     /// check every file against its RECORD hash.

@@ -124,15 +124,18 @@ async fn cancel_stops_grandchildren_in_other_sessions_too() {
     let cancel = CancellationToken::new();
     let c2 = cancel.clone();
     let m2 = marker.clone();
-    tokio::spawn(async move {
+    let watcher = tokio::spawn(async move {
         let start = Instant::now();
         while tree_members(&m2).len() < 5 && start.elapsed() < Duration::from_secs(20) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let started_whole = tree_members(&m2).len() >= 5;
         c2.cancel();
+        started_whole
     });
     let started = Instant::now();
     let out = TokioRunner.run(tree_script().env(TREE_VAR, &marker), None, cancel).await.unwrap();
+    assert!(watcher.await.unwrap(), "the whole tree (grandchildren in other sessions) was running before the cancel");
     assert_eq!(out.state, ExitState::Cancelled);
     assert!(started.elapsed() < Duration::from_secs(25));
     wait_for("the cancelled tree to die", 10, || tree_members(&marker).is_empty());

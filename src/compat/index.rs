@@ -69,7 +69,7 @@ impl IndexOptions {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
             page_timeout: Duration::from_secs(20),
-            max_redirects: 5,
+            max_redirects: MAX_REDIRECTS,
             max_concurrency: 8,
             max_page_bytes: 64 << 20,
             layout: None,
@@ -220,17 +220,7 @@ impl IndexClient {
         let index_url = IndexUrl::parse(&opts.base_url)?;
         let base = index_url.url().clone();
         let max_redirects = opts.max_redirects;
-        let policy = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > max_redirects {
-                let msg = format!("more than {max_redirects} redirects");
-                return attempt.error(msg);
-            }
-            if !scheme_allowed(attempt.url()) {
-                let msg = format!("to {} (plain http is only allowed to loopback)", redact(attempt.url()));
-                return attempt.error(msg);
-            }
-            attempt.follow()
-        });
+        let policy = redirect_policy(max_redirects);
         let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(opts.connect_timeout)
@@ -725,6 +715,25 @@ fn classify(e: &reqwest::Error, elapsed: Duration) -> PageFailure {
 /// "0.4s"
 fn seconds(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
+}
+
+/// Redirects followed at most, by default.
+pub(crate) const MAX_REDIRECTS: usize = 5;
+
+/// Follow at most `max_redirects` redirects, never to plain http off loopback: the one
+/// redirect rule for index pages and the mirror probe's wheel downloads.
+pub(crate) fn redirect_policy(max_redirects: usize) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > max_redirects {
+            let msg = format!("more than {max_redirects} redirects");
+            return attempt.error(msg);
+        }
+        if !scheme_allowed(attempt.url()) {
+            let msg = format!("to {} (plain http is only allowed to loopback)", redact(attempt.url()));
+            return attempt.error(msg);
+        }
+        attempt.follow()
+    })
 }
 
 /// The innermost error message (the useful part: "Connection refused (os error 111)").

@@ -210,7 +210,10 @@ async fn measure(index: &IndexUrl, url: &str, window: Duration) -> Result<(u64, 
     if !super::index_url::scheme_allowed(&parsed) {
         return Err("wheel URL is plain http to another host".into());
     }
-    let mut builder = reqwest::Client::builder().user_agent(USER_AGENT).connect_timeout(window * 2);
+    let mut builder = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(window * 2)
+        .redirect(super::index::redirect_policy(super::index::MAX_REDIRECTS));
     if index.is_loopback() && super::index_url::is_loopback(&parsed) {
         builder = builder.no_proxy();
     }

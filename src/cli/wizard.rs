@@ -130,7 +130,7 @@ fn interrupted_run(state_dir: &std::path::Path) -> Option<crate::tui::app::Inter
     use crate::install::lock::EnvLock;
     let j = Journal::unfinished(state_dir).into_iter().find(|j| EnvLock::holder(state_dir, &j.prefix).is_none())?;
     Some(crate::tui::app::InterruptedRun {
-        line: j.describe(),
+        line: j.summary(),
         python: j.python.display().to_string(),
         manager: j.choice.as_ref().map(|c| c.manager).unwrap_or_default(),
         prefix: j.prefix.display().to_string(),

@@ -234,14 +234,17 @@ impl Journal {
 
     /// One line for every command to print: what was interrupted and the ways out.
     pub fn describe(&self) -> String {
+        format!("{} — run `torchup rollback` to restore it or `torchup install --resume` to finish", self.summary())
+    }
+
+    /// What happened, without the command-line advice (the wizard offers its own action):
+    /// "an install was interrupted at 'install'; the previous build was torch 2.5.1+cpu".
+    pub fn summary(&self) -> String {
         let previous = match &self.previous {
             Some(p) => format!("the previous build was torch {}", p.version),
             None => "there was no torch before".to_string(),
         };
-        format!(
-            "an install was interrupted at '{}'; {previous} — run `torchup rollback` to restore it or `torchup install --resume` to finish",
-            self.stage
-        )
+        format!("an install was interrupted at '{}'; {previous}", self.stage)
     }
 }
 

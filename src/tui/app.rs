@@ -216,10 +216,7 @@ impl App {
     /// puts the previous build back.
     pub fn set_interrupted(&mut self, run: Option<InterruptedRun>) {
         if let Some(r) = &run {
-            self.warn(format!(
-                "{} — press b to put it back now",
-                r.line.replace(" — run `torchup rollback` to restore it or `torchup install --resume` to finish", "")
-            ));
+            self.warn(format!("{} — press b to put it back now", r.line));
         }
         self.interrupted = run;
     }

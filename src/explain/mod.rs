@@ -276,15 +276,12 @@ pub fn facts_notes(id: &str, facts: &Facts, ctx: &OsContext) -> Vec<String> {
     let mut notes = Vec::new();
     let gpu = facts.gpus.first();
     let torch = facts.torch.as_ref();
-    let build = torch.map(|t| match &t.cuda {
-        Some(c) => format!("torch {} (CUDA {c})", t.version),
-        None => format!("torch {} (CPU-only build)", t.version),
-    });
+    // The facts in `describe`'s one wording (the torch line judged by the driver rule).
+    let build = torch.map(|_| crate::describe::torch(facts));
     match id {
         "F26" => {
             if let Some(g) = gpu {
-                let mib = g.memory_mib.map(|m| format!(", {m} MiB")).unwrap_or_default();
-                notes.push(format!("This machine: {}{mib}.", g.name));
+                notes.push(format!("This machine: {} · {}.", g.name, crate::describe::memory(g)));
                 if g.memory_mib.is_some_and(|m| m <= 6 * 1024) {
                     notes.push(
                         "On a card this size: batch size 8–16 (gradient accumulation for more), mixed precision with \
@@ -304,12 +301,7 @@ pub fn facts_notes(id: &str, facts: &Facts, ctx: &OsContext) -> Vec<String> {
         }
         "F11" | "F12" | "F13" => {
             if let Some(g) = gpu {
-                match g.compute_capability.as_deref().and_then(crate::facts::parse_capability) {
-                    Some((a, b)) => {
-                        notes.push(format!("This GPU: {} — compute capability {a}.{b} (sm_{a}{b}).", g.name))
-                    }
-                    None => notes.push(format!("This GPU: {}.", g.name)),
-                }
+                notes.push(format!("This GPU: {} · {}.", g.name, crate::describe::compute(g)));
             }
             if let Some(b) = &build {
                 notes.push(format!("Installed: {b}. `torchup plan` picks the build that has kernels for this GPU."));
@@ -317,8 +309,7 @@ pub fn facts_notes(id: &str, facts: &Facts, ctx: &OsContext) -> Vec<String> {
         }
         "F09" | "F10" => {
             if let Some(d) = &facts.driver {
-                let cuda = d.cuda.as_deref().map(|c| format!(", supports CUDA up to {c}")).unwrap_or_default();
-                notes.push(format!("This driver: {}{cuda}.", d.version));
+                notes.push(format!("This {}.", crate::describe::driver(d)));
             }
             if let Some(b) = &build {
                 notes.push(format!("Installed: {b}."));

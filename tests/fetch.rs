@@ -456,11 +456,14 @@ async fn several_files_at_once_and_the_first_failure_stops_the_rest() {
     let mut items: Vec<FetchItem> = (0..2).map(|i| c.serve(&format!("n{i}.whl"), &noise(MIB, 30 + i), true)).collect();
     c.server.set_options(ServeOptions { per_connection_bps: Some(MIB as u64 / 2), ..ServeOptions::default() });
     items.push(c.serve("bad.whl", b"x", true));
-    c.server.fault("/files/bad.whl", FileFault::Status(404));
+    // The 404 is held until one of the others has started writing its `.part`, so the
+    // cancellation below always has a download in flight to stop (on a loaded machine a
+    // plain 404 can arrive before either of them got its headers).
+    c.server.fault("/files/bad.whl", FileFault::StatusOnceAPartExists(404, c.wheelhouse().partial_dir()));
     let (r, _) = fetch(&c.fetcher(quick()), items).await;
     assert!(matches!(r.unwrap_err(), FetchError::Http { status: 404, .. }));
-    // Each would need 2 s at this rate: cancelled, not finished, and resumable. (Which of
-    // them had started writing when the 404 came depends on scheduling: at least one did.)
+    // Each would need 2 s at this rate: cancelled, not finished, and resumable. (Whether the
+    // second had started writing too depends on scheduling: at least one had.)
     let partials = c.partials().len();
     assert!((1..=2).contains(&partials), "the others were cancelled; their partial downloads are kept ({partials})");
     assert!(c.wheelhouse().list().is_empty());

@@ -27,6 +27,10 @@ pub enum FileFault {
     ServerError,
     /// Any status, empty body.
     Status(u16),
+    /// Any status, empty body, held back until a `.part` file exists in this directory (at
+    /// most 30 s): "fail only once another download has started writing", without betting
+    /// on scheduling.
+    StatusOnceAPartExists(u16, PathBuf),
     /// Send the head (full Content-Length) and this many body bytes, then close.
     CloseAfter(u64),
     /// The right length, wrong content (every byte inverted): a hash mismatch.
@@ -140,12 +144,31 @@ impl FileServer {
     }
 }
 
+/// Poll `dir` until it holds a `.part` file or `limit` passes.
+fn wait_for_a_part(dir: &Path, limit: Duration) {
+    let start = std::time::Instant::now();
+    let has_part = || {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".part"))
+    };
+    while !has_part() && start.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn answer(state: &State, req: &Request) -> Answer {
     let fault = state.rules.take(&req.path);
     let opts = lock(&state.opts).clone();
     match &fault {
         Some(FileFault::ServerError) => return Reply::empty(500).into(),
         Some(FileFault::Status(s)) => return Reply::empty(*s).into(),
+        Some(FileFault::StatusOnceAPartExists(s, dir)) => {
+            wait_for_a_part(dir, Duration::from_secs(30));
+            return Reply::empty(*s).into();
+        }
         Some(FileFault::RedirectLoop) => return Reply::redirect(&req.path).into(),
         Some(FileFault::NeverAnswer) => return Answer::Silence(Some(Duration::from_secs(120))),
         _ => {}

@@ -2,9 +2,9 @@
 //! the fastest that carries the chosen build.
 //!
 //! Per source: read its torch page for the variant (does it carry this torch for this
-//! Python and platform?), then a ranged GET of that wheel for a fixed window (~2 s) and count
-//! the bytes received — a slow link cannot deliver a fixed amount in time, so it is measured
-//! as slow instead of timing out. A source is skipped, with the reason, when it hangs,
+//! Python and platform?), then a ranged GET of that wheel for a window (~2 s, cut short at the
+//! deadline) and count the bytes received — a slow link cannot deliver a fixed amount in
+//! time, so it is measured as slow instead of timing out. A source is skipped, with the reason, when it hangs,
 //! answers an error (403, …), serves HTML instead of a wheel, or publishes a sha256 that
 //! differs from the official index's for the same file.
 
@@ -110,13 +110,20 @@ impl ProbeReport {
 /// Probe every source at once; the official one (named "official") is the sha256 reference.
 pub async fn probe(sources: &[ProbeSource], target: &ProbeTarget, opts: ProbeOptions) -> ProbeReport {
     let started = Instant::now();
-    let mut rows: Vec<ProbeRow> = join_all(sources.iter().map(|s| async move {
-        match tokio::time::timeout(opts.deadline, probe_one(s, target, opts)).await {
-            Ok(row) => row,
-            Err(_) => ProbeRow {
-                skipped: Some(format!("no answer within {:.1} s", opts.deadline.as_secs_f64())),
-                ..empty_row(s)
-            },
+    let ends = started + opts.deadline;
+    // One pair of wheel clients for every source: building a client reads the system's CA
+    // store, and doing that once per source stalled the other sources' timed windows.
+    let clients = WheelClients::new(opts.window);
+    let mut rows: Vec<ProbeRow> = join_all(sources.iter().map(|s| {
+        let clients = &clients;
+        async move {
+            // `probe_one` stops measuring at `ends` by itself; this is the backstop for a
+            // page that never arrives.
+            match tokio::time::timeout(opts.deadline + BACKSTOP_GRACE, probe_one(s, target, opts, ends, clients)).await
+            {
+                Ok(row) => row,
+                Err(_) => ProbeRow { skipped: Some(no_answer(opts.deadline)), ..empty_row(s) },
+            }
         }
     }))
     .await;
@@ -138,6 +145,43 @@ pub async fn probe(sources: &[ProbeSource], target: &ProbeTarget, opts: ProbeOpt
     ProbeReport { rows, chosen, elapsed_ms: started.elapsed().as_millis() as u64 }
 }
 
+/// How long past the deadline the backstop waits for a source that is already measuring.
+const BACKSTOP_GRACE: Duration = Duration::from_millis(250);
+
+fn no_answer(deadline: Duration) -> String {
+    format!("no answer within {:.1} s", deadline.as_secs_f64())
+}
+
+/// The HTTP clients of the speed measurement, built once per probe.
+struct WheelClients {
+    /// Proxies as configured.
+    any: Result<reqwest::Client, String>,
+    /// For a loopback index serving loopback wheels: never through a proxy.
+    loopback: Result<reqwest::Client, String>,
+}
+
+impl WheelClients {
+    fn new(window: Duration) -> WheelClients {
+        let build = |loopback: bool| {
+            let mut builder = reqwest::Client::builder()
+                .user_agent(USER_AGENT)
+                .connect_timeout(window * 2)
+                .redirect(super::index::redirect_policy(super::index::MAX_REDIRECTS));
+            if loopback {
+                builder = builder.no_proxy();
+            }
+            builder.build().map_err(|e| e.to_string())
+        };
+        WheelClients { any: build(false), loopback: build(true) }
+    }
+
+    fn for_urls(&self, index: &IndexUrl, wheel: &url::Url) -> Result<&reqwest::Client, String> {
+        let chosen =
+            if index.is_loopback() && super::index_url::is_loopback(wheel) { &self.loopback } else { &self.any };
+        chosen.as_ref().map_err(Clone::clone)
+    }
+}
+
 fn empty_row(s: &ProbeSource) -> ProbeRow {
     ProbeRow {
         name: s.name.clone(),
@@ -151,13 +195,21 @@ fn empty_row(s: &ProbeSource) -> ProbeRow {
     }
 }
 
-async fn probe_one(s: &ProbeSource, target: &ProbeTarget, opts: ProbeOptions) -> ProbeRow {
+async fn probe_one(
+    s: &ProbeSource,
+    target: &ProbeTarget,
+    opts: ProbeOptions,
+    ends: Instant,
+    clients: &WheelClients,
+) -> ProbeRow {
     let mut row = empty_row(s);
+    // Past the backstop: a page that never comes is the backstop's "no answer", worded once.
+    let page_limit = opts.deadline + 2 * BACKSTOP_GRACE;
     let client_opts = IndexOptions {
         cache_dir: None,
-        connect_timeout: opts.deadline,
-        read_timeout: opts.deadline,
-        page_timeout: opts.deadline,
+        connect_timeout: page_limit,
+        read_timeout: page_limit,
+        page_timeout: page_limit,
         layout: s.layout,
         ..IndexOptions::new(s.url.expose())
     };
@@ -188,7 +240,9 @@ async fn probe_one(s: &ProbeSource, target: &ProbeTarget, opts: ProbeOptions) ->
     row.carries = Some(true);
     row.file = Some(file.filename.clone());
     row.sha256 = file.sha256.clone();
-    match measure(&s.url, &file.url, opts.window).await {
+    let until = (Instant::now() + opts.window).min(ends);
+    match measure(clients, &s.url, &file.url, until).await {
+        Ok((0, _)) => row.skipped = Some(no_answer(opts.deadline)),
         Ok((bytes, secs)) => {
             row.bytes = bytes;
             row.mb_per_s = Some(bytes as f64 / 1e6 / secs.max(0.001));
@@ -204,22 +258,19 @@ fn wheel_for<'a>(listing: &'a super::available::VariantListing, t: &'a ProbeTarg
     compatible_files(listing, &t.tags).find(|f| f.version.parse::<Version>().is_ok_and(|v| v.without_local() == want))
 }
 
-/// Bytes of `url` received within `window` (ranged GET from byte 0), and the seconds spent.
-async fn measure(index: &IndexUrl, url: &str, window: Duration) -> Result<(u64, f64), String> {
+/// Bytes of `url` received until `until` (ranged GET from byte 0), and the seconds spent.
+async fn measure(clients: &WheelClients, index: &IndexUrl, url: &str, until: Instant) -> Result<(u64, f64), String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("bad wheel URL: {e}"))?;
     if !super::index_url::scheme_allowed(&parsed) {
         return Err("wheel URL is plain http to another host".into());
     }
-    let mut builder = reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .connect_timeout(window * 2)
-        .redirect(super::index::redirect_policy(super::index::MAX_REDIRECTS));
-    if index.is_loopback() && super::index_url::is_loopback(&parsed) {
-        builder = builder.no_proxy();
-    }
-    let http = builder.build().map_err(|e| e.to_string())?;
+    let http = clients.for_urls(index, &parsed)?;
     let started = Instant::now();
-    let mut resp = http.get(parsed).header(RANGE, "bytes=0-").send().await.map_err(|e| short(&e))?;
+    let request = http.get(parsed).header(RANGE, "bytes=0-").send();
+    let mut resp = match tokio::time::timeout(until.saturating_duration_since(started), request).await {
+        Err(_) => return Ok((0, started.elapsed().as_secs_f64())),
+        Ok(sent) => sent.map_err(|e| short(&e))?,
+    };
     let status = resp.status();
     if !status.is_success() {
         return Err(format!("wheel: HTTP {}", status.as_u16()));
@@ -231,7 +282,6 @@ async fn measure(index: &IndexUrl, url: &str, window: Duration) -> Result<(u64, 
         .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
     let mut bytes: u64 = 0;
     let mut head: Vec<u8> = Vec::new();
-    let until = started + window;
     loop {
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {

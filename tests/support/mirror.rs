@@ -6,10 +6,11 @@
 //! drop. A layer over [`super::http`]: this file only maps a layout to routes.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::http::{Answer, HttpServer, Reply, Request, Span, requested_span};
+use super::http::{Answer, HttpServer, Pace, Reply, Request, Span, requested_span};
 
 /// How a mirror lays out its wheels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,8 @@ pub enum Behaviour {
     Forbidden,
     /// Pages are right, but wheel URLs answer 200 text/html (a login or error page).
     HtmlForWheels,
+    /// Pages answer after this delay; wheels trickle at this many bytes per second.
+    Slow(Duration, u64),
 }
 
 /// One wheel to serve: (variant, file name, body).
@@ -207,9 +210,15 @@ fn answer(routes: &HashMap<String, Route>, behaviour: Behaviour, req: &Request) 
             None => Route { status: 404, content_type: "text/plain", body: b"Not Found".to_vec() },
         },
     };
-    let reply = route.reply();
+    let mut reply = route.reply();
     if route.status != 200 || route.content_type != "application/octet-stream" {
+        if let Behaviour::Slow(delay, _) = behaviour {
+            std::thread::sleep(delay);
+        }
         return reply.into();
+    }
+    if let Behaviour::Slow(_, bps) = behaviour {
+        reply = reply.paced(Pace { bytes_per_sec: Some(bps), ..Pace::default() });
     }
     match requested_span(req, route.body.len() as u64, |_| true) {
         Span::Part(a, b) => reply.partial(a, b).into(),

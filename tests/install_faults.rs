@@ -140,7 +140,7 @@ impl World {
 
     fn assert_no_leftovers(&self) {
         let venv_dir = self.laptop.venv.root.display().to_string();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = processes_mentioning(&venv_dir);
             if left.is_empty() {

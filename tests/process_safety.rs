@@ -64,6 +64,16 @@ fn tree_members(marker: &str) -> Vec<i32> {
     found
 }
 
+/// All three sleeps of [`tree_script`] run (whatever else carries the marker: the test's
+/// helper process, the supervisor, the shell unless it exec'd its last command).
+fn whole_tree_running(marker: &str) -> bool {
+    let sleeps = tree_members(marker)
+        .into_iter()
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep\0")))
+        .count();
+    sleeps >= 3
+}
+
 fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ok() {
@@ -111,8 +121,7 @@ fn helper_spawns_a_tree_through_the_runner() {
 fn grandchildren_die_when_torchup_is_sigkilled() {
     let marker = unique("kill");
     let mut helper = start_helper("helper_spawns_a_tree_through_the_runner", &[(TREE_VAR, &marker)]);
-    // supervisor + sh + three sleeps
-    wait_for("the tree to start", 30, || tree_members(&marker).len() >= 5);
+    wait_for("the tree to start", 30, || whole_tree_running(&marker));
     sigkill(&mut helper);
     wait_for("every member of the tree to die", 15, || tree_members(&marker).is_empty());
 }
@@ -126,10 +135,10 @@ async fn cancel_stops_grandchildren_in_other_sessions_too() {
     let m2 = marker.clone();
     let watcher = tokio::spawn(async move {
         let start = Instant::now();
-        while tree_members(&m2).len() < 5 && start.elapsed() < Duration::from_secs(20) {
+        while !whole_tree_running(&m2) && start.elapsed() < Duration::from_secs(20) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let started_whole = tree_members(&m2).len() >= 5;
+        let started_whole = whole_tree_running(&m2);
         c2.cancel();
         started_whole
     });
@@ -250,7 +259,7 @@ async fn dropping_a_running_child_stops_its_tree() {
     let spec = tree_script().env(TREE_VAR, &marker);
     let task = tokio::spawn(async move { TokioRunner.run(spec, None, CancellationToken::new()).await });
     let start = Instant::now();
-    while tree_members(&marker).len() < 5 {
+    while !whole_tree_running(&marker) {
         assert!(start.elapsed() < Duration::from_secs(20), "the tree never started");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -301,7 +301,7 @@ fn the_whole_flow_installs_cu124_and_verifies_it() {
 
     // Run: stages go from pending to done while the log streams; then the Result.
     let mut progress: Vec<Vec<(String, String)>> = Vec::new();
-    t.wait("the result", Duration::from_secs(60), |s| {
+    t.wait("the result", Duration::from_secs(180), |s| {
         if s.contains("›  Run  ›") {
             let st = stages(s);
             if progress.last() != Some(&st) {
@@ -404,7 +404,15 @@ fn verify_in_a_terminal_opens_the_verify_screen_and_saves_the_result() {
     ]);
     // Run again: compared with the saved run.
     t.keys(&["r"]);
-    t.wait_all(&["CUDA works", "Nothing changed since then."]);
+    // Nothing changed, or only the measured speed (the fake GPU is timed with the wall clock,
+    // and a loaded test machine can move it past the noise threshold between two runs).
+    let s = t.wait("the comparison", Duration::from_secs(60), |s| {
+        s.contains("CUDA works")
+            && s.contains("Compared with the last saved run")
+            && (s.contains("Nothing changed since then.") || s.contains("changed: "))
+    });
+    let changed: Vec<&str> = s.lines().filter(|l| l.contains("changed: ")).collect();
+    assert!(changed.iter().all(|l| l.contains("matmul throughput")), "{s}");
     t.keys(&["q"]);
     let (code, s) = t.wait_exit();
     assert_eq!(code, 0, "{s}");

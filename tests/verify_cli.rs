@@ -91,6 +91,18 @@ impl World {
     }
 }
 
+/// "Nothing changed since the last verify", or only the measured matmul speed moved: the
+/// fake GPU's figures are timed with the wall clock, so a loaded test machine can shift one
+/// past the 20 % noise threshold between two runs. Anything else that changed fails.
+fn unchanged_but_for_speed(stdout: &str) -> bool {
+    if stdout.contains("Nothing changed since the last verify") {
+        return true;
+    }
+    let Some((_, after)) = stdout.split_once("Changed since the last verify") else { return false };
+    let listed: Vec<&str> = after.lines().skip(1).take_while(|l| l.starts_with("  ")).collect();
+    !listed.is_empty() && listed.iter().all(|l| l.contains("matmul throughput"))
+}
+
 #[test]
 fn verify_json_follows_the_contract_and_says_what_changed() {
     let w = world("cu124", &["torch==2.5.1+cu124", "torchvision==0.20.1+cu124"]);
@@ -162,7 +174,7 @@ fn one_venv_many_views() {
     assert!(last.starts_with("Result: CUDA works: torch ") && last.ends_with("GPU."), "{}", out.stdout);
     assert!(!out.stdout.contains("\x1b["));
     let again = w.verify(&[], &laptop, &smi);
-    assert!(again.stdout.contains("Nothing changed since the last verify"), "{}", again.stdout);
+    assert!(unchanged_but_for_speed(&again.stdout), "{}", again.stdout);
 
     // doctor --json: facts from the recorded nvidia-smi, the smoke result, the CUDA stack.
     let python = w.venv.python.display().to_string();
@@ -186,7 +198,8 @@ fn one_venv_many_views() {
     assert_eq!(d["cuda_stack"]["wheel_cuda"], "12.4");
     assert_eq!(d["cuda_stack"]["driver_runs_wheel"], true);
     assert_eq!(d["cuda_stack"]["gpus"][0]["in_arch_list"], true);
-    assert_eq!(d["changes"], json!([]), "compared with the last verify");
+    let changes: Vec<&Value> = d["changes"].as_array().unwrap().iter().filter(|c| c["what"] != "throughput").collect();
+    assert!(changes.is_empty(), "compared with the last verify: {changes:?}");
     assert_eq!(std::fs::read_to_string(w.history()).unwrap(), saved, "doctor does not write the history");
 
     // doctor, human: markdown for a bug report.

@@ -132,6 +132,12 @@ impl FileServer {
         self.http.requests()
     }
 
+    /// Connections being served now (a cancelled client's connections end at the server's
+    /// next write).
+    pub fn in_flight(&self) -> usize {
+        self.http.in_flight()
+    }
+
     /// Forget the requests so far and reset [`FileServer::bytes_sent`].
     pub fn clear_requests(&self) {
         self.http.clear_requests();

@@ -389,6 +389,11 @@ impl HttpServer {
         self.ctx.sent.load(Ordering::SeqCst)
     }
 
+    /// Connections being served now.
+    pub fn in_flight(&self) -> usize {
+        self.ctx.in_flight.load(Ordering::SeqCst)
+    }
+
     /// The most connections served at once so far.
     pub fn max_in_flight(&self) -> usize {
         self.ctx.max_in_flight.load(Ordering::SeqCst)

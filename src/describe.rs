@@ -10,6 +10,25 @@ use crate::facts::gpu::names::architecture_of;
 use crate::facts::platform::Platform;
 use crate::facts::{Driver, EnvKind, FactSource, Facts, Gpu, GpuState, PythonFacts, TorchFacts};
 
+/// Sizes and transfers for people, in decimal units as pip and browsers show them: "512 B",
+/// "812 kB", "7.2 MB", "2.45 GB", "12.9 GB" (three significant digits from a gigabyte up, so
+/// a download's progress moves every 10 MB). The one wording of a byte count: the CLI's
+/// fetch lines, the wizard's gauge, the wheelhouse listing and the disk-space errors.
+pub(crate) fn bytes(n: u64) -> String {
+    let n = n as f64;
+    if n >= 1e10 {
+        format!("{:.1} GB", n / 1e9)
+    } else if n >= 1e9 {
+        format!("{:.2} GB", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.1} MB", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.0} kB", n / 1e3)
+    } else {
+        format!("{n:.0} B")
+    }
+}
+
 /// Memory in the guide's unit: "4.0 GB" from MiB, one decimal (also the smoke report's
 /// verification block).
 pub(crate) fn gigabytes(mib: u64) -> String {
@@ -305,6 +324,15 @@ pub(crate) fn notes(f: &Facts) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_counts_in_one_wording() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(812_000), "812 kB");
+        assert_eq!(bytes(7_200_000), "7.2 MB");
+        assert_eq!(bytes(2_449_300_000), "2.45 GB");
+        assert_eq!(bytes(12_880_000_000), "12.9 GB");
+    }
 
     #[test]
     fn gigabytes_as_the_guide_prints_them() {

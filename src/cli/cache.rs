@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::fetch::human_bytes;
+use crate::describe;
 use crate::fetch::{Clean, CleanReport, Entry, Wheelhouse};
 
 use super::{CacheAction, CliError, Exit, output};
@@ -68,11 +68,11 @@ pub fn render_list(l: &CacheList) -> String {
     }
     for e in &l.files {
         let note = if e.origin_verified { "" } else { "  (integrity checked, origin not verified)" };
-        out.push_str(&format!("  {:>9}  {}  {}{note}\n", human_bytes(e.size), day(e.last_used), e.filename));
+        out.push_str(&format!("  {:>9}  {}  {}{note}\n", describe::bytes(e.size), day(e.last_used), e.filename));
     }
-    out.push_str(&format!("Total {} of a {} cap", human_bytes(l.total), human_bytes(l.cap)));
+    out.push_str(&format!("Total {} of a {} cap", describe::bytes(l.total), describe::bytes(l.cap)));
     if l.partial_bytes > 0 {
-        out.push_str(&format!("; partial downloads {} (resumed by the next run)", human_bytes(l.partial_bytes)));
+        out.push_str(&format!("; partial downloads {} (resumed by the next run)", describe::bytes(l.partial_bytes)));
     }
     out.push('\n');
     out
@@ -81,11 +81,11 @@ pub fn render_list(l: &CacheList) -> String {
 pub fn render_clean(r: &CleanReport, what: Clean) -> String {
     let mut out = String::new();
     for e in &r.removed {
-        out.push_str(&format!("removed {} ({})\n", e.filename, human_bytes(e.size)));
+        out.push_str(&format!("removed {} ({})\n", e.filename, describe::bytes(e.size)));
     }
     out.push_str(&format!(
         "Freed {} ({} file(s), {} partial download(s)).",
-        human_bytes(r.freed),
+        describe::bytes(r.freed),
         r.removed.len(),
         r.partials_removed
     ));
@@ -133,9 +133,9 @@ mod tests {
         };
         insta::assert_snapshot!(render_list(&l), @r"
         Wheelhouse: /c/wheelhouse
-             2.5 GB  2026-12-06  torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl
+            2.50 GB  2026-12-06  torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl
                 5 B  2026-12-06  x.whl  (integrity checked, origin not verified)
-        Total 2.5 GB of a 12.0 GB cap; partial downloads 300.0 MB (resumed by the next run)
+        Total 2.50 GB of a 12.0 GB cap; partial downloads 300.0 MB (resumed by the next run)
         ");
         let empty = CacheList { files: vec![], total: 0, partial_bytes: 0, ..l };
         assert!(render_list(&empty).contains("(empty)"));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::fetch::human_bytes;
+use crate::describe;
 use crate::fetch::{FetchEvent, FetchProgress};
 
 /// Renders [`FetchEvent`]s. Feed it with [`FetchPrinter::handle`].
@@ -94,11 +94,11 @@ impl FetchPrinter {
         let file = ev.file();
         match ev {
             FetchEvent::Started { total, resumed_from, .. } => {
-                let size = total.map(human_bytes).unwrap_or_else(|| "unknown size".into());
+                let size = total.map(describe::bytes).unwrap_or_else(|| "unknown size".into());
                 let step = total.filter(|t| *t > 0).map_or(0, |t| resumed_from * 10 / t);
                 self.logged.insert(file.to_string(), step);
                 if *resumed_from > 0 {
-                    vec![format!("{file}: resuming at {} of {size}", human_bytes(*resumed_from))]
+                    vec![format!("{file}: resuming at {} of {size}", describe::bytes(*resumed_from))]
                 } else {
                     vec![format!("{file}: downloading {size}")]
                 }
@@ -109,8 +109,13 @@ impl FetchPrinter {
                 if step > *last && step < 10 {
                     *last = step;
                     let rate =
-                        self.progress.rate().map(|r| format!(", {}/s", human_bytes(r as u64))).unwrap_or_default();
-                    vec![format!("{file}: {}% ({} of {}{rate})", step * 10, human_bytes(*done), human_bytes(*t))]
+                        self.progress.rate().map(|r| format!(", {}/s", describe::bytes(r as u64))).unwrap_or_default();
+                    vec![format!(
+                        "{file}: {}% ({} of {}{rate})",
+                        step * 10,
+                        describe::bytes(*done),
+                        describe::bytes(*t)
+                    )]
                 } else {
                     vec![]
                 }
@@ -121,9 +126,15 @@ impl FetchPrinter {
             FetchEvent::Verified { origin_verified: false, .. } => {
                 vec![format!("{file}: integrity checked (RECORD), origin not verified (no published hash)")]
             }
-            FetchEvent::FromCache { size, .. } => vec![format!("{file}: {} from the wheelhouse", human_bytes(*size))],
+            FetchEvent::FromCache { size, .. } => {
+                vec![format!("{file}: {} from the wheelhouse", describe::bytes(*size))]
+            }
             FetchEvent::Finished { size, downloaded, .. } => {
-                vec![format!("{file}: done, {} ({} downloaded now)", human_bytes(*size), human_bytes(*downloaded))]
+                vec![format!(
+                    "{file}: done, {} ({} downloaded now)",
+                    describe::bytes(*size),
+                    describe::bytes(*downloaded)
+                )]
             }
         }
     }

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::fetch::human_bytes;
+use crate::describe;
 use crate::install::{InstallEvent, StageInfo};
 
 /// Prints events as they come.
@@ -125,8 +125,8 @@ impl<W: Write> Printer<W> {
                     self.out,
                     "      {label}: {}% ({} of {})",
                     tenth * 10,
-                    human_bytes(done),
-                    human_bytes(total)
+                    describe::bytes(done),
+                    describe::bytes(total)
                 );
             }
             return;
@@ -160,11 +160,11 @@ pub(crate) fn status_line(
             "  [{}{}] {} / {}",
             "#".repeat(filled),
             "-".repeat(20 - filled),
-            human_bytes(done),
-            human_bytes(total)
+            describe::bytes(done),
+            describe::bytes(total)
         ));
         if rate_secs > 0.5 && done > 0 {
-            s.push_str(&format!("  {}/s", human_bytes((done as f64 / rate_secs) as u64)));
+            s.push_str(&format!("  {}/s", describe::bytes((done as f64 / rate_secs) as u64)));
         }
     }
     s.push_str(&format!("  {}", elapsed_text(elapsed)));
@@ -191,7 +191,7 @@ mod tests {
             200,
         );
         assert!(l.contains("[##########----------]"), "{l}");
-        assert!(l.contains("1.2 GB / 2.4 GB"), "{l}");
+        assert!(l.contains("1.20 GB / 2.40 GB"), "{l}");
         assert!(l.contains("120.0 MB/s"), "{l}");
         assert!(l.ends_with("1m15s"), "{l}");
     }

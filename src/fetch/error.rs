@@ -93,11 +93,11 @@ pub(crate) fn is_disk_full(e: &std::io::Error) -> bool {
 
 /// "need 2.5 GB more, 1.0 GB free" (`needed` 0: unknown, a write failed).
 fn space_note(needed: u64, free: u64) -> String {
-    use crate::fetch::human_bytes;
+    use crate::describe;
     if needed == 0 {
-        format!("{} free", human_bytes(free))
+        format!("{} free", describe::bytes(free))
     } else {
-        format!("need {} more, {} free", human_bytes(needed), human_bytes(free))
+        format!("need {} more, {} free", describe::bytes(needed), describe::bytes(free))
     }
 }
 
@@ -139,7 +139,7 @@ mod tests {
         }
         assert!(FetchError::Stalled { file: "a".into(), secs: 1, attempts: 1 }.is_transient());
         let full = FetchError::DiskFull { file: "a.whl".into(), dir: "/c".into(), needed: 2_500_000_000, free: 1_000 };
-        assert!(full.to_string().contains("(need 2.5 GB more, 1 kB free)"), "{full}");
+        assert!(full.to_string().contains("(need 2.50 GB more, 1 kB free)"), "{full}");
         let full = FetchError::DiskFull { file: "a.whl".into(), dir: "/c".into(), needed: 0, free: 0 };
         assert!(full.to_string().contains("(0 B free)"), "{full}");
         assert!(!FetchError::HashMismatch { file: "a".into(), expected: "".into(), actual: "".into() }.is_transient());

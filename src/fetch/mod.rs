@@ -27,7 +27,7 @@ use url::Url;
 
 pub use error::FetchError;
 pub use net::NetConfig;
-pub use progress::{FetchEvent, FetchProgress, FileProgress, human_bytes};
+pub use progress::{FetchEvent, FetchProgress, FileProgress};
 pub use wheelhouse::{Clean, CleanReport, Entry, Pins, Wheelhouse, link_dir};
 
 use partial::PartFiles;

@@ -230,50 +230,15 @@ impl NetConfig {
 }
 
 /// `(key, value)` of the network settings in a pip config file, `[global]` before
-/// `[install]` (pip's precedence within one file); keys normalised (`client_cert` →
-/// `client-cert`); indented continuation lines joined with spaces.
+/// `[install]` (pip's precedence within one file), read by [`pipconf::parse`].
 pub(crate) fn pip_settings(text: &str) -> Vec<(String, String)> {
     const KEYS: [&str; 4] = ["proxy", "cert", "client-cert", "trusted-host"];
-    let mut global = Vec::new();
-    let mut install = Vec::new();
-    let mut section = String::new();
-    let mut current: Option<(bool, usize)> = None; // (in install, index) of the open value
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
-            continue;
-        }
-        if let Some(name) = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            section = name.trim().to_ascii_lowercase();
-            current = None;
-            continue;
-        }
-        let continuation = line.starts_with([' ', '\t']);
-        if continuation && let Some((inst, i)) = current {
-            let list: &mut Vec<(String, String)> = if inst { &mut install } else { &mut global };
-            let v = &mut list[i].1;
-            if !v.is_empty() {
-                v.push(' ');
-            }
-            v.push_str(trimmed);
-            continue;
-        }
-        current = None;
-        let Some((key, value)) = trimmed.split_once(['=', ':']) else { continue };
-        let key = key.trim().to_ascii_lowercase().replace('_', "-");
-        if !KEYS.contains(&key.as_str()) {
-            continue;
-        }
-        let target = match section.as_str() {
-            "global" => &mut global,
-            "install" => &mut install,
-            _ => continue,
-        };
-        target.push((key, value.trim().to_string()));
-        current = Some((section == "install", target.len() - 1));
-    }
-    global.extend(install);
-    global
+    let settings: Vec<_> = pipconf::parse(text).into_iter().filter(|s| KEYS.contains(&s.key.as_str())).collect();
+    ["global", "install"]
+        .iter()
+        .flat_map(|section| settings.iter().filter(move |s| s.section == *section))
+        .map(|s| (s.key.clone(), s.value.clone()))
+        .collect()
 }
 
 /// `NETRC`, else `~/.netrc` (and `~/_netrc` on Windows), if the file exists.
@@ -299,14 +264,8 @@ pub(crate) fn without_credentials(url: &Url) -> Url {
     u
 }
 
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
-}
-
 pub(crate) use crate::compat::index::root_cause;
+use crate::compat::wheel_name::percent_decode;
 
 #[cfg(test)]
 mod tests {

@@ -4,20 +4,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-/// Sizes for people: "2.4 GB", "7.2 MB", "512 B" (decimal units, as pip and browsers show them).
-pub fn human_bytes(n: u64) -> String {
-    let n = n as f64;
-    if n >= 1e9 {
-        format!("{:.1} GB", n / 1e9)
-    } else if n >= 1e6 {
-        format!("{:.1} MB", n / 1e6)
-    } else if n >= 1e3 {
-        format!("{:.0} kB", n / 1e3)
-    } else {
-        format!("{n:.0} B")
-    }
-}
-
 /// One thing that happened during [`super::Fetcher::fetch_all`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchEvent {
@@ -184,13 +170,6 @@ impl FetchProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_for_people() {
-        assert_eq!(human_bytes(2_449_300_000), "2.4 GB");
-        assert_eq!(human_bytes(7_200_000), "7.2 MB");
-        assert_eq!(human_bytes(512), "512 B");
-    }
 
     fn ev_progress(file: &str, done: u64) -> FetchEvent {
         FetchEvent::Progress { file: file.into(), done, total: Some(1000) }

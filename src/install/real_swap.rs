@@ -386,10 +386,10 @@ impl Swap for RealSwap {
             if free < want {
                 return Err(AcquireError::Failed(format!(
                     "not enough free space for the swap: the new build unpacks to {}, and the disk holding {} has {} free; free at least {} and run `torchup install` again (the download is kept)",
-                    crate::fetch::human_bytes(need),
+                    crate::describe::bytes(need),
                     target.display(),
-                    crate::fetch::human_bytes(free),
-                    crate::fetch::human_bytes(want - free)
+                    crate::describe::bytes(free),
+                    crate::describe::bytes(want - free)
                 )));
             }
         }

@@ -431,10 +431,10 @@ fn render_download(d: &Download, frame: &mut Frame, area: Rect, t: &Theme) {
     frame.render_widget(block, area);
     let rate = d.rate();
     let mut tail = match d.total {
-        Some(total) => format!(" {} / {}", text::bytes(d.done), text::bytes(total)),
+        Some(total) => format!(" {} / {}", crate::describe::bytes(d.done), crate::describe::bytes(total)),
         // A phase ("Installing collected packages"): the title says it all.
         None if d.done == 0 => String::new(),
-        None => format!(" {}", text::bytes(d.done)),
+        None => format!(" {}", crate::describe::bytes(d.done)),
     };
     if let Some(r) = rate {
         tail.push_str(&format!(" · {}", text::rate(r)));

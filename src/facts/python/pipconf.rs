@@ -115,36 +115,64 @@ pub(crate) fn pypi_index_settings(os: Os, env: &HostEnv, prefix: Option<&Path>) 
     out
 }
 
-/// `(key, url)` of every `index-url` / `extra-index-url` value in a pip config file.
+/// `(key, url)` of every `index-url` / `extra-index-url` value in a pip config file (any
+/// section: pip reads them for install, download and wheel alike).
 fn index_settings(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut current: Option<String> = None;
+    for PipSetting { key, value, .. } in parse(text) {
+        if matches!(key.as_str(), "index-url" | "extra-index-url") {
+            out.extend(value.split_whitespace().map(|url| (key.clone(), url.to_string())));
+        }
+    }
+    out
+}
+
+/// One `key = value` of a pip configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PipSetting {
+    /// Lower-case: "global", "install", …
+    pub(crate) section: String,
+    /// Lower-case, `_` as `-`: `client_cert` is "client-cert", as pip reads it.
+    pub(crate) key: String,
+    /// Indented continuation lines joined with spaces.
+    pub(crate) value: String,
+}
+
+/// Every setting of a pip configuration file (an INI file as Python's configparser reads it:
+/// `[section]`, `key = value` or `key: value`, `#`/`;` comment lines, indented continuation
+/// lines), in file order. The one reader of pip.conf: the index settings here and the
+/// network settings of the downloader both come from it.
+pub(crate) fn parse(text: &str) -> Vec<PipSetting> {
+    let mut out: Vec<PipSetting> = Vec::new();
+    let mut section = String::new();
+    let mut open = false; // the last setting may still take continuation lines
     for line in text.lines() {
         let trimmed = line.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
             continue;
         }
-        if trimmed.starts_with('[') {
-            current = None;
+        if let Some(name) = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            section = name.trim().to_ascii_lowercase();
+            open = false;
             continue;
         }
-        let continuation = line.starts_with(' ') || line.starts_with('\t');
-        let value = if continuation && current.is_some() {
-            trimmed.to_string()
-        } else {
-            let Some((key, value)) = trimmed.split_once(['=', ':']) else {
-                current = None;
-                continue;
-            };
-            let key = key.trim().to_ascii_lowercase().replace('_', "-");
-            current = matches!(key.as_str(), "index-url" | "extra-index-url").then_some(key);
-            value.trim().to_string()
-        };
-        if let Some(key) = &current {
-            for url in value.split_whitespace() {
-                out.push((key.clone(), url.to_string()));
+        if open
+            && line.starts_with([' ', '\t'])
+            && let Some(last) = out.last_mut()
+        {
+            if !last.value.is_empty() {
+                last.value.push(' ');
             }
+            last.value.push_str(trimmed);
+            continue;
         }
+        let Some((key, value)) = trimmed.split_once(['=', ':']) else {
+            open = false;
+            continue;
+        };
+        let key = key.trim().to_ascii_lowercase().replace('_', "-");
+        out.push(PipSetting { section: section.clone(), key, value: value.trim().to_string() });
+        open = true;
     }
     out
 }
@@ -195,6 +223,22 @@ mod pypi_index_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_reader_for_every_pip_setting() {
+        let text = "# comment\n[GLOBAL]\nindex_url = https://a/simple\nextra-index-url =\n    https://b/whl/cpu\n\thttps://c/x\n\
+                    ; other comment\n[install]\nclient_cert: /k.pem\ntrusted-host = a\n  b\nnot a setting\n  not a continuation\n";
+        let got: Vec<(String, String, String)> = parse(text).into_iter().map(|s| (s.section, s.key, s.value)).collect();
+        let want = [
+            ("global", "index-url", "https://a/simple"),
+            ("global", "extra-index-url", "https://b/whl/cpu https://c/x"),
+            ("install", "client-cert", "/k.pem"),
+            ("install", "trusted-host", "a b"),
+        ];
+        assert_eq!(got, want.map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())));
+        // The index settings read through it (the downloader's network settings too: fetch::net).
+        assert_eq!(cpu_index_settings(text), [("extra-index-url".to_string(), "https://b/whl/cpu".to_string())]);
+    }
 
     #[test]
     fn cpu_index_urls() {

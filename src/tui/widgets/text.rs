@@ -119,23 +119,9 @@ pub(crate) fn one_line(s: &str) -> String {
     s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
-/// Bytes as pip shows them (decimal units): "812 kB", "1.2 GB".
-pub(crate) fn bytes(n: u64) -> String {
-    let n = n as f64;
-    if n < 1e3 {
-        format!("{n} B")
-    } else if n < 1e6 {
-        format!("{:.0} kB", n / 1e3)
-    } else if n < 1e9 {
-        format!("{:.1} MB", n / 1e6)
-    } else {
-        format!("{:.2} GB", n / 1e9)
-    }
-}
-
 /// A transfer rate: "12.3 MB/s".
 pub(crate) fn rate(bytes_per_sec: f64) -> String {
-    format!("{}/s", bytes(bytes_per_sec.max(0.0) as u64))
+    format!("{}/s", crate::describe::bytes(bytes_per_sec.max(0.0) as u64))
 }
 
 /// A duration for humans: "0.4s", "42s", "3m 05s", "1h 02m".
@@ -191,10 +177,6 @@ mod tests {
 
     #[test]
     fn units() {
-        assert_eq!(bytes(999), "999 B");
-        assert_eq!(bytes(812_000), "812 kB");
-        assert_eq!(bytes(12_345_678), "12.3 MB");
-        assert_eq!(bytes(2_512_000_000), "2.51 GB");
         assert_eq!(rate(12_300_000.0), "12.3 MB/s");
         assert_eq!(duration(Duration::from_millis(420)), "0.4s");
         assert_eq!(duration(Duration::from_secs(42)), "42s");

@@ -169,12 +169,7 @@ pub(crate) fn sentence(text: &str) -> String {
 
 /// The torch family and installer: "torchvision 0.20.1+cpu · installed by pip".
 pub(crate) fn torch_family(t: &TorchFacts) -> Option<String> {
-    let mut family = Vec::new();
-    for (name, v) in [("torchvision", &t.torchvision), ("torchaudio", &t.torchaudio), ("xformers", &t.xformers)] {
-        if let Some(v) = v {
-            family.push(format!("{name} {v}"));
-        }
-    }
+    let mut family: Vec<String> = t.members().into_iter().skip(1).map(|(name, v)| format!("{name} {v}")).collect();
     if let Some(i) = &t.installer {
         family.push(format!("installed by {i}"));
     }

@@ -225,6 +225,11 @@ pub struct PythonCandidate {
     pub problem: Option<String>,
 }
 
+/// The packages that move together, torch first: torchvision, torchaudio and xformers are
+/// compiled against one torch build, so installing, stashing, restoring or uninstalling
+/// one of them means all of them. The one list of them.
+pub const TORCH_FAMILY: [&str; 4] = ["torch", "torchvision", "torchaudio", "xformers"];
+
 /// The installed torch family in the target interpreter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct TorchFacts {
@@ -258,6 +263,14 @@ impl TorchFacts {
     /// `torch.version.cuda` (never from the version suffix, which PyPI wheels lack).
     pub fn variant(&self) -> String {
         crate::version::variant_of_torch_cuda(self.cuda.as_deref())
+    }
+
+    /// Every installed member of [`TORCH_FAMILY`] with its version, torch first.
+    pub fn members(&self) -> Vec<(&'static str, &str)> {
+        let companions = [&self.torchvision, &self.torchaudio, &self.xformers];
+        let mut out = vec![(TORCH_FAMILY[0], self.version.as_str())];
+        out.extend(TORCH_FAMILY[1..].iter().zip(companions).filter_map(|(name, v)| Some((*name, v.as_deref()?))));
+        out
     }
 }
 
@@ -322,6 +335,18 @@ impl PythonFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_family_is_torch_first_then_what_is_installed() {
+        let t = TorchFacts {
+            version: "2.5.1+cpu".into(),
+            torchaudio: Some("2.5.1+cpu".into()),
+            xformers: Some("0.0.28.post3".into()),
+            ..TorchFacts::default()
+        };
+        assert_eq!(t.members(), [("torch", "2.5.1+cpu"), ("torchaudio", "2.5.1+cpu"), ("xformers", "0.0.28.post3")]);
+        assert!(t.members().iter().all(|(name, _)| TORCH_FAMILY.contains(name)));
+    }
 
     #[test]
     fn variant_comes_from_cuda_field_not_suffix() {

@@ -411,16 +411,7 @@ impl Swap for RealSwap {
         let Some(site) = previous.location.as_deref().map(PathBuf::from) else {
             return Err(PreserveError::Untouched(format!("where torch {} is installed is unknown", previous.version)));
         };
-        let mut dists: Vec<String> = vec!["torch".into()];
-        for (name, v) in [
-            ("torchvision", &previous.torchvision),
-            ("torchaudio", &previous.torchaudio),
-            ("xformers", &previous.xformers),
-        ] {
-            if v.is_some() {
-                dists.push(name.into());
-            }
-        }
+        let dists: Vec<String> = previous.members().into_iter().map(|(name, _)| name.to_string()).collect();
         let run_id = {
             let guard = self.journal.lock().await;
             guard.as_ref().map(|j| j.run_id.clone()).unwrap_or_else(|| format!("{}", std::process::id()))

@@ -17,18 +17,11 @@ fn index_for(version: &str, base: &str) -> Option<String> {
 /// Members whose versions carry different local labels come from different indexes, so
 /// there may be more than one command.
 pub(crate) fn restore_commands(previous: &TorchFacts, python: &str, manager: Manager, base: &str) -> Vec<Vec<String>> {
-    let mut members: Vec<(String, String)> = vec![("torch".into(), previous.version.clone())];
-    for (name, v) in
-        [("torchvision", &previous.torchvision), ("torchaudio", &previous.torchaudio), ("xformers", &previous.xformers)]
-    {
-        if let Some(v) = v {
-            members.push((name.into(), v.clone()));
-        }
-    }
+    let members = previous.members();
     // Group by index, keeping torch's group first.
     let mut groups: Vec<(Option<String>, Vec<String>)> = Vec::new();
     for (name, version) in members {
-        let index = index_for(&version, base);
+        let index = index_for(version, base);
         let pin = format!("{name}=={version}");
         match groups.iter_mut().find(|(i, _)| *i == index) {
             Some((_, pins)) => pins.push(pin),
@@ -66,7 +59,7 @@ pub(crate) fn uninstall_family(python: &str, manager: Manager) -> Vec<String> {
             vec![python.into(), "-m".into(), "pip".into(), "uninstall".into(), "-y".into()]
         }
     };
-    argv.extend(["torch", "torchvision", "torchaudio", "xformers"].map(String::from));
+    argv.extend(crate::facts::TORCH_FAMILY.map(String::from));
     argv
 }
 

@@ -633,7 +633,7 @@ fn env_warnings(facts: &Facts, m: &Machine, out: &mut Vec<String>) {
             .map(|w| w.to_string()),
     );
     if let Some(t) = &facts.torch {
-        let family = ["torch", "torchvision", "torchaudio", "xformers"];
+        let family = crate::facts::TORCH_FAMILY;
         let others: Vec<&String> = t
             .dependents
             .iter()

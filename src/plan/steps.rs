@@ -45,12 +45,7 @@ impl Installed {
     /// The family as the detect facts describe it.
     pub fn from_facts(f: &Facts) -> Installed {
         let Some(t) = &f.torch else { return Installed::default() };
-        let mut members = vec!["torch".to_string()];
-        for (name, v) in [("torchvision", &t.torchvision), ("torchaudio", &t.torchaudio), ("xformers", &t.xformers)] {
-            if v.is_some() {
-                members.push(name.to_string());
-            }
-        }
+        let members = t.members().into_iter().map(|(name, _)| name.to_string()).collect();
         Installed { members, by_conda: t.installer.as_deref().is_some_and(|i| i.eq_ignore_ascii_case("conda")) }
     }
 }

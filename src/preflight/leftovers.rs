@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-const FAMILY: [&str; 4] = ["torch", "torchvision", "torchaudio", "xformers"];
+use crate::facts::TORCH_FAMILY as FAMILY;
 
 /// Whether a site-packages entry is a stash leftover of a torch-family package.
 fn is_family_stash(name: &str) -> bool {

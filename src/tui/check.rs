@@ -454,15 +454,8 @@ fn render_torch(app: &App, frame: &mut Frame, area: Rect, t: &Theme) {
         ])),
         Some(p) => {
             if let Some(torch) = &p.torch {
-                let mut fam = format!("torch {}", torch.version);
-                for (name, v) in [("torchvision", &torch.torchvision), ("torchaudio", &torch.torchaudio)] {
-                    if let Some(v) = v {
-                        fam.push_str(&format!(" · {name} {v}"));
-                    }
-                }
-                if let Some(x) = &torch.xformers {
-                    fam.push_str(&format!(" · xformers {x}"));
-                }
+                let fam =
+                    torch.members().into_iter().map(|(name, v)| format!("{name} {v}")).collect::<Vec<_>>().join(" · ");
                 lines.extend(text::wrap_styled(" ", &fam, w, t.title()));
             }
             if let Some(v) = verdict(Some(p), app.detection.facts.as_deref(), gpu_ready) {

@@ -48,6 +48,12 @@ pub struct WheelFile {
     pub sha256: Option<String>,
 }
 
+/// Whether `s` is a 64-character hex SHA-256 (any case): what an index's `#sha256=` must be,
+/// and what the wheelhouse's file keys are.
+pub(crate) fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The wheels of one package for one variant, as one index page listed them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VariantListing {

@@ -40,10 +40,7 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether `s` is a 64-character hex SHA-256 (any case).
-pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
+pub(crate) use crate::compat::available::is_sha256_hex;
 
 /// Check a wheel against its `*.dist-info/RECORD`: every member listed with a matching
 /// `sha256=` hash and size, nothing unlisted (RECORD and its signatures excepted), no member

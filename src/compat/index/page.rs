@@ -360,7 +360,11 @@ fn wheel_file(base: &Url, href: &str, text: Option<&str>, sha: Option<&str>, wan
     if want.is_some_and(|w| parsed.name != w) {
         return None;
     }
-    let sha256 = sha.map(str::to_string).or(fragment_sha).map(|s| s.to_ascii_lowercase()).filter(|s| is_sha256(s));
+    let sha256 = sha
+        .map(str::to_string)
+        .or(fragment_sha)
+        .map(|s| s.to_ascii_lowercase())
+        .filter(|s| crate::compat::available::is_sha256_hex(s));
     Some(WheelFile {
         filename,
         name: parsed.name,
@@ -371,10 +375,6 @@ fn wheel_file(base: &Url, href: &str, text: Option<&str>, sha: Option<&str>, wan
         url: url.to_string(),
         sha256,
     })
-}
-
-fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Variant directory names a base page links to (`cu128/`, `cpu/`, `rocm6.2/`), in a

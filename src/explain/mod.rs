@@ -73,20 +73,26 @@ pub struct Evidence {
     pub text: String,
 }
 
-/// One finding: the engine's diagnosis plus what explain adds.
+/// One finding: the engine's diagnosis (the catalogue's one finding type; its fix is for
+/// this machine's OS and shell, as verify and doctor word it) plus what explain adds.
+/// Serialized flat: `id`, `title`, `explanation`, `fix`, then the evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
-    pub id: String,
-    pub title: String,
-    pub explanation: String,
-    /// For this machine's OS and shell (the renderer verify and doctor use).
-    pub fix: String,
+    #[serde(flatten)]
+    pub diagnosis: crate::finding::Finding,
     pub evidence: Vec<Evidence>,
     /// How many times the signature occurred in the whole input.
     pub occurrences: u64,
     pub confidence: Confidence,
     /// What the detected facts add (this GPU, this build).
     pub notes: Vec<String>,
+}
+
+impl std::ops::Deref for Finding {
+    type Target = crate::finding::Finding;
+    fn deref(&self) -> &crate::finding::Finding {
+        &self.diagnosis
+    }
 }
 
 /// The answer for one input.
@@ -211,10 +217,7 @@ impl<'a> Explainer<'a> {
                 let confidence = Confidence::of(&d.id);
                 let notes = target.facts.as_ref().map(|f| facts_notes(&d.id, f, &target.ctx)).unwrap_or_default();
                 let finding = Finding {
-                    id: d.id,
-                    title: d.title,
-                    explanation: d.explanation,
-                    fix: d.fix,
+                    diagnosis: d,
                     evidence,
                     occurrences,
                     confidence,
@@ -354,7 +357,7 @@ RuntimeError: Attempting to deserialize object on a CUDA device but torch.cuda.i
 FutureWarning: `torch.cuda.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cuda', args...)` instead.
 torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a total capacity of 4.00 GiB of which 0 bytes is free.
 ";
-        let ids: Vec<String> = explain(log).findings.into_iter().map(|f| f.id).collect();
+        let ids: Vec<String> = explain(log).findings.into_iter().map(|f| f.diagnosis.id).collect();
         assert_eq!(ids, ["F26", "F28"]);
     }
 

@@ -242,10 +242,7 @@ pub fn auto_sources(os: crate::facts::Os) -> Vec<ProbeSource> {
     crate::compat::mirrors::bundled()
         .iter()
         .filter(|s| !s.linux_only || os == crate::facts::Os::Linux)
-        .filter_map(|s| {
-            let layout = s.layout.index_layout()?;
-            Some(ProbeSource { name: s.name.clone(), url: s.index_url().ok()?, layout: Some(layout) })
-        })
+        .filter_map(|s| Some(ProbeSource { name: s.name.clone(), url: s.index_url().ok()?, layout: Some(s.layout) }))
         .collect()
 }
 

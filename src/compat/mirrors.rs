@@ -11,32 +11,6 @@ use super::index_url::IndexUrl;
 /// The table shipped in the binary.
 pub(crate) const BUNDLED_MIRRORS: &str = include_str!("../../assets/mirrors.toml");
 
-/// How a source lays out its wheels, as the table says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum SourceLayout {
-    SimpleHtml,
-    SimpleJson,
-    FlatPerVariant,
-    StablePage,
-    /// PyPI's own simple index: `<base>/<package>/`, no variant paths; each release's wheels
-    /// are one CUDA variant on Linux (compat.toml `pypi_linux`).
-    Pypi,
-}
-
-impl SourceLayout {
-    /// The index client's layout.
-    pub(crate) fn index_layout(self) -> Option<IndexLayout> {
-        match self {
-            SourceLayout::SimpleHtml => Some(IndexLayout::SimpleHtml),
-            SourceLayout::SimpleJson => Some(IndexLayout::SimpleJson),
-            SourceLayout::FlatPerVariant => Some(IndexLayout::FlatPerVariant),
-            SourceLayout::StablePage => Some(IndexLayout::StablePage),
-            SourceLayout::Pypi => Some(IndexLayout::Pypi),
-        }
-    }
-}
-
 /// One row of the table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,7 +22,8 @@ pub(crate) struct MirrorSource {
     #[allow(dead_code)]
     pub label: String,
     pub url: String,
-    pub layout: SourceLayout,
+    /// How it lays out its wheels (the index client's own layout names).
+    pub layout: IndexLayout,
     #[allow(dead_code)]
     pub evidence: Evidence,
     /// Only offered on Linux (PyPI: CUDA wheels on Linux only).
@@ -103,7 +78,7 @@ pub(crate) fn bundled() -> &'static [MirrorSource] {
 
 /// The layout the table gives for this index URL, if it is one of its sources.
 pub(crate) fn layout_of(url: &IndexUrl) -> Option<IndexLayout> {
-    bundled().iter().find(|s| s.index_url().is_ok_and(|u| u == *url)).and_then(|s| s.layout.index_layout())
+    bundled().iter().find(|s| s.index_url().is_ok_and(|u| u == *url)).map(|s| s.layout)
 }
 
 /// A table row by name ("official", "nju", …).
@@ -170,8 +145,8 @@ mod tests {
         let t = parse_table(BUNDLED_MIRRORS).unwrap();
         assert_eq!(t[0].name, "official");
         assert_eq!(t[0].url, crate::compat::index_url::OFFICIAL_INDEX_URL);
-        assert!(t.iter().any(|s| s.layout == SourceLayout::FlatPerVariant));
-        assert!(by_name("pypi").is_some_and(|s| s.linux_only && s.layout == SourceLayout::Pypi));
+        assert!(t.iter().any(|s| s.layout == IndexLayout::FlatPerVariant));
+        assert!(by_name("pypi").is_some_and(|s| s.linux_only && s.layout == IndexLayout::Pypi));
         assert_eq!(bundled().len(), t.len());
     }
 

@@ -216,13 +216,7 @@ impl<'a> Explainer<'a> {
                 let first = evidence.first().map(|e| e.line).unwrap_or(u64::MAX);
                 let confidence = Confidence::of(&d.id);
                 let notes = target.facts.as_ref().map(|f| facts_notes(&d.id, f, &target.ctx)).unwrap_or_default();
-                let finding = Finding {
-                    diagnosis: d,
-                    evidence,
-                    occurrences,
-                    confidence,
-                    notes,
-                };
+                let finding = Finding { diagnosis: d, evidence, occurrences, confidence, notes };
                 (first, finding)
             })
             .collect();

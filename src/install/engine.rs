@@ -518,6 +518,13 @@ impl<R: Runner, P: Inspector, S: Swap> Installer<'_, R, P, S> {
             }
         } else {
             run.conda_revision = self.conda_revision(step).await;
+            if let Some((_, rev)) = &run.conda_revision
+                && let Err(why) = self.swap.note_conda_revision(*rev).await
+            {
+                return Err(Stop::BeforeChange(format!(
+                    "the journal could not be written ({why}): check that torchup's state directory is writable"
+                )));
+            }
             run.changed = true;
             self.run_or_stop(run, index, step, opts, crate::diagnose::TextSource::Uninstall, Stop::Failed).await?;
         }
@@ -964,6 +971,7 @@ impl<R: Runner, P: Inspector, S: Swap> Installer<'_, R, P, S> {
             Ok(Some(found)) => {
                 run.previous = found.previous;
                 run.preserved = found.preserved;
+                run.conda_revision = found.conda_revision.map(|(prefix, rev)| (prefix.display().to_string(), rev));
                 run.changed = true;
                 run.journaled = true;
                 let why = format!("an install was interrupted at '{}'", found.stage);

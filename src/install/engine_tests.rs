@@ -51,6 +51,12 @@ struct World {
     log: Vec<String>,
     /// Block (until cancelled) in a command or fetch containing this.
     hang_on: Option<String>,
+    /// The revision `conda list --revisions` reports (None: conda fails).
+    conda_revision: Option<u64>,
+    /// What `conda remove` took (`conda install --revision` brings it back).
+    conda_removed: Option<TorchFacts>,
+    /// The revision the journal noted.
+    journal_conda: Option<u64>,
 }
 
 #[derive(Clone, Default)]
@@ -107,7 +113,19 @@ impl Runner for Sim {
         }
         let (code, out) = {
             let mut w = self.w();
-            if argv.iter().any(|a| a == "uninstall") {
+            let conda = argv.first().is_some_and(|a| a == "conda");
+            if conda && argv.iter().any(|a| a == "--revisions") {
+                match w.conda_revision {
+                    Some(rev) => (0, format!("[{{\"rev\": 0}}, {{\"rev\": {rev}}}]")),
+                    None => (1, "conda: not found\n".to_string()),
+                }
+            } else if conda && argv.iter().any(|a| a == "remove") {
+                w.conda_removed = w.installed.take();
+                (0, String::new())
+            } else if conda && argv.iter().any(|a| a == "--revision") {
+                w.installed = w.conda_removed.clone();
+                (0, String::new())
+            } else if argv.iter().any(|a| a == "uninstall") {
                 if w.uninstall_fails {
                     (1, "ERROR: [WinError 5] Access is denied: 'torch\\lib\\c10.dll'\n".to_string())
                 } else {
@@ -272,6 +290,11 @@ impl Swap for Sim {
         Ok(())
     }
 
+    async fn note_conda_revision(&self, revision: u64) -> Result<(), String> {
+        self.w().journal_conda = Some(revision);
+        Ok(())
+    }
+
     async fn adopt_journal(&self, _python: &Path) -> Result<Option<Interrupted<TorchFacts>>, String> {
         let w = self.w();
         if !w.journal_open {
@@ -282,6 +305,7 @@ impl Swap for Sim {
             previous: w.journal_previous.clone(),
             choice: None,
             preserved: w.stash.clone(),
+            conda_revision: w.journal_conda.map(|rev| (PathBuf::from("/env"), rev)),
         }))
     }
 
@@ -580,6 +604,45 @@ async fn rollback_finishes_what_an_interrupted_run_left() {
         installer.rollback(Path::new("/env/bin/python"), Manager::Pip, &opts, &tx, &CancellationToken::new()).await;
     assert_eq!(again.outcome, Outcome::Unchanged);
     assert!(again.environment.contains("Nothing to roll back"), "{}", again.environment);
+}
+
+/// Killed (the process gone, the journal left) while installing after `conda remove`:
+/// `torchup rollback` returns conda to the revision the journal noted before the remove.
+#[tokio::test]
+async fn rollback_after_a_kill_returns_conda_to_the_noted_revision() {
+    let sim = world(&["2.5.1+cu124"], &[]);
+    {
+        let mut w = sim.w();
+        w.conda_revision = Some(4);
+        w.hang_on = Some("--find-links".into());
+    }
+    let mut p = plan("cu124", None);
+    p.steps[1] = step(StepKind::Uninstall, &["conda", "remove", "-p", "/env", "-y", "pytorch"]);
+    // Drop the run once it is installing: what a SIGKILL leaves.
+    let installing = async {
+        while !sim.commands().iter().any(|c| c.contains("--find-links")) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::select! {
+        _ = run_with(&sim, &p, CancellationToken::new()) => panic!("the run ended instead of installing"),
+        _ = installing => {}
+    }
+    assert!(sim.w().installed.is_none(), "conda removed the previous build");
+    assert_eq!(sim.w().journal_conda, Some(4), "noted before the remove");
+    sim.w().hang_on = None;
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = RunLog::create_in(dir.path());
+    let installer = Installer { runner: &sim, inspector: &sim, swap: &sim, log: &log, env: vec![] };
+    let opts = InstallOptions { dry_run: false, auto_rollback: false, index_base: "x".into(), step_timeout: None };
+    let (tx, _rx) = mpsc::channel(1024);
+    let report =
+        installer.rollback(Path::new("/env/bin/python"), Manager::Conda, &opts, &tx, &CancellationToken::new()).await;
+    assert!(sim.commands().iter().any(|c| c == "run conda install -p /env --revision 4 -y"), "{:?}", sim.commands());
+    assert_eq!(sim.w().installed.as_ref().map(|t| t.version.as_str()), Some("2.5.1+cpu"), "{}", report.environment);
+    assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.environment);
+    assert!(!sim.w().journal_open);
 }
 
 /// Killed after the journal named the uninstall stage but before the build was moved aside:

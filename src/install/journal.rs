@@ -74,9 +74,6 @@ pub struct Journal {
     /// The previous family moved aside, once taken (or planned: see `Stash::plan`).
     #[serde(default)]
     pub stash: Option<StashManifest>,
-    /// Verified wheel files the run installs from.
-    #[serde(default)]
-    pub wheels: Vec<PathBuf>,
     /// conda's revision before the run (conda-installed torch rolls back with it).
     #[serde(default)]
     pub conda_revision: Option<u64>,
@@ -120,7 +117,6 @@ impl Journal {
             choice: info.choice,
             stage,
             stash: None,
-            wheels: Vec::new(),
             conda_revision: None,
         };
         j.save()?;
@@ -139,6 +135,14 @@ impl Journal {
         self.save()
     }
 
+    /// Record the stage reached and the build it is for (the fallback replaces the first
+    /// choice once the engine moves to it: the journal names what is being installed).
+    pub fn update_stage_of(&mut self, stage: RunStage, choice: &Choice) -> Result<(), JournalError> {
+        self.stage = stage;
+        self.choice = Some(choice.clone());
+        self.save()
+    }
+
     /// Record the stash (before [`super::stash::Stash::execute`], so a kill mid-move is recoverable).
     pub fn set_stash(&mut self, manifest: &StashManifest) -> Result<(), JournalError> {
         self.stash = Some(manifest.clone());
@@ -148,12 +152,6 @@ impl Journal {
     /// Forget the stash (discarded or restored).
     pub fn clear_stash(&mut self) -> Result<(), JournalError> {
         self.stash = None;
-        self.save()
-    }
-
-    /// Record the verified wheel files.
-    pub fn set_wheels(&mut self, wheels: Vec<PathBuf>) -> Result<(), JournalError> {
-        self.wheels = wheels;
         self.save()
     }
 
@@ -262,6 +260,17 @@ mod tests {
         }
     }
 
+    fn choice(variant: &str) -> Choice {
+        Choice {
+            torch: "2.5.1".into(),
+            variant: variant.into(),
+            index_url: format!("https://download.pytorch.org/whl/{variant}"),
+            manager: crate::plan::Manager::Pip,
+            torchvision: None,
+            torchaudio: None,
+        }
+    }
+
     fn envs() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
         let t = tempfile::tempdir().unwrap();
         let state = t.path().join("state");
@@ -276,12 +285,14 @@ mod tests {
     fn round_trip_through_the_file() {
         let (_t, state, a, _) = envs();
         let mut j = Journal::create(&state, info(&a), RunStage::Fetch).unwrap();
-        j.update_stage(RunStage::Uninstall).unwrap();
-        j.set_wheels(vec![PathBuf::from("/w/torch.whl")]).unwrap();
+        j.update_stage(RunStage::Fetch).unwrap();
+        j.update_stage_of(RunStage::Uninstall, &choice("cu121")).unwrap();
         j.set_conda_revision(7).unwrap();
         let loaded = Journal::load(&state, &a).unwrap().unwrap();
         assert_eq!(loaded, j);
         assert_eq!(loaded.stage, RunStage::Uninstall);
+        assert_eq!(loaded.choice.as_ref().map(|c| c.variant.as_str()), Some("cu121"), "the build being installed now");
+        assert_eq!(loaded.conda_revision, Some(7));
         assert_eq!(loaded.pid, std::process::id());
         let text = std::fs::read_to_string(j.path()).unwrap();
         assert!(text.contains("\"stage\": \"uninstall\""), "{text}");

@@ -485,7 +485,8 @@ impl Swap for RealSwap {
         let mut guard = self.journal.lock().await;
         if guard.is_some() {
             drop(guard);
-            return self.with_journal(move |j| j.update_stage(stage)).await.map(|_| ());
+            let choice = choice.clone();
+            return self.with_journal(move |j| j.update_stage_of(stage, &choice)).await.map(|_| ());
         }
         let info = RunInfo {
             command: self.settings.command.clone(),
@@ -498,6 +499,13 @@ impl Swap for RealSwap {
         let j = off_runtime(move || Journal::create(&state, info, stage)).await?.map_err(|e| e.to_string())?;
         *guard = Some(j);
         Ok(())
+    }
+
+    async fn note_conda_revision(&self, revision: u64) -> Result<(), String> {
+        match self.with_journal(move |j| j.set_conda_revision(revision)).await? {
+            Some(()) => Ok(()),
+            None => Err("no install journal is open".into()),
+        }
     }
 
     async fn adopt_journal(&self, python: &Path) -> Result<Option<Interrupted<StashManifest>>, String> {
@@ -517,6 +525,7 @@ impl Swap for RealSwap {
             previous: j.previous.clone(),
             choice: j.choice.clone(),
             preserved: j.stash.clone(),
+            conda_revision: j.conda_revision.map(|rev| (j.prefix.clone(), rev)),
         };
         *self.journal.lock().await = found;
         Ok(Some(out))

@@ -16,6 +16,7 @@ mod transfer;
 pub mod verify;
 pub(crate) mod wheelhouse;
 
+use std::io;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -210,36 +211,32 @@ impl Fetcher {
         Ok(url)
     }
 
-    /// Already in the wheelhouse? Pinned and marked used if so.
-    fn cached(&self, item: &FetchItem) -> Option<Fetched> {
-        let entry = match &item.sha256 {
-            Some(h) => self.wheelhouse.lookup(h, &item.filename)?,
-            None => self.wheelhouse.lookup_by_name(&item.filename)?,
-        };
-        if item.size.is_some_and(|s| s != entry.size) {
-            return None;
-        }
-        self.pin(&entry.sha256);
-        // An eviction may have run between the lookup and the pin.
-        if !entry.path.is_file() {
-            return None;
-        }
-        let _ = self.wheelhouse.touch(&[(entry.sha256.clone(), entry.filename.clone())]);
-        Some(Fetched {
-            filename: item.filename.clone(),
-            path: entry.path,
-            sha256: entry.sha256,
-            size: entry.size,
-            downloaded_bytes: 0,
-            origin_verified: entry.origin_verified,
-        })
+    /// Already in the wheelhouse? Pinned and marked used if so. Off the async workers: the
+    /// wheelhouse's index and pin files take blocking file locks another torchup may hold.
+    async fn cached(&self, item: &FetchItem) -> Option<Fetched> {
+        let (wheelhouse, item) = (self.wheelhouse.clone(), item.clone());
+        let (hit, pins) = tokio::task::spawn_blocking(move || cached_in(&wheelhouse, &item)).await.ok()?;
+        self.keep(pins);
+        hit
     }
 
-    fn pin(&self, sha256: &str) {
-        match self.wheelhouse.pin(&[sha256]) {
-            Ok(p) => self.pins.lock().unwrap_or_else(|e| e.into_inner()).extend(p),
-            Err(e) => tracing::warn!("cannot pin {sha256} in the wheelhouse: {e}"),
-        }
+    /// Hold these pins until the fetcher is dropped.
+    fn keep(&self, pins: Pins) {
+        self.pins.lock().unwrap_or_else(|e| e.into_inner()).extend(pins);
+    }
+
+    /// Pin a verified `.part` (before it appears, so no other torchup's eviction can take it)
+    /// and move it into the store; off the async workers like [`Fetcher::cached`].
+    async fn store(&self, part: PathBuf, sha256: String, item: &FetchItem, origin_verified: bool) -> io::Result<Entry> {
+        let (wheelhouse, filename) = (self.wheelhouse.clone(), item.filename.clone());
+        let (pins, stored) = tokio::task::spawn_blocking(move || {
+            let pins = pin_logged(&wheelhouse, &sha256);
+            (pins, wheelhouse.insert(&part, &sha256, &filename, origin_verified))
+        })
+        .await
+        .map_err(io::Error::other)?;
+        self.keep(pins);
+        stored
     }
 
     async fn fetch_one(
@@ -253,7 +250,7 @@ impl Fetcher {
             let _ = events.send(FetchEvent::FromCache { file: f.filename.clone(), size: f.size }).await;
             Ok(f)
         };
-        if let Some(hit) = self.cached(item) {
+        if let Some(hit) = self.cached(item).await {
             return from_cache(hit).await;
         }
         let dir = self.wheelhouse.partial_dir();
@@ -261,7 +258,7 @@ impl Fetcher {
         let files = PartFiles::new(&dir, &part_key(item, &url));
         // One writer per file across processes; a second one waits, then finds it stored.
         let _lock = wait_for_lock(&files.lock, &item.filename, cancel).await?;
-        if let Some(hit) = self.cached(item) {
+        if let Some(hit) = self.cached(item).await {
             return from_cache(hit).await;
         }
         let auth = self.net.credentials(&url);
@@ -289,11 +286,9 @@ impl Fetcher {
                 .map_err(|e| FetchError::Io { path: files.part.clone(), reason: e.to_string() })?;
             match checked {
                 Ok((sha256, size, origin_verified)) => {
-                    // Pinned before it appears, so no other torchup's eviction can take it.
-                    self.pin(&sha256);
                     let entry = self
-                        .wheelhouse
-                        .insert(&files.part, &sha256, &item.filename, origin_verified)
+                        .store(files.part.clone(), sha256.clone(), item, origin_verified)
+                        .await
                         .map_err(|e| FetchError::write(&item.filename, self.wheelhouse.root(), &e))?;
                     files.remove();
                     let file = item.filename.clone();
@@ -322,6 +317,39 @@ impl Fetcher {
         }
         unreachable!("the loop returns in its second round")
     }
+}
+
+/// [`Fetcher::cached`]'s blocking half: the lookup, the pin and the touch.
+fn cached_in(wheelhouse: &Wheelhouse, item: &FetchItem) -> (Option<Fetched>, Pins) {
+    let entry = match &item.sha256 {
+        Some(h) => wheelhouse.lookup(h, &item.filename),
+        None => wheelhouse.lookup_by_name(&item.filename),
+    };
+    let Some(entry) = entry.filter(|e| item.size.is_none_or(|s| s == e.size)) else { return (None, Pins::default()) };
+    let pins = pin_logged(wheelhouse, &entry.sha256);
+    // An eviction may have run between the lookup and the pin.
+    if !entry.path.is_file() {
+        return (None, pins);
+    }
+    let _ = wheelhouse.touch(&[(entry.sha256.clone(), entry.filename.clone())]);
+    let hit = Fetched {
+        filename: item.filename.clone(),
+        path: entry.path,
+        sha256: entry.sha256,
+        size: entry.size,
+        downloaded_bytes: 0,
+        origin_verified: entry.origin_verified,
+    };
+    (Some(hit), pins)
+}
+
+/// A pin on one stored file; a failure is logged (the file is still used, only not protected
+/// from another torchup's eviction).
+fn pin_logged(wheelhouse: &Wheelhouse, sha256: &str) -> Pins {
+    wheelhouse.pin(&[sha256]).unwrap_or_else(|e| {
+        tracing::warn!("cannot pin {sha256} in the wheelhouse: {e}");
+        Pins::default()
+    })
 }
 
 /// SHA-256 and size of a complete `.part`, checked against the item: its hash, else the

@@ -23,7 +23,9 @@ use super::output::{color_enabled, print_json};
 use super::verify::paint;
 use super::{CliError, Exit, GlobalArgs};
 use crate::explain::stream::LineStream;
-use crate::explain::{ExplainError, ExplainReport, Explainer, Explanation, Target, render_text};
+use crate::explain::{
+    ExplainError, ExplainReport, Explainer, Explanation, ReportLine, ReportLineKind, Target, render_text,
+};
 use crate::smoke::render::{Line, Tone};
 
 /// The `explain` arguments.
@@ -120,9 +122,8 @@ fn print(e: &Explanation, json: bool, g: &GlobalArgs, to_stderr: bool) -> Result
     }
     let is_terminal = if to_stderr { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
     let color = color_enabled(g.no_color, is_terminal);
-    for text in render_text(e) {
-        let heading = e.findings.iter().any(|f| text.starts_with(&format!("{}  ", f.id)));
-        let tone = if heading { Tone::Warn } else { Tone::Plain };
+    for ReportLine { kind, text } in render_text(e) {
+        let tone = if kind == ReportLineKind::Heading { Tone::Warn } else { Tone::Plain };
         let line = paint(&Line { tone, text }, color);
         if to_stderr {
             eprintln!("{line}");

@@ -26,7 +26,7 @@ use crate::diagnose::{OsContext, RuleKind, Rules};
 use crate::facts::{Facts, Os};
 
 pub use decode::NotText;
-pub use report::{EXPLAIN_SCHEMA, ExplainReport, render_text};
+pub use report::{EXPLAIN_SCHEMA, ExplainReport, ReportLine, ReportLineKind, render_text};
 use scan::{Excerpt, Signatures, line_index};
 use stream::LineStream;
 

@@ -62,31 +62,103 @@ impl From<&Finding> for ReportDiagnosis {
     }
 }
 
-/// The findings as plain text lines (the CLI paints the first line of each finding).
-pub fn render_text(e: &Explanation) -> Vec<String> {
+/// What a line of the text report is: the front ends style a line by its kind, never by
+/// parsing its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportLineKind {
+    /// "Not a known setup problem: …"
+    Unrecognised,
+    /// A finding's first line: "F01  title  (high confidence)".
+    Heading,
+    /// A labelled line under it: "  line 3: …", "  why: …", "  note: …", "  fix: …".
+    Detail,
+    /// A fix's further lines, aligned under its first.
+    Continuation,
+    /// Between two findings.
+    Blank,
+}
+
+/// One line of the text report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportLine {
+    pub kind: ReportLineKind,
+    /// The line as printed (details indented two, continuations seven).
+    pub text: String,
+}
+
+/// The findings as plain text lines, each with its kind (the CLI paints headings; the
+/// wizard also indents by kind).
+pub fn render_text(e: &Explanation) -> Vec<ReportLine> {
+    let line = |kind, text: String| ReportLine { kind, text };
     let mut out = Vec::new();
     if !e.recognised() {
-        out.push(UNRECOGNISED.to_string());
+        out.push(line(ReportLineKind::Unrecognised, UNRECOGNISED.to_string()));
         return out;
     }
     for (i, f) in e.findings.iter().enumerate() {
         if i > 0 {
-            out.push(String::new());
+            out.push(line(ReportLineKind::Blank, String::new()));
         }
-        out.push(format!("{}  {}  ({} confidence)", f.id, f.title, f.confidence.as_str()));
+        out.push(line(
+            ReportLineKind::Heading,
+            format!("{}  {}  ({} confidence)", f.id, f.title, f.confidence.as_str()),
+        ));
         for ev in &f.evidence {
-            out.push(format!("  line {}: {}", ev.line, ev.text.trim()));
+            out.push(line(ReportLineKind::Detail, format!("  line {}: {}", ev.line, ev.text.trim())));
         }
         if f.occurrences > 1 {
-            out.push(format!("  (seen {} times)", f.occurrences));
+            out.push(line(ReportLineKind::Detail, format!("  (seen {} times)", f.occurrences)));
         }
-        out.push(format!("  why: {}", f.explanation));
+        out.push(line(ReportLineKind::Detail, format!("  why: {}", f.explanation)));
         for note in &f.notes {
-            out.push(format!("  note: {note}"));
+            out.push(line(ReportLineKind::Detail, format!("  note: {note}")));
         }
-        for (j, line) in f.fix.lines().enumerate() {
-            out.push(if j == 0 { format!("  fix: {line}") } else { format!("       {line}") });
+        for (j, text) in f.fix.lines().enumerate() {
+            out.push(if j == 0 {
+                line(ReportLineKind::Detail, format!("  fix: {text}"))
+            } else {
+                line(ReportLineKind::Continuation, format!("       {text}"))
+            });
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explain::{Confidence, Evidence};
+
+    #[test]
+    fn every_line_says_what_it_is() {
+        let finding = |id: &str, title: &str| Finding {
+            diagnosis: crate::finding::Finding {
+                id: id.into(),
+                // A title that looks like another finding's heading changes nothing.
+                title: title.into(),
+                explanation: "because".into(),
+                fix: "first\nsecond".into(),
+            },
+            evidence: vec![Evidence { line: 3, text: "F02  not a heading".into() }],
+            occurrences: 2,
+            confidence: Confidence::High,
+            notes: vec!["this GPU".into()],
+        };
+        let e = Explanation {
+            findings: vec![finding("F01", "one"), finding("F02", "F01  two")],
+            lines: 9,
+            bytes: 90,
+            encoding: "UTF-8",
+        };
+        let kinds: Vec<ReportLineKind> = render_text(&e).iter().map(|l| l.kind).collect();
+        use ReportLineKind::*;
+        let one = [Heading, Detail, Detail, Detail, Detail, Detail, Continuation];
+        assert_eq!(kinds, [&one[..], &[Blank], &one[..]].concat());
+        let lines = render_text(&e);
+        assert_eq!(lines[0].text, "F01  one  (high confidence)");
+        assert_eq!(lines[6].text, "       second");
+
+        let none = Explanation { findings: vec![], lines: 1, bytes: 1, encoding: "UTF-8" };
+        assert_eq!(render_text(&none).iter().map(|l| l.kind).collect::<Vec<_>>(), [Unrecognised]);
+    }
 }

@@ -15,7 +15,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::explain::{Explainer, Explanation, Target, render_text};
+use crate::explain::{Explainer, Explanation, ReportLine, ReportLineKind, Target, render_text};
 
 use super::app::{App, Screen};
 use super::check;
@@ -317,10 +317,9 @@ fn answer_lines(app: &App, ui: &ExplainUi, width: usize) -> Vec<Line<'static>> {
         Answer::Reading(path) => text::wrap_styled(" ", &format!("Reading {path}…"), width, t.dim()),
         Answer::Failed(e) => text::wrap_styled(" ", e, width, t.warn()),
         Answer::Explained(e) => {
-            let ids: Vec<String> = e.findings.iter().map(|f| format!("{}  ", f.id)).collect();
             let mut out = Vec::new();
-            for line in render_text(e) {
-                let heading = ids.iter().any(|id| line.starts_with(id.as_str()));
+            for ReportLine { kind, text: line } in render_text(e) {
+                let heading = kind == ReportLineKind::Heading;
                 let style = if heading {
                     t.warn()
                 } else if e.recognised() {
@@ -330,7 +329,7 @@ fn answer_lines(app: &App, ui: &ExplainUi, width: usize) -> Vec<Line<'static>> {
                 };
                 // Headings flush left, labelled lines ("why:", "fix:") one in, their
                 // continuations and wrapped rows four in.
-                let continuation = line.starts_with("       ");
+                let continuation = kind == ReportLineKind::Continuation;
                 let first = if heading {
                     ""
                 } else if continuation {

@@ -53,6 +53,20 @@ fn check_gpu_reported_python_pending() {
 }
 
 #[test]
+fn check_after_an_interrupted_install() {
+    // What the wizard shows when an earlier install was killed: the journal's line as a
+    // notice, and `b` (roll back) in the footer.
+    let mut h = check_done();
+    h.app.set_interrupted(Some(torchup::tui::app::InterruptedRun {
+        line: "an install was interrupted at 'install'; the previous build was torch 2.5.1+cpu".into(),
+        python: "C:\\Users\\ana\\ml\\.venv\\Scripts\\python.exe".into(),
+        manager: torchup::plan::Manager::Pip,
+        prefix: "C:\\Users\\ana\\ml\\.venv".into(),
+    }));
+    snap("check_interrupted", &h);
+}
+
+#[test]
 fn check_done_screen() {
     let mut h = check_done();
     h.key(KeyCode::Down);

@@ -38,8 +38,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL", default_value = OFFICIAL_INDEX_URL, value_parser = IndexUrlParser)]
     pub index_url: IndexUrl,
     /// Where the wheels come from: auto (probe the known mirrors, take the fastest that
-    /// carries the build), official, pypi (Linux: PyPI's own CUDA wheels), or a URL
-    #[arg(long, global = true, value_name = "auto|official|pypi|URL")]
+    /// carries the build), official, nju or aliyun (mirrors in China), pypi (Linux: PyPI's
+    /// own CUDA wheels), or a URL
+    #[arg(long, global = true, value_name = "auto|official|nju|aliyun|pypi|URL")]
     pub mirror: Option<String>,
     /// Do not contact the index: plan from bundled data and the cache
     #[arg(long, global = true)]

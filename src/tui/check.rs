@@ -230,6 +230,13 @@ pub(crate) fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
         k.push(("Enter", "continue"));
     }
     k.extend([("r", "re-check"), ("e", "explain"), ("?", "help"), ("q", "quit")]);
+    if app.interrupted.is_some() {
+        // First, as the notice above asks (it is cut at 80 columns); `e` moves last, where
+        // a narrow footer drops it (the help still lists it).
+        k.insert(0, ("b", "roll back"));
+        k.retain(|(key, _)| *key != "e");
+        k.push(("e", "explain"));
+    }
     k
 }
 

@@ -417,6 +417,16 @@ async fn run_with(sim: &Sim, plan: &Plan, cancel: CancellationToken) -> Ran {
     Ran { report, events: collect.await.unwrap() }
 }
 
+/// `torchup rollback` (the engine's half) on what the simulated journal holds.
+async fn rollback_with(sim: &Sim, manager: Manager) -> super::InstallReport {
+    let dir = tempfile::tempdir().unwrap();
+    let log = RunLog::create_in(dir.path());
+    let installer = Installer { runner: sim, inspector: sim, swap: sim, log: &log, env: vec![] };
+    let opts = InstallOptions { dry_run: false, auto_rollback: false, index_base: "x".into(), step_timeout: None };
+    let (tx, _rx) = mpsc::channel(1024);
+    installer.rollback(Path::new("/env/bin/python"), manager, &opts, &tx, &CancellationToken::new()).await
+}
+
 fn smokes(events: &[InstallEvent]) -> Vec<(Expectation, bool)> {
     events
         .iter()
@@ -589,19 +599,12 @@ async fn rollback_finishes_what_an_interrupted_run_left() {
     sim.w().stash_broken = true;
     let _ = run_with(&sim, &plan("cu124", None), CancellationToken::new()).await;
     sim.w().stash_broken = false;
-    let dir = tempfile::tempdir().unwrap();
-    let log = RunLog::create_in(dir.path());
-    let installer = Installer { runner: &sim, inspector: &sim, swap: &sim, log: &log, env: vec![] };
-    let opts = InstallOptions { dry_run: false, auto_rollback: false, index_base: "x".into(), step_timeout: None };
-    let (tx, _rx) = mpsc::channel(1024);
-    let report =
-        installer.rollback(Path::new("/env/bin/python"), Manager::Pip, &opts, &tx, &CancellationToken::new()).await;
+    let report = rollback_with(&sim, Manager::Pip).await;
     assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.environment);
     assert_eq!(sim.w().installed.as_ref().unwrap().version, "2.5.1+cpu");
     assert!(!sim.w().journal_open);
     // A second rollback has nothing to do.
-    let again =
-        installer.rollback(Path::new("/env/bin/python"), Manager::Pip, &opts, &tx, &CancellationToken::new()).await;
+    let again = rollback_with(&sim, Manager::Pip).await;
     assert_eq!(again.outcome, Outcome::Unchanged);
     assert!(again.environment.contains("Nothing to roll back"), "{}", again.environment);
 }
@@ -632,13 +635,7 @@ async fn rollback_after_a_kill_returns_conda_to_the_noted_revision() {
     assert_eq!(sim.w().journal_conda, Some(4), "noted before the remove");
     sim.w().hang_on = None;
 
-    let dir = tempfile::tempdir().unwrap();
-    let log = RunLog::create_in(dir.path());
-    let installer = Installer { runner: &sim, inspector: &sim, swap: &sim, log: &log, env: vec![] };
-    let opts = InstallOptions { dry_run: false, auto_rollback: false, index_base: "x".into(), step_timeout: None };
-    let (tx, _rx) = mpsc::channel(1024);
-    let report =
-        installer.rollback(Path::new("/env/bin/python"), Manager::Conda, &opts, &tx, &CancellationToken::new()).await;
+    let report = rollback_with(&sim, Manager::Conda).await;
     assert!(sim.commands().iter().any(|c| c == "run conda install -p /env --revision 4 -y"), "{:?}", sim.commands());
     assert_eq!(sim.w().installed.as_ref().map(|t| t.version.as_str()), Some("2.5.1+cpu"), "{}", report.environment);
     assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.environment);
@@ -656,13 +653,7 @@ async fn rollback_after_a_kill_before_the_move_keeps_the_previous_build() {
         w.journal = vec![RunStage::Fetch, RunStage::Uninstall];
         w.journal_open = true;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let log = RunLog::create_in(dir.path());
-    let installer = Installer { runner: &sim, inspector: &sim, swap: &sim, log: &log, env: vec![] };
-    let opts = InstallOptions { dry_run: false, auto_rollback: false, index_base: "x".into(), step_timeout: None };
-    let (tx, _rx) = mpsc::channel(1024);
-    let report =
-        installer.rollback(Path::new("/env/bin/python"), Manager::Pip, &opts, &tx, &CancellationToken::new()).await;
+    let report = rollback_with(&sim, Manager::Pip).await;
     assert!(sim.commands().iter().all(|c| !c.contains("uninstall")), "{:?}", sim.commands());
     assert_eq!(sim.w().installed.as_ref().map(|t| t.version.as_str()), Some("2.5.1+cpu"), "{}", report.environment);
     assert_ne!(report.outcome, Outcome::Broken, "{}", report.environment);

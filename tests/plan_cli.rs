@@ -177,6 +177,32 @@ fn bad_flags_are_usage_errors() {
 }
 
 #[test]
+fn a_variant_index_url_from_a_guide_is_read_from_its_base() {
+    // `pip install torch --index-url …/whl/cu124`, pasted: torchup reads every variant from
+    // the base and still picks what runs here (cu126 for this driver), saying so.
+    let t = tmp();
+    let f = fixture("linux-gtx1080ti-535-py312-venv");
+    let f = f.to_str().unwrap();
+    let o = torchup(
+        t.path(),
+        &["plan", "--json", "--facts", f, "--index-url", "http://me:s3cret@127.0.0.1:8080/whl/cu124"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["choice"]["variant"], "cu126");
+    let err = stderr(&o);
+    assert!(err.contains("is the cu124 build's index; using its base http://me:***@127.0.0.1:8080/whl"), "{err}");
+    assert!(err.contains("--variant cu124"), "{err}");
+    assert!(!err.contains("s3cret") && !String::from_utf8_lossy(&o.stdout).contains("s3cret"));
+    // --variant cu124 with the same URL: the variant the URL named.
+    let o = torchup(
+        t.path(),
+        &["plan", "--json", "--facts", f, "--variant", "cu124", "--index-url", "http://127.0.0.1:8080/whl/cu124/"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["choice"]["index_url"], "http://127.0.0.1:8080/whl/cu124");
+}
+
+#[test]
 fn requirements_path_and_constraints_file_are_absolute() {
     let t = tmp();
     std::fs::write(t.path().join("requirements.txt"), "numpy\ntorch\n").unwrap();

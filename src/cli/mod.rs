@@ -55,6 +55,13 @@ impl CliError {
 /// The engine session for these global flags: `--mirror NAME|URL` replaces `--index-url`
 /// (`auto` keeps it until the probe picks a source).
 pub fn session(g: &GlobalArgs) -> Result<crate::session::Session, CliError> {
+    let typed = typed_index_url(g)?;
+    if let Some((base, variant)) = typed.split_variant() {
+        crate::errln!(
+            "torchup: {typed} is the {variant} build's index; using its base {base} (torchup picks the \
+             build that runs here; --variant {variant} insists on {variant})"
+        );
+    }
     let index_url = mirror_index_url(g)?;
     crate::session::Session::for_host(g.python.clone(), &index_url, g.offline)
         .map_err(|e| CliError::environment(e.to_string()))
@@ -73,9 +80,17 @@ pub fn signals() -> Option<crate::exec::signals::Signals> {
     }
 }
 
-/// The index `--mirror` names: a source of the built-in table (official, nju, aliyun, …), a
-/// URL, or `auto` (the probe decides later).
+/// The index torchup reads for these flags: what `--mirror`/`--index-url` name, and when
+/// that is one variant's directory (the guide's `--index-url …/whl/cu124`), its base: every
+/// variant is read from there. [`session`] says so once.
 pub fn mirror_index_url(g: &GlobalArgs) -> Result<crate::compat::index_url::IndexUrl, CliError> {
+    let typed = typed_index_url(g)?;
+    Ok(typed.split_variant().map(|(base, _)| base).unwrap_or(typed))
+}
+
+/// The index `--mirror` names: a source of the built-in table (official, nju, aliyun, …), a
+/// URL, or `auto` (the probe decides later); else `--index-url`.
+fn typed_index_url(g: &GlobalArgs) -> Result<crate::compat::index_url::IndexUrl, CliError> {
     use crate::compat::mirrors::by_name;
     match g.mirror.as_deref().map(str::trim) {
         None | Some("auto") => Ok(g.index_url.clone()),

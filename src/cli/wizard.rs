@@ -78,7 +78,7 @@ pub async fn run_with<E: EngineHandle + ?Sized>(
         mode: if start == Some(StartAt::Verify) { Mode::Verify } else { Mode::Wizard },
         size,
         python: g.python.as_ref().map(|p| p.to_string_lossy().into_owned()),
-        index_url: g.index_url.expose(),
+        index_url: super::mirror_index_url(g)?.expose(),
         now: Instant::now(),
     });
     app.set_interrupted(interrupted_run(&crate::paths::state_dir()));

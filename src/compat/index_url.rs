@@ -82,6 +82,23 @@ impl IndexUrl {
     pub fn is_loopback(&self) -> bool {
         is_loopback(&self.url)
     }
+
+    /// When the URL names one variant's directory (`…/whl/cu124`, copied from a guide's
+    /// `pip install … --index-url`, or a mirror's `…/pytorch-wheels/cu124/`): the index base
+    /// above it, and that variant. torchup reads every variant from the base.
+    pub fn split_variant(&self) -> Option<(IndexUrl, String)> {
+        if self.is_page() {
+            return None;
+        }
+        let segments: Vec<&str> = self.url.path_segments()?.filter(|s| !s.is_empty()).collect();
+        let (last, parents) = segments.split_last()?;
+        if !super::index::page::is_variant_name(last) {
+            return None;
+        }
+        let mut base = self.url.clone();
+        base.set_path(&format!("/{}", parents.iter().map(|p| format!("{p}/")).collect::<String>()));
+        Some((IndexUrl { url: base }, last.to_string()))
+    }
 }
 
 impl Default for IndexUrl {
@@ -144,6 +161,24 @@ fn redact_str(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_variant_url_splits_into_its_base_and_variant() {
+        let split = |raw: &str| IndexUrl::parse(raw).unwrap().split_variant().map(|(b, v)| (b.expose(), v));
+        assert_eq!(
+            split("https://download.pytorch.org/whl/cu124"),
+            Some(("https://download.pytorch.org/whl".into(), "cu124".into()))
+        );
+        assert_eq!(
+            split("https://tok:en@mirrors.aliyun.com/pytorch-wheels/cpu/"),
+            Some(("https://tok:en@mirrors.aliyun.com/pytorch-wheels".into(), "cpu".into()))
+        );
+        assert_eq!(split("http://127.0.0.1:8080/rocm6.2"), Some(("http://127.0.0.1:8080".into(), "rocm6.2".into())));
+        assert_eq!(split("https://download.pytorch.org/whl"), None);
+        assert_eq!(split("https://download.pytorch.org/whl/torch_stable.html"), None);
+        assert_eq!(split("https://pypi.org/simple"), None);
+        assert_eq!(split("https://example.org/cuda"), None);
+    }
 
     #[test]
     fn the_url_rules() {

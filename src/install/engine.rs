@@ -518,8 +518,8 @@ impl<R: Runner, P: Inspector, S: Swap> Installer<'_, R, P, S> {
             }
         } else {
             run.conda_revision = self.conda_revision(step).await;
-            if let Some((_, rev)) = &run.conda_revision
-                && let Err(why) = self.swap.note_conda_revision(*rev).await
+            if let Some((prefix, rev)) = &run.conda_revision
+                && let Err(why) = self.swap.note_conda_revision(prefix, *rev).await
             {
                 return Err(Stop::BeforeChange(format!(
                     "the journal could not be written ({why}): check that torchup's state directory is writable"
@@ -971,7 +971,7 @@ impl<R: Runner, P: Inspector, S: Swap> Installer<'_, R, P, S> {
             Ok(Some(found)) => {
                 run.previous = found.previous;
                 run.preserved = found.preserved;
-                run.conda_revision = found.conda_revision.map(|(prefix, rev)| (prefix.display().to_string(), rev));
+                run.conda_revision = found.conda_revision;
                 run.changed = true;
                 run.journaled = true;
                 let why = format!("an install was interrupted at '{}'", found.stage);

@@ -55,8 +55,8 @@ struct World {
     conda_revision: Option<u64>,
     /// What `conda remove` took (`conda install --revision` brings it back).
     conda_removed: Option<TorchFacts>,
-    /// The revision the journal noted.
-    journal_conda: Option<u64>,
+    /// The env and revision the journal noted.
+    journal_conda: Option<(String, u64)>,
 }
 
 #[derive(Clone, Default)]
@@ -290,8 +290,10 @@ impl Swap for Sim {
         Ok(())
     }
 
-    async fn note_conda_revision(&self, revision: u64) -> Result<(), String> {
-        self.w().journal_conda = Some(revision);
+    async fn note_conda_revision(&self, prefix: &str, revision: u64) -> Result<(), String> {
+        let mut w = self.w();
+        w.log.push(format!("note conda revision {revision}"));
+        w.journal_conda = Some((prefix.to_string(), revision));
         Ok(())
     }
 
@@ -305,7 +307,7 @@ impl Swap for Sim {
             previous: w.journal_previous.clone(),
             choice: None,
             preserved: w.stash.clone(),
-            conda_revision: w.journal_conda.map(|rev| (PathBuf::from("/env"), rev)),
+            conda_revision: w.journal_conda.clone(),
         }))
     }
 
@@ -632,7 +634,11 @@ async fn rollback_after_a_kill_returns_conda_to_the_noted_revision() {
         _ = installing => {}
     }
     assert!(sim.w().installed.is_none(), "conda removed the previous build");
-    assert_eq!(sim.w().journal_conda, Some(4), "noted before the remove");
+    assert_eq!(sim.w().journal_conda, Some(("/env".to_string(), 4)), "the env as the plan named it");
+    let log = sim.w().log.clone();
+    let noted = log.iter().position(|l| l == "note conda revision 4");
+    let removed = log.iter().position(|l| l.starts_with("run conda remove"));
+    assert!(noted.is_some() && noted < removed, "noted before the remove: {log:?}");
     sim.w().hang_on = None;
 
     let report = rollback_with(&sim, Manager::Conda).await;

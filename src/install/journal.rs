@@ -77,6 +77,10 @@ pub struct Journal {
     /// conda's revision before the run (conda-installed torch rolls back with it).
     #[serde(default)]
     pub conda_revision: Option<u64>,
+    /// The env conda returns to that revision, exactly as the plan's `conda remove -p` named
+    /// it (not canonicalised: on Windows that would be a `\\?\` path conda does not know).
+    #[serde(default)]
+    pub conda_prefix: Option<String>,
     #[serde(skip)]
     path: PathBuf,
 }
@@ -118,6 +122,7 @@ impl Journal {
             stage,
             stash: None,
             conda_revision: None,
+            conda_prefix: None,
         };
         j.save()?;
         Ok(j)
@@ -156,8 +161,9 @@ impl Journal {
     }
 
     /// Record conda's revision before the run.
-    pub fn set_conda_revision(&mut self, revision: u64) -> Result<(), JournalError> {
+    pub fn set_conda_revision(&mut self, prefix: &str, revision: u64) -> Result<(), JournalError> {
         self.conda_revision = Some(revision);
+        self.conda_prefix = Some(prefix.to_string());
         self.save()
     }
 
@@ -287,12 +293,13 @@ mod tests {
         let mut j = Journal::create(&state, info(&a), RunStage::Fetch).unwrap();
         j.update_stage(RunStage::Fetch).unwrap();
         j.update_stage_of(RunStage::Uninstall, &choice("cu121")).unwrap();
-        j.set_conda_revision(7).unwrap();
+        j.set_conda_revision("C:\\Users\\me\\miniconda3\\envs\\ml", 7).unwrap();
         let loaded = Journal::load(&state, &a).unwrap().unwrap();
         assert_eq!(loaded, j);
         assert_eq!(loaded.stage, RunStage::Uninstall);
         assert_eq!(loaded.choice.as_ref().map(|c| c.variant.as_str()), Some("cu121"), "the build being installed now");
         assert_eq!(loaded.conda_revision, Some(7));
+        assert_eq!(loaded.conda_prefix.as_deref(), Some("C:\\Users\\me\\miniconda3\\envs\\ml"));
         assert_eq!(loaded.pid, std::process::id());
         let text = std::fs::read_to_string(j.path()).unwrap();
         assert!(text.contains("\"stage\": \"uninstall\""), "{text}");

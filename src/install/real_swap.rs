@@ -501,8 +501,9 @@ impl Swap for RealSwap {
         Ok(())
     }
 
-    async fn note_conda_revision(&self, revision: u64) -> Result<(), String> {
-        match self.with_journal(move |j| j.set_conda_revision(revision)).await? {
+    async fn note_conda_revision(&self, prefix: &str, revision: u64) -> Result<(), String> {
+        let prefix = prefix.to_string();
+        match self.with_journal(move |j| j.set_conda_revision(&prefix, revision)).await? {
             Some(()) => Ok(()),
             None => Err("no install journal is open".into()),
         }
@@ -525,7 +526,10 @@ impl Swap for RealSwap {
             previous: j.previous.clone(),
             choice: j.choice.clone(),
             preserved: j.stash.clone(),
-            conda_revision: j.conda_revision.map(|rev| (j.prefix.clone(), rev)),
+            conda_revision: j.conda_revision.map(|rev| {
+                let prefix = j.conda_prefix.clone().unwrap_or_else(|| j.prefix.display().to_string());
+                (prefix, rev)
+            }),
         };
         *self.journal.lock().await = found;
         Ok(Some(out))

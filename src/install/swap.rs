@@ -62,9 +62,9 @@ pub struct Interrupted<P> {
     pub choice: Option<Choice>,
     /// The moved-aside previous family, if the run got that far.
     pub preserved: Option<P>,
-    /// conda's revision before the run's `conda remove`, with the env's prefix: a
-    /// conda-installed build goes back with `conda install --revision`.
-    pub conda_revision: Option<(PathBuf, u64)>,
+    /// The env's prefix (as `conda remove -p` named it) and conda's revision before the run's
+    /// `conda remove`: a conda-installed build goes back with `conda install --revision`.
+    pub conda_revision: Option<(String, u64)>,
 }
 
 /// Why the installed family could not be moved aside.
@@ -122,7 +122,7 @@ pub trait Swap: Send + Sync {
 
     /// Record conda's revision before a `conda remove` (so a killed run's rollback can
     /// return conda to it).
-    fn note_conda_revision(&self, revision: u64) -> impl Future<Output = Result<(), String>> + Send;
+    fn note_conda_revision(&self, prefix: &str, revision: u64) -> impl Future<Output = Result<(), String>> + Send;
 
     /// Take over the journal an interrupted run left for `python`'s environment (None when
     /// there is none): `torchup rollback`, `install --resume`.

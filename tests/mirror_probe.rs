@@ -113,8 +113,14 @@ async fn a_slow_page_and_a_trickling_wheel_are_measured_as_slow_not_as_silent() 
 #[tokio::test]
 async fn nothing_usable_means_no_pick() {
     let hanging = MirrorServer::start(Layout::Simple, &wheels(b"PK\x03\x04x"), Behaviour::Hang);
-    let opts = ProbeOptions { deadline: Duration::from_millis(500), window: Duration::from_millis(100) };
-    let report = probe(&[source("official", &hanging, None)], &target(), opts).await;
+    let empty = MirrorServer::start(Layout::Simple, &wheels(b"PK\x03\x04x"), Behaviour::EmptyWheels);
+    // Generous: the empty source must get its page and its empty answer in time on a loaded
+    // machine; only the hanging one waits the deadline out.
+    let opts = ProbeOptions { deadline: Duration::from_secs(5), window: Duration::from_secs(1) };
+    let sources = [source("official", &hanging, None), source("empty", &empty, None)];
+    let report = probe(&sources, &target(), opts).await;
     assert_eq!(report.chosen, None);
-    assert!(report.table().contains("no answer within 0.5 s"));
+    let table = report.table();
+    assert_eq!(report.rows[0].skipped.as_deref(), Some("no answer within 5.0 s"), "{table}");
+    assert_eq!(report.rows[1].skipped.as_deref(), Some("wheel: empty response"), "{table}");
 }

@@ -109,18 +109,23 @@ impl ProbeReport {
 
 /// Probe every source at once; the official one (named "official") is the sha256 reference.
 pub async fn probe(sources: &[ProbeSource], target: &ProbeTarget, opts: ProbeOptions) -> ProbeReport {
+    // Every HTTP client is built before the clock starts: building one reads the system's CA
+    // store, which stalled the other sources' timed windows when each source built its own.
+    let clients = WheelClients::new(opts.window);
+    let index_clients: Vec<Result<IndexClient, String>> = sources.iter().map(|s| index_client(s, opts)).collect();
     let started = Instant::now();
     let ends = started + opts.deadline;
-    // One pair of wheel clients for every source: building a client reads the system's CA
-    // store, and doing that once per source stalled the other sources' timed windows.
-    let clients = WheelClients::new(opts.window);
-    let mut rows: Vec<ProbeRow> = join_all(sources.iter().map(|s| {
+    let mut rows: Vec<ProbeRow> = join_all(sources.iter().zip(&index_clients).map(|(s, index)| {
         let clients = &clients;
         async move {
+            let index = match index {
+                Ok(c) => c,
+                Err(why) => return ProbeRow { skipped: Some(why.clone()), ..empty_row(s) },
+            };
             // `probe_one` stops measuring at `ends` by itself; this is the backstop for a
             // page that never arrives.
-            match tokio::time::timeout(opts.deadline + BACKSTOP_GRACE, probe_one(s, target, opts, ends, clients)).await
-            {
+            let one = probe_one(s, index, target, opts, ends, clients);
+            match tokio::time::timeout(opts.deadline + BACKSTOP_GRACE, one).await {
                 Ok(row) => row,
                 Err(_) => ProbeRow { skipped: Some(no_answer(opts.deadline)), ..empty_row(s) },
             }
@@ -195,31 +200,30 @@ fn empty_row(s: &ProbeSource) -> ProbeRow {
     }
 }
 
-async fn probe_one(
-    s: &ProbeSource,
-    target: &ProbeTarget,
-    opts: ProbeOptions,
-    ends: Instant,
-    clients: &WheelClients,
-) -> ProbeRow {
-    let mut row = empty_row(s);
+/// The index client of one source (its pages only; no cache: a probe reads what is served now).
+fn index_client(s: &ProbeSource, opts: ProbeOptions) -> Result<IndexClient, String> {
     // Past the backstop: a page that never comes is the backstop's "no answer", worded once.
     let page_limit = opts.deadline + 2 * BACKSTOP_GRACE;
-    let client_opts = IndexOptions {
+    IndexClient::new(IndexOptions {
         cache_dir: None,
         connect_timeout: page_limit,
         read_timeout: page_limit,
         page_timeout: page_limit,
         layout: s.layout,
         ..IndexOptions::new(s.url.expose())
-    };
-    let client = match IndexClient::new(client_opts) {
-        Ok(c) => c,
-        Err(e) => {
-            row.skipped = Some(e.to_string());
-            return row;
-        }
-    };
+    })
+    .map_err(|e| e.to_string())
+}
+
+async fn probe_one(
+    s: &ProbeSource,
+    client: &IndexClient,
+    target: &ProbeTarget,
+    opts: ProbeOptions,
+    ends: Instant,
+    clients: &WheelClients,
+) -> ProbeRow {
+    let mut row = empty_row(s);
     let listing = match client.listing(&target.variant, "torch").await {
         Ok((l, _)) => l,
         Err(PageFailure::NotFound { .. }) => {
@@ -242,8 +246,11 @@ async fn probe_one(
     row.sha256 = file.sha256.clone();
     let until = (Instant::now() + opts.window).min(ends);
     match measure(clients, &s.url, &file.url, until).await {
-        Ok((0, _)) => row.skipped = Some(no_answer(opts.deadline)),
-        Ok((bytes, secs)) => {
+        Ok(Measured::NoAnswer) => row.skipped = Some(no_answer(opts.deadline)),
+        Ok(Measured::Bytes(0, _)) => {
+            row.skipped = Some(format!("no wheel bytes within {:.1} s", opts.deadline.as_secs_f64()))
+        }
+        Ok(Measured::Bytes(bytes, secs)) => {
             row.bytes = bytes;
             row.mb_per_s = Some(bytes as f64 / 1e6 / secs.max(0.001));
         }
@@ -258,8 +265,16 @@ fn wheel_for<'a>(listing: &'a super::available::VariantListing, t: &'a ProbeTarg
     compatible_files(listing, &t.tags).find(|f| f.version.parse::<Version>().is_ok_and(|v| v.without_local() == want))
 }
 
+/// What the timed GET of a wheel got.
+enum Measured {
+    /// No response head by the deadline.
+    NoAnswer,
+    /// A head, and this many body bytes in these seconds (0: none arrived in time).
+    Bytes(u64, f64),
+}
+
 /// Bytes of `url` received until `until` (ranged GET from byte 0), and the seconds spent.
-async fn measure(clients: &WheelClients, index: &IndexUrl, url: &str, until: Instant) -> Result<(u64, f64), String> {
+async fn measure(clients: &WheelClients, index: &IndexUrl, url: &str, until: Instant) -> Result<Measured, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("bad wheel URL: {e}"))?;
     if !super::index_url::scheme_allowed(&parsed) {
         return Err("wheel URL is plain http to another host".into());
@@ -268,7 +283,7 @@ async fn measure(clients: &WheelClients, index: &IndexUrl, url: &str, until: Ins
     let started = Instant::now();
     let request = http.get(parsed).header(RANGE, "bytes=0-").send();
     let mut resp = match tokio::time::timeout(until.saturating_duration_since(started), request).await {
-        Err(_) => return Ok((0, started.elapsed().as_secs_f64())),
+        Err(_) => return Ok(Measured::NoAnswer),
         Ok(sent) => sent.map_err(|e| short(&e))?,
     };
     let status = resp.status();
@@ -290,6 +305,7 @@ async fn measure(clients: &WheelClients, index: &IndexUrl, url: &str, until: Ins
         match tokio::time::timeout(left, resp.chunk()).await {
             Err(_) => break,
             Ok(Err(e)) => return Err(short(&e)),
+            Ok(Ok(None)) if bytes == 0 => return Err("wheel: empty response".into()),
             Ok(Ok(None)) => break,
             Ok(Ok(Some(chunk))) => {
                 if head.len() < 4 {
@@ -305,7 +321,7 @@ async fn measure(clients: &WheelClients, index: &IndexUrl, url: &str, until: Ins
     if head.len() >= 4 && head != b"PK\x03\x04" {
         return Err("not a wheel (no zip header)".into());
     }
-    Ok((bytes, started.elapsed().as_secs_f64()))
+    Ok(Measured::Bytes(bytes, started.elapsed().as_secs_f64()))
 }
 
 fn short(e: &reqwest::Error) -> String {

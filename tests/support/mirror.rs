@@ -36,6 +36,8 @@ pub enum Behaviour {
     Forbidden,
     /// Pages are right, but wheel URLs answer 200 text/html (a login or error page).
     HtmlForWheels,
+    /// Pages are right, but wheel URLs answer 200 with an empty body.
+    EmptyWheels,
     /// Pages answer after this delay; wheels trickle at this many bytes per second.
     Slow(Duration, u64),
 }
@@ -205,6 +207,9 @@ fn answer(routes: &HashMap<String, Route>, behaviour: Behaviour, req: &Request) 
         _ => match routes.get(&req.path) {
             Some(_) if behaviour == Behaviour::HtmlForWheels && req.path.ends_with(".whl") => {
                 html("<html><body><a href=\"/login\">Please log in</a></body></html>".into())
+            }
+            Some(r) if behaviour == Behaviour::EmptyWheels && req.path.ends_with(".whl") => {
+                Route { body: Vec::new(), ..r.clone() }
             }
             Some(r) => r.clone(),
             None => Route { status: 404, content_type: "text/plain", body: b"Not Found".to_vec() },

@@ -200,6 +200,11 @@ fn a_variant_index_url_from_a_guide_is_read_from_its_base() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(json(&o)["choice"]["index_url"], "http://127.0.0.1:8080/whl/cu124");
+    assert!(stderr(&o).contains("(the build is --variant cu124)"), "{}", stderr(&o));
+    // Commands that do not read the index say nothing about it.
+    let o = torchup(t.path(), &["explain", "--index-url", "http://127.0.0.1:8080/whl/cu124", "--", "true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("build's index"), "{}", stderr(&o));
 }
 
 #[test]

@@ -36,6 +36,7 @@ pub struct InstallFlags {
 pub async fn run(g: &GlobalArgs, f: &InstallFlags, c: &ChoiceArgs, interactive: bool) -> Result<Exit, CliError> {
     let (yes, dry_run, json) = (f.yes, f.dry_run, f.json);
     let mut session = super::session(g)?;
+    super::note_variant_index(g, &c.variant);
     let gathered = session.detect().await;
     if let Some(e) = gathered.python_error {
         return Err(CliError::environment(e.to_string()));

@@ -55,13 +55,6 @@ impl CliError {
 /// The engine session for these global flags: `--mirror NAME|URL` replaces `--index-url`
 /// (`auto` keeps it until the probe picks a source).
 pub fn session(g: &GlobalArgs) -> Result<crate::session::Session, CliError> {
-    let typed = typed_index_url(g)?;
-    if let Some((base, variant)) = typed.split_variant() {
-        crate::errln!(
-            "torchup: {typed} is the {variant} build's index; using its base {base} (torchup picks the \
-             build that runs here; --variant {variant} insists on {variant})"
-        );
-    }
     let index_url = mirror_index_url(g)?;
     crate::session::Session::for_host(g.python.clone(), &index_url, g.offline)
         .map_err(|e| CliError::environment(e.to_string()))
@@ -80,9 +73,23 @@ pub fn signals() -> Option<crate::exec::signals::Signals> {
     }
 }
 
+/// One line on stderr when the index given is one variant's directory (the commands that
+/// read the index: plan, install, the wizard). `variant` is `--variant` as given ("auto" in
+/// the wizard): the hint to insist on the URL's variant is left out when one was chosen.
+pub fn note_variant_index(g: &GlobalArgs, variant: &str) {
+    let Ok(typed) = typed_index_url(g) else { return };
+    let Some((base, named)) = typed.split_variant() else { return };
+    let hint = if variant.trim().eq_ignore_ascii_case("auto") {
+        format!("torchup picks the build that runs here; --variant {named} insists on {named}")
+    } else {
+        format!("the build is --variant {}", variant.trim())
+    };
+    crate::errln!("torchup: {typed} is the {named} build's index; using its base {base} ({hint})");
+}
+
 /// The index torchup reads for these flags: what `--mirror`/`--index-url` name, and when
 /// that is one variant's directory (the guide's `--index-url …/whl/cu124`), its base: every
-/// variant is read from there. [`session`] says so once.
+/// variant is read from there. [`note_variant_index`] says so.
 pub fn mirror_index_url(g: &GlobalArgs) -> Result<crate::compat::index_url::IndexUrl, CliError> {
     let typed = typed_index_url(g)?;
     Ok(typed.split_variant().map(|(base, _)| base).unwrap_or(typed))

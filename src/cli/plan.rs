@@ -14,6 +14,7 @@ use crate::plan::{Candidate, Manager, Plan, Request, Step};
 
 pub async fn run(g: &GlobalArgs, json: bool, facts: Option<&Path>, c: &ChoiceArgs) -> Result<Exit, CliError> {
     let mut session = super::session(g)?;
+    super::note_variant_index(g, &c.variant);
     let facts = match facts {
         Some(path) => load_facts(path)?,
         None => {

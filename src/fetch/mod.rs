@@ -180,11 +180,14 @@ impl Fetcher {
         ok.sort_by_key(|(i, _)| *i);
         let fetched: Vec<Fetched> = ok.into_iter().map(|(_, f)| f).collect();
         let keep: Vec<String> = fetched.iter().map(|f| f.sha256.clone()).collect();
-        match self.wheelhouse.enforce_cap(&keep) {
-            Ok(evicted) if !evicted.is_empty() => {
+        // Off the async workers: eviction takes the wheelhouse's file locks and deletes GBs.
+        let wheelhouse = self.wheelhouse.clone();
+        match tokio::task::spawn_blocking(move || wheelhouse.enforce_cap(&keep)).await {
+            Ok(Ok(evicted)) if !evicted.is_empty() => {
                 tracing::info!("wheelhouse over its cap: evicted {} old file(s)", evicted.len());
             }
-            Ok(_) => {}
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("cannot enforce the wheelhouse cap: {e}"),
             Err(e) => tracing::warn!("cannot enforce the wheelhouse cap: {e}"),
         }
         Ok(fetched)
@@ -226,12 +229,27 @@ impl Fetcher {
     }
 
     /// Pin a verified `.part` (before it appears, so no other torchup's eviction can take it)
-    /// and move it into the store; off the async workers like [`Fetcher::cached`].
-    async fn store(&self, part: PathBuf, sha256: String, item: &FetchItem, origin_verified: bool) -> io::Result<Entry> {
+    /// and move it into the store; off the async workers like [`Fetcher::cached`]. The file's
+    /// download lock goes with the work, so it is held until the move is done even when this
+    /// future is dropped half-way.
+    async fn store(
+        &self,
+        lock: std::fs::File,
+        files: PartFiles,
+        sha256: String,
+        item: &FetchItem,
+        origin_verified: bool,
+    ) -> io::Result<Entry> {
         let (wheelhouse, filename) = (self.wheelhouse.clone(), item.filename.clone());
         let (pins, stored) = tokio::task::spawn_blocking(move || {
             let pins = pin_logged(&wheelhouse, &sha256);
-            (pins, wheelhouse.insert(&part, &sha256, &filename, origin_verified))
+            let stored = wheelhouse.insert(&files.part, &sha256, &filename, origin_verified);
+            if stored.is_ok() {
+                // The bytes are in the store: the partial download's sidecar goes too.
+                files.remove();
+            }
+            drop(lock);
+            (pins, stored)
         })
         .await
         .map_err(io::Error::other)?;
@@ -257,7 +275,7 @@ impl Fetcher {
         std::fs::create_dir_all(&dir).map_err(|e| FetchError::write(&item.filename, &dir, &e))?;
         let files = PartFiles::new(&dir, &part_key(item, &url));
         // One writer per file across processes; a second one waits, then finds it stored.
-        let _lock = wait_for_lock(&files.lock, &item.filename, cancel).await?;
+        let lock = wait_for_lock(&files.lock, &item.filename, cancel).await?;
         if let Some(hit) = self.cached(item).await {
             return from_cache(hit).await;
         }
@@ -287,10 +305,9 @@ impl Fetcher {
             match checked {
                 Ok((sha256, size, origin_verified)) => {
                     let entry = self
-                        .store(files.part.clone(), sha256.clone(), item, origin_verified)
+                        .store(lock, files.clone(), sha256.clone(), item, origin_verified)
                         .await
                         .map_err(|e| FetchError::write(&item.filename, self.wheelhouse.root(), &e))?;
-                    files.remove();
                     let file = item.filename.clone();
                     let _ = events.send(FetchEvent::Verified { file: file.clone(), origin_verified }).await;
                     let _ = events.send(FetchEvent::Finished { file, size, downloaded }).await;

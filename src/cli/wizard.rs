@@ -23,8 +23,11 @@ const SETTLE: Duration = Duration::from_secs(10);
 /// `torchup` (and `torchup verify`) in a terminal, over the real engine.
 pub async fn run(g: &GlobalArgs, start: Option<StartAt>) -> Result<Exit, CliError> {
     let mut engine = crate::controller::Controller::new(super::session(g)?);
-    // Before the wizard takes the screen: it stays readable above it afterwards.
-    super::note_variant_index(g, "auto");
+    // Before the wizard takes the screen: it stays readable above it afterwards. (Verify
+    // reads no index.)
+    if start != Some(StartAt::Verify) {
+        super::note_variant_index(g, "auto");
+    }
     let result = run_with(g, start, &mut engine).await;
     // Quitting at once (a second Ctrl-C) leaves a cancelled install stopping: wait for it,
     // so no pip is left running, and say where things stand.

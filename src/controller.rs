@@ -354,7 +354,7 @@ mod tests {
     use super::*;
 
     fn env(vars: &[(&str, &str)]) -> HostEnv {
-        HostEnv::from_pairs(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        HostEnv::from_pairs(vars.iter().copied())
     }
 
     #[test]

@@ -207,7 +207,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HostEnv {
-        HostEnv::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        HostEnv::from_pairs(pairs.iter().copied())
     }
 
     #[test]

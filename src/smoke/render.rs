@@ -85,9 +85,14 @@ pub fn guide_lines(report: &SmokeReport) -> Vec<Line> {
         return out;
     };
     out.push(Line::new(Tone::Plain, format!("PyTorch version: {version}")));
-    let available = if report.cuda_available { "True" } else { "False" };
-    out.push(Line::new(Tone::Plain, format!("CUDA available: {available}")));
-    out.push(Line::new(Tone::Plain, format!("CUDA version: {}", report.torch.cuda.as_deref().unwrap_or("None"))));
+    // What the guide's reader looks for is red when it is wrong: no CUDA, or a CPU build.
+    let (available, tone) = if report.cuda_available { ("True", Tone::Plain) } else { ("False", Tone::Fail) };
+    out.push(Line::new(tone, format!("CUDA available: {available}")));
+    let (cuda, tone) = match report.torch.cuda.as_deref() {
+        Some(v) => (v, Tone::Plain),
+        None => ("None", Tone::Fail),
+    };
+    out.push(Line::new(tone, format!("CUDA version: {cuda}")));
     if !report.cuda_available || report.devices.is_empty() {
         out.push(Line::new(Tone::Fail, "GPU not detected!"));
         return out;
@@ -279,6 +284,9 @@ mod tests {
             text(&guide_lines(&r)),
             vec!["PyTorch version: 2.5.1+cpu", "CUDA available: False", "CUDA version: None", "GPU not detected!"]
         );
+        // What is wrong is red (the wizard's Result block and the CLI colour by tone).
+        let tones: Vec<Tone> = guide_lines(&r).iter().map(|l| l.tone).collect();
+        assert_eq!(tones, [Tone::Plain, Tone::Fail, Tone::Fail, Tone::Fail]);
         r.torch_importable = false;
         assert_eq!(text(&guide_lines(&r))[1], "GPU not detected!");
     }

@@ -111,7 +111,7 @@ impl ProbeReport {
 pub async fn probe(sources: &[ProbeSource], target: &ProbeTarget, opts: ProbeOptions) -> ProbeReport {
     // Every HTTP client is built before the clock starts: building one reads the system's CA
     // store, which stalled the other sources' timed windows when each source built its own.
-    let clients = WheelClients::new(opts.window);
+    let clients = WheelClients::new(sources);
     let index_clients: Vec<Result<IndexClient, String>> = sources.iter().map(|s| index_client(s, opts)).collect();
     let started = Instant::now();
     let ends = started + opts.deadline;
@@ -161,28 +161,32 @@ fn no_answer(deadline: Duration) -> String {
 struct WheelClients {
     /// Proxies as configured.
     any: Result<reqwest::Client, String>,
-    /// For a loopback index serving loopback wheels: never through a proxy.
-    loopback: Result<reqwest::Client, String>,
+    /// For a loopback index serving loopback wheels: never through a proxy. Built only when
+    /// a source is on loopback (each build reads the CA store).
+    loopback: Option<Result<reqwest::Client, String>>,
 }
 
 impl WheelClients {
-    fn new(window: Duration) -> WheelClients {
+    /// No timeouts of their own: `measure` cuts every wait at its window's end.
+    fn new(sources: &[ProbeSource]) -> WheelClients {
         let build = |loopback: bool| {
             let mut builder = reqwest::Client::builder()
                 .user_agent(USER_AGENT)
-                .connect_timeout(window * 2)
                 .redirect(super::index::redirect_policy(super::index::MAX_REDIRECTS));
             if loopback {
                 builder = builder.no_proxy();
             }
             builder.build().map_err(|e| e.to_string())
         };
-        WheelClients { any: build(false), loopback: build(true) }
+        let loopback = sources.iter().any(|s| s.url.is_loopback()).then(|| build(true));
+        WheelClients { any: build(false), loopback }
     }
 
     fn for_urls(&self, index: &IndexUrl, wheel: &url::Url) -> Result<&reqwest::Client, String> {
-        let chosen =
-            if index.is_loopback() && super::index_url::is_loopback(wheel) { &self.loopback } else { &self.any };
+        let chosen = match &self.loopback {
+            Some(loopback) if index.is_loopback() && super::index_url::is_loopback(wheel) => loopback,
+            _ => &self.any,
+        };
         chosen.as_ref().map_err(Clone::clone)
     }
 }
@@ -246,10 +250,9 @@ async fn probe_one(
     row.sha256 = file.sha256.clone();
     let until = (Instant::now() + opts.window).min(ends);
     match measure(clients, &s.url, &file.url, until).await {
-        Ok(Measured::NoAnswer) => row.skipped = Some(no_answer(opts.deadline)),
-        Ok(Measured::Bytes(0, _)) => {
-            row.skipped = Some(format!("no wheel bytes within {:.1} s", opts.deadline.as_secs_f64()))
-        }
+        // Worded with the time the GET actually waited (its window, cut at the deadline).
+        Ok(Measured::NoAnswer(waited)) => row.skipped = Some(format!("wheel: no answer within {waited:.1} s")),
+        Ok(Measured::Bytes(0, waited)) => row.skipped = Some(format!("no wheel bytes within {waited:.1} s")),
         Ok(Measured::Bytes(bytes, secs)) => {
             row.bytes = bytes;
             row.mb_per_s = Some(bytes as f64 / 1e6 / secs.max(0.001));
@@ -267,8 +270,8 @@ fn wheel_for<'a>(listing: &'a super::available::VariantListing, t: &'a ProbeTarg
 
 /// What the timed GET of a wheel got.
 enum Measured {
-    /// No response head by the deadline.
-    NoAnswer,
+    /// No response head within these seconds.
+    NoAnswer(f64),
     /// A head, and this many body bytes in these seconds (0: none arrived in time).
     Bytes(u64, f64),
 }
@@ -283,7 +286,7 @@ async fn measure(clients: &WheelClients, index: &IndexUrl, url: &str, until: Ins
     let started = Instant::now();
     let request = http.get(parsed).header(RANGE, "bytes=0-").send();
     let mut resp = match tokio::time::timeout(until.saturating_duration_since(started), request).await {
-        Err(_) => return Ok(Measured::NoAnswer),
+        Err(_) => return Ok(Measured::NoAnswer(started.elapsed().as_secs_f64())),
         Ok(sent) => sent.map_err(|e| short(&e))?,
     };
     let status = resp.status();

@@ -94,8 +94,36 @@ struct Run<'t, S: Swap> {
     conda_revision: Option<(String, u64)>,
     /// Something in the environment changed (a stash was taken or pip ran).
     changed: bool,
+    /// Whether an install step may have put a new build in (what a rollback must remove).
+    new_build: NewBuild,
     /// The journal was written.
     journaled: bool,
+}
+
+/// Whether a run's install step ran: decided by what the run did (or the interrupted run's
+/// journal stage), not by comparing builds, since a run may reinstall the same torch with
+/// other companions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NewBuild {
+    /// No install step ran: whatever is installed is the previous build (or nothing).
+    No,
+    /// An install step ran (or was interrupted while running).
+    Yes,
+    /// A rollback of it was interrupted: the new build is there unless it is the previous one.
+    Unknown,
+}
+
+impl NewBuild {
+    /// What an interrupted run that reached `stage` may have installed.
+    fn after(stage: RunStage) -> NewBuild {
+        match stage {
+            RunStage::Baseline | RunStage::Venv | RunStage::Fetch | RunStage::Uninstall => NewBuild::No,
+            RunStage::Install | RunStage::Requirements | RunStage::Verify | RunStage::Fallback | RunStage::Commit => {
+                NewBuild::Yes
+            }
+            RunStage::Rollback => NewBuild::Unknown,
+        }
+    }
 }
 
 impl<S: Swap> Run<'_, S> {
@@ -191,6 +219,7 @@ impl<R: Runner, P: Inspector, S: Swap> Installer<'_, R, P, S> {
             preserved: None,
             conda_revision: None,
             changed: false,
+            new_build: NewBuild::No,
             journaled: false,
         }
     }
@@ -627,6 +656,7 @@ impl<R: Runner, P: Inspector, S: Swap> Installer<'_, R, P, S> {
             step.argv = install_argv(&step.argv, a);
         }
         run.changed = true;
+        run.new_build = NewBuild::Yes;
         self.run_or_stop(run, index, &step, opts, crate::diagnose::TextSource::Install, Stop::Failed).await
     }
 
@@ -828,10 +858,16 @@ impl<R: Runner, P: Inspector, S: Swap> Installer<'_, R, P, S> {
     /// `pip uninstall` whatever of the family is installed now (the new build).
     async fn remove_new_family(&self, run: &mut Run<'_, S>, index: usize, opts: &InstallOptions) -> StepResult {
         let installed = self.inspector.installed(&run.target).await;
-        // Nothing new is installed when what is there is the previous build itself: a run
-        // killed after the journal but before (or while) its build was moved aside left it
-        // in place, and removing it would destroy the one working torch.
-        if installed.is_none() || (run.previous.is_some() && same_build(installed.as_ref(), run.previous.as_ref())) {
+        // Without an install step, what is there is the previous build (a run killed before
+        // or while its build was moved aside left it in place): removing it would destroy the
+        // one working torch. After one, the new files go even when the new build has the
+        // previous torch's version (a reinstall with other companions).
+        let nothing_new = match run.new_build {
+            NewBuild::No => true,
+            NewBuild::Yes => false,
+            NewBuild::Unknown => run.previous.is_some() && same_build(installed.as_ref(), run.previous.as_ref()),
+        };
+        if installed.is_none() || nothing_new {
             return StepResult::Ok;
         }
         let argv = uninstall_family(&run.target.to_string_lossy(), run.manager);
@@ -972,6 +1008,7 @@ impl<R: Runner, P: Inspector, S: Swap> Installer<'_, R, P, S> {
                 run.previous = found.previous;
                 run.preserved = found.preserved;
                 run.conda_revision = found.conda_revision;
+                run.new_build = NewBuild::after(found.stage);
                 run.changed = true;
                 run.journaled = true;
                 let why = format!("an install was interrupted at '{}'", found.stage);

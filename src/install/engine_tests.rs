@@ -547,6 +547,22 @@ async fn a_failed_build_that_cannot_be_removed_gets_no_fallback_on_top() {
     assert_eq!(w.installed.as_ref().unwrap().version, "2.5.1+cpu");
 }
 
+/// The run reinstalls the previous torch build itself (other companions) and it fails
+/// after pip wrote it: the rollback still removes what pip wrote before putting the stash
+/// back, since an install step ran (the builds' being equal says nothing about the files).
+#[tokio::test]
+async fn a_failed_reinstall_of_the_same_build_is_removed_before_the_put_back() {
+    let sim = world(&["2.5.1+cpu"], &[]);
+    let ran = run_with(&sim, &plan("cpu", None), CancellationToken::new()).await;
+    let w = sim.w();
+    let wrote = w.log.iter().position(|l| l.contains("torch-2.5.1+cpu-cp311"));
+    let removed = w.log.iter().rposition(|l| l.starts_with("run ") && l.contains("uninstall"));
+    let put_back = w.log.iter().rposition(|l| l == "put back");
+    assert!(wrote.is_some() && wrote < removed && removed < put_back, "{:?}", w.log);
+    assert_eq!(w.installed.as_ref().unwrap().version, "2.5.1+cpu");
+    assert_eq!(ran.report.outcome, Outcome::RolledBack, "{}", ran.report.environment);
+}
+
 /// Moving the build aside failed half-way and the undo failed too: the run is not "before
 /// any change"; the journal and the rollback put the rest back from the stash.
 #[tokio::test]

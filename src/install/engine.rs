@@ -547,12 +547,23 @@ impl<R: Runner, P: Inspector, S: Swap> Installer<'_, R, P, S> {
             }
         } else {
             run.conda_revision = self.conda_revision(step).await;
-            if let Some((prefix, rev)) = &run.conda_revision
-                && let Err(why) = self.swap.note_conda_revision(prefix, *rev).await
-            {
-                return Err(Stop::BeforeChange(format!(
-                    "the journal could not be written ({why}): check that torchup's state directory is writable"
-                )));
+            match &run.conda_revision {
+                Some((prefix, rev)) => {
+                    if let Err(why) = self.swap.note_conda_revision(prefix, *rev).await {
+                        return Err(Stop::BeforeChange(format!(
+                            "the journal could not be written ({why}): check that torchup's state directory is writable"
+                        )));
+                    }
+                }
+                // No revision, no way back from `conda remove`: do not start it.
+                None if step.argv.first().is_some_and(|a| a == "conda") => {
+                    return Err(Stop::BeforeChange(
+                        "conda's revision could not be read (`conda list --revisions`), so a conda removal could \
+                         not be undone: check that conda runs in this environment"
+                            .into(),
+                    ));
+                }
+                None => {}
             }
             run.changed = true;
             self.run_or_stop(run, index, step, opts, crate::diagnose::TextSource::Uninstall, Stop::Failed).await?;

@@ -664,6 +664,18 @@ async fn rollback_after_a_kill_returns_conda_to_the_noted_revision() {
     assert!(!sim.w().journal_open);
 }
 
+/// conda cannot tell its revision: `conda remove` would have no way back, so it never runs.
+#[tokio::test]
+async fn no_conda_revision_means_no_conda_remove() {
+    let sim = world(&["2.5.1+cu124"], &["cu124"]);
+    let mut p = plan("cu124", None);
+    p.steps[1] = step(StepKind::Uninstall, &["conda", "remove", "-p", "/env", "-y", "pytorch"]);
+    let ran = run_with(&sim, &p, CancellationToken::new()).await;
+    assert!(sim.commands().iter().all(|c| !c.contains("conda remove")), "{:?}", sim.commands());
+    assert!(ran.report.environment.contains("conda's revision could not be read"), "{}", ran.report.environment);
+    assert_eq!(sim.w().installed.as_ref().unwrap().version, "2.5.1+cpu");
+}
+
 /// Killed after the journal named the uninstall stage but before the build was moved aside:
 /// the previous build is still in place, and rolling back must not uninstall it.
 #[tokio::test]

@@ -54,6 +54,14 @@ pub struct RunInfo {
     pub choice: Option<Choice>,
 }
 
+/// conda's revision before a run's `conda remove`, and the env as that command named it
+/// (not canonicalised: on Windows that would be a `\\?\` path conda does not know).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CondaRevision {
+    pub prefix: String,
+    pub revision: u64,
+}
+
 /// One run's journal. The public fields are the file's content; [`Journal::path`] is where.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
@@ -74,13 +82,9 @@ pub struct Journal {
     /// The previous family moved aside, once taken (or planned: see `Stash::plan`).
     #[serde(default)]
     pub stash: Option<StashManifest>,
-    /// conda's revision before the run (conda-installed torch rolls back with it).
+    /// Where conda returns to if the run is undone (written before `conda remove`).
     #[serde(default)]
-    pub conda_revision: Option<u64>,
-    /// The env conda returns to that revision, exactly as the plan's `conda remove -p` named
-    /// it (not canonicalised: on Windows that would be a `\\?\` path conda does not know).
-    #[serde(default)]
-    pub conda_prefix: Option<String>,
+    pub conda: Option<CondaRevision>,
     #[serde(skip)]
     path: PathBuf,
 }
@@ -121,8 +125,7 @@ impl Journal {
             choice: info.choice,
             stage,
             stash: None,
-            conda_revision: None,
-            conda_prefix: None,
+            conda: None,
         };
         j.save()?;
         Ok(j)
@@ -134,7 +137,7 @@ impl Journal {
         self.save()
     }
 
-    /// Record the stage reached.
+    /// Record the stage reached (the build unchanged).
     pub fn update_stage(&mut self, stage: RunStage) -> Result<(), JournalError> {
         self.stage = stage;
         self.save()
@@ -162,8 +165,7 @@ impl Journal {
 
     /// Record conda's revision before the run.
     pub fn set_conda_revision(&mut self, prefix: &str, revision: u64) -> Result<(), JournalError> {
-        self.conda_revision = Some(revision);
-        self.conda_prefix = Some(prefix.to_string());
+        self.conda = Some(CondaRevision { prefix: prefix.to_string(), revision });
         self.save()
     }
 
@@ -291,15 +293,14 @@ mod tests {
     fn round_trip_through_the_file() {
         let (_t, state, a, _) = envs();
         let mut j = Journal::create(&state, info(&a), RunStage::Fetch).unwrap();
-        j.update_stage(RunStage::Fetch).unwrap();
         j.update_stage_of(RunStage::Uninstall, &choice("cu121")).unwrap();
         j.set_conda_revision("C:\\Users\\me\\miniconda3\\envs\\ml", 7).unwrap();
         let loaded = Journal::load(&state, &a).unwrap().unwrap();
         assert_eq!(loaded, j);
         assert_eq!(loaded.stage, RunStage::Uninstall);
         assert_eq!(loaded.choice.as_ref().map(|c| c.variant.as_str()), Some("cu121"), "the build being installed now");
-        assert_eq!(loaded.conda_revision, Some(7));
-        assert_eq!(loaded.conda_prefix.as_deref(), Some("C:\\Users\\me\\miniconda3\\envs\\ml"));
+        let conda = loaded.conda.as_ref().unwrap();
+        assert_eq!((conda.prefix.as_str(), conda.revision), ("C:\\Users\\me\\miniconda3\\envs\\ml", 7));
         assert_eq!(loaded.pid, std::process::id());
         let text = std::fs::read_to_string(j.path()).unwrap();
         assert!(text.contains("\"stage\": \"uninstall\""), "{text}");
@@ -317,7 +318,7 @@ mod tests {
         let (_t, state, a, b) = envs();
         let ja = Journal::create(&state, info(&a), RunStage::Fetch).unwrap();
         let mut jb = Journal::create(&state, info(&b), RunStage::Fetch).unwrap();
-        jb.update_stage(RunStage::Install).unwrap();
+        jb.update_stage_of(RunStage::Install, &choice("cu124")).unwrap();
         assert_ne!(ja.path(), jb.path());
         let all = Journal::unfinished(&state);
         assert_eq!(all.len(), 2);

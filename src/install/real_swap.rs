@@ -526,10 +526,7 @@ impl Swap for RealSwap {
             previous: j.previous.clone(),
             choice: j.choice.clone(),
             preserved: j.stash.clone(),
-            conda_revision: j.conda_revision.map(|rev| {
-                let prefix = j.conda_prefix.clone().unwrap_or_else(|| j.prefix.display().to_string());
-                (prefix, rev)
-            }),
+            conda_revision: j.conda.as_ref().map(|c| (c.prefix.clone(), c.revision)),
         };
         *self.journal.lock().await = found;
         Ok(Some(out))

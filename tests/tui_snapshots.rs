@@ -441,9 +441,10 @@ fn choose_on_a_partial_mirror_marks_what_it_lacks() {
 fn the_run_fixtures_follow_the_planners_choice() {
     let c = chosen();
     assert_eq!(
-        (c.torch.as_str(), c.variant.as_str(), c.torchvision.as_deref()),
-        ("2.15.0", "cu130", Some("0.30.0+cu130")),
-        "update the torch/torchvision versions in tests/tui_support/mod.rs's run fixtures to the planner's choice"
+        (c.torch.as_str(), c.variant.as_str(), c.torchvision.as_deref(), c.torchaudio.as_deref()),
+        ("2.15.0", "cu130", Some("0.30.0+cu130"), Some("2.11.0+cu130")),
+        "update the torch/torchvision/torchaudio versions (and the gauge's file count) in \
+         tests/tui_support/mod.rs's run fixtures to the planner's choice"
     );
     let stages: Vec<String> = stage_list().iter().map(|s| s.stage.to_string()).collect();
     assert_eq!(stages, ["baseline", "fetch", "uninstall", "install", "verify"], "the plan's own steps");

@@ -320,7 +320,7 @@ pub fn events_until_download() -> Vec<InstallEvent> {
     ]
 }
 
-const DOWNLOAD: &str = "Downloading torch 2.15.0 cu130 (2 files)";
+const DOWNLOAD: &str = "Downloading torch 2.15.0 cu130 (3 files)";
 
 /// The progress events of the download, to be delivered `spacing` apart.
 pub fn download_progress(steps: u64) -> Vec<InstallEvent> {
@@ -368,8 +368,8 @@ pub fn events_finish_ok() -> Vec<InstallEvent> {
             3,
             r"Processing c:\users\mei\appdata\local\torchup\cache\wheelhouse\links\venv-4cd5172e33caecb6\torch-2.15.0+cu130-cp311-cp311-win_amd64.whl",
         ),
-        line(3, "Installing collected packages: torch, torchvision"),
-        line(3, "Successfully installed torch-2.15.0+cu130 torchvision-0.30.0+cu130"),
+        line(3, "Installing collected packages: torch, torchvision, torchaudio"),
+        line(3, "Successfully installed torch-2.15.0+cu130 torchvision-0.30.0+cu130 torchaudio-2.11.0+cu130"),
         InstallEvent::StageFinished { index: 3, ok: true, elapsed: secs(38.0) },
         InstallEvent::Smoke { index: 3, expected: Expectation::CudaWorks, met: true, report: Box::new(smoke_ok()) },
         InstallEvent::StageStarted { index: 4 },

@@ -13,7 +13,7 @@ use crate::facts::{Driver, EnvKind, FactSource, Facts, Gpu, GpuState, PythonFact
 /// Sizes and transfers for people, in decimal units as pip and browsers show them: "512 B",
 /// "812 kB", "7.2 MB", "2.45 GB", "12.9 GB" (three significant digits from a gigabyte up, so
 /// a download's progress moves every 10 MB). The one wording of a byte count: the CLI's
-/// fetch lines, the wizard's gauge, the wheelhouse listing and the disk-space errors.
+/// fetch lines, the wizard's gauge, the wheelhouse listing and the fetcher's and swap's disk-space errors.
 pub(crate) fn bytes(n: u64) -> String {
     let n = n as f64;
     if n >= 1e10 {

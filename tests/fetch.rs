@@ -330,8 +330,8 @@ async fn an_interrupted_segmented_download_resumes_every_segment() {
     let c = Case::new();
     let body = noise(4 * MIB, 8);
     let item = c.serve("h.whl", &body, true);
-    // 512 KiB/s a connection: each 1 MiB segment needs 2 s, so none finishes before the cancel.
-    c.server.set_options(ServeOptions { per_connection_bps: Some(MIB as u64 / 2), ..ServeOptions::default() });
+    // 128 KiB/s a connection: each 1 MiB segment needs 8 s, so none finishes before the cancel.
+    c.server.set_options(ServeOptions { per_connection_bps: Some(MIB as u64 / 8), ..ServeOptions::default() });
     let opts = FetchOptions { segment_threshold: MIB as u64, connections: 4, ..quick() };
     let cancel = CancellationToken::new();
     let sidecar = c.wheelhouse().partial_dir().join(format!("{}.json", item.sha256.as_deref().unwrap()));
@@ -339,18 +339,19 @@ async fn an_interrupted_segmented_download_resumes_every_segment() {
     // when the server has sent bytes: sent is not yet received on a loaded machine.
     let stopper = async {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
+        let mut all_started = false;
+        while !all_started && Instant::now() < deadline {
             let state = torchup::fetch::partial::PartState::load(&sidecar);
-            if state.is_some_and(|s| s.segments.len() == 4 && s.segments.iter().all(|g| g.done > 0)) {
-                break;
-            }
+            all_started = state.is_some_and(|s| s.segments.len() == 4 && s.segments.iter().all(|g| g.done > 0));
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         cancel.cancel();
-        Instant::now()
+        (Instant::now(), all_started)
     };
     let fetcher = c.fetcher(opts.clone());
-    let ((r, _), cancelled_at) = tokio::join!(fetch_with(&fetcher, vec![item.clone()], cancel.clone()), stopper);
+    let ((r, _), (cancelled_at, all_started)) =
+        tokio::join!(fetch_with(&fetcher, vec![item.clone()], cancel.clone()), stopper);
+    assert!(all_started, "every segment had saved progress before the cancel (waited 60 s)");
     assert_eq!(r.unwrap_err(), FetchError::Cancelled);
     assert!(cancelled_at.elapsed() < Duration::from_secs(10), "cancel is prompt");
     assert_eq!(c.partials().len(), 1, "cancel keeps the partial download");
@@ -465,7 +466,7 @@ async fn several_files_at_once_and_the_first_failure_stops_the_rest() {
 
     let c = Case::new();
     let mut items: Vec<FetchItem> = (0..2).map(|i| c.serve(&format!("n{i}.whl"), &noise(MIB, 30 + i), true)).collect();
-    c.server.set_options(ServeOptions { per_connection_bps: Some(MIB as u64 / 2), ..ServeOptions::default() });
+    c.server.set_options(ServeOptions { per_connection_bps: Some(MIB as u64 / 8), ..ServeOptions::default() });
     items.push(c.serve("bad.whl", b"x", true));
     // The 404 is held until one of the others has started writing its `.part`, so the
     // cancellation below always has a download in flight to stop (on a loaded machine a
@@ -473,7 +474,7 @@ async fn several_files_at_once_and_the_first_failure_stops_the_rest() {
     c.server.fault("/files/bad.whl", FileFault::StatusOnceAPartExists(404, c.wheelhouse().partial_dir()));
     let (r, _) = fetch(&c.fetcher(quick()), items).await;
     assert!(matches!(r.unwrap_err(), FetchError::Http { status: 404, .. }));
-    // Each would need 2 s at this rate: cancelled, not finished, and resumable. (Whether the
+    // Each would need 8 s at this rate: cancelled, not finished, and resumable. (Whether the
     // second had started writing too depends on scheduling: at least one had.)
     let partials = c.partials().len();
     assert!((1..=2).contains(&partials), "the others were cancelled; their partial downloads are kept ({partials})");

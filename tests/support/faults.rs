@@ -163,6 +163,10 @@ fn wait_for_a_part(dir: &Path, limit: Duration) {
     while !has_part() && start.elapsed() < limit {
         std::thread::sleep(Duration::from_millis(5));
     }
+    if !has_part() {
+        // The test's own assertions then fail; this says why.
+        eprintln!("file server: no .part appeared in {} within {limit:?}; answering anyway", dir.display());
+    }
 }
 
 fn answer(state: &State, req: &Request) -> Answer {

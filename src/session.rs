@@ -239,9 +239,7 @@ impl Session {
 /// The table's sources `auto` probes on this OS (PyPI only on Linux, where its wheels are
 /// CUDA builds; the probe finds whether PyPI's default variant is the planned one).
 pub fn auto_sources(os: crate::facts::Os) -> Vec<ProbeSource> {
-    crate::compat::mirrors::bundled()
-        .iter()
-        .filter(|s| !s.linux_only || os == crate::facts::Os::Linux)
+    crate::compat::mirrors::offered(os == crate::facts::Os::Linux)
         .filter_map(|s| Some(ProbeSource { name: s.name.clone(), url: s.index_url().ok()?, layout: Some(s.layout) }))
         .collect()
 }

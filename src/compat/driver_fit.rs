@@ -1,6 +1,7 @@
 //! Whether an NVIDIA driver runs a PyTorch build of a given CUDA version: the one rule.
 //!
-//! The planner (`plan::check`), `torchup detect`'s summary (`facts_text`), the doctor
+//! The planner (`plan::check`), the facts in words (`describe::torch_state`: detect, the
+//! Check screen, the doctor's torch line), the doctor
 //! report's CUDA-stack table and the diagnoses (`driver-too-old`) all ask this question;
 //! they all ask [`fit`], with the driver rows of [`requirement`] (compat.toml's variants).
 //!

@@ -17,8 +17,9 @@ pub(crate) const BUNDLED_MIRRORS: &str = include_str!("../../assets/mirrors.toml
 pub(crate) struct MirrorSource {
     /// "official", "nju", "aliyun", "pypi": what `--mirror NAME` takes.
     pub name: String,
-    /// What the user sees: "download.pytorch.org". The label, evidence and note document
-    /// the table for its readers (and its tests); torchup shows the name and the URL.
+    /// "download.pytorch.org". The label, evidence and note document the table for its
+    /// readers and are parsed only so `deny_unknown_fields` and the evidence labels check
+    /// the file; torchup shows the name and the URL.
     #[allow(dead_code)]
     pub label: String,
     pub url: String,
@@ -74,6 +75,12 @@ pub(crate) fn parse_table(text: &str) -> Result<Vec<MirrorSource>, String> {
 pub(crate) fn bundled() -> &'static [MirrorSource] {
     static TABLE: std::sync::OnceLock<Vec<MirrorSource>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| parse_table(BUNDLED_MIRRORS).unwrap_or_default())
+}
+
+/// The sources offered on this machine, in the table's order: PyPI only on Linux, where its
+/// torch wheels are CUDA builds.
+pub(crate) fn offered(on_linux: bool) -> impl Iterator<Item = &'static MirrorSource> {
+    bundled().iter().filter(move |s| !s.linux_only || on_linux)
 }
 
 /// The layout the table gives for this index URL, if it is one of its sources.

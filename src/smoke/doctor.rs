@@ -55,7 +55,8 @@ pub struct CudaStack {
     pub driver_cuda: Option<String>,
     /// The CUDA runtime bundled in the torch wheel (`torch.version.cuda`).
     pub wheel_cuda: Option<String>,
-    /// The driver can run this wheel's CUDA major (null when either is unknown).
+    /// The driver runs this wheel's CUDA build (`compat::driver_fit`: fully or by minor-version
+    /// compatibility); null when the fit is unknown.
     pub driver_runs_wheel: Option<bool>,
     pub cudnn: Option<String>,
     /// `torch.cuda.get_arch_list()`.

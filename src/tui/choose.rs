@@ -183,9 +183,7 @@ pub struct SourceOption {
 pub fn source_options(app: &App) -> Vec<SourceOption> {
     use crate::compat::index_url::IndexUrl;
     let linux = app.detection.facts.as_ref().is_some_and(|f| f.os == crate::facts::Os::Linux);
-    let table: Vec<SourceOption> = crate::compat::mirrors::bundled()
-        .iter()
-        .filter(|s| !s.linux_only || linux)
+    let table: Vec<SourceOption> = crate::compat::mirrors::offered(linux)
         .filter_map(|s| Some(SourceOption { name: s.name.clone(), url: s.index_url().ok()?.expose() }))
         .collect();
     let same = |a: &str, b: &str| IndexUrl::parse(a).ok().zip(IndexUrl::parse(b).ok()).is_some_and(|(a, b)| a == b);

@@ -79,7 +79,7 @@ pub fn request_from(g: &GlobalArgs, c: &ChoiceArgs, cwd: &Path, constraints: &Pa
     let variant = c.variant.trim().to_ascii_lowercase();
     let variant = match variant.as_str() {
         "" | "auto" => None,
-        v if v == "cpu" || crate::plan::intent::is_cuda_variant(v) => Some(v.to_string()),
+        v if v == "cpu" || crate::version::cuda_of_variant(v).is_some() => Some(v.to_string()),
         v => {
             return Err(CliError::usage(format!(
                 "--variant {v}: use auto, cpu or a CUDA variant such as cu118, cu121, cu124, cu126, cu128, cu129, cu130, cu132"

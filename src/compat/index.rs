@@ -665,7 +665,9 @@ fn parse(f: &Fetched, kind: &PageKind<'_>) -> Result<CachedAnswer, PageError> {
 /// of its major and the first three of the next major (cu132 → cu133…cu136, cu140…cu142).
 /// Probing them is a handful of small requests, cached like any page.
 pub fn variant_guesses(known: &[String]) -> Vec<String> {
-    let Some((major, minor)) = known.iter().filter_map(|v| page::cuda_of_variant(v)).max() else { return vec![] };
+    let Some((major, minor)) = known.iter().filter_map(|v| crate::version::cuda_of_variant(v)).max() else {
+        return vec![];
+    };
     let mut out: Vec<String> = (minor + 1..=(minor + 4).min(9)).map(|m| format!("cu{major}{m}")).collect();
     out.extend((0..3).map(|m| format!("cu{}{m}", major + 1)));
     out.retain(|g| !known.contains(g));

@@ -66,7 +66,7 @@ impl Intent {
             None | Some("") | Some("auto") => None,
             Some(v) => {
                 let v = v.to_ascii_lowercase();
-                if v != "cpu" && !is_cuda_variant(&v) {
+                if v != "cpu" && crate::version::cuda_of_variant(&v).is_none() {
                     return Err(format!(
                         "'{v}' is not a variant: use auto, cpu or cuNNN (cu118, cu121, cu124, cu126, cu128, cu130, cu132, ...)"
                     ));
@@ -87,7 +87,7 @@ impl Intent {
                 None => (t, None),
             };
             if let Some(l) = local {
-                if l != "cpu" && !is_cuda_variant(&l) {
+                if l != "cpu" && crate::version::cuda_of_variant(&l).is_none() {
                     return Err(format!("--torch {t}: '+{l}' is not a build label; write e.g. 2.5.1 or 2.5.1+cu124"));
                 }
                 match &variant {
@@ -109,11 +109,6 @@ impl Intent {
         };
         Ok(Intent { variant, torch, force: req.force })
     }
-}
-
-/// "cu118", "cu134", "cu92": a CUDA variant name (the one rule in [`crate::version`]).
-pub(crate) fn is_cuda_variant(s: &str) -> bool {
-    crate::version::cuda_of_variant(s).is_some()
 }
 
 #[cfg(test)]

@@ -423,11 +423,6 @@ pub fn is_variant_name(s: &str) -> bool {
     false
 }
 
-/// The CUDA version of a `cuNNN` variant: cu124 → (12, 4), cu92 → (9, 2).
-pub fn cuda_of_variant(v: &str) -> Option<(u32, u32)> {
-    crate::version::cuda_of_variant(v)
-}
-
 pub(crate) fn sort_variants(mut v: Vec<String>) -> Vec<String> {
     v.sort_by_key(|a| variant_order(a));
     v.dedup();
@@ -435,7 +430,7 @@ pub(crate) fn sort_variants(mut v: Vec<String>) -> Vec<String> {
 }
 
 fn variant_order(v: &str) -> (u8, (u32, u32), String) {
-    match (v, cuda_of_variant(v)) {
+    match (v, crate::version::cuda_of_variant(v)) {
         ("cpu", _) => (0, (0, 0), String::new()),
         (_, Some(c)) => (1, c, String::new()),
         _ => (2, (0, 0), v.to_string()),
@@ -602,9 +597,6 @@ mod tests {
         for bad in ["cu", "cu1234", "cuda", "rocm", "rocm6.", "torch", "nightly", "../cu124", ""] {
             assert!(!is_variant_name(bad), "{bad}");
         }
-        assert_eq!(cuda_of_variant("cu132"), Some((13, 2)));
-        assert_eq!(cuda_of_variant("cu92"), Some((9, 2)));
-        assert_eq!(cuda_of_variant("cpu"), None);
         let html = r#"<a href="cu128/">cu128/</a><a href="/whl/cu118/">cu118</a><a href="torch/">torch</a>
             <a href="https://m.example/whl/rocm6.2/">ROCm 6.2</a><a href="cpu/">cpu</a><a href="cu134/">cu134</a><a href="cu92/">x</a>"#;
         assert_eq!(variants_from_html(html), ["cpu", "cu92", "cu118", "cu128", "cu134", "rocm6.2"]);

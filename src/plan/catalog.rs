@@ -91,15 +91,6 @@ pub struct OfferBuild {
     pub assumed: bool,
 }
 
-/// Driver rows that apply to this machine's driver table.
-#[derive(Debug, Clone)]
-pub struct DriverRows {
-    /// The floor and toolkit driver for this machine's driver table (the one rule's input,
-    /// `compat::driver_fit`).
-    pub req: DriverRequirement,
-    pub full_evidence: Evidence,
-}
-
 /// An exact companion pin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pin {
@@ -166,7 +157,7 @@ pub struct Offer<'d> {
     /// CPU wheels exist for this platform (cpu offers).
     pub cpu_here: bool,
     pub index: IndexState,
-    pub driver: Option<DriverRows>,
+    pub driver: Option<DriverRequirement>,
     pub torchvision: Pin,
     pub torchaudio: AudioPin,
     /// Every assumption this offer rests on, for its reasons.
@@ -260,14 +251,10 @@ fn audio_pin(data: &CompatData, r: Option<&Release>, variant: &str, platform: Op
     }
 }
 
-fn driver_rows(data: &CompatData, m: &Machine, variant: &str) -> Option<DriverRows> {
-    let cuda = CudaVersion::of_variant(variant)?;
-    let req = crate::compat::driver_fit::requirement(data, cuda, m.driver_os)?;
-    let full_evidence = match &req.assumed_from {
-        Some(other) => data.variant(other)?.full.evidence,
-        None => data.variant(variant)?.full.evidence,
-    };
-    Some(DriverRows { req, full_evidence })
+/// The floor and toolkit driver of `variant` for this machine's driver table (the one rule's
+/// input, `compat::driver_fit`).
+fn driver_rows(data: &CompatData, m: &Machine, variant: &str) -> Option<DriverRequirement> {
+    crate::compat::driver_fit::requirement(data, CudaVersion::of_variant(variant)?, m.driver_os)
 }
 
 fn cuda_offer_from_data<'d>(data: &'d CompatData, m: &Machine, r: &'d Release, variant: &str) -> Offer<'d> {

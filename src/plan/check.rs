@@ -139,27 +139,21 @@ fn driver_check(o: &Offer<'_>, m: &Machine, assume: Assume, notes: &mut Vec<Stri
     if assume.driver {
         return (Criterion::pass(""), true);
     }
-    let Some(rows) = &o.driver else {
+    // An offer has driver rows exactly when its variant names a CUDA version.
+    let (Some(req), Some(build)) = (&o.driver, o.cuda) else {
         return (Criterion::fail(format!("no driver data for {}", o.variant)), false);
     };
     let table = m.driver_table_name();
     match &m.driver {
-        DriverState::Missing => (
-            Criterion::fail(format!("no NVIDIA driver found ({} needs ≥ {} on {table})", o.variant, rows.req.floor)),
-            false,
-        ),
+        DriverState::Missing => {
+            (Criterion::fail(format!("no NVIDIA driver found ({} needs ≥ {} on {table})", o.variant, req.floor)), false)
+        }
         DriverState::Unreadable(s) => {
             (Criterion::unknown(format!("driver version '{s}' could not be read: driver floor not checked")), false)
         }
         DriverState::Known(v) => {
-            let req = &rows.req;
             let from = req.assumed_from.as_ref().map(|f| format!(", as {f}")).unwrap_or_default();
-            let fit = match o.cuda {
-                Some(build) => fit(m.driver_cuda, Some(v), build, Some(req)),
-                // A variant without a CUDA version: only the floor can be judged.
-                None if *v < req.floor => DriverFit::TooOld,
-                None => DriverFit::MinorCompatible,
-            };
+            let fit = fit(m.driver_cuda, Some(v), build, Some(req));
             if fit == DriverFit::TooOld {
                 let why = if *v < req.floor {
                     format!("driver {v} < {} ({} floor, {table}{from})", req.floor, o.variant)
@@ -221,12 +215,8 @@ fn arch_check(
                 } else if matches!(m.driver, DriverState::Unreadable(_)) {
                     unknown.push(format!("{jit}; needs a driver that could not be read"));
                 } else {
-                    let need = o
-                        .driver
-                        .as_ref()
-                        .and_then(|d| d.req.full.as_ref())
-                        .map(|f| format!(" ≥ {f}"))
-                        .unwrap_or_default();
+                    let need =
+                        o.driver.as_ref().and_then(|d| d.full.as_ref()).map(|f| format!(" ≥ {f}")).unwrap_or_default();
                     fails.push(format!("{jit}, which needs the toolkit driver{need}"));
                 }
             }

@@ -223,8 +223,8 @@ fn machine_line(m: &Machine, e: &Evaluated<'_>) -> String {
         },
     };
     let driver = match (&m.driver, &e.offer.driver) {
-        (DriverState::Known(v), Some(r)) if *v >= r.req.floor => format!("driver {v} ≥ {}", r.req.floor),
-        (DriverState::Known(v), Some(r)) => format!("driver {v} < {}", r.req.floor),
+        (DriverState::Known(v), Some(r)) if *v >= r.floor => format!("driver {v} ≥ {}", r.floor),
+        (DriverState::Known(v), Some(r)) => format!("driver {v} < {}", r.floor),
         (DriverState::Known(v), None) => format!("driver {v}"),
         (DriverState::Unreadable(s), _) => format!("driver '{s}' unreadable"),
         (DriverState::Missing, _) => "no driver".into(),

@@ -75,11 +75,13 @@ pub struct Evidence {
 
 /// One finding: the engine's diagnosis (the catalogue's one finding type; its fix is for
 /// this machine's OS and shell, as verify and doctor word it) plus what explain adds.
-/// Serialized flat: `id`, `title`, `explanation`, `fix`, then the evidence.
+/// Serialized flat in `explain --json`'s `diagnoses`: `id`, `title`, `explanation`, `fix`,
+/// then `evidence_lines`, `occurrences`, `confidence`, `notes`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     #[serde(flatten)]
     pub diagnosis: crate::finding::Finding,
+    #[serde(rename = "evidence_lines")]
     pub evidence: Vec<Evidence>,
     /// How many times the signature occurred in the whole input.
     pub occurrences: u64,

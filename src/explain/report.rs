@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Confidence, Evidence, Explanation, Finding};
+use super::{Explanation, Finding};
 
 /// The layout of [`ExplainReport`].
 pub const EXPLAIN_SCHEMA: u32 = 1;
@@ -14,7 +14,9 @@ pub(crate) const UNRECOGNISED: &str = "Not a known setup problem: attach `torchu
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExplainReport {
     pub schema: u32,
-    pub diagnoses: Vec<ReportDiagnosis>,
+    /// Each finding as `explain::Finding` serializes it: id, title, explanation, fix,
+    /// evidence_lines, occurrences, confidence, notes.
+    pub diagnoses: Vec<Finding>,
     /// Nothing was recognised: the input is not a known setup problem.
     pub unrecognised: bool,
     /// The encoding the input was read in.
@@ -22,42 +24,14 @@ pub struct ExplainReport {
     pub lines_read: u64,
 }
 
-/// One finding in the document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReportDiagnosis {
-    pub id: String,
-    pub title: String,
-    pub explanation: String,
-    pub fix: String,
-    pub evidence_lines: Vec<Evidence>,
-    pub occurrences: u64,
-    pub confidence: Confidence,
-    pub notes: Vec<String>,
-}
-
 impl ExplainReport {
     pub fn new(e: &Explanation) -> ExplainReport {
         ExplainReport {
             schema: EXPLAIN_SCHEMA,
-            diagnoses: e.findings.iter().map(ReportDiagnosis::from).collect(),
+            diagnoses: e.findings.clone(),
             unrecognised: !e.recognised(),
             encoding: e.encoding.to_string(),
             lines_read: e.lines,
-        }
-    }
-}
-
-impl From<&Finding> for ReportDiagnosis {
-    fn from(f: &Finding) -> Self {
-        ReportDiagnosis {
-            id: f.id.clone(),
-            title: f.title.clone(),
-            explanation: f.explanation.clone(),
-            fix: f.fix.clone(),
-            evidence_lines: f.evidence.clone(),
-            occurrences: f.occurrences,
-            confidence: f.confidence,
-            notes: f.notes.clone(),
         }
     }
 }

@@ -106,8 +106,17 @@ impl History {
             .find(|e| e.python == python))
     }
 
-    /// [`History::append`] on a blocking thread: callers on the async runtime use this, so
-    /// the file I/O (and a trim's rewrite) never holds up a tokio worker.
+    /// [`History::last_for`] on a blocking thread (the file is read whole, up to its cap).
+    pub async fn last_for_off_runtime(&self, python: &str) -> Result<Option<HistoryEntry>, HistoryError> {
+        let (history, python) = (self.clone(), python.to_string());
+        tokio::task::spawn_blocking(move || history.last_for(&python))
+            .await
+            .unwrap_or_else(|e| Err(HistoryError::Interrupted(e.to_string())))
+    }
+
+    /// [`History::append`] on a blocking thread: callers on the async runtime use this and
+    /// [`History::last_for_off_runtime`], so the file I/O (and a trim's rewrite) never holds
+    /// up a tokio worker.
     pub async fn append_off_runtime(&self, entry: HistoryEntry) -> Result<(), HistoryError> {
         let history = self.clone();
         tokio::task::spawn_blocking(move || history.append(&entry))

@@ -130,7 +130,7 @@ pub(crate) async fn verify<R: Runner>(
     let ctx = OsContext::new(opts.platform.os, opts.platform.wsl).with_python(python.display.clone());
     diagnoses::attach(&mut report, &ctx);
     let entry = HistoryEntry::new(Timestamp::now(), Path::new(&python.display), gpu.driver.clone(), report.clone());
-    let (previous, history_warning) = match history.last_for(&entry.python) {
+    let (previous, history_warning) = match history.last_for_off_runtime(&entry.python).await {
         Ok(p) => (p, None),
         Err(e) => (None, Some(e.to_string())),
     };

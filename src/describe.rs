@@ -140,11 +140,7 @@ pub(crate) fn torch(f: &Facts) -> String {
 pub(crate) fn torch_state(t: &TorchFacts, f: &Facts) -> String {
     let Some(c) = &t.cuda else { return "CPU-only build: CUDA not usable".into() };
     let mut line = format!("CUDA {c} build");
-    let fit = match &f.driver {
-        Some(d) => fit_of_texts(Some(&d.version), d.cuda.as_deref(), c, driver_os(f.os, f.wsl)),
-        None => DriverFit::Unknown,
-    };
-    match (fit, &f.driver) {
+    match (torch_fit(t, f), &f.driver) {
         (DriverFit::TooOld, Some(d)) => {
             let level = d.cuda.as_deref().map(|l| format!(" (supports CUDA ≤ {l})")).unwrap_or_default();
             line.push_str(&format!(": driver {}{level} is too old for it", d.version));
@@ -156,6 +152,15 @@ pub(crate) fn torch_state(t: &TorchFacts, f: &Facts) -> String {
         _ => {}
     }
     line
+}
+
+/// Whether this machine's driver runs the installed CUDA build (the one rule,
+/// `compat::driver_fit`); Unknown for a CPU build or an unknown driver.
+pub(crate) fn torch_fit(t: &TorchFacts, f: &Facts) -> DriverFit {
+    match (&t.cuda, &f.driver) {
+        (Some(c), Some(d)) => fit_of_texts(Some(&d.version), d.cuda.as_deref(), c, driver_os(f.os, f.wsl)),
+        _ => DriverFit::Unknown,
+    }
 }
 
 /// The text with its first letter capitalised, for a line that starts with it.

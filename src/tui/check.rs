@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::describe;
 use crate::facts::gpu::GpuProbe;
-use crate::facts::{Facts, Gpu, GpuState, PythonCandidate, TorchFacts};
+use crate::facts::{Facts, Gpu, GpuState, PythonCandidate};
 
 use super::app::{App, Screen, go_choose};
 use super::effect::Effect;
@@ -186,30 +186,39 @@ fn continue_to_choose(app: &mut App) -> Vec<Effect> {
 }
 
 /// One sentence on the installed torch: what it can do here (the one wording of
-/// [`describe::torch_state`] once detection has finished) and what the wizard offers.
-pub(crate) fn verdict(python: Option<&PythonProbe>, facts: Option<&Facts>, gpu_ready: bool) -> Option<String> {
+/// [`describe::torch_state`] once detection has finished) and what the wizard offers, and
+/// whether that is good news (a CUDA build this GPU and driver can run).
+pub(crate) fn verdict(python: Option<&PythonProbe>, facts: Option<&Facts>, gpu_ready: bool) -> Option<(String, bool)> {
     let p = python?;
     if p.python.is_none() {
-        return Some("No Python interpreter found — start torchup with --python PATH.".into());
+        return Some(("No Python interpreter found — start torchup with --python PATH.".into(), false));
     }
     let Some(torch) = &p.torch else {
-        return Some(if gpu_ready {
-            "PyTorch is not installed here — torchup will install a CUDA build.".into()
-        } else {
-            "PyTorch is not installed here, and no usable NVIDIA GPU was found.".into()
-        });
+        return Some((
+            if gpu_ready {
+                "PyTorch is not installed here — torchup will install a CUDA build.".into()
+            } else {
+                "PyTorch is not installed here, and no usable NVIDIA GPU was found.".into()
+            },
+            false,
+        ));
     };
     let state = match facts {
         Some(f) => describe::torch_state(torch, f),
         None if torch.cuda.is_none() => "CPU-only build: CUDA not usable".into(),
         None => format!("CUDA {} build", torch.cuda.as_deref().unwrap_or_default()),
     };
-    let next = match (&torch.cuda, gpu_ready) {
-        (Some(_), true) => " — verify it on this GPU, or pick another build.",
-        (Some(_), false) => ", but no usable NVIDIA GPU was found.",
-        (None, _) => ".",
+    // The state already says when the driver is too old or there is no GPU: no second remark.
+    let too_old = facts.is_some_and(|f| describe::torch_fit(torch, f) == crate::compat::driver_fit::DriverFit::TooOld);
+    let no_gpu_said = facts.is_some_and(|f| f.gpus.is_empty());
+    let (next, good) = match (&torch.cuda, gpu_ready) {
+        (Some(_), _) if too_old => (" — pick a build this driver runs, or update the driver.", false),
+        (Some(_), true) => (" — verify it on this GPU, or pick another build.", true),
+        (Some(_), false) if no_gpu_said => (".", false),
+        (Some(_), false) => (", but no usable NVIDIA GPU was found.", false),
+        (None, _) => (".", false),
     };
-    Some(format!("{}{next}", describe::sentence(&state)))
+    Some((format!("{}{next}", describe::sentence(&state)), good))
 }
 
 /// What a GPU state that is not Ready means and what to do (with the fix for this platform
@@ -465,12 +474,8 @@ fn render_torch(app: &App, frame: &mut Frame, area: Rect, t: &Theme) {
                     torch.members().into_iter().map(|(name, v)| format!("{name} {v}")).collect::<Vec<_>>().join(" · ");
                 lines.extend(text::wrap_styled(" ", &fam, w, t.title()));
             }
-            if let Some(v) = verdict(Some(p), app.detection.facts.as_deref(), gpu_ready) {
-                let style = match &p.torch {
-                    Some(TorchFacts { cuda: Some(_), .. }) if gpu_ready => t.ok(),
-                    _ => t.warn(),
-                };
-                lines.extend(text::wrap_styled(" ", &v, w, style));
+            if let Some((v, good)) = verdict(Some(p), app.detection.facts.as_deref(), gpu_ready) {
+                lines.extend(text::wrap_styled(" ", &v, w, if good { t.ok() } else { t.warn() }));
             }
         }
     }
@@ -483,6 +488,7 @@ fn render_torch(app: &App, frame: &mut Frame, area: Rect, t: &Theme) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::TorchFacts;
 
     #[test]
     fn verdicts() {
@@ -493,17 +499,32 @@ mod tests {
         };
         let py = crate::facts::PythonFacts::venv_for_tests("/v");
         let probe = |t: Option<TorchFacts>| PythonProbe { python: Some(py.clone()), torch: t, candidates: vec![] };
+        let text = |v: Option<(String, bool)>| v.map(|(t, _)| t);
         assert_eq!(
-            verdict(Some(&probe(Some(torch(None)))), None, true).as_deref(),
-            Some("CPU-only build: CUDA not usable.")
+            verdict(Some(&probe(Some(torch(None)))), None, true),
+            Some(("CPU-only build: CUDA not usable.".to_string(), false))
         );
         assert!(
             verdict(Some(&probe(Some(torch(Some("12.4"))))), None, true)
-                .is_some_and(|v| v.starts_with("CUDA 12.4 build"))
+                .is_some_and(|(v, good)| v.starts_with("CUDA 12.4 build") && good)
         );
-        assert!(verdict(Some(&probe(Some(torch(Some("12.4"))))), None, false).is_some_and(|v| v.contains("no usable")));
-        assert!(verdict(Some(&probe(None)), None, true).is_some_and(|v| v.contains("not installed")));
-        assert!(verdict(Some(&PythonProbe::default()), None, true).is_some_and(|v| v.contains("--python")));
+        assert!(
+            text(verdict(Some(&probe(Some(torch(Some("12.4"))))), None, false))
+                .is_some_and(|v| v.contains("no usable"))
+        );
+        assert!(text(verdict(Some(&probe(None)), None, true)).is_some_and(|v| v.contains("not installed")));
+        assert!(text(verdict(Some(&PythonProbe::default()), None, true)).is_some_and(|v| v.contains("--python")));
         assert_eq!(verdict(None, None, true), None);
+
+        // With facts: the state's own remark is not repeated, and a build the driver cannot
+        // run is not good news even on a ready GPU.
+        let mut facts = Facts::bare_linux();
+        facts.driver = Some(crate::facts::Driver { version: "536.23".into(), cuda: Some("12.2".into()), source: None });
+        let (v, good) = verdict(Some(&probe(Some(torch(Some("13.0"))))), Some(&facts), true).unwrap();
+        assert!(v.contains("is too old for it — pick a build this driver runs") && !good, "{v}");
+        facts.driver = None;
+        let (v, good) = verdict(Some(&probe(Some(torch(Some("12.4"))))), Some(&facts), false).unwrap();
+        assert_eq!(v.matches("GPU").count(), 1, "said once: {v}");
+        assert!(!good);
     }
 }

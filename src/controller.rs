@@ -168,13 +168,26 @@ impl Controller {
             // The wizard starts one run at a time; a leftover one must not keep going.
             cancel.cancel();
         }
-        let kit = self.session.install_kit(ctx, self.facts.as_ref(), dry_run, false);
+        // Built in the task, on a blocking thread: it creates the run log and reads pip's
+        // configuration and netrc, which `perform` (on the TUI loop) must not wait for.
+        let (session, facts) = (self.session.clone(), self.facts.clone());
         let cancel = CancellationToken::new();
         let tx = tx.clone();
         let (etx, mut erx) = mpsc::channel::<InstallEvent>(EVENT_BUFFER);
         let token = cancel.clone();
         let state_dir = self.session.state_dir.clone();
         let task = tokio::spawn(async move {
+            let kit =
+                match tokio::task::spawn_blocking(move || session.install_kit(ctx, facts.as_ref(), dry_run, false))
+                    .await
+                {
+                    Ok(kit) => kit,
+                    Err(e) => {
+                        let report = InstallReport::unchanged(None, format!("Nothing was changed: {e}."));
+                        let _ = tx.send(Msg::Install(InstallEvent::Finished(Box::new(report.clone())))).await;
+                        return report;
+                    }
+                };
             let _lock = match lock.filter(|_| !dry_run) {
                 None => None,
                 Some(prefix) => match EnvLock::acquire_async(state_dir, prefix, false).await {

@@ -247,7 +247,7 @@ fn wheel_check(o: &Offer<'_>, m: &Machine, assume: Assume) -> Criterion {
             PythonProblem::Bits32 => "32-bit Python: PyTorch publishes no 32-bit wheels".to_string(),
             PythonProblem::NotCPython(i) => format!("{i}: PyTorch publishes CPython wheels only"),
             PythonProblem::BadVersion(v) => format!("Python version '{v}' could not be read"),
-            PythonProblem::WheelPlatform(p) => format!("no PyTorch wheels for {p}"),
+            PythonProblem::NoWheelsFor(p) => format!("no PyTorch wheels for {p}"),
         });
     }
     let platform = if assume.python { m.platform.or(m.os_platform) } else { m.platform };

@@ -407,7 +407,7 @@ fn no_choice_warnings<'d>(
             PythonProblem::BadVersion(v) => format!(
                 "the Python version '{v}' could not be read: run torchup with --python pointing at a CPython 3 interpreter"
             ),
-            PythonProblem::WheelPlatform(l) => format!(
+            PythonProblem::NoWheelsFor(l) => format!(
                 "PyTorch publishes no CUDA wheels for {l}: use 64-bit Python on Windows x86_64 or Linux x86_64/aarch64"
             ),
         };

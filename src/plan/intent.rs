@@ -57,9 +57,7 @@ impl Intent {
     pub(crate) fn wants_cpu(&self) -> bool {
         self.variant.as_deref() == Some("cpu")
     }
-}
 
-impl Intent {
     /// Normalize a request. Err is a refusal reason (one line naming the fix).
     pub(crate) fn of(req: &Request, facts: &Facts) -> Result<Intent, String> {
         let mut variant = match req.variant.as_deref().map(str::trim) {

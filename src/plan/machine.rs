@@ -40,7 +40,7 @@ pub(crate) enum PythonProblem {
     /// The version string could not be read.
     BadVersion(String),
     /// The interpreter's platform has no PyTorch wheels (Windows on ARM, 32-bit Linux, ...).
-    WheelPlatform(String),
+    NoWheelsFor(String),
 }
 
 /// What the planner needs to know about the machine.
@@ -90,7 +90,7 @@ impl Machine {
                     } else {
                         p.platform.clone()
                     };
-                    Some(PythonProblem::WheelPlatform(label))
+                    Some(PythonProblem::NoWheelsFor(label))
                 } else {
                     None
                 };

@@ -305,7 +305,6 @@ impl Swap for Sim {
         Ok(Some(Interrupted {
             stage: *w.journal.last().unwrap(),
             previous: w.journal_previous.clone(),
-            choice: None,
             preserved: w.stash.clone(),
             conda_revision: w.journal_conda.clone(),
         }))

@@ -524,7 +524,6 @@ impl Swap for RealSwap {
         let out = Interrupted {
             stage: j.stage,
             previous: j.previous.clone(),
-            choice: j.choice.clone(),
             preserved: j.stash.clone(),
             conda_revision: j.conda.as_ref().map(|c| (c.prefix.clone(), c.revision)),
         };

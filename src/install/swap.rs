@@ -58,8 +58,6 @@ pub struct Interrupted<P> {
     pub stage: RunStage,
     /// The build installed before that run.
     pub previous: Option<TorchFacts>,
-    /// The build it was installing.
-    pub choice: Option<Choice>,
     /// The moved-aside previous family, if the run got that far.
     pub preserved: Option<P>,
     /// The env's prefix (as `conda remove -p` named it) and conda's revision before the run's
